@@ -1,0 +1,26 @@
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Root of the installed package (parent of `node/` in sources and of `dist/` when bundled). */
+export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The example app deployed into a new cartridge. */
+export const EXAMPLE_APP_DIR = join(PACKAGE_ROOT, 'examples', 'hello');
+
+/**
+ * Default cartridge path: `$FAZT_DB`, else `$XDG_DATA_HOME/fazt/data.db`, else `~/.local/share/fazt/data.db`
+ * (XDG Base Directory spec).
+ */
+export function defaultDbPath(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.FAZT_DB) return env.FAZT_DB;
+  const base = env.XDG_DATA_HOME || join(homedir(), '.local', 'share');
+  return join(base, 'fazt', 'data.db');
+}
+
+/** CLI config file (named remotes): `$XDG_CONFIG_HOME/fazt/config.json` or `~/.config/fazt/config.json`. */
+export function configPath(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.FAZT_CONFIG) return env.FAZT_CONFIG;
+  const base = env.XDG_CONFIG_HOME || join(homedir(), '.config');
+  return join(base, 'fazt', 'config.json');
+}

@@ -1,0 +1,99 @@
+import express, { type Express, type Request as ExpressRequest, type Response as ExpressResponse } from 'express';
+import type { Server } from 'node:http';
+import { Readable } from 'node:stream';
+import type { Kernel } from '../shared/index.js';
+
+/**
+ * The Node host's HTTP face: an express app whose every request goes to the kernel's
+ * `fetch(Request): Promise<Response>` through a thin adapter (the Hono pattern: one Fetch-API core,
+ * thin adapters per runtime).
+ */
+
+/** Bodies up to this size are written in one `end()` call, bytes; larger ones stream with backpressure. */
+const BUFFER_LIMIT = 1024 * 1024;
+
+/** Converts an incoming express request into a Fetch API `Request` (absolute URL from the `Host` header). */
+export function toFetchRequest(req: ExpressRequest): Request {
+  const host = req.headers.host ?? 'localhost';
+  const url = `http://${host}${req.originalUrl}`;
+  const headers = new Headers();
+  for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+  const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+  return new Request(url, {
+    method: req.method,
+    headers,
+    body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
+    // @ts-expect-error Node's fetch needs duplex for streamed request bodies (https://github.com/whatwg/fetch/pull/1457)
+    duplex: hasBody ? 'half' : undefined,
+  });
+}
+
+/** Writes a Fetch API `Response` to an express response, streaming large bodies with backpressure. */
+export async function sendFetchResponse(res: ExpressResponse, response: Response, head: boolean): Promise<void> {
+  const headers: Record<string, string | string[]> = {};
+  response.headers.forEach((v, k) => {
+    if (k !== 'set-cookie') headers[k] = v;
+  });
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length) headers['set-cookie'] = cookies;
+  res.writeHead(response.status, headers);
+  if (!response.body || head) {
+    res.end();
+    if (response.body) await response.body.cancel();
+    return;
+  }
+  const length = Number(response.headers.get('content-length') ?? NaN);
+  if (length <= BUFFER_LIMIT) {
+    res.end(Buffer.from(await response.arrayBuffer()));
+    return;
+  }
+  const reader = response.body.getReader();
+  let closed = false;
+  res.on('close', () => {
+    closed = true;
+  });
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done || closed) break;
+      if (!res.write(value)) await new Promise<void>((r) => res.once('drain', r).once('close', r));
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+    res.end();
+  }
+}
+
+/** Builds the express app around a kernel. */
+export function createApp(kernel: Kernel): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(async (req, res) => {
+    try {
+      const response = await kernel.fetch(toFetchRequest(req), { peer: req.socket.remoteAddress });
+      await sendFetchResponse(res, response, req.method === 'HEAD');
+    } catch (e) {
+      kernel.ports.logger.error('adapter failure', { error: String((e as Error)?.stack ?? e) });
+      if (!res.headersSent) res.status(500).json({ error: { code: 'INTERNAL', message: 'The node failed to answer.' } });
+      else res.destroy();
+    }
+  });
+  return app;
+}
+
+/**
+ * Starts listening.
+ * @returns the server and the bound port (useful with port 0).
+ */
+export function listen(app: Express, port: number, host: string): Promise<{ server: Server; port: number }> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host, (err?: Error) => {
+      if (err) return reject(err);
+      const addr = server.address();
+      resolve({ server, port: typeof addr === 'object' && addr ? addr.port : port });
+    });
+    server.on('error', reject);
+    server.keepAliveTimeout = 65_000;
+  });
+}

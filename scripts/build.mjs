@@ -1,0 +1,21 @@
+// Bundles the Node host (CLI + kernel) into dist/fazt.mjs with esbuild. npm packages stay external
+// (they are installed beside it); only our TypeScript is compiled. Runs on `npm install` (prepare)
+// and before `npm start` / `npm test`. Takes ~100 ms.
+import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const started = Date.now();
+await build({
+  entryPoints: [join(root, 'node/main.ts')],
+  outfile: join(root, 'dist/fazt.mjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+});
+if (!process.argv.includes('--quiet')) console.error(`built dist/fazt.mjs in ${Date.now() - started} ms`);

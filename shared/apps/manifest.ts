@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { FaztError } from '../errors.js';
+import { AppNameSchema } from './names.js';
+
+/**
+ * `app.json`, the app manifest, validated with zod. Unknown keys are kept and reported as warnings
+ * (a manifest written for a newer Fazt still deploys).
+ */
+
+/** Permission strings: `area` or `area:detail` (e.g. `kernel:deploy`, `ai`, `notify`, `net:example.com`). */
+export const PermissionSchema = z.string().regex(/^[a-z][a-z0-9-]*(:[a-zA-Z0-9.*_-]+)?$/, 'a permission looks like "ai" or "net:example.com"');
+
+/** Zod schema of `app.json`. */
+export const AppManifestSchema = z.looseObject({
+  /** Default name (and subdomain) of the app; `--name` at deploy overrides it. */
+  name: AppNameSchema.optional(),
+  /** Human title shown in the dashboard. */
+  title: z.string().min(1).max(100).optional(),
+  /** One-line description. */
+  description: z.string().max(1000).optional(),
+  /** Path of an icon file inside the app. */
+  icon: z.string().max(1024).optional(),
+  /** Serve `index.html` for unknown paths without a file extension (client-side routing). */
+  spa: z.boolean().default(false),
+  /** Path of a custom 404 page inside the app (default `404.html` when present). */
+  notFound: z.string().max(1024).optional(),
+  /** Permissions the app asks the owner for. */
+  permissions: z.array(PermissionSchema).max(100).default([]),
+  /** Scheduled jobs (placeholder: stored and shown, run by the runtime in a later release). */
+  schedule: z
+    .array(z.looseObject({ cron: z.string().min(1).max(200), handler: z.string().max(200).optional() }))
+    .max(100)
+    .default([]),
+});
+
+/** A validated manifest. */
+export type AppManifest = z.infer<typeof AppManifestSchema>;
+
+/** Keys this build understands; others produce warnings. */
+const KNOWN_KEYS = new Set(['name', 'title', 'description', 'icon', 'spa', 'notFound', 'permissions', 'schedule', '$schema', 'version']);
+
+/**
+ * Parses and validates `app.json` bytes.
+ * @returns the manifest and warnings (unknown keys).
+ * @throws FaztError `INVALID_MANIFEST` with the JSON error position or the first schema problems.
+ */
+export function parseManifest(bytes: Uint8Array): { manifest: AppManifest; warnings: string[] } {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (e) {
+    throw new FaztError('INVALID_MANIFEST', `app.json is not valid JSON: ${(e as Error).message}. Nothing was deployed.`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new FaztError('INVALID_MANIFEST', 'app.json must be a JSON object like {"name": "blog", "title": "My blog"}. Nothing was deployed.');
+  }
+  const r = AppManifestSchema.safeParse(json);
+  if (!r.success) {
+    const problems = r.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new FaztError('INVALID_MANIFEST', `app.json is invalid: ${problems.join('; ')}. Nothing was deployed.`);
+  }
+  const warnings = Object.keys(json).filter((k) => !KNOWN_KEYS.has(k)).map((k) => `app.json: unknown key "${k}" ignored`);
+  return { manifest: r.data, warnings };
+}

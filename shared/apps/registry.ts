@@ -1,0 +1,340 @@
+import { FaztError } from '../errors.js';
+import type { Cartridge } from '../cartridge/index.js';
+import type { BlobInfo } from '../vfs/blobs.js';
+import { assertAppName } from './names.js';
+import type { AppManifest } from './manifest.js';
+
+/** An app as the admin API shows it. */
+export interface AppRecord {
+  /** Stable UUID; never changes. */
+  id: string;
+  /** Primary name (subdomain and `/a/<name>/`). */
+  name: string;
+  /** Human title. */
+  title: string;
+  /** Live version number, `null` before the first deploy completed. */
+  currentVersion: number | null;
+  /** Every alias pointing at the app, the name included. */
+  aliases: string[];
+  /** ms since epoch. */
+  createdAt: number;
+  /** ms since epoch. */
+  updatedAt: number;
+}
+
+/** One immutable version of an app's file tree. */
+export interface VersionRecord {
+  version: number;
+  /** ms since epoch. */
+  createdAt: number;
+  fileCount: number;
+  /** Sum of file sizes, bytes. */
+  totalBytes: number;
+  /** SHA-256 over the sorted `path\0hash\n` list: equal trees have equal hashes. */
+  treeHash: string;
+  manifest: AppManifest;
+  /** True for the live version. */
+  current: boolean;
+}
+
+/** A file of a version. */
+export interface FileRecord {
+  path: string;
+  /** Bytes. */
+  size: number;
+  /** SHA-256 of the content. */
+  hash: string;
+}
+
+/** The file served for a request: blob metadata plus the app version it belongs to. */
+export interface ServedFile extends BlobInfo {
+  path: string;
+}
+
+interface AppRow {
+  id: string;
+  name: string;
+  title: string;
+  current_version: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/**
+ * Apps, aliases and versions in the cartridge. Names and aliases point at the app's UUID, so
+ * renaming or aliasing moves no file and loses nothing. All writes are single transactions stamped
+ * with the node's HLC.
+ */
+export class AppRegistry {
+  constructor(private readonly cart: Cartridge) {}
+
+  private get db() {
+    return this.cart.db;
+  }
+
+  private toRecord(r: AppRow): AppRecord {
+    const aliases = this.db
+      .query<{ alias: string }>('SELECT alias FROM app_aliases WHERE app_id = ? AND deleted = 0 ORDER BY is_name DESC, alias', [r.id])
+      .map((a) => a.alias);
+    return {
+      id: r.id,
+      name: r.name,
+      title: r.title,
+      currentVersion: r.current_version,
+      aliases,
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+    };
+  }
+
+  /** Looks an app up by name, alias or id (live apps only). */
+  resolve(ref: string): AppRecord | undefined {
+    const row =
+      this.db.get<AppRow>(
+        'SELECT a.* FROM app_aliases al JOIN apps a ON a.id = al.app_id WHERE al.alias = ? AND al.deleted = 0 AND a.deleted = 0',
+        [ref],
+      ) ?? this.db.get<AppRow>('SELECT * FROM apps WHERE id = ? AND deleted = 0', [ref]);
+    return row && this.toRecord(row);
+  }
+
+  /**
+   * Hot path of static serving: app id and live version for an alias, without loading aliases.
+   */
+  lookupAlias(alias: string): { id: string; version: number | null; name: string } | undefined {
+    const r = this.db.get<{ id: string; v: number | null; name: string }>(
+      'SELECT a.id AS id, a.current_version AS v, a.name AS name FROM app_aliases al JOIN apps a ON a.id = al.app_id WHERE al.alias = ? AND al.deleted = 0 AND a.deleted = 0',
+      [alias],
+    );
+    return r && { id: r.id, version: r.v, name: r.name };
+  }
+
+  /**
+   * Like {@link resolve} but throws.
+   * @throws FaztError `APP_NOT_FOUND`.
+   */
+  require(ref: string): AppRecord {
+    const app = this.resolve(ref);
+    if (!app) throw new FaztError('APP_NOT_FOUND', `No app named "${ref}". Run \`fazt app list\` to see the apps.`);
+    return app;
+  }
+
+  /** All live apps, by name. */
+  list(): AppRecord[] {
+    return this.db.query<AppRow>('SELECT * FROM apps WHERE deleted = 0 ORDER BY name').map((r) => this.toRecord(r));
+  }
+
+  /** Versions of an app, newest first. */
+  versions(appId: string): VersionRecord[] {
+    const current = this.db.get<{ v: number | null }>('SELECT current_version AS v FROM apps WHERE id = ?', [appId])?.v;
+    return this.db
+      .query<{ version: number; created_at: number; file_count: number; total_bytes: number; tree_hash: string; manifest: string }>(
+        'SELECT version, created_at, file_count, total_bytes, tree_hash, manifest FROM app_versions WHERE app_id = ? ORDER BY version DESC',
+        [appId],
+      )
+      .map((r) => ({
+        version: r.version,
+        createdAt: r.created_at,
+        fileCount: r.file_count,
+        totalBytes: r.total_bytes,
+        treeHash: r.tree_hash,
+        manifest: JSON.parse(r.manifest) as AppManifest,
+        current: r.version === current,
+      }));
+  }
+
+  /** The manifest of one version. */
+  manifest(appId: string, version: number): AppManifest | undefined {
+    const r = this.db.get<{ manifest: string }>('SELECT manifest FROM app_versions WHERE app_id = ? AND version = ?', [appId, version]);
+    return r && (JSON.parse(r.manifest) as AppManifest);
+  }
+
+  /** Files of a version, by path. */
+  files(appId: string, version: number): FileRecord[] {
+    return this.db.query<FileRecord>(
+      'SELECT f.path AS path, b.size AS size, b.hash AS hash FROM vfs_files f JOIN vfs_blobs b ON b.hash = f.blob_hash WHERE f.app_id = ? AND f.version = ? ORDER BY f.path',
+      [appId, version],
+    );
+  }
+
+  /** One file of a version with its blob metadata, or `undefined`. */
+  file(appId: string, version: number, path: string): ServedFile | undefined {
+    const r = this.db.get<{ hash: string; size: number; chunk_size: number; chunk_count: number }>(
+      'SELECT b.hash AS hash, b.size AS size, b.chunk_size AS chunk_size, b.chunk_count AS chunk_count FROM vfs_files f JOIN vfs_blobs b ON b.hash = f.blob_hash WHERE f.app_id = ? AND f.version = ? AND f.path = ?',
+      [appId, version, path],
+    );
+    return r && { path, hash: r.hash, size: r.size, chunkSize: r.chunk_size, chunkCount: r.chunk_count };
+  }
+
+  /** True when the version has a file under `dir/` (a folder). */
+  hasFolder(appId: string, version: number, dir: string): boolean {
+    const prefix = dir.endsWith('/') ? dir : dir + '/';
+    return !!this.db.get('SELECT 1 FROM vfs_files WHERE app_id = ? AND version = ? AND path > ? AND path < ? LIMIT 1', [
+      appId,
+      version,
+      prefix,
+      prefix + '\uffff',
+    ]);
+  }
+
+  /**
+   * Creates the next version of the app `name` (creating the app when the name is free) and makes
+   * it live, in one transaction: either everything lands or nothing does.
+   * @param files path → blob hash; the blobs must already be stored.
+   * @throws FaztError `INVALID_NAME`, `RESERVED_NAME`.
+   */
+  commitVersion(name: string, manifest: AppManifest, files: Map<string, BlobInfo>, treeHash: string): { app: AppRecord; version: number; created: boolean } {
+    assertAppName(name);
+    const db = this.db;
+    return db.transaction(() => {
+      const now = this.cart.clock.now();
+      const hlc = this.cart.hlc.now();
+      let existing = this.lookupAlias(name);
+      let created = false;
+      if (!existing) {
+        const id = crypto.randomUUID();
+        db.run('INSERT INTO apps (id, name, title, current_version, created_at, updated_at, deleted, hlc, node_id) VALUES (?, ?, ?, NULL, ?, ?, 0, ?, ?)', [
+          id,
+          name,
+          manifest.title ?? name,
+          now,
+          now,
+          hlc,
+          this.cart.nodeId,
+        ]);
+        this.upsertAlias(name, id, true, hlc);
+        existing = { id, version: null, name };
+        created = true;
+      }
+      const appId = existing.id;
+      const version = (db.get<{ v: number | null }>('SELECT MAX(version) AS v FROM app_versions WHERE app_id = ?', [appId])!.v ?? 0) + 1;
+      let total = 0;
+      for (const b of files.values()) total += b.size;
+      db.run(
+        'INSERT INTO app_versions (app_id, version, manifest, tree_hash, file_count, total_bytes, created_at, hlc, node_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        [appId, version, JSON.stringify(manifest), treeHash, files.size, total, now, hlc, this.cart.nodeId],
+      );
+      for (const [path, blob] of files) {
+        db.run('INSERT INTO vfs_files (app_id, version, path, blob_hash) VALUES (?, ?, ?, ?)', [appId, version, path, blob.hash]);
+      }
+      db.run('UPDATE apps SET current_version = ?, title = ?, updated_at = ?, hlc = ?, node_id = ? WHERE id = ?', [
+        version,
+        manifest.title ?? existing.name,
+        now,
+        hlc,
+        this.cart.nodeId,
+        appId,
+      ]);
+      return { app: this.require(appId), version, created };
+    });
+  }
+
+  private upsertAlias(alias: string, appId: string, isName: boolean, hlc: string): void {
+    this.db.run(
+      `INSERT INTO app_aliases (alias, app_id, is_name, deleted, hlc, node_id) VALUES (?, ?, ?, 0, ?, ?)
+       ON CONFLICT(alias) DO UPDATE SET app_id = excluded.app_id, is_name = excluded.is_name, deleted = 0, hlc = excluded.hlc, node_id = excluded.node_id`,
+      [alias, appId, isName ? 1 : 0, hlc, this.cart.nodeId],
+    );
+  }
+
+  private assertFree(alias: string): void {
+    assertAppName(alias);
+    const taken = this.lookupAlias(alias);
+    if (taken) throw new FaztError('NAME_TAKEN', `The name "${alias}" is already used by the app "${taken.name}".`);
+  }
+
+  /**
+   * Makes an earlier version live again (default: the one before the live one).
+   * @throws FaztError `APP_NOT_FOUND`, `VERSION_NOT_FOUND`.
+   */
+  rollback(ref: string, version?: number): { app: AppRecord; from: number | null; to: number } {
+    return this.db.transaction(() => {
+      const app = this.require(ref);
+      const from = app.currentVersion;
+      let to = version;
+      if (to === undefined) {
+        to = this.db.get<{ v: number | null }>('SELECT MAX(version) AS v FROM app_versions WHERE app_id = ? AND version < ?', [app.id, from ?? 0])!.v ?? undefined;
+        if (to === undefined) throw new FaztError('VERSION_NOT_FOUND', `"${app.name}" has no version before ${from}; nothing to roll back to.`);
+      }
+      if (!this.db.get('SELECT 1 FROM app_versions WHERE app_id = ? AND version = ?', [app.id, to])) {
+        throw new FaztError('VERSION_NOT_FOUND', `"${app.name}" has no version ${to}. Run \`fazt app versions ${app.name}\`.`);
+      }
+      this.db.run('UPDATE apps SET current_version = ?, updated_at = ?, hlc = ?, node_id = ? WHERE id = ?', [
+        to,
+        this.cart.clock.now(),
+        this.cart.hlc.now(),
+        this.cart.nodeId,
+        app.id,
+      ]);
+      return { app: this.require(app.id), from, to };
+    });
+  }
+
+  /**
+   * Renames an app. The old name stops resolving unless `keepOldAsAlias`.
+   * @throws FaztError `APP_NOT_FOUND`, `INVALID_NAME`, `RESERVED_NAME`, `NAME_TAKEN`.
+   */
+  rename(ref: string, newName: string, keepOldAsAlias = false): AppRecord {
+    return this.db.transaction(() => {
+      const app = this.require(ref);
+      if (newName === app.name) return app;
+      const hlc = this.cart.hlc.now();
+      const holder = this.lookupAlias(newName);
+      if (holder && holder.id !== app.id) this.assertFree(newName);
+      assertAppName(newName);
+      if (keepOldAsAlias) this.db.run('UPDATE app_aliases SET is_name = 0, hlc = ?, node_id = ? WHERE alias = ?', [hlc, this.cart.nodeId, app.name]);
+      else this.db.run('UPDATE app_aliases SET deleted = 1, is_name = 0, hlc = ?, node_id = ? WHERE alias = ?', [hlc, this.cart.nodeId, app.name]);
+      this.upsertAlias(newName, app.id, true, hlc);
+      this.db.run('UPDATE apps SET name = ?, updated_at = ?, hlc = ?, node_id = ? WHERE id = ?', [newName, this.cart.clock.now(), hlc, this.cart.nodeId, app.id]);
+      return this.require(app.id);
+    });
+  }
+
+  /**
+   * Adds an alias (another subdomain/path) pointing at the app.
+   * @throws FaztError `APP_NOT_FOUND`, `INVALID_NAME`, `RESERVED_NAME`, `NAME_TAKEN`.
+   */
+  addAlias(ref: string, alias: string): AppRecord {
+    return this.db.transaction(() => {
+      const app = this.require(ref);
+      this.assertFree(alias);
+      this.upsertAlias(alias, app.id, false, this.cart.hlc.now());
+      return this.require(app.id);
+    });
+  }
+
+  /**
+   * Removes an alias. The app's primary name cannot be removed this way (rename it instead).
+   * @throws FaztError `NOT_FOUND`, `CONFLICT`.
+   */
+  removeAlias(alias: string): AppRecord {
+    return this.db.transaction(() => {
+      const row = this.db.get<{ app_id: string; is_name: number }>('SELECT app_id, is_name FROM app_aliases WHERE alias = ? AND deleted = 0', [alias]);
+      if (!row) throw new FaztError('NOT_FOUND', `No alias "${alias}".`);
+      if (row.is_name) throw new FaztError('CONFLICT', `"${alias}" is the app's name, not an alias; rename the app instead.`);
+      this.db.run('UPDATE app_aliases SET deleted = 1, hlc = ?, node_id = ? WHERE alias = ?', [this.cart.hlc.now(), this.cart.nodeId, alias]);
+      return this.require(row.app_id);
+    });
+  }
+
+  /**
+   * Removes an app: its row and aliases become tombstones (for sync), its versions and file lists
+   * are deleted; blobs nothing else uses are then garbage-collected by the caller.
+   * @throws FaztError `APP_NOT_FOUND`.
+   */
+  remove(ref: string): AppRecord {
+    return this.db.transaction(() => {
+      const app = this.require(ref);
+      const hlc = this.cart.hlc.now();
+      this.db.run('UPDATE app_aliases SET deleted = 1, hlc = ?, node_id = ? WHERE app_id = ?', [hlc, this.cart.nodeId, app.id]);
+      this.db.run('UPDATE apps SET deleted = 1, current_version = NULL, updated_at = ?, hlc = ?, node_id = ? WHERE id = ?', [
+        this.cart.clock.now(),
+        hlc,
+        this.cart.nodeId,
+        app.id,
+      ]);
+      this.db.run('DELETE FROM vfs_files WHERE app_id = ?', [app.id]);
+      this.db.run('DELETE FROM app_versions WHERE app_id = ?', [app.id]);
+      return app;
+    });
+  }
+}

@@ -1,0 +1,212 @@
+import { FaztError } from '../errors.js';
+import type { Cartridge } from '../cartridge/index.js';
+import { getMeta, setMeta } from '../cartridge/index.js';
+import type { KernelPorts } from '../ports.js';
+import { randomBytes, toBase64Url } from './encoding.js';
+import { assertPasswordAcceptable, hashPassword, verifyPassword } from './passwords.js';
+import { LoginRateLimiter } from './rate-limit.js';
+
+export { LoginRateLimiter } from './rate-limit.js';
+export { hashPassword, verifyPassword, PASSWORD_PARAMS, MIN_PASSWORD_LENGTH } from './passwords.js';
+
+/** Token scopes. `admin` can do everything; `deploy` can deploy, read app metadata and roll back. */
+export type TokenScope = 'deploy' | 'admin';
+
+/** Who is making a request. */
+export interface Principal {
+  /** How they proved it. */
+  kind: 'session' | 'token';
+  /** Effective scope. Owner sessions are `admin`. */
+  scope: TokenScope;
+  /** The user (sessions). */
+  userId?: string;
+  /** The token id (tokens). */
+  tokenId?: string;
+}
+
+/** A token as listed (never its secret). */
+export interface TokenRecord {
+  id: string;
+  name: string;
+  scope: TokenScope;
+  /** ms since epoch. */
+  createdAt: number;
+  /** ms since epoch, or null. */
+  lastUsedAt: number | null;
+}
+
+/** Name of the session cookie. */
+export const SESSION_COOKIE = 'fazt_session';
+/** Prefix of API tokens, so secret scanners can spot leaked ones. */
+export const TOKEN_PREFIX = 'fazt_';
+
+/**
+ * Owner account, sessions and API tokens.
+ *
+ * - Passwords: scrypt (see `passwords.ts`).
+ * - Sessions: 256-bit random ids, stored hashed (SHA-256), sent as an HttpOnly, SameSite=Strict
+ *   host-only cookie on `Path=/api`: the browser never sends it to app paths or app subdomains.
+ * - Tokens: `fazt_` + 256-bit random, stored hashed; scope checked on every request.
+ * - Logins are rate limited per TCP peer address (see {@link LoginRateLimiter}).
+ */
+export class AuthService {
+  /** Login failure limiter (per peer address). */
+  readonly limiter: LoginRateLimiter;
+
+  constructor(
+    private readonly cart: Cartridge,
+    private readonly ports: Pick<KernelPorts, 'scrypt' | 'sha256'>,
+    /** Session lifetime, ms. Default 30 days. */
+    readonly sessionTtlMs = 30 * 24 * 3600_000,
+  ) {
+    this.limiter = new LoginRateLimiter(10, 100, 15 * 60_000, () => cart.clock.now());
+  }
+
+  private hash(secret: string): string {
+    return this.ports.sha256().update(new TextEncoder().encode(secret)).digestHex();
+  }
+
+  /** True once the owner account exists. */
+  hasOwner(): boolean {
+    return !!this.cart.db.get("SELECT 1 FROM users WHERE role = 'owner' AND deleted = 0");
+  }
+
+  /**
+   * The one-time code that authorizes first-run setup from another machine (printed by the node at
+   * start; setup from the node's own machine needs no code). Created on first call.
+   */
+  setupCode(): string {
+    let code = getMeta(this.cart.db, 'setup_code');
+    if (!code) {
+      code = toBase64Url(randomBytes(9));
+      setMeta(this.cart.db, 'setup_code', code);
+    }
+    return code;
+  }
+
+  /**
+   * Creates the owner account (first run only).
+   * @throws FaztError `ALREADY_SET_UP`, `BAD_REQUEST` (weak password).
+   */
+  async setupOwner(password: unknown, username = 'owner'): Promise<{ userId: string }> {
+    if (this.hasOwner()) throw new FaztError('ALREADY_SET_UP', 'This node already has an owner. Sign in instead.');
+    assertPasswordAcceptable(password);
+    const hashed = await hashPassword(this.ports, password);
+    const id = crypto.randomUUID();
+    this.cart.db.transaction(() => {
+      if (this.hasOwner()) throw new FaztError('ALREADY_SET_UP', 'This node already has an owner. Sign in instead.');
+      this.cart.db.run(
+        "INSERT INTO users (id, username, role, password_hash, created_at, deleted, hlc, node_id) VALUES (?, ?, 'owner', ?, ?, 0, ?, ?)",
+        [id, username, hashed, this.cart.clock.now(), this.cart.hlc.now(), this.cart.nodeId],
+      );
+      setMeta(this.cart.db, 'setup_code', null);
+    });
+    return { userId: id };
+  }
+
+  /**
+   * Changes the owner's password (CLI `fazt owner password`, works on a cartridge file offline).
+   * @throws FaztError `NOT_SET_UP`, `BAD_REQUEST`.
+   */
+  async setOwnerPassword(password: unknown): Promise<void> {
+    assertPasswordAcceptable(password);
+    const owner = this.cart.db.get<{ id: string }>("SELECT id FROM users WHERE role = 'owner' AND deleted = 0");
+    if (!owner) throw new FaztError('NOT_SET_UP', 'This node has no owner yet.');
+    const hashed = await hashPassword(this.ports, password);
+    this.cart.db.transaction(() => {
+      this.cart.db.run('UPDATE users SET password_hash = ?, hlc = ?, node_id = ? WHERE id = ?', [hashed, this.cart.hlc.now(), this.cart.nodeId, owner.id]);
+      this.cart.db.run('DELETE FROM sessions WHERE user_id = ?', [owner.id]);
+    });
+  }
+
+  /**
+   * Checks the owner's password and opens a session.
+   * @param peer the TCP peer address (rate-limit key).
+   * @returns the raw session id (to put in the cookie) and its expiry (ms since epoch).
+   * @throws FaztError `RATE_LIMITED` (with `retryAfterSeconds`), `UNAUTHORIZED`, `NOT_SET_UP`.
+   */
+  async login(password: unknown, peer: string): Promise<{ session: string; expiresAt: number }> {
+    const wait = this.limiter.retryAfter(peer);
+    if (wait > 0) throw new FaztError('RATE_LIMITED', `Too many failed sign-ins. Try again in ${wait} s.`, { retryAfterSeconds: wait });
+    const owner = this.cart.db.get<{ id: string; password_hash: string }>("SELECT id, password_hash FROM users WHERE role = 'owner' AND deleted = 0");
+    if (!owner) throw new FaztError('NOT_SET_UP', 'This node has no owner yet: open the dashboard to set it up.');
+    if (typeof password !== 'string' || password.length > 1024 || !(await verifyPassword(this.ports, password, owner.password_hash))) {
+      this.limiter.fail(peer);
+      throw new FaztError('UNAUTHORIZED', 'Wrong password.');
+    }
+    this.limiter.succeed(peer);
+    return this.openSession(owner.id);
+  }
+
+  /** Opens a session for a user (after setup or login). */
+  openSession(userId: string): { session: string; expiresAt: number } {
+    const session = toBase64Url(randomBytes(32));
+    const now = this.cart.clock.now();
+    const expiresAt = now + this.sessionTtlMs;
+    this.cart.db.run('INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)', [this.hash(session), userId, now, expiresAt]);
+    this.cart.db.run('DELETE FROM sessions WHERE expires_at < ?', [now]);
+    return { session, expiresAt };
+  }
+
+  /** Ends a session (no error when unknown). */
+  logout(session: string): void {
+    this.cart.db.run('DELETE FROM sessions WHERE id_hash = ?', [this.hash(session)]);
+  }
+
+  /** The principal of a session id, or `undefined` when unknown or expired. */
+  session(session: string): Principal | undefined {
+    const r = this.cart.db.get<{ user_id: string; expires_at: number }>('SELECT user_id, expires_at FROM sessions WHERE id_hash = ?', [this.hash(session)]);
+    if (!r || r.expires_at < this.cart.clock.now()) return undefined;
+    return { kind: 'session', scope: 'admin', userId: r.user_id };
+  }
+
+  /**
+   * Creates an API token. The secret is returned once and stored only hashed.
+   * @throws FaztError `BAD_REQUEST` for an unknown scope.
+   */
+  createToken(scope: unknown, name = 'token'): TokenRecord & { token: string } {
+    if (scope !== 'deploy' && scope !== 'admin') throw new FaztError('BAD_REQUEST', 'Token scope must be "deploy" or "admin".');
+    if (typeof name !== 'string' || name.length > 100) throw new FaztError('BAD_REQUEST', 'Token name must be a string of at most 100 characters.');
+    const token = TOKEN_PREFIX + toBase64Url(randomBytes(32));
+    const id = crypto.randomUUID();
+    const createdAt = this.cart.clock.now();
+    this.cart.db.run('INSERT INTO api_tokens (id, token_hash, name, scope, created_at) VALUES (?, ?, ?, ?, ?)', [id, this.hash(token), name, scope, createdAt]);
+    return { id, name, scope, createdAt, lastUsedAt: null, token };
+  }
+
+  /** Live tokens. */
+  listTokens(): TokenRecord[] {
+    return this.cart.db
+      .query<{ id: string; name: string; scope: TokenScope; created_at: number; last_used_at: number | null }>(
+        'SELECT id, name, scope, created_at, last_used_at FROM api_tokens WHERE revoked_at IS NULL ORDER BY created_at',
+      )
+      .map((r) => ({ id: r.id, name: r.name, scope: r.scope, createdAt: r.created_at, lastUsedAt: r.last_used_at }));
+  }
+
+  /**
+   * Revokes a token by id.
+   * @throws FaztError `NOT_FOUND`.
+   */
+  revokeToken(id: string): void {
+    const r = this.cart.db.run('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [this.cart.clock.now(), id]);
+    if (r.changes === 0) throw new FaztError('NOT_FOUND', `No live token with id ${id}.`);
+  }
+
+  /**
+   * The principal of a bearer token.
+   * @throws FaztError `UNAUTHORIZED` when the token is malformed, unknown or revoked.
+   */
+  token(token: string): Principal {
+    if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) {
+      throw new FaztError('UNAUTHORIZED', 'That is not a Fazt API token (they start with "fazt_"). Create one with `fazt token create`.');
+    }
+    const r = this.cart.db.get<{ id: string; scope: TokenScope; last_used_at: number | null }>(
+      'SELECT id, scope, last_used_at FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL',
+      [this.hash(token)],
+    );
+    if (!r) throw new FaztError('UNAUTHORIZED', 'Invalid or revoked API token. Create a new one with `fazt token create`.');
+    const now = this.cart.clock.now();
+    if (!r.last_used_at || now - r.last_used_at > 60_000) this.cart.db.run('UPDATE api_tokens SET last_used_at = ? WHERE id = ?', [now, r.id]);
+    return { kind: 'token', scope: r.scope, tokenId: r.id };
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Numbered schema migrations of the cartridge. Append only: a shipped migration never changes.
+ *
+ * Conventions (DESIGN.md §2):
+ * - Replicated rows carry `hlc` (hybrid logical clock timestamp of the last write, see `clock/`) and
+ *   `node_id` (the writer); deletes are tombstones (`deleted = 1`), never `DELETE`.
+ * - Every table is listed in `cartridge_tables` with its sync class: `replicated` (LWW rows by HLC),
+ *   `content` (content-addressed, immutable, moved by hash) or `local` (never leaves this node).
+ */
+
+/** One schema step. */
+export interface Migration {
+  /** 1, 2, 3 … without gaps. */
+  version: number;
+  /** Short description, stored with the applied version. */
+  name: string;
+  /** SQL run inside the migration's transaction. */
+  sql: string;
+}
+
+/** All migrations, in order. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'apps, vfs, users, sessions, tokens',
+    sql: `
+CREATE TABLE cartridge_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE cartridge_tables (name TEXT PRIMARY KEY, sync TEXT NOT NULL CHECK (sync IN ('replicated','content','local'))) WITHOUT ROWID;
+
+CREATE TABLE apps (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  title TEXT NOT NULL DEFAULT '',
+  current_version INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  hlc TEXT NOT NULL,
+  node_id TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE app_aliases (
+  alias TEXT PRIMARY KEY,
+  app_id TEXT NOT NULL REFERENCES apps(id),
+  is_name INTEGER NOT NULL DEFAULT 0,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  hlc TEXT NOT NULL,
+  node_id TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX app_aliases_by_app ON app_aliases(app_id);
+
+CREATE TABLE app_versions (
+  app_id TEXT NOT NULL REFERENCES apps(id),
+  version INTEGER NOT NULL,
+  manifest TEXT NOT NULL,
+  tree_hash TEXT NOT NULL,
+  file_count INTEGER NOT NULL,
+  total_bytes INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  hlc TEXT NOT NULL,
+  node_id TEXT NOT NULL,
+  PRIMARY KEY (app_id, version)
+) WITHOUT ROWID;
+
+CREATE TABLE vfs_chunks (
+  hash TEXT PRIMARY KEY,
+  size INTEGER NOT NULL,
+  data BLOB NOT NULL
+);
+
+CREATE TABLE vfs_blobs (
+  hash TEXT PRIMARY KEY,
+  size INTEGER NOT NULL,
+  chunk_size INTEGER NOT NULL,
+  chunk_count INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE vfs_blob_chunks (
+  blob_hash TEXT NOT NULL REFERENCES vfs_blobs(hash),
+  idx INTEGER NOT NULL,
+  chunk_hash TEXT NOT NULL REFERENCES vfs_chunks(hash),
+  PRIMARY KEY (blob_hash, idx)
+) WITHOUT ROWID;
+CREATE INDEX vfs_blob_chunks_by_chunk ON vfs_blob_chunks(chunk_hash);
+
+CREATE TABLE vfs_encodings (
+  blob_hash TEXT NOT NULL REFERENCES vfs_blobs(hash),
+  encoding TEXT NOT NULL CHECK (encoding IN ('gzip','br')),
+  encoded_hash TEXT NOT NULL REFERENCES vfs_blobs(hash),
+  PRIMARY KEY (blob_hash, encoding)
+) WITHOUT ROWID;
+
+CREATE TABLE vfs_files (
+  app_id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  path TEXT NOT NULL,
+  blob_hash TEXT NOT NULL REFERENCES vfs_blobs(hash),
+  PRIMARY KEY (app_id, version, path),
+  FOREIGN KEY (app_id, version) REFERENCES app_versions(app_id, version)
+) WITHOUT ROWID;
+CREATE INDEX vfs_files_by_blob ON vfs_files(blob_hash);
+
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  username TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL CHECK (role IN ('owner','member')),
+  password_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  hlc TEXT NOT NULL,
+  node_id TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE sessions (
+  id_hash TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id),
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE api_tokens (
+  id TEXT PRIMARY KEY,
+  token_hash TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  scope TEXT NOT NULL CHECK (scope IN ('deploy','admin')),
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER,
+  revoked_at INTEGER
+) WITHOUT ROWID;
+
+INSERT INTO cartridge_tables (name, sync) VALUES
+  ('cartridge_meta','local'), ('cartridge_tables','local'), ('schema_migrations','local'),
+  ('apps','replicated'), ('app_aliases','replicated'), ('app_versions','replicated'), ('users','replicated'),
+  ('vfs_chunks','content'), ('vfs_blobs','content'), ('vfs_blob_chunks','content'), ('vfs_encodings','content'), ('vfs_files','content'),
+  ('sessions','local'), ('api_tokens','local');
+`,
+  },
+];
+
+/** The newest schema version this build knows. */
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

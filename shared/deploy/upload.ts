@@ -1,0 +1,212 @@
+import { Unzip, UnzipInflate } from 'fflate';
+import { FaztError } from '../errors.js';
+import { normalizeUploadPath } from '../vfs/paths.js';
+import type { BlobInfo, BlobStore, BlobWriter } from '../vfs/blobs.js';
+import { formatBytes, type DeployLimits } from './limits.js';
+
+/**
+ * Receives an upload (zip or multipart file set) into the blob store, streaming, with every limit
+ * enforced as bytes arrive. Returns the staged tree (path → blob); nothing is live yet.
+ */
+
+/** Progress of an upload being received. */
+export interface UploadProgress {
+  /** Request body bytes received so far. */
+  receivedBytes: number;
+  /** Files stored so far. */
+  files: number;
+}
+
+/** Names that operating systems add to archives; skipped silently. */
+function isJunk(path: string): boolean {
+  return path.startsWith('__MACOSX/') || /(^|\/)(\.DS_Store|Thumbs\.db|desktop\.ini)$/.test(path);
+}
+
+class Staging {
+  readonly files = new Map<string, BlobInfo>();
+  total = 0;
+  constructor(
+    readonly limits: DeployLimits,
+    readonly store: BlobStore,
+  ) {}
+
+  /** Validates a path and the file count before a file starts. */
+  admit(rawPath: string): string | undefined {
+    const path = normalizeUploadPath(rawPath);
+    if (isJunk(path)) return undefined;
+    if (this.files.has(path)) throw new FaztError('BAD_ARCHIVE', `The upload contains "${path}" twice. Nothing was deployed.`);
+    if (this.files.size + 1 > this.limits.maxFiles) {
+      throw new FaztError('TOO_MANY_FILES', `The upload has more than ${this.limits.maxFiles} files (the limit). Nothing was deployed.`);
+    }
+    return path;
+  }
+
+  /** Counts decompressed bytes of a file against the per-file and total limits. */
+  account(path: string, writer: BlobWriter, n: number): void {
+    this.total += n;
+    if (writer.bytesWritten + n > this.limits.maxFileBytes) {
+      throw new FaztError('PAYLOAD_TOO_LARGE', `"${path}" is larger than ${formatBytes(this.limits.maxFileBytes)} (the per-file limit). Nothing was deployed.`);
+    }
+    if (this.total > this.limits.maxTotalBytes) {
+      throw new FaztError(
+        'PAYLOAD_TOO_LARGE',
+        `The files add up to more than ${formatBytes(this.limits.maxTotalBytes)} once unpacked (the limit; a zip bomb?). Nothing was deployed.`,
+      );
+    }
+  }
+}
+
+/**
+ * Reads a body stream, failing as soon as more than `max` bytes arrived.
+ * @throws FaztError `PAYLOAD_TOO_LARGE`.
+ */
+export async function* limitedChunks(body: ReadableStream<Uint8Array>, max: number, onBytes?: (n: number) => void): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader();
+  let received = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      received += value.length;
+      if (received > max) throw new FaztError('PAYLOAD_TOO_LARGE', `The upload is larger than ${formatBytes(max)} (the limit). Nothing was deployed.`);
+      onBytes?.(received);
+      yield value;
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+}
+
+/** Piece size fed to the inflater: bounds the bytes one callback can produce (deflate expands ≤ 1032×). */
+const FEED = 16 * 1024;
+
+/**
+ * Stages a zip archive (PKWARE APPNOTE 6.3; stored and deflate entries, data descriptors, zip64) from a stream.
+ * @throws FaztError `UNSAFE_PATH`, `PAYLOAD_TOO_LARGE`, `TOO_MANY_FILES`, `BAD_ARCHIVE`.
+ */
+export async function stageZip(
+  body: ReadableStream<Uint8Array>,
+  store: BlobStore,
+  limits: DeployLimits,
+  onProgress?: (p: UploadProgress) => void,
+): Promise<Map<string, BlobInfo>> {
+  const staging = new Staging(limits, store);
+  let failure: unknown;
+  let open = 0;
+  let sawEntry = false;
+  let received = 0;
+  const unzip = new Unzip((file) => {
+    if (failure) return;
+    sawEntry = true;
+    try {
+      if (file.name.endsWith('/')) return; // folder entry
+      const path = staging.admit(file.name);
+      if (path === undefined) return;
+      const writer = store.writer();
+      open++;
+      file.ondata = (err, data, final) => {
+        if (failure) return;
+        try {
+          if (err) throw new FaztError('BAD_ARCHIVE', `The zip is damaged at "${path}": ${err.message}. Nothing was deployed.`);
+          staging.account(path, writer, data.length);
+          writer.write(data);
+          if (final) {
+            staging.files.set(path, writer.finish());
+            open--;
+            onProgress?.({ receivedBytes: received, files: staging.files.size });
+          }
+        } catch (e) {
+          failure = e;
+          file.terminate();
+        }
+      };
+      file.start();
+    } catch (e) {
+      failure = e;
+    }
+  });
+  unzip.register(UnzipInflate);
+  const push = (chunk: Uint8Array, final: boolean) => {
+    try {
+      unzip.push(chunk, final);
+    } catch (e) {
+      failure ??= new FaztError('BAD_ARCHIVE', `The upload is not a readable zip archive (${(e as Error).message}). Nothing was deployed.`);
+    }
+  };
+  for await (const chunk of limitedChunks(body, limits.maxUploadBytes, (n) => (received = n))) {
+    for (let off = 0; off < chunk.length && !failure; off += FEED) push(chunk.subarray(off, off + FEED), false);
+    if (failure) throw failure;
+  }
+  push(new Uint8Array(0), true);
+  if (failure) throw failure;
+  if (!sawEntry) throw new FaztError('BAD_ARCHIVE', 'The upload is not a zip archive or holds no files. Nothing was deployed.');
+  if (open > 0) throw new FaztError('BAD_ARCHIVE', 'The zip archive ends in the middle of a file (truncated upload?). Nothing was deployed.');
+  return staging.files;
+}
+
+/**
+ * Stages a `multipart/form-data` body (RFC 7578): every file part is a file of the app, its path
+ * taken from the part's `filename` (which may contain `/`). The body is limited while it streams,
+ * then parsed by the platform's `Request.formData()`.
+ * @throws FaztError `UNSAFE_PATH`, `PAYLOAD_TOO_LARGE`, `TOO_MANY_FILES`, `BAD_REQUEST`.
+ */
+export async function stageMultipart(
+  body: ReadableStream<Uint8Array>,
+  contentType: string,
+  store: BlobStore,
+  limits: DeployLimits,
+  onProgress?: (p: UploadProgress) => void,
+): Promise<Map<string, BlobInfo>> {
+  const staging = new Staging(limits, store);
+  let received = 0;
+  const gen = limitedChunks(body, limits.maxUploadBytes, (n) => (received = n));
+  const limited = new ReadableStream<Uint8Array>({
+    async pull(c) {
+      const r = await gen.next();
+      if (r.done) c.close();
+      else c.enqueue(r.value);
+    },
+    async cancel() {
+      await gen.return(undefined);
+    },
+  });
+  let form: FormData;
+  try {
+    form = await new Response(limited, { headers: { 'content-type': contentType } }).formData();
+  } catch (e) {
+    const cause = (e as { cause?: unknown }).cause;
+    if (cause && typeof cause === 'object' && (cause as { code?: string }).code === 'PAYLOAD_TOO_LARGE') throw cause;
+    if ((e as { code?: string }).code === 'PAYLOAD_TOO_LARGE') throw e;
+    throw new FaztError('BAD_REQUEST', `The multipart upload could not be read (${(e as Error).message}). Nothing was deployed.`);
+  }
+  for (const [, value] of form.entries()) {
+    if (typeof value === 'string') continue;
+    const path = staging.admit(value.name);
+    if (path === undefined) continue;
+    const writer = store.writer();
+    const reader = value.stream().getReader();
+    for (;;) {
+      const { done, value: data } = await reader.read();
+      if (done) break;
+      staging.account(path, writer, data.length);
+      writer.write(data);
+    }
+    staging.files.set(path, writer.finish());
+    onProgress?.({ receivedBytes: received, files: staging.files.size });
+  }
+  if (staging.files.size === 0) throw new FaztError('BAD_REQUEST', 'The upload holds no files. Nothing was deployed.');
+  return staging.files;
+}
+
+/**
+ * When every file sits under one top folder and that folder holds `app.json` (a zipped folder, a
+ * GitHub archive), returns the tree with that folder stripped; otherwise the tree unchanged.
+ */
+export function stripCommonFolder(files: Map<string, BlobInfo>): Map<string, BlobInfo> {
+  if (files.has('app.json')) return files;
+  const firsts = new Set([...files.keys()].map((p) => p.split('/')[0]));
+  if (firsts.size !== 1) return files;
+  const top = [...firsts][0]!;
+  if (!files.has(`${top}/app.json`)) return files;
+  return new Map([...files].map(([p, b]) => [p.slice(top.length + 1), b]));
+}

@@ -1,0 +1,95 @@
+/**
+ * Typed errors of the kernel. Every failure a person can meet carries a stable machine `code`,
+ * the HTTP status it maps to, and a message that says what to do.
+ *
+ * JSON shape on the wire (all hosts): `{ "error": { "code": string, "message": string } }`.
+ */
+
+/** Stable error codes. Scripts may rely on them; add, never rename. */
+export type FaztErrorCode =
+  | 'BAD_REQUEST'
+  | 'INVALID_MANIFEST'
+  | 'MISSING_MANIFEST'
+  | 'INVALID_NAME'
+  | 'RESERVED_NAME'
+  | 'NAME_TAKEN'
+  | 'UNSAFE_PATH'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'TOO_MANY_FILES'
+  | 'BAD_ARCHIVE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'APP_NOT_FOUND'
+  | 'VERSION_NOT_FOUND'
+  | 'CONFLICT'
+  | 'RANGE_NOT_SATISFIABLE'
+  | 'RATE_LIMITED'
+  | 'ALREADY_SET_UP'
+  | 'NOT_SET_UP'
+  | 'NOT_A_CARTRIDGE'
+  | 'CARTRIDGE_CORRUPT'
+  | 'CARTRIDGE_TOO_NEW'
+  | 'METHOD_NOT_ALLOWED'
+  | 'INTERNAL';
+
+const STATUS: Record<FaztErrorCode, number> = {
+  BAD_REQUEST: 400,
+  INVALID_MANIFEST: 422,
+  MISSING_MANIFEST: 422,
+  INVALID_NAME: 422,
+  RESERVED_NAME: 422,
+  NAME_TAKEN: 409,
+  UNSAFE_PATH: 400,
+  PAYLOAD_TOO_LARGE: 413,
+  TOO_MANY_FILES: 413,
+  BAD_ARCHIVE: 400,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  APP_NOT_FOUND: 404,
+  VERSION_NOT_FOUND: 404,
+  CONFLICT: 409,
+  RANGE_NOT_SATISFIABLE: 416,
+  RATE_LIMITED: 429,
+  ALREADY_SET_UP: 409,
+  NOT_SET_UP: 409,
+  NOT_A_CARTRIDGE: 500,
+  CARTRIDGE_CORRUPT: 500,
+  CARTRIDGE_TOO_NEW: 500,
+  METHOD_NOT_ALLOWED: 405,
+  INTERNAL: 500,
+};
+
+/**
+ * The one error class of the kernel.
+ * @example throw new FaztError('APP_NOT_FOUND', 'No app named "blog". Run `fazt app list` to see the apps.')
+ */
+export class FaztError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: FaztErrorCode;
+  /** HTTP status this error maps to. */
+  readonly status: number;
+  /** Extra JSON-safe details (e.g. `{ retryAfterSeconds: 30 }`). */
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: FaztErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'FaztError';
+    this.code = code;
+    this.status = STATUS[code];
+    this.details = details;
+  }
+
+  /** The wire shape `{ error: { code, message } }`. */
+  toJSON(): { error: { code: FaztErrorCode; message: string } & Record<string, unknown> } {
+    return { error: { code: this.code, message: this.message, ...(this.details ?? {}) } };
+  }
+}
+
+/** True when `e` is a {@link FaztError} (also across module copies). */
+export function isFaztError(e: unknown): e is FaztError {
+  return e instanceof FaztError || (typeof e === 'object' && e !== null && (e as { name?: string }).name === 'FaztError');
+}

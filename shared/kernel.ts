@@ -1,0 +1,156 @@
+import { AppRegistry } from './apps/index.js';
+import { AuthService, type Principal } from './auth/index.js';
+import type { Cartridge } from './cartridge/index.js';
+import { DeployService, DEFAULT_DEPLOY_LIMITS, type DeployLimits } from './deploy/index.js';
+import { handleApi } from './http/admin-api.js';
+import { serveApp } from './http/app-host.js';
+import { DASHBOARD_HTML } from './http/dashboard.js';
+import { errorResponse, htmlPage, escapeHtml } from './http/responses.js';
+import { defaultPorts, type KernelPorts } from './ports.js';
+import { BlobStore } from './vfs/blobs.js';
+
+/** Facts about one request that only the host knows. */
+export interface RequestContext {
+  /** TCP peer address (never a forwarded header): the key of login rate limits. */
+  peer?: string;
+  /**
+   * A principal the host vouches for, skipping HTTP authentication. Only in-process callers set it
+   * (the CLI acting on a cartridge file it has opened); it never comes from the network.
+   */
+  principal?: Principal;
+}
+
+/** Options of {@link createKernel}. */
+export interface KernelOptions {
+  /** The open cartridge. */
+  cartridge: Cartridge;
+  /** Host ports; missing ones use the portable defaults. */
+  ports?: Partial<KernelPorts>;
+  /** Base domain for app subdomains (`blog.<domain>`). Default `localhost`. */
+  domain?: string;
+  /** Upload limits. */
+  limits?: Partial<DeployLimits>;
+  /**
+   * The dashboard for the node's own host (paths other than `/api/` and `/a/`). Return `undefined`
+   * for "not found". Default: the built-in minimal dashboard page.
+   */
+  dashboard?: (request: Request, url: URL) => Response | Promise<Response | undefined> | undefined;
+  /** Version string reported by `/api/health`. */
+  version?: string;
+}
+
+/**
+ * Security headers for apps served under `/a/<name>/` on the node's own origin. The CSP `sandbox`
+ * directive gives the app's documents an opaque origin (HTML spec, "sandboxed origin browsing
+ * context flag"), so app code cannot call the admin API with the owner's cookie or read the
+ * dashboard. Apps that need their own storage origin are served on their subdomain.
+ * `Access-Control-Allow-Origin: *` lets the sandboxed page load its own module scripts and fetch
+ * its own files (they are public static files).
+ */
+export const PATH_APP_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy':
+    'sandbox allow-scripts allow-forms allow-popups allow-popups-to-escape-sandbox allow-modals allow-downloads allow-presentation allow-pointer-lock',
+  'access-control-allow-origin': '*',
+};
+
+/** Headers for the node's own pages (dashboard): no framing, no opener access. */
+const NODE_HEADERS: Readonly<Record<string, string>> = {
+  'x-frame-options': 'DENY',
+  'cross-origin-opener-policy': 'same-origin',
+  'referrer-policy': 'same-origin',
+  'x-content-type-options': 'nosniff',
+};
+
+/**
+ * The kernel: one Fetch-API function serving the admin API, the apps and the dashboard, plus the
+ * services behind it. Host-neutral: the Node host mounts {@link Kernel.fetch} on express, the
+ * service worker calls it from its fetch handler.
+ */
+export class Kernel {
+  readonly ports: KernelPorts;
+  readonly blobs: BlobStore;
+  readonly apps: AppRegistry;
+  readonly auth: AuthService;
+  readonly deploy: DeployService;
+  /** Base domain for app subdomains. */
+  readonly domain: string;
+  /** Version string. */
+  readonly version: string;
+
+  constructor(readonly cartridge: Cartridge, private readonly options: Omit<KernelOptions, 'cartridge'> = {}) {
+    this.ports = { ...defaultPorts, ...options.ports } as KernelPorts;
+    this.domain = (options.domain ?? 'localhost').toLowerCase();
+    this.version = options.version ?? '0.0.0';
+    this.blobs = new BlobStore(cartridge.db, this.ports, () => cartridge.clock.now());
+    this.apps = new AppRegistry(cartridge);
+    this.auth = new AuthService(cartridge, this.ports);
+    this.deploy = new DeployService(cartridge.db, this.blobs, this.apps, this.ports, { ...DEFAULT_DEPLOY_LIMITS, ...options.limits });
+  }
+
+  /** Removes blobs and chunks nothing references (after app removal, crashed deploys). */
+  collectGarbage(): { blobs: number; chunks: number } | undefined {
+    return this.blobs.collectGarbage();
+  }
+
+  /** The app alias a hostname addresses (`blog.localhost` → `blog`), or `undefined` for the node's own host. */
+  aliasForHost(hostname: string): string | undefined {
+    const h = hostname.toLowerCase().replace(/\.$/, '');
+    const suffix = '.' + this.domain;
+    if (!h.endsWith(suffix)) return undefined;
+    const label = h.slice(0, -suffix.length);
+    return label && !label.includes('.') ? label : undefined;
+  }
+
+  /**
+   * Handles one HTTP request. Never throws: failures become JSON (API) or HTML (pages) errors.
+   * @param request a Fetch API request with an absolute URL whose host is the `Host` the client used.
+   * @param ctx host-known facts (peer address).
+   */
+  async fetch(request: Request, ctx: RequestContext = {}): Promise<Response> {
+    let url: URL;
+    try {
+      url = new URL(request.url);
+    } catch {
+      return htmlPage(400, 'Bad request', 'Malformed URL.');
+    }
+    try {
+      const alias = this.aliasForHost(url.hostname);
+      if (alias !== undefined) {
+        const app = this.apps.lookupAlias(alias);
+        if (!app) return htmlPage(404, 'No such app', `No app is called “${escapeHtml(alias)}” on this node.`);
+        return serveApp(request, { apps: this.apps, blobs: this.blobs, db: this.cartridge.db }, app, url.pathname, { basePath: '', headers: {} });
+      }
+      const p = url.pathname;
+      if (p === '/api' || p.startsWith('/api/')) return await handleApi(this, request, url, ctx);
+      if (p === '/a' || p.startsWith('/a/')) {
+        const rest = p.slice(3);
+        const slash = rest.indexOf('/');
+        const name = decodeURIComponent(slash < 0 ? rest : rest.slice(0, slash));
+        const app = name ? this.apps.lookupAlias(name) : undefined;
+        if (!app) return htmlPage(404, 'No such app', `No app is called “${escapeHtml(name)}” on this node.`, PATH_APP_HEADERS);
+        if (slash < 0) return new Response(null, { status: 301, headers: { location: `/a/${name}/${url.search}` } });
+        return serveApp(request, { apps: this.apps, blobs: this.blobs, db: this.cartridge.db }, app, rest.slice(slash), {
+          basePath: `/a/${name}`,
+          headers: PATH_APP_HEADERS,
+        });
+      }
+      const custom = this.options.dashboard && (await this.options.dashboard(request, url));
+      if (custom) return custom;
+      if (p === '/' || p === '/index.html' || p === '/setup' || p === '/login') {
+        return new Response(request.method === 'HEAD' ? null : DASHBOARD_HTML, {
+          headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', ...NODE_HEADERS },
+        });
+      }
+      return htmlPage(404, 'Not found', `Nothing at <code>${escapeHtml(p)}</code>. Apps live at <code>/a/&lt;name&gt;/</code>.`, NODE_HEADERS);
+    } catch (e) {
+      this.ports.logger.error('request failed', { url: request.url, error: String((e as Error)?.stack ?? e) });
+      return url.pathname.startsWith('/api') ? errorResponse(e) : htmlPage(500, 'Something went wrong', 'The node could not answer this request; the error was logged.');
+    }
+  }
+}
+
+/** Creates a kernel on an open cartridge. */
+export function createKernel(options: KernelOptions): Kernel {
+  const { cartridge, ...rest } = options;
+  return new Kernel(cartridge, rest);
+}

@@ -1,0 +1,209 @@
+import type { SqlDatabase } from '../sql/index.js';
+import type { KernelPorts } from '../ports.js';
+
+/**
+ * Content-addressed blob store inside the cartridge.
+ *
+ * A blob (a file's bytes) is cut into fixed-size chunks; each chunk is stored once, keyed by its own
+ * SHA-256, so identical files and identical chunks across versions cost nothing twice. A blob is
+ * identified by the SHA-256 of its whole content (the same value `sha256sum` prints).
+ * Reads stream one chunk at a time, so a 200 MB file is served with one chunk in memory.
+ */
+
+/** Chunk size in bytes (256 KiB). Blobs remember the size they were cut with. */
+export const CHUNK_SIZE = 256 * 1024;
+
+/** Stored blob metadata. */
+export interface BlobInfo {
+  /** SHA-256 of the content, hex. */
+  hash: string;
+  /** Size, bytes. */
+  size: number;
+  /** Chunk size the blob was cut with, bytes. */
+  chunkSize: number;
+  /** Number of chunks. */
+  chunkCount: number;
+}
+
+/**
+ * Writes one blob incrementally. Chunks are committed as they fill (each an autocommit insert, so a
+ * crash leaves only unreferenced chunks that {@link BlobStore.collectGarbage} removes); the blob row
+ * is written by {@link finish}.
+ */
+export class BlobWriter {
+  private buf: Uint8Array;
+  private fill = 0;
+  private size = 0;
+  private readonly chunkHashes: string[] = [];
+  private readonly whole;
+  private done = false;
+
+  constructor(
+    private readonly store: BlobStore,
+    private readonly chunkSize = CHUNK_SIZE,
+  ) {
+    this.buf = new Uint8Array(chunkSize);
+    this.whole = store.ports.sha256();
+  }
+
+  /** Bytes written so far. */
+  get bytesWritten(): number {
+    return this.size;
+  }
+
+  /** Appends bytes. */
+  write(data: Uint8Array): void {
+    if (this.done) throw new Error('BlobWriter: write after finish');
+    this.whole.update(data);
+    this.size += data.length;
+    let off = 0;
+    while (off < data.length) {
+      const n = Math.min(this.chunkSize - this.fill, data.length - off);
+      this.buf.set(data.subarray(off, off + n), this.fill);
+      this.fill += n;
+      off += n;
+      if (this.fill === this.chunkSize) this.flushChunk();
+    }
+  }
+
+  private flushChunk(): void {
+    if (this.fill === 0) return;
+    const chunk = this.buf.subarray(0, this.fill);
+    const hash = this.store.ports.sha256().update(chunk).digestHex();
+    this.store.db.run('INSERT OR IGNORE INTO vfs_chunks (hash, size, data) VALUES (?, ?, ?)', [hash, chunk.length, chunk]);
+    this.chunkHashes.push(hash);
+    this.buf = new Uint8Array(this.chunkSize);
+    this.fill = 0;
+  }
+
+  /** Stores the blob row and returns its metadata. Idempotent for content already stored. */
+  finish(): BlobInfo {
+    if (this.done) throw new Error('BlobWriter: finish called twice');
+    this.done = true;
+    this.flushChunk();
+    const hash = this.whole.digestHex();
+    const info: BlobInfo = { hash, size: this.size, chunkSize: this.chunkSize, chunkCount: this.chunkHashes.length };
+    const db = this.store.db;
+    db.transaction(() => {
+      const exists = db.get('SELECT 1 FROM vfs_blobs WHERE hash = ?', [hash]);
+      if (exists) return;
+      db.run('INSERT INTO vfs_blobs (hash, size, chunk_size, chunk_count, created_at) VALUES (?, ?, ?, ?, ?)', [
+        hash,
+        info.size,
+        info.chunkSize,
+        info.chunkCount,
+        this.store.now(),
+      ]);
+      this.chunkHashes.forEach((c, i) => db.run('INSERT INTO vfs_blob_chunks (blob_hash, idx, chunk_hash) VALUES (?, ?, ?)', [hash, i, c]));
+    });
+    return info;
+  }
+}
+
+/** The blob store over a cartridge connection. */
+export class BlobStore {
+  /** Writers in progress; garbage collection waits while any is open. */
+  private activeWriters = 0;
+
+  constructor(
+    readonly db: SqlDatabase,
+    readonly ports: Pick<KernelPorts, 'sha256'>,
+    readonly now: () => number = Date.now,
+  ) {}
+
+  /** Starts a blob. Call {@link BlobWriter.finish} (or {@link endWrite}) when done. */
+  writer(): BlobWriter {
+    return new BlobWriter(this);
+  }
+
+  /** Marks a multi-blob operation (a deploy) as running so GC leaves its chunks alone. Returns the end function. */
+  beginWrite(): () => void {
+    this.activeWriters++;
+    let ended = false;
+    return () => {
+      if (!ended) {
+        ended = true;
+        this.activeWriters--;
+      }
+    };
+  }
+
+  /** Stores bytes as a blob in one call. */
+  put(data: Uint8Array): BlobInfo {
+    const w = this.writer();
+    w.write(data);
+    return w.finish();
+  }
+
+  /** Blob metadata, or `undefined`. */
+  info(hash: string): BlobInfo | undefined {
+    const r = this.db.get<{ hash: string; size: number; chunk_size: number; chunk_count: number }>(
+      'SELECT hash, size, chunk_size, chunk_count FROM vfs_blobs WHERE hash = ?',
+      [hash],
+    );
+    return r && { hash: r.hash, size: r.size, chunkSize: r.chunk_size, chunkCount: r.chunk_count };
+  }
+
+  private chunk(blobHash: string, idx: number): Uint8Array {
+    const r = this.db.get<{ data: Uint8Array }>(
+      'SELECT c.data AS data FROM vfs_blob_chunks bc JOIN vfs_chunks c ON c.hash = bc.chunk_hash WHERE bc.blob_hash = ? AND bc.idx = ?',
+      [blobHash, idx],
+    );
+    if (!r) throw new Error(`cartridge damaged: chunk ${idx} of blob ${blobHash} is missing`);
+    return r.data;
+  }
+
+  /** Whole content of a blob (use for small blobs only). */
+  readAll(info: BlobInfo): Uint8Array {
+    if (info.chunkCount === 1) return this.chunk(info.hash, 0);
+    const out = new Uint8Array(info.size);
+    for (let i = 0; i < info.chunkCount; i++) out.set(this.chunk(info.hash, i), i * info.chunkSize);
+    return out;
+  }
+
+  /**
+   * Streams bytes `[start, end]` (inclusive, like HTTP ranges) of a blob, reading one chunk per pull.
+   * @throws RangeError when the range lies outside the blob.
+   */
+  stream(info: BlobInfo, start = 0, end = info.size - 1): ReadableStream<Uint8Array> {
+    if (info.size === 0) return new ReadableStream({ start: (c) => c.close() });
+    if (start < 0 || end >= info.size || start > end) throw new RangeError(`range ${start}-${end} outside blob of ${info.size} bytes`);
+    let pos = start;
+    return new ReadableStream<Uint8Array>(
+      {
+        pull: (controller) => {
+          const idx = Math.floor(pos / info.chunkSize);
+          const chunkStart = idx * info.chunkSize;
+          const data = this.chunk(info.hash, idx);
+          const from = pos - chunkStart;
+          const to = Math.min(data.length, end - chunkStart + 1);
+          controller.enqueue(data.subarray(from, to));
+          pos = chunkStart + to;
+          if (pos > end) controller.close();
+        },
+      },
+      { highWaterMark: 1 },
+    );
+  }
+
+  /**
+   * Deletes blobs no file or encoding references, then chunks no blob references.
+   * Skipped (returns `undefined`) while a write is in progress.
+   * @returns counts of deleted rows.
+   */
+  collectGarbage(): { blobs: number; chunks: number } | undefined {
+    if (this.activeWriters > 0) return undefined;
+    return this.db.transaction(() => {
+      const orphanBlobs = `SELECT hash FROM vfs_blobs b WHERE NOT EXISTS (SELECT 1 FROM vfs_files f WHERE f.blob_hash = b.hash)
+        AND NOT EXISTS (SELECT 1 FROM vfs_encodings e WHERE e.encoded_hash = b.hash)`;
+      this.db.run(`DELETE FROM vfs_encodings WHERE blob_hash NOT IN (SELECT blob_hash FROM vfs_files)`);
+      const hashes = this.db.query<{ hash: string }>(orphanBlobs).map((r) => r.hash);
+      for (const h of hashes) {
+        this.db.run('DELETE FROM vfs_blob_chunks WHERE blob_hash = ?', [h]);
+        this.db.run('DELETE FROM vfs_blobs WHERE hash = ?', [h]);
+      }
+      const chunks = this.db.run('DELETE FROM vfs_chunks WHERE NOT EXISTS (SELECT 1 FROM vfs_blob_chunks bc WHERE bc.chunk_hash = vfs_chunks.hash)').changes;
+      return { blobs: hashes.length, chunks };
+    });
+  }
+}
