@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { checkSqliteHeader, FaztError, openCartridge, type Cartridge } from '../shared/index.js';
+import { FAZT_APPLICATION_ID } from '../shared/cartridge/index.js';
 import { BetterSqliteDatabase } from './sqlite.js';
 
 /** An open file cartridge with its driver. */
@@ -21,13 +22,32 @@ export interface FileCartridge {
 export function inspectCartridgeFile(path: string): void {
   if (!existsSync(path)) return;
   const fd = openSync(path, 'r');
+  let info: ReturnType<typeof checkSqliteHeader>;
   try {
     const size = fstatSync(fd).size;
     const head = Buffer.alloc(100);
     const n = readSync(fd, head, 0, 100, 0);
-    checkSqliteHeader(head.subarray(0, n), size, path);
+    info = checkSqliteHeader(head.subarray(0, n), size, path);
   } finally {
     closeSync(fd);
+  }
+  if (info && info.applicationId !== FAZT_APPLICATION_ID) {
+    // An SQLite file not marked as ours: adopt it only when it is empty. Look read-only, so a
+    // foreign database is never switched to WAL or otherwise touched.
+    // (A new cartridge's id may still sit in the WAL, not yet in the main file's header.)
+    const ro = BetterSqliteDatabase.open(path, { readonly: true });
+    try {
+      if (ro.get<{ application_id: number }>('PRAGMA application_id')!.application_id === FAZT_APPLICATION_ID) return;
+      const tables = ro.query<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").map((r) => r.name);
+      if (tables.length > 0) {
+        throw new FaztError(
+          'NOT_A_CARTRIDGE',
+          `${path} is an SQLite database but not a Fazt cartridge (tables: ${tables.slice(0, 5).join(', ')}). It was left untouched.`,
+        );
+      }
+    } finally {
+      ro.close();
+    }
   }
 }
 
