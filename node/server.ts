@@ -1,7 +1,7 @@
 import express, { type Express, type Request as ExpressRequest, type Response as ExpressResponse } from 'express';
 import type { Server } from 'node:http';
 import { Readable } from 'node:stream';
-import type { Kernel } from '../shared/index.js';
+import { knownBody, type Kernel } from '../shared/index.js';
 
 /**
  * The Node host's HTTP face: an express app whose every request goes to the kernel's
@@ -37,6 +37,11 @@ export async function sendFetchResponse(res: ExpressResponse, response: Response
   const cookies = response.headers.getSetCookie();
   if (cookies.length) headers['set-cookie'] = cookies;
   res.writeHead(response.status, headers);
+  const bytes = knownBody(response);
+  if (bytes) {
+    res.end(head ? undefined : bytes);
+    return;
+  }
   if (!response.body || head) {
     res.end();
     if (response.body) await response.body.cancel();

@@ -1,6 +1,7 @@
 import { FaztError } from '../errors.js';
 import type { Cartridge } from '../cartridge/index.js';
 import type { BlobInfo } from '../vfs/blobs.js';
+import { LruCache } from '../vfs/lru.js';
 import { assertAppName } from './names.js';
 import type { AppManifest } from './manifest.js';
 
@@ -66,6 +67,12 @@ interface AppRow {
  * with the node's HLC.
  */
 export class AppRegistry {
+  /**
+   * File lookups by `appId NUL version NUL path`. Versions are immutable, so an entry never goes stale;
+   * `null` records a miss (SPA fallbacks and clean URLs probe several paths).
+   */
+  private readonly files_ = new LruCache<string, ServedFile | null>(20_000);
+
   constructor(private readonly cart: Cartridge) {}
 
   private get db() {
@@ -158,6 +165,15 @@ export class AppRegistry {
 
   /** One file of a version with its blob metadata, or `undefined`. */
   file(appId: string, version: number, path: string): ServedFile | undefined {
+    const key = `${appId}\u0000${version}\u0000${path}`;
+    const cached = this.files_.get(key);
+    if (cached !== undefined) return cached ?? undefined;
+    const found = this.fileUncached(appId, version, path);
+    this.files_.set(key, found ?? null);
+    return found;
+  }
+
+  private fileUncached(appId: string, version: number, path: string): ServedFile | undefined {
     const r = this.db.get<{ hash: string; size: number; chunk_size: number; chunk_count: number }>(
       'SELECT b.hash AS hash, b.size AS size, b.chunk_size AS chunk_size, b.chunk_count AS chunk_count FROM vfs_files f JOIN vfs_blobs b ON b.hash = f.blob_hash WHERE f.app_id = ? AND f.version = ? AND f.path = ?',
       [appId, version, path],

@@ -86,20 +86,30 @@ export function parseRange(header: string | null, size: number): { start: number
   return { start, end };
 }
 
-/** The encoded variants (`br`, `gzip`) stored for a blob. */
-function variants(db: SqlDatabase, hash: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const r of db.query<{ encoding: string; encoded_hash: string }>('SELECT encoding, encoded_hash FROM vfs_encodings WHERE blob_hash = ?', [hash])) {
-    out.set(r.encoding, r.encoded_hash);
-  }
-  return out;
+
+const knownBodies = new WeakMap<Response, Uint8Array>();
+
+/**
+ * The body bytes of a response the kernel built from bytes already in memory, so a host can write
+ * them directly instead of draining the `Response` stream (an optimization for the Node adapter;
+ * `undefined` means: read `response.body`). The response's body stream must then be left unread.
+ */
+export function knownBody(response: Response): Uint8Array | undefined {
+  return knownBodies.get(response);
+}
+
+/** A response whose body is `bytes` (or none), registered for {@link knownBody}. */
+function bytesResponse(bytes: Uint8Array | null, init: ResponseInit): Response {
+  const r = new Response(bytes as Uint8Array<ArrayBuffer> | null, init);
+  if (bytes) knownBodies.set(r, bytes);
+  return r;
 }
 
 /** Body for a blob range: the bytes themselves for one chunk, a stream for more. */
-function body(blobs: BlobStore, info: BlobInfo, start: number, end: number): BodyInit | null {
-  if (end < start) return null;
-  if (info.chunkCount <= 1) return blobs.readAll(info).subarray(start, end + 1) as Uint8Array<ArrayBuffer>;
-  return blobs.stream(info, start, end);
+function respond(blobs: BlobStore, info: BlobInfo | null, start: number, end: number, init: ResponseInit): Response {
+  if (!info || end < start) return new Response(null, init);
+  if (info.chunkCount <= 1) return bytesResponse(blobs.readAll(info).subarray(start, end + 1), init);
+  return new Response(blobs.stream(info, start, end), init);
 }
 
 /**
@@ -111,7 +121,7 @@ export function serveStatic(request: Request, file: StaticFile, db: SqlDatabase,
   const status = options.status ?? 200;
   const type = contentTypeFor(file.path);
   const baseTag = file.hash.slice(0, 32);
-  const encodings = status === 200 ? variants(db, file.hash) : new Map<string, string>();
+  const encodings: ReadonlyMap<string, string> = status === 200 ? blobs.variants(file.hash) : new Map<string, string>();
   const headers: Record<string, string> = {
     'content-type': type,
     'cache-control': status === 200 ? cacheControlFor(file.path) : REVALIDATE,
@@ -120,7 +130,7 @@ export function serveStatic(request: Request, file: StaticFile, db: SqlDatabase,
   };
   if (encodings.size > 0) headers['vary'] = 'Accept-Encoding';
   if (status !== 200) {
-    return new Response(head ? null : body(blobs, file, 0, file.size - 1), { status, headers: { ...headers, 'content-length': String(file.size) } });
+    return respond(blobs, head ? null : file, 0, file.size - 1, { status, headers: { ...headers, 'content-length': String(file.size) } });
   }
 
   // Range requests are answered on the identity encoding.
@@ -151,7 +161,7 @@ export function serveStatic(request: Request, file: StaticFile, db: SqlDatabase,
   if (range) {
     headers['content-range'] = `bytes ${range.start}-${range.end}/${file.size}`;
     headers['content-length'] = String(range.end - range.start + 1);
-    return new Response(head ? null : body(blobs, file, range.start, range.end), { status: 206, headers });
+    return respond(blobs, head ? null : file, range.start, range.end, { status: 206, headers });
   }
   let info: BlobInfo = file;
   if (encoding) {
@@ -162,5 +172,5 @@ export function serveStatic(request: Request, file: StaticFile, db: SqlDatabase,
     }
   }
   headers['content-length'] = String(info.size);
-  return new Response(head ? null : body(blobs, info, 0, info.size - 1), { status: 200, headers });
+  return respond(blobs, head ? null : info, 0, info.size - 1, { status: 200, headers });
 }

@@ -1,5 +1,6 @@
 import type { SqlDatabase } from '../sql/index.js';
 import type { KernelPorts } from '../ports.js';
+import { LruCache } from './lru.js';
 
 /**
  * Content-addressed blob store inside the cartridge.
@@ -104,6 +105,10 @@ export class BlobWriter {
 export class BlobStore {
   /** Writers in progress; garbage collection waits while any is open. */
   private activeWriters = 0;
+  /** Bodies of small blobs (≤ 64 KiB each, 32 MiB in all), by hash: content-addressed, never stale. */
+  private readonly small = new LruCache<string, Uint8Array>(10_000, 32 * 1024 * 1024);
+  /** Encoded variants (`br`, `gzip` → hash) by blob hash; written before a version is committed. */
+  private readonly variants_ = new LruCache<string, ReadonlyMap<string, string>>(20_000);
 
   constructor(
     readonly db: SqlDatabase,
@@ -153,8 +158,42 @@ export class BlobStore {
     return r.data;
   }
 
-  /** Whole content of a blob (use for small blobs only). */
+  /**
+   * The encoded variants stored for a blob: encoding (`br`, `gzip`) → hash of the encoded blob.
+   * Cached: variants are stored before the version that uses the blob is committed.
+   */
+  variants(hash: string): ReadonlyMap<string, string> {
+    let v = this.variants_.get(hash);
+    if (!v) {
+      const m = new Map<string, string>();
+      for (const r of this.db.query<{ encoding: string; encoded_hash: string }>('SELECT encoding, encoded_hash FROM vfs_encodings WHERE blob_hash = ?', [hash])) {
+        m.set(r.encoding, r.encoded_hash);
+      }
+      v = m;
+      this.variants_.set(hash, v);
+    }
+    return v;
+  }
+
+  /** Forgets cached variants (after GC removed some). */
+  private forgetCaches(): void {
+    this.variants_.clear();
+    this.small.clear();
+  }
+
+  /** Whole content of a blob (use for small blobs only). Small bodies are cached in memory. */
   readAll(info: BlobInfo): Uint8Array {
+    if (info.size <= 64 * 1024) {
+      const hit = this.small.get(info.hash);
+      if (hit) return hit;
+      const data = info.chunkCount === 1 ? this.chunk(info.hash, 0) : this.readAllUncached(info);
+      this.small.set(info.hash, data, data.length);
+      return data;
+    }
+    return this.readAllUncached(info);
+  }
+
+  private readAllUncached(info: BlobInfo): Uint8Array {
     if (info.chunkCount === 1) return this.chunk(info.hash, 0);
     const out = new Uint8Array(info.size);
     for (let i = 0; i < info.chunkCount; i++) out.set(this.chunk(info.hash, i), i * info.chunkSize);
@@ -193,6 +232,7 @@ export class BlobStore {
    */
   collectGarbage(): { blobs: number; chunks: number } | undefined {
     if (this.activeWriters > 0) return undefined;
+    this.forgetCaches();
     return this.db.transaction(() => {
       const orphanBlobs = `SELECT hash FROM vfs_blobs b WHERE NOT EXISTS (SELECT 1 FROM vfs_files f WHERE f.blob_hash = b.hash)
         AND NOT EXISTS (SELECT 1 FROM vfs_encodings e WHERE e.encoded_hash = b.hash)`;
