@@ -66,6 +66,9 @@ export function buildProgram(): Command {
   const program = new Command('fazt')
     .description('Fazt: a personal cloud in one SQLite cartridge')
     .version(FAZT_VERSION)
+    // Program options only before the subcommand: otherwise the program's `--version` swallows
+    // `fazt app rollback APP --version N` and `fazt app files APP --version N` (they printed 0.1.0).
+    .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)');
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
 

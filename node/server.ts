@@ -75,8 +75,16 @@ export function createApp(kernel: Kernel): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(async (req, res) => {
+    let request: Request;
     try {
-      const response = await kernel.fetch(toFetchRequest(req), { peer: req.socket.remoteAddress });
+      request = toFetchRequest(req);
+    } catch {
+      // A Host header no URL can be made of (`Host: a b`): the client's fault, not a node failure.
+      res.status(400).json({ error: { code: 'BAD_REQUEST', message: 'Malformed Host header or request URL.' } });
+      return;
+    }
+    try {
+      const response = await kernel.fetch(request, { peer: req.socket.remoteAddress });
       await sendFetchResponse(res, response, req.method === 'HEAD');
     } catch (e) {
       kernel.ports.logger.error('adapter failure', { error: String((e as Error)?.stack ?? e) });

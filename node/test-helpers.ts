@@ -170,7 +170,15 @@ export function request(url: string, options: RequestOptions = {}): Promise<Http
             break;
           }
           sentBytes += chunk.length;
-          if (!req.write(chunk)) await new Promise<void>((r) => (req.once('drain', r), req.once('close', r), req.once('response', r)));
+          if (!req.write(chunk)) {
+            await new Promise<void>((r) => {
+              const done = () => {
+                req.off('drain', done).off('close', done).off('response', done);
+                r();
+              };
+              req.on('drain', done).on('close', done).on('response', done);
+            });
+          }
         }
         if (!req.destroyed) req.end();
       } catch (e) {
@@ -189,11 +197,12 @@ export function expectError(res: HttpResult, status: number, code: string, messa
     throw new Error(`expected a JSON error ${status} ${code}, got ${res.status}: ${res.text().slice(0, 300)}`);
   }
   expect({ status: res.status, code: parsed.error?.code }, `body: ${res.text().slice(0, 300)}`).toEqual({ status, code });
-  expect(typeof parsed.error!.message).toBe('string');
-  expect(parsed.error!.message.length).toBeGreaterThan(10);
-  if (message !== undefined) expect(parsed.error!.message).toMatch(message);
+  const error = parsed.error as { code: string; message: string };
+  expect(typeof error.message).toBe('string');
+  expect(error.message.length).toBeGreaterThan(10);
+  if (message !== undefined) expect(error.message).toMatch(message);
   expect(String(res.headers['content-type'])).toMatch(/^application\/json/);
-  return parsed.error as { code: string; message: string };
+  return error;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -232,9 +241,56 @@ export function crc32(data: Uint8Array): number {
 export interface RawEntry {
   /** Entry name, written verbatim (UTF-8 flag set): may hold `..`, `\`, NUL, drive letters … */
   name: string;
-  data: Uint8Array;
+  /** Content (compressed here unless `method` is 0). */
+  data?: Uint8Array;
   /** 0 stored, 8 deflate (default 8). */
   method?: 0 | 8;
+  /** An already deflated payload (then `size` is the declared uncompressed size; CRC written as 0). */
+  deflated?: Uint8Array;
+  /** Declared uncompressed size for `deflated`. */
+  size?: number;
+}
+
+/**
+ * A raw deflate stream (RFC 1951, one fixed-Huffman block) that inflates to `n` zero bytes: a literal
+ * 0, then copies of 258 bytes at distance 1 (13 bits each, ≈ 160:1), written bit by bit. A zip bomb
+ * built by hand, without ever holding the `n` bytes.
+ */
+export function deflatedZeros(n: number): Uint8Array {
+  const out = new Uint8Array(Math.ceil(((n / 258) * 13) / 8) + 300);
+  let pos = 0;
+  let bit = 0;
+  let acc = 0;
+  const put = (b: number) => {
+    acc |= b << bit;
+    if (++bit === 8) {
+      out[pos++] = acc;
+      acc = 0;
+      bit = 0;
+    }
+  };
+  const bits = (v: number, len: number) => {
+    for (let i = 0; i < len; i++) put((v >>> i) & 1);
+  };
+  const huff = (code: number, len: number) => {
+    for (let i = len - 1; i >= 0; i--) put((code >>> i) & 1);
+  };
+  bits(1, 1); // BFINAL
+  bits(1, 2); // BTYPE = 01, fixed Huffman codes
+  let left = n;
+  if (left > 0) {
+    huff(0x30, 8); // literal 0
+    left--;
+  }
+  while (left >= 258) {
+    huff(0xc5, 8); // length code 285 = 258 bytes, no extra bits
+    huff(0, 5); // distance code 0 = distance 1
+    left -= 258;
+  }
+  for (; left > 0; left--) huff(0x30, 8);
+  huff(0, 7); // end of block (256)
+  if (bit) out[pos++] = acc;
+  return out.slice(0, pos);
 }
 
 /**
@@ -248,9 +304,11 @@ export function craftZip(entries: RawEntry[]): Uint8Array {
   let offset = 0;
   for (const e of entries) {
     const name = enc.encode(e.name);
-    const method = e.method ?? 8;
-    const payload = method === 8 ? deflateSync(e.data, { level: 9 }) : e.data;
-    const crc = crc32(e.data);
+    const data = e.data ?? new Uint8Array(0);
+    const method = e.deflated ? 8 : e.method ?? 8;
+    const payload = e.deflated ?? (method === 8 ? deflateSync(data, { level: 9 }) : data);
+    const crc = e.deflated ? 0 : crc32(data);
+    const size = e.deflated ? e.size ?? 0 : data.length;
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4); // version needed
@@ -259,7 +317,7 @@ export function craftZip(entries: RawEntry[]): Uint8Array {
     local.writeUInt32LE(0, 10); // time, date
     local.writeUInt32LE(crc, 14);
     local.writeUInt32LE(payload.length, 18);
-    local.writeUInt32LE(e.data.length, 22);
+    local.writeUInt32LE(size, 22);
     local.writeUInt16LE(name.length, 26);
     local.writeUInt16LE(0, 28);
     parts.push(local, name, payload);
@@ -272,7 +330,7 @@ export function craftZip(entries: RawEntry[]): Uint8Array {
     cd.writeUInt32LE(0, 12);
     cd.writeUInt32LE(crc, 16);
     cd.writeUInt32LE(payload.length, 20);
-    cd.writeUInt32LE(e.data.length, 24);
+    cd.writeUInt32LE(size, 24);
     cd.writeUInt16LE(name.length, 28);
     cd.writeUInt32LE(offset, 42);
     central.push(cd, name);
@@ -330,7 +388,7 @@ export function deployZip(t: TestNode, token: string, archive: Uint8Array, name?
   });
 }
 
-/** `GET` a served file: path-mounted (`/a/NAME/…`) or, with `host`, on the app's subdomain. */
+/** `GET` a path on the node's own host (apps are path-mounted there: `/a/NAME/…`). */
 export function getFile(t: TestNode, path: string, headers: Record<string, string> = {}) {
   return request(`${t.url}${path}`, { headers });
 }

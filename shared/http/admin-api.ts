@@ -71,17 +71,37 @@ function appJson(c: ApiCall, app: AppRecord) {
 
 const peer = (c: ApiCall) => c.ctx.peer ?? 'unknown';
 const isLoopback = (addr: string | undefined) => !!addr && /^(127\.|::1$|::ffff:127\.)/.test(addr);
+/**
+ * True when the request comes from this machine AND names the node by a loopback host: a page
+ * elsewhere that DNS-rebinds its own name to 127.0.0.1 reaches us from loopback too, with its own Host.
+ */
+const isLocalSetup = (c: ApiCall) => {
+  const h = c.url.hostname;
+  return isLoopback(c.ctx.peer) && (h === 'localhost' || h === c.kernel.domain || h === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(h));
+};
+/**
+ * Refuses browser requests from other origins to the public sign-in routes: a form on any web site
+ * (`enctype="text/plain"` posts a JSON-looking body, no preflight) would otherwise set up the owner of
+ * a fresh node or burn the owner's login attempts, from the owner's own browser. Non-browser clients
+ * send no `Origin`.
+ * @throws FaztError `FORBIDDEN`.
+ */
+function assertNotCrossOrigin(c: ApiCall): void {
+  const origin = c.request.headers.get('origin');
+  if (origin !== null && origin !== c.url.origin) throw new FaztError('FORBIDDEN', 'Cross-origin request refused: set up and sign in from the node’s own dashboard.');
+}
 
 route('GET', '/api/health', null, (c) =>
   json({ ok: true, node: c.kernel.cartridge.nodeId, version: c.kernel.version, schema: c.kernel.cartridge.schemaVersion }),
 );
 
-route('GET', '/api/setup', null, (c) => json({ setUp: c.kernel.auth.hasOwner(), codeRequired: !isLoopback(c.ctx.peer) }));
+route('GET', '/api/setup', null, (c) => json({ setUp: c.kernel.auth.hasOwner(), codeRequired: !isLocalSetup(c) }));
 
 route('POST', '/api/setup', null, async (c) => {
+  assertNotCrossOrigin(c);
   const b = await body(c);
   if (c.kernel.auth.hasOwner()) throw new FaztError('ALREADY_SET_UP', 'This node already has an owner. Sign in instead.');
-  if (!isLoopback(c.ctx.peer) && b.code !== c.kernel.auth.setupCode()) {
+  if (!isLocalSetup(c) && b.code !== c.kernel.auth.setupCode()) {
     throw new FaztError('FORBIDDEN', 'Setting up from another machine needs the setup code the node printed when it started.');
   }
   const { userId } = await c.kernel.auth.setupOwner(b.password);
@@ -90,6 +110,7 @@ route('POST', '/api/setup', null, async (c) => {
 });
 
 route('POST', '/api/login', null, async (c) => {
+  assertNotCrossOrigin(c);
   const b = await body(c);
   const s = await c.kernel.auth.login(b.password, peer(c));
   return json({ ok: true, expiresAt: s.expiresAt }, 200, { 'set-cookie': sessionCookie(c, s.session, Math.floor(c.kernel.auth.sessionTtlMs / 1000)) });
