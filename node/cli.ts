@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { FaztError, formatBytes, isFaztError } from '../shared/index.js';
 import { backupCartridge, openCartridgeFile } from './cartridge-file.js';
 import { callJson, connect, readConfig, readJson, writeConfig, type NodeClient, type TargetOptions } from './client.js';
-import { FAZT_VERSION, startNode } from './node.js';
+import { FAZT_VERSION } from './kernel-file.js';
 import { defaultDbPath } from './paths.js';
 import { jsonLogger } from './ports.js';
 import { listDir, zipStream } from './zip-dir.js';
@@ -87,6 +87,7 @@ export function buildProgram(): Command {
       const db = resolve(o.db ?? defaultDbPath());
       const fresh = !existsSync(db);
       const started = Date.now();
+      const { startNode } = await import('./node.js');
       const node = await startNode({
         db,
         port,
@@ -337,7 +338,7 @@ export function buildProgram(): Command {
       }
       const file = openCartridgeFile(o.db ?? defaultDbPath(), { mustExist: true });
       try {
-        const { kernelForFile } = await import('./node.js');
+        const { kernelForFile } = await import('./kernel-file.js');
         const k = kernelForFile(file, { logger: jsonLogger(process.stderr, 'warn') });
         if (k.auth.hasOwner()) await k.auth.setOwnerPassword(pw);
         else await k.auth.setupOwner(pw);

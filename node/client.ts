@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { FaztError, type Kernel } from '../shared/index.js';
 import { configPath, defaultDbPath } from './paths.js';
 import { openCartridgeFile, type FileCartridge } from './cartridge-file.js';
-import { kernelForFile } from './node.js';
+import { kernelForFile } from './kernel-file.js';
 import { jsonLogger } from './ports.js';
 
 /**

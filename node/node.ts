@@ -1,22 +1,14 @@
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { createKernel, getMeta, setMeta, type DeployLimits, type Kernel, type Logger } from '../shared/index.js';
-import { backupPort, openCartridgeFile, type FileCartridge } from './cartridge-file.js';
-import { jsonLogger, nodePorts } from './ports.js';
+import { getMeta, setMeta, type DeployLimits, type Kernel, type Logger } from '../shared/index.js';
+import { openCartridgeFile, type FileCartridge } from './cartridge-file.js';
+import { deployDir, kernelForFile } from './kernel-file.js';
+import { jsonLogger } from './ports.js';
 import { createApp, listen } from './server.js';
-import { EXAMPLE_APP_DIR, PACKAGE_ROOT } from './paths.js';
-import { listDir, zipStream } from './zip-dir.js';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { EXAMPLE_APP_DIR } from './paths.js';
 
-/** The package version (from package.json). */
-export const FAZT_VERSION: string = (() => {
-  try {
-    return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
-})();
+export { deployDir, kernelForFile, FAZT_VERSION } from './kernel-file.js';
+
 
 /** Options of {@link startNode}. */
 export interface NodeOptions {
@@ -49,21 +41,6 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
-/** Creates a kernel over an open file cartridge with the Node ports. */
-export function kernelForFile(file: FileCartridge, options: { domain?: string; limits?: Partial<DeployLimits>; logger?: Logger } = {}): Kernel {
-  return createKernel({
-    cartridge: file.cartridge,
-    ports: { ...nodePorts, backup: backupPort(file.db), logger: options.logger ?? jsonLogger() },
-    domain: options.domain,
-    limits: options.limits,
-    version: FAZT_VERSION,
-  });
-}
-
-/** Deploys a folder into a kernel in-process (used to seed the example app). */
-export async function deployDir(kernel: Kernel, dir: string, name?: string) {
-  return kernel.deploy.deploy({ body: zipStream(listDir(dir)), contentType: 'application/zip', name });
-}
 
 /**
  * Opens the cartridge, seeds a new one with the example app, and serves HTTP.

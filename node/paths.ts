@@ -1,9 +1,19 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Root of the installed package (parent of `node/` in sources and of `dist/` when bundled). */
-export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** Root of the installed package: the nearest folder above this module with Fazt's package.json (sources or bundle). */
+export const PACKAGE_ROOT: string = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && /"name":\s*"fazt"/.test(readFileSync(pkg, 'utf8'))) return dir;
+    const up = resolve(dir, '..');
+    if (up === dir) return resolve(dirname(fileURLToPath(import.meta.url)), '..');
+    dir = up;
+  }
+})();
 
 /** The example app deployed into a new cartridge. */
 export const EXAMPLE_APP_DIR = join(PACKAGE_ROOT, 'examples', 'hello');

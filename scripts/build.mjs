@@ -1,5 +1,6 @@
 // Bundles the Node host (CLI + kernel) into dist/fazt.mjs with esbuild. npm packages stay external
-// (they are installed beside it); only our TypeScript is compiled. Runs on `npm install` (prepare)
+// (they are installed beside it); only our TypeScript is compiled. Code splitting keeps the HTTP
+// server (express) out of commands that do not serve. Runs on `npm install` (prepare)
 // and before `npm start` / `npm test`. Takes ~100 ms.
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +10,11 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const started = Date.now();
 await build({
   entryPoints: [join(root, 'node/main.ts')],
-  outfile: join(root, 'dist/fazt.mjs'),
+  outdir: join(root, 'dist'),
+  entryNames: 'fazt',
+  chunkNames: 'chunks/[name]-[hash]',
+  outExtension: { '.js': '.mjs' },
+  splitting: true,
   bundle: true,
   platform: 'node',
   format: 'esm',

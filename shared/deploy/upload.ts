@@ -1,4 +1,11 @@
 import { Unzip, UnzipInflate } from 'fflate';
+import {
+  getMultipartBoundary,
+  MaxFileSizeExceededError,
+  MaxPartsExceededError,
+  MaxTotalSizeExceededError,
+  parseMultipartStream,
+} from '@remix-run/multipart-parser';
 import { FaztError } from '../errors.js';
 import { normalizeUploadPath } from '../vfs/paths.js';
 import type { BlobInfo, BlobStore, BlobWriter } from '../vfs/blobs.js';
@@ -146,8 +153,10 @@ export async function stageZip(
 
 /**
  * Stages a `multipart/form-data` body (RFC 7578): every file part is a file of the app, its path
- * taken from the part's `filename` (which may contain `/`). The body is limited while it streams,
- * then parsed by the platform's `Request.formData()`.
+ * taken from the part's `filename` (which may contain `/`). Parsed as it streams by
+ * @remix-run/multipart-parser (web streams, any runtime); one part at a time is held in memory,
+ * so memory is bounded by the per-file limit, not the upload size.
+ * @see https://github.com/remix-run/remix/tree/main/packages/multipart-parser
  * @throws FaztError `UNSAFE_PATH`, `PAYLOAD_TOO_LARGE`, `TOO_MANY_FILES`, `BAD_REQUEST`.
  */
 export async function stageMultipart(
@@ -157,6 +166,8 @@ export async function stageMultipart(
   limits: DeployLimits,
   onProgress?: (p: UploadProgress) => void,
 ): Promise<Map<string, BlobInfo>> {
+  const boundary = getMultipartBoundary(contentType);
+  if (!boundary) throw new FaztError('BAD_REQUEST', 'The multipart upload has no boundary in its Content-Type. Nothing was deployed.');
   const staging = new Staging(limits, store);
   let received = 0;
   const gen = limitedChunks(body, limits.maxUploadBytes, (n) => (received = n));
@@ -170,29 +181,37 @@ export async function stageMultipart(
       await gen.return(undefined);
     },
   });
-  let form: FormData;
   try {
-    form = await new Response(limited, { headers: { 'content-type': contentType } }).formData();
-  } catch (e) {
-    const cause = (e as { cause?: unknown }).cause;
-    if (cause && typeof cause === 'object' && (cause as { code?: string }).code === 'PAYLOAD_TOO_LARGE') throw cause;
-    if ((e as { code?: string }).code === 'PAYLOAD_TOO_LARGE') throw e;
-    throw new FaztError('BAD_REQUEST', `The multipart upload could not be read (${(e as Error).message}). Nothing was deployed.`);
-  }
-  for (const [, value] of form.entries()) {
-    if (typeof value === 'string') continue;
-    const path = staging.admit(value.name);
-    if (path === undefined) continue;
-    const writer = store.writer();
-    const reader = value.stream().getReader();
-    for (;;) {
-      const { done, value: data } = await reader.read();
-      if (done) break;
-      staging.account(path, writer, data.length);
-      writer.write(data);
+    const parts = parseMultipartStream(limited, {
+      boundary,
+      maxFileSize: limits.maxFileBytes,
+      maxTotalSize: limits.maxTotalBytes,
+      maxParts: limits.maxFiles * 2 + 100,
+    });
+    for await (const part of parts) {
+      if (part.filename === undefined) continue; // a plain form field
+      const path = staging.admit(part.filename);
+      if (path === undefined) continue;
+      const writer = store.writer();
+      for (const data of part.content) {
+        staging.account(path, writer, data.length);
+        writer.write(data);
+      }
+      staging.files.set(path, writer.finish());
+      onProgress?.({ receivedBytes: received, files: staging.files.size });
     }
-    staging.files.set(path, writer.finish());
-    onProgress?.({ receivedBytes: received, files: staging.files.size });
+  } catch (e) {
+    if (e instanceof FaztError) throw e;
+    if (e instanceof MaxFileSizeExceededError) {
+      throw new FaztError('PAYLOAD_TOO_LARGE', `A file is larger than ${formatBytes(limits.maxFileBytes)} (the per-file limit). Nothing was deployed.`);
+    }
+    if (e instanceof MaxTotalSizeExceededError) {
+      throw new FaztError('PAYLOAD_TOO_LARGE', `The files add up to more than ${formatBytes(limits.maxTotalBytes)} (the limit). Nothing was deployed.`);
+    }
+    if (e instanceof MaxPartsExceededError) {
+      throw new FaztError('TOO_MANY_FILES', `The upload has more than ${limits.maxFiles} files (the limit). Nothing was deployed.`);
+    }
+    throw new FaztError('BAD_REQUEST', `The multipart upload could not be read (${(e as Error).message}). Nothing was deployed.`);
   }
   if (staging.files.size === 0) throw new FaztError('BAD_REQUEST', 'The upload holds no files. Nothing was deployed.');
   return staging.files;
