@@ -162,3 +162,25 @@ for (const d of drivers) {
     });
   });
 }
+
+describe('apps open in their own origin', () => {
+  it('redirects browser navigations on /a/<name>/ to the subdomain when the client can resolve it, else serves sandboxed', async () => {
+    const d = drivers[0]!;
+    const k = createKernel({ cartridge: openCartridge(await d.open()), domain: 'localhost' });
+    await deploy(k, { 'app.json': '{"name":"blog"}', 'index.html': 'hi', 'docs/a.html': 'a' });
+    const nav = { 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' };
+    const go = (host: string, headers: Record<string, string>) => k.fetch(new Request(`http://${host}/a/blog/docs/a.html?q=1`, { headers }));
+    for (const host of ['localhost:8080', '127.0.0.1:8080']) {
+      const r = await go(host, nav);
+      expect(r.status, host).toBe(302);
+      expect(r.headers.get('location')).toBe('http://blog.localhost:8080/docs/a.html?q=1');
+    }
+    // a LAN address: subdomains may not resolve for the client, serve in place, sandboxed
+    const lan = await go('192.168.1.20:8080', nav);
+    expect(lan.status).toBe(200);
+    expect(lan.headers.get('content-security-policy')).toMatch(/^sandbox /);
+    // subresources and non-browser clients are served in place
+    expect((await go('localhost:8080', { 'sec-fetch-mode': 'cors', 'sec-fetch-dest': 'empty' })).status).toBe(200);
+    expect((await go('localhost:8080', {})).status).toBe(200);
+  });
+});

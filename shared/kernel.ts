@@ -102,6 +102,22 @@ export class Kernel {
   }
 
   /**
+   * Where a browser navigating to `/a/<name>/…` should go instead: the app's own origin
+   * (`http://<name>.<domain>:<port>`), when the client can surely resolve it — it addressed the node
+   * by its domain, or by a loopback IP while the domain is `localhost` (browsers resolve
+   * `*.localhost` to loopback, RFC 6761 §6.3). Only top-level navigations (`Sec-Fetch-Mode: navigate`,
+   * `Sec-Fetch-Dest: document`) are redirected; subresources and non-browser clients are served in place.
+   * @returns the origin, or `undefined` to serve on the path (sandboxed).
+   */
+  appOriginFor(request: Request, url: URL, name: string): string | undefined {
+    if (request.headers.get('sec-fetch-mode') !== 'navigate' || request.headers.get('sec-fetch-dest') !== 'document') return undefined;
+    const host = url.hostname.toLowerCase();
+    const loopback = /^127\.\d+\.\d+\.\d+$/.test(host) || host === '[::1]';
+    if (host !== this.domain && !(this.domain === 'localhost' && loopback)) return undefined;
+    return `${url.protocol}//${name}.${this.domain}${url.port ? ':' + url.port : ''}`;
+  }
+
+  /**
    * Handles one HTTP request. Never throws: failures become JSON (API) or HTML (pages) errors.
    * @param request a Fetch API request with an absolute URL whose host is the `Host` the client used.
    * @param ctx host-known facts (peer address).
@@ -129,6 +145,8 @@ export class Kernel {
         const app = name ? this.apps.lookupAlias(name) : undefined;
         if (!app) return htmlPage(404, 'No such app', `No app is called “${escapeHtml(name)}” on this node.`, PATH_APP_HEADERS);
         if (slash < 0) return new Response(null, { status: 301, headers: { location: `/a/${name}/${url.search}` } });
+        const own = this.appOriginFor(request, url, name);
+        if (own) return new Response(null, { status: 302, headers: { location: own + rest.slice(slash) + url.search, 'cache-control': 'no-store' } });
         return serveApp(request, { apps: this.apps, blobs: this.blobs, db: this.cartridge.db }, app, rest.slice(slash), {
           basePath: `/a/${name}`,
           headers: PATH_APP_HEADERS,
