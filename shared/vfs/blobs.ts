@@ -32,7 +32,8 @@ export interface BlobInfo {
  * is written by {@link finish}.
  */
 export class BlobWriter {
-  private buf: Uint8Array;
+  /** Chunk buffer, grown on demand (most files are small) and reused after each flush. */
+  private buf: Uint8Array = new Uint8Array(0);
   private fill = 0;
   private size = 0;
   private readonly chunkHashes: string[] = [];
@@ -43,7 +44,6 @@ export class BlobWriter {
     private readonly store: BlobStore,
     private readonly chunkSize = CHUNK_SIZE,
   ) {
-    this.buf = new Uint8Array(chunkSize);
     this.whole = store.ports.sha256();
   }
 
@@ -60,6 +60,11 @@ export class BlobWriter {
     let off = 0;
     while (off < data.length) {
       const n = Math.min(this.chunkSize - this.fill, data.length - off);
+      if (this.fill + n > this.buf.length) {
+        const grown = new Uint8Array(Math.min(this.chunkSize, Math.max(this.fill + n, this.buf.length * 2, 16 * 1024)));
+        grown.set(this.buf.subarray(0, this.fill));
+        this.buf = grown;
+      }
       this.buf.set(data.subarray(off, off + n), this.fill);
       this.fill += n;
       off += n;
@@ -73,8 +78,7 @@ export class BlobWriter {
     const hash = this.store.ports.sha256().update(chunk).digestHex();
     this.store.db.run('INSERT OR IGNORE INTO vfs_chunks (hash, size, data) VALUES (?, ?, ?)', [hash, chunk.length, chunk]);
     this.chunkHashes.push(hash);
-    this.buf = new Uint8Array(this.chunkSize);
-    this.fill = 0;
+    this.fill = 0; // the driver copied the bytes: reuse the buffer
   }
 
   /** Stores the blob row and returns its metadata. Idempotent for content already stored. */
