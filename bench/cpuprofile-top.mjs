@@ -2,10 +2,15 @@
 // Summarise a V8 .cpuprofile (from `node --cpu-prof`, e.g. BENCH_PROF_DIR=... node bench/static.mjs):
 // top functions by self time, by inclusive time, and self time grouped by file / npm package.
 //
-//   node bench/cpuprofile-top.mjs FILE.cpuprofile [N]
+//   node bench/cpuprofile-top.mjs FILE.cpuprofile [N] [--callers SUBSTRING]
+// --callers: for functions whose "name  file:line" contains SUBSTRING, the time spent in them
+// (inclusive), broken down by the calling stack (3 frames up).
 import fs from 'node:fs';
 
-const [file, nArg = '25'] = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const ci = argv.indexOf('--callers');
+const callers = ci >= 0 ? argv.splice(ci, 2)[1] : '';
+const [file, nArg = '25'] = argv;
 if (!file) { console.error('usage: node bench/cpuprofile-top.mjs FILE.cpuprofile [N]'); process.exit(2); }
 const N = Number(nArg);
 const prof = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -64,3 +69,18 @@ console.log(`${file}: ${(total / 1e6).toFixed(2)} s sampled (${(busy / 1e6).toFi
 show('self time by file / package:', selfByGroup);
 show('self time by function:', selfByFn);
 show('inclusive time by function:', incl);
+
+if (callers) {
+  const by = new Map();
+  for (const [id, t] of self) {
+    // innermost matching frame on this sample's stack
+    let p = id;
+    while (p !== undefined && !key(byId.get(p)).includes(callers)) p = parent.get(p);
+    if (p === undefined) continue;
+    const chain = [];
+    for (let q = parent.get(p); q !== undefined && chain.length < 3; q = parent.get(q)) chain.push(key(byId.get(q)).replace(/\s+/g, ' '));
+    const k = `${key(byId.get(p)).replace(/\s+/g, ' ')}  <-  ${chain.join('  <-  ')}`;
+    by.set(k, (by.get(k) || 0) + t);
+  }
+  show(`callers of "${callers}" (inclusive):`, by);
+}

@@ -14,8 +14,9 @@
 //   BENCH_SECONDS (10)  BENCH_WARMUP (2)  BENCH_CONN_SMALL (50)  BENCH_CONN_BIG (10)
 //   BENCH_THREADS (1)   BENCH_LOADGEN=wrk|node   BENCH_STARTUP_RUNS (3)
 //   BENCH_ROUNDS (1: interleaved rounds per server and file; >1 reports medians)
-//   BENCH_ONLY=fazt,express,nginx   BENCH_KEEP=1 (keep temp dir)
+//   BENCH_ONLY=fazt,express,nginx   BENCH_FILES=small,big   BENCH_KEEP=1 (keep temp dir)
 //   BENCH_PROF_DIR=DIR (run the node with --cpu-prof, profile written to DIR on exit)
+//   BENCH_NODE_FLAGS='--max-semi-space-size=1' (node flags for the Fazt node only; default: the flag npm start uses)
 //   BENCH_NGINX=/path/to/nginx   BENCH_TIMEOUT (overall watchdog, seconds; default derived)
 import { spawn, execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -43,14 +44,17 @@ const CFG = {
   profDir: env.BENCH_PROF_DIR ? path.resolve(env.BENCH_PROF_DIR) : '',
   nginxBin: env.BENCH_NGINX || '/usr/sbin/nginx',
   idleSeconds: 3,
+  // the same V8 flag as `npm start` and the `fazt` bin (a 1 MiB young generation)
+  nodeFlags: (env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=1').split(/\s+/).filter(Boolean),
 };
 const TARGET_RSS_MB = 80;
 const APP = 'bench';
 const PREFIX = `/a/${APP}`;
-const FILES = [
+const ALL_FILES = [
   { key: 'small', name: 'small.txt', label: '2 KiB text', size: 2048 },
   { key: 'big', name: 'big.bin', label: '1 MiB binary', size: 1 << 20 },
 ];
+const FILES = ALL_FILES.filter((f) => (env.BENCH_FILES || 'small,big').split(',').includes(f.key));
 const CLK_TCK = 100; // Linux USER_HZ; `getconf CLK_TCK` is 100 on every mainstream kernel
 
 const log = (...a) => { if (!JSON_ONLY) console.log(...a); };
@@ -300,7 +304,8 @@ http {
 }
 
 function faztStartArgs(port, db, { prof = false } = {}) {
-  const pre = prof && CFG.profDir ? ['--cpu-prof', '--cpu-prof-dir', CFG.profDir, '--import', pathToFileURL(path.join(ROOT, 'bench/cpu-prof-exit.mjs')).href] : [];
+  const pre = [...CFG.nodeFlags];
+  if (prof && CFG.profDir) pre.push('--cpu-prof', '--cpu-prof-dir', CFG.profDir, '--import', pathToFileURL(path.join(ROOT, 'bench/cpu-prof-exit.mjs')).href);
   return [...pre, 'bin/fazt.js', 'start', '--port', String(port), '--host', '127.0.0.1', '--db', db, '--domain', 'localhost'];
 }
 
@@ -331,11 +336,13 @@ async function startFazt(site) {
   const base = `http://127.0.0.1:${port}`;
   try { await waitFor(`${base}/api/health`, { child: e.child, timeoutMs: 60000 }); }
   catch (err) { throw new Error(`fazt node did not become healthy: ${err.message}\n${tail(e.logFile)}`); }
+  await sleep(CFG.idleSeconds * 1000);
+  const rssBeforeDeploy = rssReport(e.child.pid);
   const d = await deploy(site, db, base);
   await waitFor(`${base}${PREFIX}/small.txt`, { child: e.child, timeoutMs: 15000 });
   let version = '';
   try { version = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version; } catch { /* ignore */ }
-  return { name: 'fazt', entry: e, pid: e.child.pid, base, db, port, token: d.token, deployResult: d.deploy, desc: `fazt ${version} node (node bin/fazt.js start, Node ${process.version})` };
+  return { name: 'fazt', entry: e, pid: e.child.pid, base, db, port, token: d.token, rssBeforeDeploy, deployResult: d.deploy, desc: `fazt ${version} node (node bin/fazt.js start, Node ${process.version})` };
 }
 
 // ---------------------------------------------------------------- verification
@@ -439,11 +446,12 @@ function combineRounds(rs) {
 }
 
 // ---------------------------------------------------------------- RSS
+const WARM_REQUESTS = 20; // per file, before the idle-RSS reading
 async function warmAndIdleRss(list) {
   for (const server of list) {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-    for (let i = 0; i < 100; i++) {
-      await Promise.all(FILES.map((f) => get(`${server.base}${PREFIX}/${f.name}`, { agent })));
+    for (let i = 0; i < WARM_REQUESTS; i++) {
+      await Promise.all(ALL_FILES.map((f) => get(`${server.base}${PREFIX}/${f.name}`, { agent })));
     }
     await get(`${server.base}${PREFIX}/`, { agent });
     agent.destroy();
@@ -491,21 +499,19 @@ async function startupRun(kind, site, existingDb) {
   const e = spawnLogged(`startup-${kind}-${port}`, cmd, args);
   const out = { kind, db: kind === 'fresh' ? 'new empty file' : 'existing (app deployed)' };
   try {
-    const h = await waitFor(`${base}/api/health`, { child: e.child, timeoutMs: 60000, intervalMs: 2 });
+    await waitFor(`${base}/api/health`, { child: e.child, timeoutMs: 60000, intervalMs: 2 });
     out.healthMs = round(now() - t0, 1);
     if (kind === 'fresh') {
       const t1 = now();
       await deploy(site, db, base);
-      const p = await waitFor(`${base}${PREFIX}/`, { child: e.child, timeoutMs: 15000, intervalMs: 2 });
+      await waitFor(`${base}${PREFIX}/`, { child: e.child, timeoutMs: 15000, intervalMs: 2 });
       out.tokenDeployPageMs = round(now() - t1, 1);
       out.firstPageMs = round(now() - t0, 1);
       out.firstPageNote = 'includes CLI token create + app deploy after health';
-      void p;
     } else {
       await waitFor(`${base}${PREFIX}/`, { child: e.child, timeoutMs: 15000, intervalMs: 2 });
       out.firstPageMs = round(now() - t0, 1);
     }
-    void h;
     out.nodePid = kind === 'npm-start' ? procTree(e.child.pid).find((p) => /fazt\.js/.test(procCmdline(p)) && procStatus(p)?.name === 'node') : e.child.pid;
     if (kind === 'npm-start') out.processTree = procTree(e.child.pid).map((p) => `${p} ${procStatus(p)?.name}`).join(', ');
   } catch (err) {
@@ -521,6 +527,29 @@ function median(xs) { const s = xs.filter((x) => typeof x === 'number').sort((a,
 function pad(s, n, right = false) { s = String(s ?? '-'); return right ? s.padStart(n) : s.padEnd(n); }
 function fmt(x, d = 0) { return x === null || x === undefined ? '-' : Number(x).toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }); }
 
+// bin/fazt.js runs dist/fazt.mjs (built by `npm run build`); it only builds when the bundle is
+// missing, so a bundle older than the sources means the benchmark measures old code.
+function distStaleness() {
+  const bundle = path.join(ROOT, 'dist/fazt.mjs');
+  if (!fs.existsSync(bundle)) return null;
+  const built = fs.statSync(bundle).mtimeMs;
+  let newest = null;
+  const walk = (dir) => {
+    let ents = [];
+    try { ents = fs.readdirSync(dir, { withFileTypes: true }); } catch { return; }
+    for (const e of ents) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) { if (e.name !== 'node_modules') walk(p); }
+      else if (/\.(ts|mts|js|mjs)$/.test(e.name) && !/\.test\./.test(e.name)) {
+        const m = fs.statSync(p).mtimeMs;
+        if (m > built && (!newest || m > newest.m)) newest = { p: path.relative(ROOT, p), m };
+      }
+    }
+  };
+  for (const d of ['node', 'shared']) walk(path.join(ROOT, d));
+  return newest && `dist/fazt.mjs is older than ${newest.p} (and maybe other sources): run \`npm run build\` first or the old bundle is measured`;
+}
+
 // ---------------------------------------------------------------- main
 async function main() {
   const totalPlanned = (CFG.only.length * FILES.length * CFG.rounds * (CFG.seconds + CFG.warmup + 2)) + CFG.startupRuns * 2 * 10 + 240;
@@ -532,11 +561,12 @@ async function main() {
   const site = path.join(TMP, 'site');
   const sha = makeSite(site);
 
+  const stale = distStaleness();
   const lg = await detectLoadgen();
   const result = {
     date: new Date().toISOString(),
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGB: round(os.totalmem() / 2 ** 30, 1), node: process.version, kernel: os.release() },
-    settings: { rounds: CFG.rounds, seconds: CFG.seconds, warmupSeconds: CFG.warmup, threads: CFG.threads, connectionsSmall: CFG.connSmall, connectionsBig: CFG.connBig, loadgen: lg.desc, acceptEncoding: 'none sent (no compression anywhere)', host: '127.0.0.1' },
+    settings: { faztNodeFlags: CFG.nodeFlags.join(' ') || null, rounds: CFG.rounds, seconds: CFG.seconds, warmupSeconds: CFG.warmup, threads: CFG.threads, connectionsSmall: CFG.connSmall, connectionsBig: CFG.connBig, loadgen: lg.desc, acceptEncoding: 'none sent (no compression anywhere)', host: '127.0.0.1' },
     servers: {},
     skipped: {},
     verification: {},
@@ -548,10 +578,12 @@ async function main() {
     notes: [],
   };
   result.notes.push(`${os.cpus().length} CPU cores: the load generator and the server under test share them (nothing pinned), so absolute numbers are lower than on a bigger box; compare rows, not absolutes.`);
+  if (stale) { result.notes.push(stale); warn(`WARNING: ${stale}`); }
   if (lg.tool === 'node') result.notes.push('Load generator is the Node fallback (bench/loadgen.mjs): it saturates long before wrk would, so fast servers (nginx) are under-measured; install wrk for real numbers.');
 
   log(`Fazt static-file benchmark  (${result.machine.cpus} cores, ${result.machine.cpuModel}, Node ${process.version})`);
   log(`load generator: ${lg.desc}; ${CFG.threads} thread, ${CFG.connSmall} conns (2 KiB) / ${CFG.connBig} conns (1 MiB), ${CFG.warmup} s warm-up + ${CFG.seconds} s measured, no Accept-Encoding`);
+  if (CFG.nodeFlags.length) log(`extra node flags for the Fazt node (BENCH_NODE_FLAGS): ${CFG.nodeFlags.join(' ')}`);
   log(`note: only ${os.cpus().length} cores — the load generator and each server share them.`);
   const la = os.loadavg()[0];
   result.machine.loadavg1AtStart = round(la, 2);
@@ -585,9 +617,11 @@ async function main() {
   const fazt = servers.find((s) => s.name === 'fazt');
   if (fazt) {
     const exp = servers.find((s) => s.name === 'express');
-    log(`idle RSS: warming the node${exp ? ' and the express server' : ''} (${FILES.length * 100 + 1} requests each), then ${CFG.idleSeconds} s idle ...`);
+    log(`idle RSS: warming the node${exp ? ' and the express server' : ''} (${ALL_FILES.length * WARM_REQUESTS + 1} requests each), then ${CFG.idleSeconds} s idle ...`);
     [result.idleRss, result.expressIdleRss] = await warmAndIdleRss(exp ? [fazt, exp] : [fazt]);
     const r = result.idleRss;
+    result.rssBeforeDeploy = fazt.rssBeforeDeploy;
+    log(`  before deploy (started, healthy, ${CFG.idleSeconds} s idle): VmRSS ${fazt.rssBeforeDeploy.rssMB} MB (anon ${fazt.rssBeforeDeploy.anonMB}, file ${fazt.rssBeforeDeploy.fileMB})`);
     if (result.expressIdleRss) delete result.expressIdleRss.pass;
     log(`  node pid ${r.pid} (${r.name}: ${r.cmd})`);
     log(`  VmRSS ${r.rssMB} MB (anon ${r.anonMB}, file ${r.fileMB}), peak ${r.hwmMB} MB, ${r.threads} threads; target < ${TARGET_RSS_MB} MB: ${r.pass ? 'PASS' : 'FAIL'}${r.descendants.length ? `; child processes: ${r.descendants.map((d) => `${d.name} ${d.rssMB} MB`).join(', ')}` : ''}`);
@@ -674,7 +708,7 @@ function printReport(result) {
   for (const [k, v] of Object.entries(result.skipped)) log(`skipped ${k}: ${v}`);
   if (result.idleRss) {
     const r = result.idleRss;
-    log(`\nidle RSS of the node (pid ${r.pid}, ${r.name}): ${r.rssMB} MB (target < ${TARGET_RSS_MB} MB) ${r.pass ? 'PASS' : 'FAIL'}; after the load runs + ${CFG.idleSeconds} s idle: ${result.rssAfterLoad?.rssMB} MB (peak ${result.rssAfterLoad?.hwmMB} MB)${result.expressIdleRss ? `; express.static server for reference: ${result.expressIdleRss.rssMB} MB idle` : ''}`);
+    log(`\nidle RSS of the node (pid ${r.pid}, ${r.name}): ${r.rssMB} MB (target < ${TARGET_RSS_MB} MB) ${r.pass ? 'PASS' : 'FAIL'}; before deploy: ${result.rssBeforeDeploy?.rssMB} MB; after the load runs + ${CFG.idleSeconds} s idle: ${result.rssAfterLoad?.rssMB} MB (peak ${result.rssAfterLoad?.hwmMB} MB)${result.expressIdleRss ? `; express.static server for reference: ${result.expressIdleRss.rssMB} MB idle` : ''}`);
   }
   if (result.startup) {
     const s = result.startup;

@@ -1,3 +1,3 @@
 export { AppRegistry, type AppRecord, type VersionRecord, type FileRecord, type ServedFile } from './registry.js';
-export { AppManifestSchema, parseManifest, PermissionSchema, type AppManifest } from './manifest.js';
-export { assertAppName, AppNameSchema, RESERVED_NAMES } from './names.js';
+export type { AppManifest } from './manifest.js';
+export { assertAppName, APP_NAME_PATTERN, RESERVED_NAMES } from './names.js';

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { FaztError } from '../errors.js';
-import { AppNameSchema } from './names.js';
+import { APP_NAME_PATTERN, APP_NAME_RULE } from './names.js';
+
+/** Zod schema of an app name (see `names.ts`). */
+export const AppNameSchema = z.string().regex(APP_NAME_PATTERN, APP_NAME_RULE);
 
 /**
  * `app.json`, the app manifest, validated with zod. Unknown keys are kept and reported as warnings

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { FaztError } from '../errors.js';
 
 /**
@@ -12,17 +11,16 @@ export const RESERVED_NAMES: ReadonlySet<string> = new Set([
   'mail', 'ns', 'ns1', 'ns2', 'root', 'setup', 'smtp', 'static', 'system', 'www', 'mcp', 'peer', 'peerjs',
 ]);
 
-/** Zod schema of an app name: 1–63 chars of `a-z 0-9 -`, not starting or ending with `-`. */
-export const AppNameSchema = z
-  .string()
-  .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'use 1–63 lowercase letters, digits or hyphens, not starting or ending with a hyphen');
+/** An app name: 1–63 chars of `a-z 0-9 -`, not starting or ending with `-`. */
+export const APP_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+/** What to tell a person whose name does not match {@link APP_NAME_PATTERN}. */
+export const APP_NAME_RULE = 'use 1–63 lowercase letters, digits or hyphens, not starting or ending with a hyphen';
 
 /**
  * Checks a name or alias.
  * @throws FaztError `INVALID_NAME` or `RESERVED_NAME`.
  */
 export function assertAppName(name: string): void {
-  const r = AppNameSchema.safeParse(name);
-  if (!r.success) throw new FaztError('INVALID_NAME', `Invalid app name ${JSON.stringify(name)}: ${r.error.issues[0]!.message}.`);
+  if (!APP_NAME_PATTERN.test(name)) throw new FaztError('INVALID_NAME', `Invalid app name ${JSON.stringify(name)}: ${APP_NAME_RULE}.`);
   if (RESERVED_NAMES.has(name)) throw new FaztError('RESERVED_NAME', `The name "${name}" is reserved by Fazt. Pick another name.`);
 }

@@ -1,6 +1,6 @@
 import { FaztError } from '../errors.js';
 import type { AppRegistry, AppRecord } from '../apps/index.js';
-import { parseManifest, type AppManifest } from '../apps/manifest.js';
+import type { AppManifest } from '../apps/manifest.js';
 import { assertAppName } from '../apps/names.js';
 import type { BlobInfo, BlobStore } from '../vfs/blobs.js';
 import type { ContentEncoding, KernelPorts } from '../ports.js';
@@ -97,6 +97,8 @@ export class DeployService {
         throw new FaztError('MISSING_MANIFEST', 'The upload has no app.json at its top level. Add one, e.g. {"name": "blog", "title": "My blog"}. Nothing was deployed.');
       }
       if (manifestBlob.size > 256 * 1024) throw new FaztError('INVALID_MANIFEST', 'app.json is larger than 256 KiB. Nothing was deployed.');
+      // zod is loaded on the first deploy only: a node that just serves never pays for it.
+      const { parseManifest } = await import('../apps/manifest.js');
       const { manifest, warnings } = parseManifest(this.blobs.readAll(manifestBlob));
       const name = input.name ?? manifest.name;
       if (!name) throw new FaztError('INVALID_MANIFEST', 'The app has no name: put "name" in app.json or pass --name. Nothing was deployed.');
