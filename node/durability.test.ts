@@ -66,6 +66,17 @@ function makeSite(files: Record<string, Buffer | string>): string {
   return d;
 }
 
+/** Deploys a folder to a child node over HTTP as a streamed zip (what the CLI sends). */
+function deployOverHttp(url: string, token: string, body: ReadableStream<Uint8Array>): Promise<Response> {
+  return fetch(`${url}/api/apps`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/zip' },
+    body,
+    // @ts-expect-error streamed request bodies need duplex (https://github.com/whatwg/fetch/pull/1457)
+    duplex: 'half',
+  });
+}
+
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 async function fetchAll(url: string): Promise<Buffer> {
@@ -96,13 +107,7 @@ describe('kill -9 during a deploy', () => {
       const site1 = makeSite(v1);
       const site2 = makeSite(v2);
       // deploy v1 over HTTP and wait for it
-      const r1 = await fetch(`${node.url}/api/apps`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${t}`, 'content-type': 'application/zip' },
-        body: zipStream(listDir(site1)),
-        // @ts-expect-error streamed body
-        duplex: 'half',
-      });
+      const r1 = await deployOverHttp(node.url, t, zipStream(listDir(site1)));
       expect(r1.status).toBe(201);
 
       // stream v2 and kill the node mid-way
@@ -132,13 +137,7 @@ describe('kill -9 during a deploy', () => {
           c.enqueue(value);
         },
       });
-      await fetch(`${node.url}/api/apps`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${t}`, 'content-type': 'application/zip' },
-        body,
-        // @ts-expect-error streamed body
-        duplex: 'half',
-      }).then((r) => r.text(), () => undefined);
+      await deployOverHttp(node.url, t, body).then((r) => r.text(), () => undefined);
       await stopChild(node, 'SIGKILL');
 
       // the file is intact
@@ -185,13 +184,7 @@ describe('a 200 MB file', () => {
     closeSync(fd);
     const node = await startChild(db);
     const t = token(db);
-    const res = await fetch(`${node.url}/api/apps`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${t}`, 'content-type': 'application/zip' },
-      body: zipStream(listDir(site)),
-      // @ts-expect-error streamed body
-      duplex: 'half',
-    });
+    const res = await deployOverHttp(node.url, t, zipStream(listDir(site)));
     expect(res.status).toBe(201);
     const rss = () => {
       const status = execFileSync('cat', [`/proc/${node.proc.pid}/status`], { encoding: 'utf8' });

@@ -134,7 +134,7 @@ export class Kernel {
       if (alias !== undefined) {
         const app = this.apps.lookupAlias(alias);
         if (!app) return htmlPage(404, 'No such app', `No app is called “${escapeHtml(alias)}” on this node.`);
-        return serveApp(request, { apps: this.apps, blobs: this.blobs, db: this.cartridge.db }, app, url.pathname, { basePath: '', headers: {} });
+        return serveApp(request, this, app, url.pathname, { basePath: '', headers: {} });
       }
       const p = url.pathname;
       if (p === '/api' || p.startsWith('/api/')) return await handleApi(this, request, url, ctx);
@@ -147,7 +147,7 @@ export class Kernel {
         if (slash < 0) return new Response(null, { status: 301, headers: { location: `/a/${name}/${url.search}` } });
         const own = this.appOriginFor(request, url, name);
         if (own) return new Response(null, { status: 302, headers: { location: own + rest.slice(slash) + url.search, 'cache-control': 'no-store' } });
-        return serveApp(request, { apps: this.apps, blobs: this.blobs, db: this.cartridge.db }, app, rest.slice(slash), {
+        return serveApp(request, this, app, rest.slice(slash), {
           basePath: `/a/${name}`,
           headers: PATH_APP_HEADERS,
         });

@@ -1,6 +1,5 @@
 import type { AppRegistry } from '../apps/index.js';
 import type { BlobStore } from '../vfs/blobs.js';
-import type { SqlDatabase } from '../sql/index.js';
 import { requestPathToVfs } from '../vfs/paths.js';
 import { htmlPage, escapeHtml } from './responses.js';
 import { serveStatic } from './static.js';
@@ -29,7 +28,7 @@ function isHidden(path: string): boolean {
 /** Serves one request to an app. Only GET and HEAD are static; others get 405. */
 export function serveApp(
   request: Request,
-  ctx: { apps: AppRegistry; blobs: BlobStore; db: SqlDatabase },
+  ctx: { apps: AppRegistry; blobs: BlobStore },
   app: { id: string; version: number | null; name: string },
   pathname: string,
   mount: AppMount,
@@ -48,7 +47,7 @@ export function serveApp(
   const serve = (p: string, status = 200) => {
     if (isHidden(p)) return undefined;
     const file = ctx.apps.file(app.id, version, p);
-    return file && serveStatic(request, file, ctx.db, ctx.blobs, { status, headers });
+    return file && serveStatic(request, file, ctx.blobs, { status, headers });
   };
   const isDir = path === '' || path.endsWith('/');
   const found = isDir ? serve(path + 'index.html') : serve(path) ?? serve(path + '.html');

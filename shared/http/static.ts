@@ -1,5 +1,4 @@
 import type { BlobInfo, BlobStore } from '../vfs/blobs.js';
-import type { SqlDatabase } from '../sql/index.js';
 import { contentTypeFor } from './mime.js';
 
 /**
@@ -116,7 +115,7 @@ function respond(blobs: BlobStore, info: BlobInfo | null, start: number, end: nu
  * Serves a stored file for a GET or HEAD request.
  * @param request the request (method, `Range`, `If-Range`, `If-None-Match`, `Accept-Encoding` are read).
  */
-export function serveStatic(request: Request, file: StaticFile, db: SqlDatabase, blobs: BlobStore, options: ServeOptions = {}): Response {
+export function serveStatic(request: Request, file: StaticFile, blobs: BlobStore, options: ServeOptions = {}): Response {
   const head = request.method === 'HEAD';
   const status = options.status ?? 200;
   const type = contentTypeFor(file.path);
@@ -140,9 +139,12 @@ export function serveStatic(request: Request, file: StaticFile, db: SqlDatabase,
   if (range !== undefined && ifRange !== null && ifRange.trim() !== `"${baseTag}"`) range = undefined;
 
   let encoding: string | undefined;
+  let encoded: BlobInfo | undefined;
   if (range === undefined) {
     const accept = request.headers.get('accept-encoding');
     encoding = ['br', 'gzip'].find((e) => encodings.has(e) && acceptsEncoding(accept, e));
+    encoded = encoding ? blobs.info(encodings.get(encoding)!) : undefined;
+    if (!encoded) encoding = undefined;
   }
   const etag = encoding ? `"${baseTag}-${encoding}"` : `"${baseTag}"`;
   headers['etag'] = etag;
@@ -163,14 +165,8 @@ export function serveStatic(request: Request, file: StaticFile, db: SqlDatabase,
     headers['content-length'] = String(range.end - range.start + 1);
     return respond(blobs, head ? null : file, range.start, range.end, { status: 206, headers });
   }
-  let info: BlobInfo = file;
-  if (encoding) {
-    const enc = blobs.info(encodings.get(encoding)!);
-    if (enc) {
-      info = enc;
-      headers['content-encoding'] = encoding;
-    }
-  }
+  const info: BlobInfo = encoded ?? file;
+  if (encoding) headers['content-encoding'] = encoding;
   headers['content-length'] = String(info.size);
   return respond(blobs, head ? null : info, 0, info.size - 1, { status: 200, headers });
 }
