@@ -10,7 +10,11 @@ export const AppNameSchema = z.string().regex(APP_NAME_PATTERN, APP_NAME_RULE);
  * (a manifest written for a newer Fazt still deploys).
  */
 
-/** Permission strings: `area` or `area:detail` (e.g. `kernel:deploy`, `ai`, `notify`, `net:example.com`). */
+/**
+ * Permission strings: `area` or `area:detail`. Known areas: `net:<host>` (outbound `fazt.net.fetch`
+ * to that host; `*.example.com` for subdomains; `net:*` any public host), `events:<app>` (receive that
+ * app's events), `ai`, `notify`, `kernel:deploy`.
+ */
 export const PermissionSchema = z.string().regex(/^[a-z][a-z0-9-]*(:[a-zA-Z0-9.*_-]+)?$/, 'a permission looks like "ai" or "net:example.com"');
 
 /** Zod schema of `app.json`. */
@@ -29,18 +33,49 @@ export const AppManifestSchema = z.looseObject({
   notFound: z.string().max(1024).optional(),
   /** Permissions the app asks the owner for. */
   permissions: z.array(PermissionSchema).max(100).default([]),
-  /** Scheduled jobs (placeholder: stored and shown, run by the runtime in a later release). */
+  /**
+   * Cron jobs (`fazt.schedule`): each runs the app's `scheduled(job)` export. `cron` is a 5- or
+   * 6-field cron expression (croner syntax, evaluated in UTC unless `timezone` is given); `catchUp`
+   * says what happens to runs missed while the node was down: `skip` them, run `once`, or run `all`
+   * (at most 100).
+   */
   schedule: z
-    .array(z.looseObject({ cron: z.string().min(1).max(200), handler: z.string().max(200).optional() }))
+    .array(
+      z.looseObject({
+        name: z.string().regex(/^[a-zA-Z0-9_.-]{1,64}$/, 'a job name is 1–64 letters, digits, "_", "." or "-"').optional(),
+        cron: z.string().min(1).max(200),
+        catchUp: z.enum(['skip', 'once', 'all']).default('once'),
+        timezone: z.string().max(64).optional(),
+        state: z.unknown().optional(),
+      }),
+    )
     .max(100)
     .default([]),
+  /**
+   * Events (`fazt.events`). `subscribe` lists event types whose arrival runs the app's `on(event)`
+   * export: `"note.created"` (its own), `"other-app:note.created"` or `"other-app:*"` (another app's,
+   * delivered only when the owner granted the `events:other-app` permission). `emits` maps the
+   * types this app emits to a JSON Schema (draft 2020-12) their payloads must satisfy.
+   */
+  events: z
+    .looseObject({
+      subscribe: z.array(z.string().regex(/^([a-z0-9][a-z0-9-]*:)?([a-zA-Z0-9_.-]+|\*)$/, 'an event type looks like "note.created" or "other-app:note.created"')).max(100).default([]),
+      emits: z.record(z.string().regex(/^[a-zA-Z0-9_.-]{1,100}$/), z.record(z.string(), z.unknown())).default({}),
+    })
+    .default({ subscribe: [], emits: {} }),
+  /** Document store (`fazt.docs`): per collection, the JSON field paths to index (`"done"`, `"author.name"`). */
+  docs: z
+    .looseObject({
+      indexes: z.record(z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/), z.array(z.string().regex(/^[a-zA-Z_$][a-zA-Z0-9_$]*(\.[a-zA-Z_$][a-zA-Z0-9_$]*)*$/)).max(16)).default({}),
+    })
+    .default({ indexes: {} }),
 });
 
 /** A validated manifest. */
 export type AppManifest = z.infer<typeof AppManifestSchema>;
 
 /** Keys this build understands; others produce warnings. */
-const KNOWN_KEYS = new Set(['name', 'title', 'description', 'icon', 'spa', 'notFound', 'permissions', 'schedule', '$schema', 'version']);
+const KNOWN_KEYS = new Set(['name', 'title', 'description', 'icon', 'spa', 'notFound', 'permissions', 'schedule', 'events', 'docs', '$schema', 'version']);
 
 /**
  * Parses and validates `app.json` bytes.

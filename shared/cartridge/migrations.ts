@@ -136,6 +136,130 @@ INSERT INTO cartridge_tables (name, sync) VALUES
   ('sessions','local'), ('api_tokens','local');
 `,
   },
+  {
+    version: 2,
+    name: 'app runtime: kv, docs, blobs, secrets, permissions, events, jobs, logs',
+    sql: `
+CREATE TABLE app_kv (
+  app_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  expires_at INTEGER,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  hlc TEXT NOT NULL,
+  node_id TEXT NOT NULL,
+  PRIMARY KEY (app_id, key)
+) WITHOUT ROWID;
+CREATE INDEX app_kv_expiry ON app_kv(expires_at) WHERE expires_at IS NOT NULL;
+
+CREATE TABLE app_docs (
+  app_id TEXT NOT NULL,
+  collection TEXT NOT NULL,
+  id TEXT NOT NULL,
+  data TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  hlc TEXT NOT NULL,
+  node_id TEXT NOT NULL,
+  PRIMARY KEY (app_id, collection, id)
+) WITHOUT ROWID;
+
+CREATE TABLE app_blobs (
+  app_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  blob_hash TEXT NOT NULL REFERENCES vfs_blobs(hash),
+  content_type TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  hlc TEXT NOT NULL,
+  node_id TEXT NOT NULL,
+  PRIMARY KEY (app_id, key)
+) WITHOUT ROWID;
+CREATE INDEX app_blobs_by_blob ON app_blobs(blob_hash);
+
+CREATE TABLE app_secrets (
+  app_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  ciphertext BLOB NOT NULL,
+  nonce BLOB NOT NULL,
+  updated_at INTEGER NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  hlc TEXT NOT NULL,
+  node_id TEXT NOT NULL,
+  PRIMARY KEY (app_id, name)
+) WITHOUT ROWID;
+
+CREATE TABLE app_permissions (
+  app_id TEXT NOT NULL,
+  permission TEXT NOT NULL,
+  granted_at INTEGER NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  hlc TEXT NOT NULL,
+  node_id TEXT NOT NULL,
+  PRIMARY KEY (app_id, permission)
+) WITHOUT ROWID;
+
+CREATE TABLE events (
+  id TEXT PRIMARY KEY,
+  app_id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  hlc TEXT NOT NULL,
+  node_id TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX events_by_time ON events(created_at);
+
+CREATE TABLE event_deliveries (
+  event_id TEXT NOT NULL REFERENCES events(id),
+  app_id TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending','done','failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER NOT NULL,
+  last_error TEXT,
+  PRIMARY KEY (event_id, app_id)
+) WITHOUT ROWID;
+CREATE INDEX event_deliveries_due ON event_deliveries(status, next_at);
+
+CREATE TABLE jobs (
+  id TEXT PRIMARY KEY,
+  app_id TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('after','at','cron')),
+  name TEXT,
+  cron TEXT,
+  catch_up TEXT NOT NULL DEFAULT 'once' CHECK (catch_up IN ('skip','once','all')),
+  run_at INTEGER NOT NULL,
+  state TEXT,
+  status TEXT NOT NULL CHECK (status IN ('scheduled','running','done','failed','cancelled')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX jobs_due ON jobs(status, run_at);
+CREATE INDEX jobs_by_app ON jobs(app_id, status);
+
+CREATE TABLE app_logs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  app_id TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  level TEXT NOT NULL CHECK (level IN ('debug','info','warn','error')),
+  message TEXT NOT NULL,
+  data TEXT,
+  source TEXT
+);
+CREATE INDEX app_logs_by_app ON app_logs(app_id, id);
+
+INSERT INTO cartridge_tables (name, sync) VALUES
+  ('app_kv','replicated'), ('app_docs','replicated'), ('app_blobs','replicated'), ('app_secrets','replicated'),
+  ('app_permissions','replicated'), ('events','replicated'),
+  ('event_deliveries','local'), ('jobs','local'), ('app_logs','local');
+`,
+  },
 ];
 
 /** The newest schema version this build knows. */

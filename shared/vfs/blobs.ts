@@ -230,7 +230,7 @@ export class BlobStore {
   }
 
   /**
-   * Deletes blobs no file or encoding references, then chunks no blob references.
+   * Deletes blobs no file, encoding or live app blob (`fazt.blobs`) references, then chunks no blob references.
    * Skipped (returns `undefined`) while a write is in progress.
    * @returns counts of deleted rows.
    */
@@ -239,7 +239,8 @@ export class BlobStore {
     this.forgetCaches();
     return this.db.transaction(() => {
       const orphanBlobs = `SELECT hash FROM vfs_blobs b WHERE NOT EXISTS (SELECT 1 FROM vfs_files f WHERE f.blob_hash = b.hash)
-        AND NOT EXISTS (SELECT 1 FROM vfs_encodings e WHERE e.encoded_hash = b.hash)`;
+        AND NOT EXISTS (SELECT 1 FROM vfs_encodings e WHERE e.encoded_hash = b.hash)
+        AND NOT EXISTS (SELECT 1 FROM app_blobs a WHERE a.blob_hash = b.hash AND a.deleted = 0)`;
       this.db.run(`DELETE FROM vfs_encodings WHERE blob_hash NOT IN (SELECT blob_hash FROM vfs_files)`);
       const hashes = this.db.query<{ hash: string }>(orphanBlobs).map((r) => r.hash);
       for (const h of hashes) {
