@@ -2,12 +2,16 @@
 // (they are installed beside it); only our TypeScript is compiled. Code splitting keeps the HTTP
 // server (express) out of commands that do not serve. Runs on `npm install` (prepare)
 // and before `npm start` / `npm test`. Takes ~100 ms.
+// Also builds the apps' standard library into dist/stdlib (scripts/build-stdlib.mjs; skipped when up to date).
 import { build } from 'esbuild';
+import { buildStdlib } from './build-stdlib.mjs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const quiet = process.argv.includes('--quiet');
 const started = Date.now();
+const stdlib = buildStdlib({ quiet });
 await build({
   entryPoints: [join(root, 'node/main.ts')],
   outdir: join(root, 'dist'),
@@ -23,4 +27,5 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
-if (!process.argv.includes('--quiet')) console.error(`built dist/fazt.mjs in ${Date.now() - started} ms`);
+if (!quiet) console.error(`built dist/fazt.mjs in ${Date.now() - started} ms`);
+await stdlib;

@@ -168,7 +168,7 @@ CREATE TABLE app_docs (
 CREATE TABLE app_blobs (
   app_id TEXT NOT NULL,
   key TEXT NOT NULL,
-  blob_hash TEXT NOT NULL REFERENCES vfs_blobs(hash),
+  blob_hash TEXT NOT NULL,
   content_type TEXT NOT NULL,
   size INTEGER NOT NULL,
   created_at INTEGER NOT NULL,

@@ -1,0 +1,469 @@
+import type { Validator } from '@cfworker/json-schema';
+import type { AppManifest } from '../apps/manifest.js';
+import type { AppRegistry } from '../apps/registry.js';
+import type { Cartridge } from '../cartridge/index.js';
+import { FaztError, isFaztError } from '../errors.js';
+import type { Logger } from '../ports.js';
+import type { InvokeExport } from '../runtime/invoke.js';
+import { MAX_JSON_BYTES, toStoredJson } from '../schedule/json.js';
+import { hostTimers, SingleTimer, type HostTimers } from '../schedule/timer.js';
+import { LruCache } from '../vfs/lru.js';
+import { checkPayload, compilePayloadSchema } from './schema.js';
+
+/** Syntax of an event type: 1–100 letters, digits, `_`, `.` or `-` (`note.created`). */
+export const EVENT_TYPE_PATTERN = /^[a-zA-Z0-9_.-]{1,100}$/;
+
+/** An event, as subscribers' `on(event)` exports, the dashboard and the API see it. */
+export interface EventRecord {
+  /** Unique id: the emitting node's HLC timestamp, so ids sort in emission order. */
+  id: string;
+  /** The emitting app's name (its current name when read). */
+  app: string;
+  /** The emitting app's UUID. */
+  appId: string;
+  /** Event type, e.g. `note.created`. */
+  type: string;
+  /** The JSON payload (`null` when the emitter passed none). */
+  payload: unknown;
+  /** ms epoch. */
+  createdAt: number;
+}
+
+/** One event's delivery to one subscriber. */
+export interface DeliveryInfo {
+  eventId: string;
+  /** The subscriber's app UUID. */
+  appId: string;
+  /** `pending` (waiting or retrying), `done` or `failed` (attempts exhausted or not deliverable). */
+  status: 'pending' | 'done' | 'failed';
+  /** Attempts made. */
+  attempts: number;
+  /** Pending: when the next attempt is due; finished: when it finished. ms epoch. */
+  nextAt: number;
+  /** Message of the last failure, `null` when none. */
+  lastError: string | null;
+}
+
+/** Options of {@link EventBus}. */
+export interface EventBusOptions {
+  /** Delay before the first retry, ms; retry n waits `retryBaseMs · 2^(n−1)` (capped at 1 day). Default 1000. */
+  retryBaseMs?: number;
+  /** Attempts per delivery (first included) before it becomes `failed`. Default 5. */
+  maxAttempts?: number;
+  /** Most deliveries in progress at once over all subscribers (each subscriber gets one at a time). Default 4. */
+  concurrency?: number;
+  /** Where delivery failures are reported. Default: silent. */
+  logger?: Logger;
+  /** Host timers (tests pass fakes). Default: `globalThis.setTimeout`. */
+  timers?: HostTimers;
+}
+
+/** Error codes that retrying cannot fix: the delivery fails at once. */
+const PERMANENT_ERRORS = new Set(['NO_HANDLER', 'APP_NOT_FOUND']);
+const MAX_RETRY_DELAY_MS = 24 * 3600_000;
+const silent: Logger = { info() {}, warn() {}, error() {} };
+
+/** A parsed `events.subscribe` entry: `source` is the named emitter, `null` for the app's own events. */
+interface Subscription {
+  source: string | null;
+  type: string;
+}
+
+/** What the bus needs from one immutable app version's manifest. */
+interface VersionInfo {
+  subscriptions: Subscription[];
+  emits: Record<string, unknown>;
+  validators: Map<string, Validator>;
+}
+
+interface LiveApp {
+  id: string;
+  name: string;
+  /** `null` before the first deploy completed. */
+  version: number | null;
+}
+
+/** Result of one delivery attempt. */
+type Outcome = { ok: true } | { ok: false; message: string; permanent: boolean };
+
+interface DeliveryRow {
+  event_id: string;
+  app_id: string;
+  status: 'pending' | 'done' | 'failed';
+  attempts: number;
+  next_at: number;
+  last_error: string | null;
+}
+
+interface EventRow {
+  id: string;
+  app_id: string;
+  type: string;
+  payload: string;
+  created_at: number;
+  name: string | null;
+}
+
+function parseSubscription(s: string): Subscription {
+  const i = s.indexOf(':');
+  return i < 0 ? { source: null, type: s } : { source: s.slice(0, i), type: s.slice(i + 1) };
+}
+
+function toRecord(r: EventRow): EventRecord {
+  return { id: r.id, app: r.name ?? r.app_id, appId: r.app_id, type: r.type, payload: JSON.parse(r.payload) as unknown, createdAt: r.created_at };
+}
+
+/**
+ * The event bus (`fazt.events`). {@link EventBus.emit} stores the event and one delivery per
+ * subscriber in a single transaction and returns at once; a dispatcher then calls each subscriber's
+ * `on(event)` export, asynchronously, in emission order per subscriber, with retries. Pending
+ * deliveries live in the cartridge, so they survive restarts.
+ *
+ * Who receives an event of app E with type T: every live app S whose current manifest has in
+ * `events.subscribe`
+ * - `"T"` or `"*"` — only when S is E (an app's own events);
+ * - `"<name>:T"` or `"<name>:*"` where `<name>` is a name or alias of E — when S is E, or when the
+ *   owner granted S the permission `events:<name>`.
+ * Subscription and permission are checked again at delivery: an app that stopped subscribing, or
+ * lost the grant, gets nothing more (the delivery is marked `failed`).
+ *
+ * Delivery is at-least-once: a run interrupted by a crash is delivered again after restart.
+ */
+export class EventBus {
+  private readonly retryBaseMs: number;
+  private readonly maxAttempts: number;
+  private readonly concurrency: number;
+  private readonly logger: Logger;
+  private readonly timer: SingleTimer;
+  private readonly versions = new LruCache<string, VersionInfo>(500);
+  /** In-flight deliveries by subscriber app id. */
+  private readonly inflight = new Map<string, Promise<void>>();
+  private started = false;
+  private attemptsMade = 0;
+
+  /**
+   * @param cart the open cartridge (`events`, `event_deliveries`; its clock and HLC).
+   * @param apps the app registry: live apps, their manifests and aliases.
+   * @param grants permissions the owner granted an app (e.g. `['events:ping-app']`), by app id.
+   * @param invoke runs an app export in the sandbox.
+   */
+  constructor(
+    private readonly cart: Cartridge,
+    private readonly apps: AppRegistry,
+    private readonly grants: (appId: string) => string[],
+    private readonly invoke: InvokeExport,
+    opts: EventBusOptions = {},
+  ) {
+    this.retryBaseMs = opts.retryBaseMs ?? 1000;
+    this.maxAttempts = Math.max(1, opts.maxAttempts ?? 5);
+    this.concurrency = Math.max(1, opts.concurrency ?? 4);
+    this.logger = opts.logger ?? silent;
+    this.timer = new SingleTimer(opts.timers ?? hostTimers, () => this.onTimer());
+  }
+
+  private get db() {
+    return this.cart.db;
+  }
+
+  private now(): number {
+    return this.cart.clock.now();
+  }
+
+  // ---------------------------------------------------------------- apps and subscriptions
+
+  private liveApps(): LiveApp[] {
+    return this.db.query<LiveApp>('SELECT id, name, current_version AS version FROM apps WHERE deleted = 0 AND current_version IS NOT NULL ORDER BY id');
+  }
+
+  private liveApp(appId: string): LiveApp | undefined {
+    return this.db.get<LiveApp>('SELECT id, name, current_version AS version FROM apps WHERE id = ? AND deleted = 0', [appId]);
+  }
+
+  /** Parsed manifest facts of an immutable version (cached). */
+  private versionInfo(appId: string, version: number | null): VersionInfo {
+    const empty: VersionInfo = { subscriptions: [], emits: {}, validators: new Map() };
+    if (version === null) return empty;
+    const key = `${appId}\u0000${version}`;
+    let info = this.versions.get(key);
+    if (!info) {
+      const m: AppManifest | undefined = this.apps.manifest(appId, version);
+      const events = (m?.events ?? {}) as Partial<AppManifest['events']>;
+      info = { subscriptions: (events.subscribe ?? []).map(parseSubscription), emits: events.emits ?? {}, validators: new Map() };
+      this.versions.set(key, info);
+    }
+    return info;
+  }
+
+  /**
+   * Subscriber app ids for an event, with permissions applied.
+   * @param emitterAppId the emitting app's UUID.
+   * @param type event type.
+   * @returns app ids (sorted), empty when the emitter is not a live app.
+   */
+  subscribersOf(emitterAppId: string, type: string): string[] {
+    const emitter = this.liveApp(emitterAppId);
+    if (!emitter) return [];
+    const resolved = new Map<string, string | undefined>();
+    const resolve = (name: string) => {
+      if (!resolved.has(name)) resolved.set(name, this.apps.lookupAlias(name)?.id);
+      return resolved.get(name);
+    };
+    const out: string[] = [];
+    for (const app of this.liveApps()) {
+      let granted: string[] | undefined;
+      const match = this.versionInfo(app.id, app.version).subscriptions.some((s) => {
+        if (s.type !== '*' && s.type !== type) return false;
+        if (s.source === null) return app.id === emitter.id;
+        if (resolve(s.source) !== emitter.id) return false;
+        if (app.id === emitter.id) return true;
+        granted ??= this.grants(app.id);
+        return granted.includes(`events:${s.source}`);
+      });
+      if (match) out.push(app.id);
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- emit
+
+  /**
+   * Emits an event: validates it, stores it with one pending delivery per subscriber (one
+   * transaction) and returns; delivery happens later, asynchronously.
+   * @param appId the emitting app's UUID.
+   * @param type event type, see {@link EVENT_TYPE_PATTERN}.
+   * @param payload JSON-serializable value (`undefined` is stored as `null`), at most 64 KiB of JSON.
+   *   When the emitter's live manifest declares `events.emits[type]`, the payload must satisfy that schema.
+   * @returns the stored event (its `payload` is the JSON round-trip of the given one).
+   * @throws FaztError `INVALID_ARGUMENT` for a malformed type, a non-JSON payload or one that does not
+   *   match its schema; `LIMIT_EXCEEDED` for a payload over 64 KiB; `APP_NOT_FOUND` when `appId` is not
+   *   a live app; `INVALID_MANIFEST` when the declared schema itself is unusable.
+   */
+  emit(appId: string, type: string, payload: unknown): EventRecord {
+    if (typeof type !== 'string' || !EVENT_TYPE_PATTERN.test(type)) {
+      throw new FaztError('INVALID_ARGUMENT', `"${String(type).slice(0, 100)}" is not an event type; use 1–100 letters, digits, "_", "." or "-" (like "note.created").`);
+    }
+    const emitter = this.liveApp(appId);
+    if (!emitter) throw new FaztError('APP_NOT_FOUND', `No app with id "${appId}" can emit events.`);
+    const json = toStoredJson(payload === undefined ? null : payload, `event "${type}" payload`, MAX_JSON_BYTES)!;
+    const value = JSON.parse(json) as unknown;
+    const info = this.versionInfo(emitter.id, emitter.version);
+    if (Object.prototype.hasOwnProperty.call(info.emits, type)) {
+      let v = info.validators.get(type);
+      if (!v) {
+        v = compilePayloadSchema(info.emits[type], `events.emits["${type}"] of "${emitter.name}"`);
+        info.validators.set(type, v);
+      }
+      checkPayload(v, type, value);
+    }
+    const subscribers = this.subscribersOf(emitter.id, type);
+    const now = this.now();
+    const id = this.db.transaction(() => {
+      const hlc = this.cart.hlc.now();
+      this.db.run('INSERT INTO events (id, app_id, type, payload, created_at, deleted, hlc, node_id) VALUES (?, ?, ?, ?, ?, 0, ?, ?)', [
+        hlc,
+        emitter.id,
+        type,
+        json,
+        now,
+        hlc,
+        this.cart.nodeId,
+      ]);
+      for (const s of subscribers) {
+        this.db.run("INSERT INTO event_deliveries (event_id, app_id, status, attempts, next_at, last_error) VALUES (?, ?, 'pending', 0, ?, NULL)", [hlc, s, now]);
+      }
+      return hlc;
+    });
+    if (subscribers.length) this.arm();
+    return { id, app: emitter.name, appId: emitter.id, type, payload: value, createdAt: now };
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  /**
+   * The latest events, newest first.
+   * @param appId only events emitted by this app (UUID); all apps when omitted.
+   * @param limit 1…1000, default 50.
+   */
+  recent(appId?: string, limit = 50): EventRecord[] {
+    const n = Math.min(1000, Math.max(1, Math.floor(Number.isFinite(limit) ? limit : 50)));
+    const rows =
+      appId === undefined
+        ? this.db.query<EventRow>('SELECT e.id, e.app_id, e.type, e.payload, e.created_at, a.name FROM events e LEFT JOIN apps a ON a.id = e.app_id WHERE e.deleted = 0 ORDER BY e.id DESC LIMIT ?', [n])
+        : this.db.query<EventRow>(
+            'SELECT e.id, e.app_id, e.type, e.payload, e.created_at, a.name FROM events e LEFT JOIN apps a ON a.id = e.app_id WHERE e.deleted = 0 AND e.app_id = ? ORDER BY e.id DESC LIMIT ?',
+            [appId, n],
+          );
+    return rows.map(toRecord);
+  }
+
+  /** One event, or `undefined`. */
+  get(eventId: string): EventRecord | undefined {
+    const r = this.db.get<EventRow>('SELECT e.id, e.app_id, e.type, e.payload, e.created_at, a.name FROM events e LEFT JOIN apps a ON a.id = e.app_id WHERE e.id = ? AND e.deleted = 0', [eventId]);
+    return r && toRecord(r);
+  }
+
+  /** Deliveries of one event, by subscriber id. */
+  deliveries(eventId: string): DeliveryInfo[] {
+    return this.db
+      .query<DeliveryRow>('SELECT * FROM event_deliveries WHERE event_id = ? ORDER BY app_id', [eventId])
+      .map((r) => ({ eventId: r.event_id, appId: r.app_id, status: r.status, attempts: r.attempts, nextAt: r.next_at, lastError: r.last_error }));
+  }
+
+  /** Deliveries not yet done or failed. */
+  pendingCount(): number {
+    return this.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM event_deliveries WHERE status = 'pending'")!.n;
+  }
+
+  /**
+   * Deletes finished deliveries (`done`, `failed`) that finished before `before` (ms epoch). Events
+   * themselves are replicated rows and are not touched.
+   * @returns rows deleted.
+   */
+  prune(before: number): number {
+    return this.db.run("DELETE FROM event_deliveries WHERE status IN ('done','failed') AND next_at < ?", [before]).changes;
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  /** Starts background delivery of pending deliveries (including those left by a previous run). */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.arm();
+  }
+
+  /** Stops background delivery. Deliveries in progress finish; the promise resolves when they have. */
+  async stop(): Promise<void> {
+    this.started = false;
+    this.timer.clear();
+    await Promise.all([...this.inflight.values()]);
+  }
+
+  /**
+   * Delivers everything deliverable now and waits until those deliveries, and the ones they
+   * unblocked, have finished. Works whether or not the bus is started.
+   * @returns how many delivery attempts were made while it waited.
+   */
+  async drain(): Promise<number> {
+    const before = this.attemptsMade;
+    this.pump();
+    while (this.inflight.size > 0) {
+      await Promise.race(this.inflight.values());
+      this.pump();
+    }
+    if (this.started) this.arm();
+    return this.attemptsMade - before;
+  }
+
+  /** The oldest pending delivery of each subscriber (per-subscriber order: only heads may go). */
+  private heads(): DeliveryRow[] {
+    return this.db.query<DeliveryRow>(
+      `SELECT d.* FROM (SELECT app_id, MIN(event_id) AS eid FROM event_deliveries WHERE status = 'pending' GROUP BY app_id) h
+       JOIN event_deliveries d ON d.event_id = h.eid AND d.app_id = h.app_id ORDER BY d.event_id`,
+    );
+  }
+
+  private arm(): void {
+    if (!this.started) return;
+    let earliest: number | undefined;
+    try {
+      for (const h of this.heads()) if (!this.inflight.has(h.app_id) && (earliest === undefined || h.next_at < earliest)) earliest = h.next_at;
+    } catch (e) {
+      this.logger.error('events: cannot read deliveries', { error: String(e) });
+      this.timer.clear();
+      return;
+    }
+    const now = this.now();
+    if (earliest === undefined || (earliest <= now && this.inflight.size >= this.concurrency)) {
+      this.timer.clear();
+      return;
+    }
+    this.timer.arm(earliest, now);
+  }
+
+  private onTimer(): void {
+    if (!this.started) return;
+    try {
+      this.pump();
+    } catch (e) {
+      this.logger.error('events: dispatch failed', { error: String(e) });
+    }
+    this.arm();
+  }
+
+  private pump(): void {
+    if (this.inflight.size >= this.concurrency) return;
+    const now = this.now();
+    for (const h of this.heads()) {
+      if (this.inflight.size >= this.concurrency) return;
+      if (h.next_at > now || this.inflight.has(h.app_id)) continue;
+      this.launch(h);
+    }
+  }
+
+  private launch(d: DeliveryRow): void {
+    this.attemptsMade++;
+    const attempt = d.attempts + 1;
+    let recorded = false;
+    const p = (async () => {
+      let outcome: Outcome;
+      try {
+        const ev = this.get(d.event_id);
+        if (!ev) outcome = { ok: false, message: 'the event no longer exists', permanent: true };
+        else if (!this.subscribersOf(ev.appId, ev.type).includes(d.app_id)) {
+          outcome = { ok: false, message: 'not delivered: the app no longer subscribes to this event, lacks the events permission, or the emitter was removed', permanent: true };
+        } else {
+          await this.invoke(d.app_id, 'on', ev);
+          outcome = { ok: true };
+        }
+      } catch (e) {
+        const code = isFaztError(e) ? e.code : undefined;
+        const text = e instanceof Error ? e.message : String(e);
+        outcome = { ok: false, message: (code ? `${code}: ${text}` : text).slice(0, 2000), permanent: code !== undefined && PERMANENT_ERRORS.has(code) };
+      }
+      this.record(d, attempt, outcome);
+      recorded = true;
+    })()
+      .catch((e) => this.logger.error('events: cannot record a delivery', { eventId: d.event_id, appId: d.app_id, error: String(e) }))
+      .finally(() => {
+        this.inflight.delete(d.app_id);
+        // when the outcome could not be written, the same delivery is still due: do not spin on it
+        if (this.started && recorded) {
+          try {
+            this.pump();
+          } catch (e) {
+            this.logger.error('events: dispatch failed', { error: String(e) });
+          }
+          this.arm();
+        }
+      });
+    this.inflight.set(d.app_id, p);
+  }
+
+  private record(d: DeliveryRow, attempt: number, outcome: Outcome): void {
+    const now = this.now();
+    const key = [d.event_id, d.app_id];
+    if (outcome.ok) {
+      this.db.run("UPDATE event_deliveries SET status = 'done', attempts = ?, next_at = ?, last_error = NULL WHERE event_id = ? AND app_id = ? AND status = 'pending'", [attempt, now, ...key]);
+      return;
+    }
+    if (!outcome.permanent && attempt < this.maxAttempts) {
+      const delay = Math.min(MAX_RETRY_DELAY_MS, this.retryBaseMs * 2 ** (attempt - 1));
+      this.db.run("UPDATE event_deliveries SET attempts = ?, next_at = ?, last_error = ? WHERE event_id = ? AND app_id = ? AND status = 'pending'", [
+        attempt,
+        now + delay,
+        outcome.message,
+        ...key,
+      ]);
+      this.logger.warn('events: delivery failed, will retry', { eventId: d.event_id, appId: d.app_id, attempt, retryInMs: delay, error: outcome.message });
+      return;
+    }
+    this.db.run("UPDATE event_deliveries SET status = 'failed', attempts = ?, next_at = ?, last_error = ? WHERE event_id = ? AND app_id = ? AND status = 'pending'", [
+      attempt,
+      now,
+      outcome.message,
+      ...key,
+    ]);
+    this.logger.warn('events: delivery failed', { eventId: d.event_id, appId: d.app_id, attempt, error: outcome.message });
+  }
+}

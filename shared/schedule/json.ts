@@ -1,0 +1,46 @@
+import { FaztError, type FaztErrorCode } from '../errors.js';
+
+/** Largest JSON text (UTF-8 bytes) of a job state or an event payload: 64 KiB. */
+export const MAX_JSON_BYTES = 64 * 1024;
+
+/** UTF-8 byte length of a string, without allocating. */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/**
+ * Serializes an app-supplied value for storage.
+ * @param value any JSON-serializable value; `undefined` gives `undefined` (nothing stored).
+ * @param what how to name the value in errors (`'job state'`, `'event "x" payload'`).
+ * @param tooLarge error code when the JSON exceeds `maxBytes`.
+ * @returns the JSON text, or `undefined` for `undefined`.
+ * @throws FaztError `INVALID_ARGUMENT` when the value is not JSON-serializable (cycles, BigInt,
+ *   functions); `tooLarge` when its JSON is longer than `maxBytes` UTF-8 bytes.
+ */
+export function toStoredJson(value: unknown, what: string, maxBytes = MAX_JSON_BYTES, tooLarge: FaztErrorCode = 'LIMIT_EXCEEDED'): string | undefined {
+  if (value === undefined) return undefined;
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch (e) {
+    throw new FaztError('INVALID_ARGUMENT', `The ${what} must be JSON-serializable: ${(e as Error).message}.`);
+  }
+  if (json === undefined) throw new FaztError('INVALID_ARGUMENT', `The ${what} must be JSON-serializable (got ${typeof value}).`);
+  const bytes = utf8Length(json);
+  if (bytes > maxBytes) {
+    throw new FaztError(tooLarge, `The ${what} is ${bytes} bytes of JSON; the limit is ${maxBytes} bytes. Store large data in fazt.kv or fazt.docs and pass its key.`, {
+      limitBytes: maxBytes,
+    });
+  }
+  return json;
+}
