@@ -5,6 +5,7 @@ import { backupPort, type FileCartridge } from './cartridge-file.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { jsonLogger, nodePorts } from './ports.js';
 import { listDir, zipStream } from './zip-dir.js';
+import { nodeRuntimeHost } from './runtime-host.js';
 
 /** The package version (from package.json). */
 export const FAZT_VERSION: string = (() => {
@@ -23,7 +24,20 @@ export function kernelForFile(file: FileCartridge, options: { domain?: string; l
     domain: options.domain,
     limits: options.limits,
     version: FAZT_VERSION,
+    runtime: nodeRuntimeHost(),
+    secretKey: secretKeyFromEnv(),
   });
+}
+
+/**
+ * The key for secrets at rest from `FAZT_SECRET_KEY` (64 hex chars), or `undefined` to use the key
+ * kept in the cartridge.
+ * @throws Error when the variable is set but not 64 hex characters.
+ */
+export function secretKeyFromEnv(value = process.env.FAZT_SECRET_KEY): Uint8Array | undefined {
+  if (!value) return undefined;
+  if (!/^[0-9a-fA-F]{64}$/.test(value)) throw new Error('FAZT_SECRET_KEY must be 64 hex characters (32 bytes), e.g. from `openssl rand -hex 32`');
+  return Uint8Array.from(value.match(/../g)!.map((h) => parseInt(h, 16)));
 }
 
 /** Deploys a folder into a kernel in-process (seeds the example app). */

@@ -53,13 +53,18 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const gc = kernel.collectGarbage();
   if (gc && (gc.blobs || gc.chunks)) logger.info('removed leftovers of interrupted deploys', gc);
   if ((options.seedExample ?? true) && !getMeta(file.db, 'example_seeded') && existsSync(EXAMPLE_APP_DIR)) {
-    if (kernel.apps.list().length === 0) await deployDir(kernel, EXAMPLE_APP_DIR);
+    if (kernel.apps.list().length === 0) {
+      const r = await deployDir(kernel, EXAMPLE_APP_DIR);
+      kernel.grantRequested(r.id);
+    }
     setMeta(file.db, 'example_seeded', '1');
   }
+  kernel.start();
   let bound: { server: Server; port: number };
   try {
     bound = await listen(createApp(kernel), options.port, options.host);
   } catch (e) {
+    await kernel.stop();
     file.db.close();
     throw e;
   }
@@ -79,6 +84,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
         bound.server.close(() => r());
         bound.server.closeAllConnections();
       });
+      await kernel.stop();
       file.db.close();
     },
   };

@@ -7,6 +7,16 @@ import { build } from 'esbuild';
 import { buildStdlib } from './build-stdlib.mjs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+
+/** `import text from './x.js?raw'` → the file's text (vite's convention, used by shared/runtime). */
+const rawText = {
+  name: 'raw-text',
+  setup(b) {
+    b.onResolve({ filter: /\?raw$/ }, (args) => ({ path: join(args.resolveDir, args.path.slice(0, -4)), namespace: 'raw-text' }));
+    b.onLoad({ filter: /.*/, namespace: 'raw-text' }, async (args) => ({ contents: await readFile(args.path, 'utf8'), loader: 'text' }));
+  },
+};
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quiet = process.argv.includes('--quiet');
@@ -26,6 +36,7 @@ await build({
   packages: 'external',
   sourcemap: 'linked',
   logLevel: 'warning',
+  plugins: [rawText],
 });
 if (!quiet) console.error(`built dist/fazt.mjs in ${Date.now() - started} ms`);
 await stdlib;

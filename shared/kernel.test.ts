@@ -112,7 +112,11 @@ for (const d of drivers) {
     });
 
     it('never serves app.json, api/ sources or dot-files, and refuses traversal', async () => {
-      for (const p of ['/a/site/app.json', '/a/site/api/main.js', '/a/site/.env']) expect((await get(k, p)).status, p).toBe(404);
+      for (const p of ['/a/site/app.json', '/a/site/.env']) expect((await get(k, p)).status, p).toBe(404);
+      // api/ paths belong to the app's server code (here: no runtime configured), never to its sources
+      const api = await get(k, '/a/site/api/main.js');
+      expect(api.status).toBe(501);
+      expect(await api.text()).not.toContain('export default');
       // The URL parser resolves dot segments before routing: this lands outside the app, never in it.
       const dots = await get(k, '/a/site/%2e%2e/%2e%2e/app.json');
       expect(dots.status).toBe(404);

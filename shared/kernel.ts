@@ -6,8 +6,14 @@ import { handleApi } from './http/admin-api.js';
 import { serveApp } from './http/app-host.js';
 import { DASHBOARD_HTML } from './http/dashboard.js';
 import { errorResponse, htmlPage, escapeHtml } from './http/responses.js';
+import { FaztError } from './errors.js';
 import { defaultPorts, type KernelPorts } from './ports.js';
 import { BlobStore } from './vfs/blobs.js';
+import { PermissionStore } from './apps/permissions.js';
+import { EventBus, validateEventSchemas } from './events/index.js';
+import { JobStore, Scheduler, validateSchedule } from './schedule/index.js';
+import { AppBlobStore, AppLogStore, DocStore, KvStore, SecretStore } from './storage/index.js';
+import { AppRuntime, type RuntimeHostOptions } from './runtime/index.js';
 
 /** Facts about one request that only the host knows. */
 export interface RequestContext {
@@ -37,6 +43,13 @@ export interface KernelOptions {
   dashboard?: (request: Request, url: URL) => Response | Promise<Response | undefined> | undefined;
   /** Version string reported by `/api/health`. */
   version?: string;
+  /**
+   * The serverless runtime's host facilities (QuickJS wasm, standard library, DNS). Absent: app
+   * `/api/*` requests answer 501 and scheduled jobs and events wait until a runtime is present.
+   */
+  runtime?: RuntimeHostOptions;
+  /** Key for secrets at rest (32 bytes); default: a key kept in the cartridge (see `SecretStore`). */
+  secretKey?: Uint8Array;
 }
 
 /**
@@ -76,6 +89,17 @@ export class Kernel {
   readonly domain: string;
   /** Version string. */
   readonly version: string;
+  readonly kv: KvStore;
+  readonly docs: DocStore;
+  readonly appBlobs: AppBlobStore;
+  readonly secrets: SecretStore;
+  readonly logs: AppLogStore;
+  readonly permissions: PermissionStore;
+  readonly jobs: JobStore;
+  readonly events: EventBus;
+  readonly scheduler: Scheduler;
+  /** The serverless runtime, when the host provided one. */
+  readonly runtime: AppRuntime | undefined;
 
   constructor(readonly cartridge: Cartridge, private readonly options: Omit<KernelOptions, 'cartridge'> = {}) {
     this.ports = { ...defaultPorts, ...options.ports } as KernelPorts;
@@ -85,6 +109,89 @@ export class Kernel {
     this.apps = new AppRegistry(cartridge);
     this.auth = new AuthService(cartridge, this.ports);
     this.deploy = new DeployService(cartridge.db, this.blobs, this.apps, this.ports, { ...DEFAULT_DEPLOY_LIMITS, ...options.limits });
+    this.kv = new KvStore(cartridge);
+    this.docs = new DocStore(cartridge);
+    this.appBlobs = new AppBlobStore(cartridge, this.blobs);
+    this.secrets = new SecretStore(cartridge, { key: options.secretKey });
+    this.logs = new AppLogStore(cartridge);
+    this.permissions = new PermissionStore(cartridge);
+    this.jobs = new JobStore(cartridge);
+    const invoke = (appId: string, name: 'scheduled' | 'on', arg: unknown) => {
+      if (!this.runtime) return Promise.reject(new FaztError('NO_HANDLER', 'This node has no serverless runtime.'));
+      return this.runtime.invokeExport(appId, name, arg);
+    };
+    this.events = new EventBus(cartridge, this.apps, (appId) => this.permissions.granted(appId), invoke, { logger: this.ports.logger });
+    this.scheduler = new Scheduler(cartridge, this.jobs, invoke, { logger: this.ports.logger });
+    this.runtime = options.runtime
+      ? new AppRuntime(
+          {
+            cart: cartridge,
+            apps: this.apps,
+            blobs: this.blobs,
+            kv: this.kv,
+            docs: this.docs,
+            appBlobs: this.appBlobs,
+            secrets: this.secrets,
+            logs: this.logs,
+            permissions: this.permissions,
+            events: this.events,
+            jobs: this.jobs,
+            logger: this.ports.logger,
+          },
+          options.runtime,
+        )
+      : undefined;
+    this.deploy.checks.push(({ manifest }) => {
+      validateSchedule(manifest.schedule, cartridge.clock.now());
+      validateEventSchemas(manifest.events);
+    });
+    if (this.runtime) {
+      const rt = this.runtime;
+      this.deploy.checks.push(({ files, manifest, readText }) => rt.checkUpload([...files.keys()], manifest, readText));
+    }
+    this.apps.onChange((c) => {
+      if (c.kind === 'remove') {
+        this.jobs.removeApp(c.appId);
+        return;
+      }
+      if (c.version === null) return;
+      const manifest = this.apps.manifest(c.appId, c.version);
+      if (!manifest) return;
+      this.jobs.syncCron(c.appId, manifest.schedule);
+      this.docs.ensureIndexes(c.appId, manifest.docs?.indexes ?? {});
+    });
+  }
+
+  /** Starts background work: the scheduler (with catch-up of missed cron runs) and event delivery. */
+  start(): void {
+    this.scheduler.start();
+    this.events.start();
+  }
+
+  /** Stops background work; resolves when runs in progress have finished. */
+  async stop(): Promise<void> {
+    await Promise.all([this.scheduler.stop(), this.events.stop()]);
+    this.runtime?.pool.drain();
+  }
+
+  /** Grants an app every permission its live manifest requests (the owner approved them). @returns the granted list. */
+  grantRequested(appId: string): string[] {
+    const app = this.apps.resolve(appId);
+    const manifest = app?.currentVersion != null ? this.apps.manifest(app.id, app.currentVersion) : undefined;
+    const wanted = manifest?.permissions ?? [];
+    if (app && wanted.length) this.permissions.grant(app.id, wanted);
+    return wanted;
+  }
+
+  /** Serves an app's `/api/…` path through the runtime. */
+  private serveApi(request: Request, app: { id: string; version: number | null; name: string }, pathname: string, mount: { basePath: string; headers: Record<string, string> }): Promise<Response> | Response {
+    if (!this.runtime) {
+      return new Response(JSON.stringify({ error: { code: 'NO_HANDLER', message: 'This node runs no serverless code (no runtime configured).' } }), {
+        status: 501,
+        headers: { 'content-type': 'application/json; charset=utf-8', ...mount.headers },
+      });
+    }
+    return this.runtime.handleRequest(request, app, pathname, mount);
   }
 
   /** Removes blobs and chunks nothing references (after app removal, crashed deploys). */
@@ -134,6 +241,7 @@ export class Kernel {
       if (alias !== undefined) {
         const app = this.apps.lookupAlias(alias);
         if (!app) return htmlPage(404, 'No such app', `No app is called “${escapeHtml(alias)}” on this node.`);
+        if (isApiPath(url.pathname)) return await this.serveApi(request, app, url.pathname, { basePath: '', headers: {} });
         return serveApp(request, this, app, url.pathname, { basePath: '', headers: {} });
       }
       const p = url.pathname;
@@ -147,6 +255,8 @@ export class Kernel {
         if (slash < 0) return new Response(null, { status: 301, headers: { location: `/a/${name}/${url.search}` } });
         const own = this.appOriginFor(request, url, name);
         if (own) return new Response(null, { status: 302, headers: { location: own + rest.slice(slash) + url.search, 'cache-control': 'no-store' } });
+        const inner = rest.slice(slash);
+        if (isApiPath(inner)) return await this.serveApi(request, app, inner, { basePath: `/a/${name}`, headers: PATH_APP_HEADERS });
         return serveApp(request, this, app, rest.slice(slash), {
           basePath: `/a/${name}`,
           headers: PATH_APP_HEADERS,
@@ -165,6 +275,11 @@ export class Kernel {
       return url.pathname.startsWith('/api') ? errorResponse(e) : htmlPage(500, 'Something went wrong', 'The node could not answer this request; the error was logged.');
     }
   }
+}
+
+/** True for an app path served by its server code: `/api` and below. */
+function isApiPath(p: string): boolean {
+  return p === '/api' || p.startsWith('/api/');
 }
 
 /** Creates a kernel on an open cartridge. */

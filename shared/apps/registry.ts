@@ -47,6 +47,14 @@ export interface FileRecord {
   hash: string;
 }
 
+/** A committed change of an app, as {@link AppRegistry.onChange} reports it. */
+export interface AppChange {
+  kind: 'deploy' | 'rollback' | 'rename' | 'remove';
+  appId: string;
+  /** The live version after the change (`null` after removal). */
+  version: number | null;
+}
+
 /** The file served for a request: blob metadata plus the app version it belongs to. */
 export interface ServedFile extends BlobInfo {
   path: string;
@@ -73,7 +81,29 @@ export class AppRegistry {
    */
   private readonly files_ = new LruCache<string, ServedFile | null>(20_000);
 
+  private readonly listeners = new Set<(change: AppChange) => void>();
+
   constructor(private readonly cart: Cartridge) {}
+
+  /**
+   * Calls `listener` after every committed change of an app's live state (deploy, rollback, rename,
+   * removal). Listener errors are not the writer's problem: they are swallowed.
+   * @returns unsubscribe.
+   */
+  onChange(listener: (change: AppChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(change: AppChange): void {
+    for (const l of this.listeners) {
+      try {
+        l(change);
+      } catch {
+        /* a listener's failure must not undo a committed change */
+      }
+    }
+  }
 
   private get db() {
     return this.cart.db;
@@ -201,7 +231,7 @@ export class AppRegistry {
   commitVersion(name: string, manifest: AppManifest, files: Map<string, BlobInfo>, treeHash: string): { app: AppRecord; version: number; created: boolean } {
     assertAppName(name);
     const db = this.db;
-    return db.transaction(() => {
+    const result = db.transaction(() => {
       const now = this.cart.clock.now();
       const hlc = this.cart.hlc.now();
       let existing = this.lookupAlias(name);
@@ -242,6 +272,8 @@ export class AppRegistry {
       ]);
       return { app: this.require(appId), version, created };
     });
+    this.changed({ kind: 'deploy', appId: result.app.id, version: result.version });
+    return result;
   }
 
   private upsertAlias(alias: string, appId: string, isName: boolean, hlc: string): void {
@@ -263,7 +295,7 @@ export class AppRegistry {
    * @throws FaztError `APP_NOT_FOUND`, `VERSION_NOT_FOUND`.
    */
   rollback(ref: string, version?: number): { app: AppRecord; from: number | null; to: number } {
-    return this.db.transaction(() => {
+    const r = this.db.transaction(() => {
       const app = this.require(ref);
       const from = app.currentVersion;
       let to = version;
@@ -283,6 +315,8 @@ export class AppRegistry {
       ]);
       return { app: this.require(app.id), from, to };
     });
+    this.changed({ kind: 'rollback', appId: r.app.id, version: r.to });
+    return r;
   }
 
   /**
@@ -290,7 +324,7 @@ export class AppRegistry {
    * @throws FaztError `APP_NOT_FOUND`, `INVALID_NAME`, `RESERVED_NAME`, `NAME_TAKEN`.
    */
   rename(ref: string, newName: string, keepOldAsAlias = false): AppRecord {
-    return this.db.transaction(() => {
+    const renamed = this.db.transaction(() => {
       const app = this.require(ref);
       if (newName === app.name) return app;
       const hlc = this.cart.hlc.now();
@@ -303,6 +337,8 @@ export class AppRegistry {
       this.db.run('UPDATE apps SET name = ?, updated_at = ?, hlc = ?, node_id = ? WHERE id = ?', [newName, this.cart.clock.now(), hlc, this.cart.nodeId, app.id]);
       return this.require(app.id);
     });
+    this.changed({ kind: 'rename', appId: renamed.id, version: renamed.currentVersion });
+    return renamed;
   }
 
   /**
@@ -338,7 +374,7 @@ export class AppRegistry {
    * @throws FaztError `APP_NOT_FOUND`.
    */
   remove(ref: string): AppRecord {
-    return this.db.transaction(() => {
+    const removed = this.db.transaction(() => {
       const app = this.require(ref);
       const hlc = this.cart.hlc.now();
       this.db.run('UPDATE app_aliases SET deleted = 1, hlc = ?, node_id = ? WHERE app_id = ?', [hlc, this.cart.nodeId, app.id]);
@@ -352,5 +388,7 @@ export class AppRegistry {
       this.db.run('DELETE FROM app_versions WHERE app_id = ?', [app.id]);
       return app;
     });
+    this.changed({ kind: 'remove', appId: removed.id, version: null });
+    return removed;
   }
 }

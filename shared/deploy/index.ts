@@ -48,6 +48,9 @@ export interface DeployInput {
   onProgress?: (p: UploadProgress) => void;
 }
 
+/** A pre-commit check of an upload, see {@link DeployService.checks}. */
+export type DeployCheck = (upload: { files: ReadonlyMap<string, BlobInfo>; manifest: AppManifest; readText: (path: string) => string | undefined }) => void | Promise<void>;
+
 /** Text files up to this size are precompressed at deploy, bytes. */
 const MAX_PRECOMPRESS_BYTES = 16 * 1024 * 1024;
 /** Files smaller than this are not worth compressing, bytes. */
@@ -62,6 +65,13 @@ const MIN_PRECOMPRESS_BYTES = 256;
  * old version live, whole.
  */
 export class DeployService {
+  /**
+   * Checks run on every upload after `app.json` is validated and before anything is committed (the
+   * runtime's syntax check, cron and schema checks). A check throws FaztError to refuse the deploy;
+   * the old version stays live.
+   */
+  readonly checks: DeployCheck[] = [];
+
   constructor(
     private readonly db: SqlDatabase,
     private readonly blobs: BlobStore,
@@ -103,6 +113,11 @@ export class DeployService {
       const name = input.name ?? manifest.name;
       if (!name) throw new FaztError('INVALID_MANIFEST', 'The app has no name: put "name" in app.json or pass --name. Nothing was deployed.');
       assertAppName(name);
+      const readText = (path: string) => {
+        const b = files.get(path);
+        return b ? new TextDecoder().decode(this.blobs.readAll(b)) : undefined;
+      };
+      for (const check of this.checks) await check({ files, manifest, readText });
       await this.precompress(files);
       const treeHash = this.treeHash(files);
       const { app, version, created } = this.apps.commitVersion(name, manifest, files, treeHash);

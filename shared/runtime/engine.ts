@@ -1,0 +1,137 @@
+import { DEFAULT_SANDBOX_LIMITS, Sandbox, type SandboxLimits } from './sandbox.js';
+
+/**
+ * The pool of QuickJS sandboxes (DESIGN.md §4). One invocation leases one sandbox; a sandbox is
+ * primed with one app's code at a time and the pool prefers a sandbox already primed with the
+ * requested app, so a warm invocation skips module evaluation. Idle sandboxes beyond `warm` are
+ * freed after `idleMs` ("hibernate": an idle node holds only a couple of sandboxes).
+ */
+
+/** Limits of the pool. */
+export interface EngineLimits extends SandboxLimits {
+  /** Most sandboxes alive at once = most invocations in flight on this node (default 8). */
+  maxSandboxes: number;
+  /** Idle sandboxes kept (default 2); the others are freed after {@link idleMs}. */
+  warm: number;
+  /** How long an idle sandbox beyond `warm` lives, ms (default 30 s). */
+  idleMs: number;
+}
+
+/** Defaults of {@link EngineLimits}. */
+export const DEFAULT_ENGINE_LIMITS: EngineLimits = { ...DEFAULT_SANDBOX_LIMITS, maxSandboxes: 8, warm: 2, idleMs: 30_000 };
+
+/** How the host hands the engine the QuickJS WebAssembly binary (compiled once, instantiated per sandbox). */
+export type WasmSource = () => Promise<WebAssembly.Module>;
+
+/** A pool of sandboxes. `lease()` waits (FIFO) when all are busy. */
+export class EnginePool {
+  private compiled: Promise<WebAssembly.Module> | undefined;
+  private idle: { sb: Sandbox; since: number }[] = [];
+  private live = 0;
+  private waiters: { key: string | undefined; resolve: (s: Sandbox) => void; reject: (e: unknown) => void }[] = [];
+  private sweepTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Sandboxes created since start. */
+  created = 0;
+
+  constructor(
+    private readonly wasm: WasmSource,
+    readonly limits: EngineLimits = DEFAULT_ENGINE_LIMITS,
+  ) {}
+
+  /** Sandboxes alive (busy and idle). */
+  get size(): number {
+    return this.live;
+  }
+
+  /** Idle sandboxes. */
+  get idleCount(): number {
+    return this.idle.length;
+  }
+
+  /**
+   * A free sandbox, preferably one primed with `appKey`; creates one when under `maxSandboxes`,
+   * otherwise waits for a release.
+   * @param signal aborts the wait.
+   * @throws the abort reason, or the WebAssembly instantiation error.
+   */
+  async lease(appKey?: string, signal?: AbortSignal): Promise<Sandbox> {
+    let i = this.idle.findLastIndex((e) => e.sb.appKey === appKey);
+    if (i < 0 && (this.live >= this.limits.maxSandboxes || this.idle.length > 0)) i = this.idle.length - 1;
+    if (i >= 0) return this.idle.splice(i, 1)[0]!.sb;
+    if (this.live < this.limits.maxSandboxes) {
+      this.live++;
+      try {
+        return await this.create();
+      } catch (e) {
+        this.live--;
+        throw e;
+      }
+    }
+    return new Promise<Sandbox>((resolve, reject) => {
+      const waiter = { key: appKey, resolve, reject };
+      this.waiters.push(waiter);
+      signal?.addEventListener('abort', () => {
+        const at = this.waiters.indexOf(waiter);
+        if (at >= 0) this.waiters.splice(at, 1);
+        reject(signal.reason);
+      });
+    });
+  }
+
+  /** Returns a sandbox. Poisoned ones are dropped (their memory goes with them) and replaced for a waiter. */
+  release(sb: Sandbox): void {
+    if (sb.poisoned) {
+      this.live--;
+      const w = this.waiters.shift();
+      if (w) {
+        this.live++;
+        this.create().then(w.resolve, (e) => {
+          this.live--;
+          w.reject(e);
+        });
+      }
+      return;
+    }
+    const at = this.waiters.findIndex((w) => w.key === sb.appKey);
+    const w = at >= 0 ? this.waiters.splice(at, 1)[0] : this.waiters.shift();
+    if (w) return w.resolve(sb);
+    this.idle.push({ sb, since: Date.now() });
+    this.armSweep();
+  }
+
+  /** Frees every idle sandbox (tests, shutdown). */
+  drain(): void {
+    this.live -= this.idle.length;
+    this.idle = [];
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
+  }
+
+  /** Forgets idle sandboxes primed with a key for which `stale(key)` is true (after a deploy or secret change). */
+  evict(stale: (key: string) => boolean): void {
+    const keep = this.idle.filter((e) => !(e.sb.appKey && stale(e.sb.appKey)));
+    this.live -= this.idle.length - keep.length;
+    this.idle = keep;
+  }
+
+  private armSweep(): void {
+    if (this.sweepTimer || this.idle.length <= this.limits.warm) return;
+    this.sweepTimer = setTimeout(() => {
+      this.sweepTimer = undefined;
+      const cutoff = Date.now() - this.limits.idleMs;
+      while (this.idle.length > this.limits.warm && this.idle[0]!.since <= cutoff) {
+        this.idle.shift();
+        this.live--;
+      }
+      this.armSweep();
+    }, this.limits.idleMs);
+    (this.sweepTimer as { unref?: () => void }).unref?.();
+  }
+
+  private async create(): Promise<Sandbox> {
+    this.compiled ??= this.wasm();
+    const sb = await Sandbox.create(await this.compiled, this.limits);
+    this.created++;
+    return sb;
+  }
+}

@@ -1,0 +1,536 @@
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha1 } from '@noble/hashes/legacy.js';
+import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
+import { parseMultipart, getMultipartBoundary } from '@remix-run/multipart-parser';
+import type { AppRegistry } from '../apps/index.js';
+import type { AppManifest } from '../apps/manifest.js';
+import type { PermissionStore } from '../apps/permissions.js';
+import type { Cartridge } from '../cartridge/index.js';
+import { FaztError, isFaztError } from '../errors.js';
+import type { EventBus } from '../events/index.js';
+import type { Logger } from '../ports.js';
+import type { JobStore } from '../schedule/index.js';
+import type { AppBlobStore, AppLogStore, DocStore, KvStore, SecretStore } from '../storage/index.js';
+import type { BlobStore } from '../vfs/blobs.js';
+import { LruCache } from '../vfs/lru.js';
+import { DEFAULT_ENGINE_LIMITS, EnginePool, type EngineLimits, type WasmSource } from './engine.js';
+import { isEsModule, loadCommonJs, loadEsModule, resolveModule, type ModuleSource, type StdlibModule } from './modules.js';
+import { DEFAULT_NET_LIMITS, netFetch, type NetLimits, type ResolveHost } from './net.js';
+import type { AppCode, HostOps, InvocationResult } from './sandbox.js';
+
+export { EnginePool, DEFAULT_ENGINE_LIMITS, type EngineLimits, type WasmSource } from './engine.js';
+export { Sandbox, DEFAULT_SANDBOX_LIMITS, type SandboxLimits, type InvocationLimits } from './sandbox.js';
+export { isEsModule, resolveModule, type StdlibModule, type ModuleSource } from './modules.js';
+export { netFetch, DEFAULT_NET_LIMITS, type NetLimits, type ResolveHost, type NetRequest, type NetResponse } from './net.js';
+export type { InvokeExport } from './invoke.js';
+
+/**
+ * The serverless runtime: requests to an app's `/api/*` paths, its scheduled jobs and its event
+ * subscriptions run `api/main.js` in a QuickJS sandbox (see `sandbox.ts`) with the `fazt.*` host
+ * API, every call bound to the calling app by the kernel.
+ */
+
+/** The bundled standard library, as the host provides it (built by scripts/build-stdlib.mjs). */
+export interface StdlibSource {
+  /** A module by package name, or `undefined`. */
+  get(name: string): StdlibModule | undefined;
+  /** The names apps can import. */
+  names(): string[];
+}
+
+/** Runtime limits. */
+export interface RuntimeLimits extends EngineLimits {
+  /** CPU time per invocation inside QuickJS, ms (default 1,000). */
+  cpuMs: number;
+  /** Wall time per invocation, ms (default 30,000). */
+  wallMs: number;
+  /** Invocations of one app in flight at once; more get 503 `APP_BUSY` (default 4). */
+  perAppConcurrency: number;
+  /** Largest request body an app reads, bytes (default 10 MiB). */
+  requestBytes: number;
+  /** Outbound `fazt.net.fetch` limits. */
+  net: NetLimits;
+}
+
+/** Defaults of {@link RuntimeLimits}. */
+export const DEFAULT_RUNTIME_LIMITS: RuntimeLimits = {
+  ...DEFAULT_ENGINE_LIMITS,
+  cpuMs: 1_000,
+  wallMs: 30_000,
+  perAppConcurrency: 4,
+  requestBytes: 10 * 1024 * 1024,
+  net: DEFAULT_NET_LIMITS,
+};
+
+/** Host facilities of the runtime. */
+export interface RuntimeHostOptions {
+  /** The QuickJS WebAssembly module. */
+  wasm: WasmSource;
+  /** The bundled standard library; absent → only relative imports work. */
+  stdlib?: StdlibSource;
+  /** DNS resolution for the private-address check of `fazt.net.fetch` (Node host). */
+  resolveHost?: ResolveHost;
+  /** Outbound fetch (default: the global `fetch`). */
+  fetch?: typeof fetch;
+  /** Limits. */
+  limits?: Partial<RuntimeLimits>;
+}
+
+/** The services the runtime binds to apps. */
+export interface RuntimeServices {
+  cart: Cartridge;
+  apps: AppRegistry;
+  blobs: BlobStore;
+  kv: KvStore;
+  docs: DocStore;
+  appBlobs: AppBlobStore;
+  secrets: SecretStore;
+  logs: AppLogStore;
+  permissions: PermissionStore;
+  events: EventBus;
+  jobs: JobStore;
+  logger: Logger;
+}
+
+/** An app as the runtime addresses it. */
+export interface RuntimeApp {
+  id: string;
+  name: string;
+  version: number | null;
+}
+
+/** Where the request came in. */
+export interface RuntimeMount {
+  /** Path prefix of the app on this host (`''` on its own origin, `/a/<name>` on the node's host). */
+  basePath: string;
+  /** Headers added to every response. */
+  headers: Record<string, string>;
+}
+
+const URL_PARTS = ['href', 'origin', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'hash'] as const;
+const HASHES = { 'SHA-1': sha1, 'SHA-256': sha256, 'SHA-384': sha384, 'SHA-512': sha512 } as const;
+const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'content-length', 'proxy-connection', 'te', 'trailer']);
+
+function hashFor(alg: string) {
+  const h = HASHES[alg as keyof typeof HASHES];
+  if (!h) throw new FaztError('INVALID_ARGUMENT', `crypto.subtle: unsupported hash "${alg}" (SHA-1, SHA-256, SHA-384, SHA-512)`);
+  return h;
+}
+
+/** Removes the owner's credentials from headers handed to app code. */
+function appVisibleHeaders(headers: Headers): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [k, v] of headers) {
+    if (k === 'cookie') {
+      const kept = v
+        .split(';')
+        .map((c) => c.trim())
+        .filter((c) => c && !/^fazt_session=/i.test(c));
+      if (kept.length) out.push([k, kept.join('; ')]);
+    } else if (k === 'authorization' && /^bearer\s+fazt_/i.test(v)) {
+      continue;
+    } else out.push([k, v]);
+  }
+  return out;
+}
+
+/** Streams a request body with a byte cap. @throws FaztError `LIMIT_EXCEEDED` */
+async function readBody(request: Request, max: number): Promise<Uint8Array> {
+  const declared = Number(request.headers.get('content-length'));
+  if (declared > max) throw new FaztError('LIMIT_EXCEEDED', `The request body (${declared} bytes) is larger than the ${max}-byte limit of app requests.`);
+  if (!request.body) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.byteLength;
+    if (n > max) {
+      await reader.cancel();
+      throw new FaztError('LIMIT_EXCEEDED', `The request body is larger than the ${max}-byte limit of app requests.`);
+    }
+    parts.push(value);
+  }
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
+  return out;
+}
+
+/**
+ * The serverless runtime of a kernel.
+ */
+export class AppRuntime {
+  readonly pool: EnginePool;
+  readonly limits: RuntimeLimits;
+  private readonly sources = new LruCache<string, string>(16 * 1024 * 1024);
+  private readonly inflight = new Map<string, number>();
+  private readonly secretGen = new Map<string, number>();
+  private seq = 0;
+
+  constructor(
+    private readonly s: RuntimeServices,
+    private readonly host: RuntimeHostOptions,
+  ) {
+    this.limits = { ...DEFAULT_RUNTIME_LIMITS, ...host.limits, net: { ...DEFAULT_NET_LIMITS, ...host.limits?.net } };
+    this.pool = new EnginePool(host.wasm, this.limits);
+    s.apps.onChange((c) => this.pool.evict((key) => key.startsWith(c.appId + '@')));
+  }
+
+  /** Tells the runtime an app's secrets changed (sandboxes primed with the old values are dropped). */
+  secretsChanged(appId: string): void {
+    this.secretGen.set(appId, (this.secretGen.get(appId) ?? 0) + 1);
+    this.pool.evict((key) => key.startsWith(appId + '@'));
+  }
+
+  /** Permissions in force for an app: requested by its live manifest ∩ granted by the owner. */
+  effectivePermissions(appId: string, manifest: AppManifest | undefined): string[] {
+    const granted = new Set(this.s.permissions.granted(appId));
+    return (manifest?.permissions ?? []).filter((p) => granted.has(p));
+  }
+
+  private text(appId: string, version: number, path: string): string | undefined {
+    const f = this.s.apps.file(appId, version, path);
+    if (!f) return undefined;
+    let t = this.sources.get(f.hash);
+    if (t === undefined) {
+      t = new TextDecoder().decode(this.s.blobs.readAll(f));
+      this.sources.set(f.hash, t, t.length * 2 + 64);
+    }
+    return t;
+  }
+
+  private moduleSource(appId: string, version: number): ModuleSource {
+    const std = this.host.stdlib;
+    return {
+      readFile: (p) => this.text(appId, version, p),
+      stdlib: (n) => std?.get(n),
+      stdlibNames: () => std?.names() ?? [],
+    };
+  }
+
+  /** Host ops bound to one app (storage, events, schedule, logs, crypto, URL, text). */
+  private appOps(app: RuntimeApp & { version: number }, source: string): HostOps {
+    const { s } = this;
+    const id = app.id;
+    const mods = this.moduleSource(id, app.version);
+    const manifest = () => s.apps.manifest(id, app.version);
+    const log = (level: 'debug' | 'info' | 'warn' | 'error', message: string, data?: unknown) => s.logs.append(id, { level, message, data, source });
+    const parseKv = (v: string) => JSON.parse(v) as unknown;
+    return {
+      sync: {
+        log: (a: { level: 'debug' | 'info' | 'warn' | 'error'; message: string; data?: unknown }) => {
+          log(['debug', 'info', 'warn', 'error'].includes(a.level) ? a.level : 'info', String(a.message), a.data);
+          return null;
+        },
+        'utf8.encode': (a: string) => new TextEncoder().encode(a ?? ''),
+        'utf8.decode': (a: { fatal?: boolean }, b?: Uint8Array) => {
+          try {
+            return new TextDecoder('utf-8', { fatal: !!a?.fatal }).decode(b ?? new Uint8Array(0));
+          } catch {
+            throw new FaztError('INVALID_ARGUMENT', 'TextDecoder: the bytes are not valid UTF-8');
+          }
+        },
+        'url.parse': (a: { url: string; base?: string }) => {
+          let u: URL;
+          try {
+            u = new URL(a.url, a.base);
+          } catch {
+            throw new FaztError('INVALID_ARGUMENT', `Invalid URL: ${a.url}`);
+          }
+          return Object.fromEntries(URL_PARTS.map((k) => [k, u[k]]));
+        },
+        'url.set': (a: { href: string; part: string; value: string }) => {
+          const u = new URL(a.href);
+          if ((URL_PARTS as readonly string[]).includes(a.part) && a.part !== 'origin') (u as unknown as Record<string, string>)[a.part] = a.value;
+          return Object.fromEntries(URL_PARTS.map((k) => [k, u[k]]));
+        },
+        'crypto.random': (n: number) => crypto.getRandomValues(new Uint8Array(Math.max(0, Math.min(65536, n | 0)))),
+        'crypto.uuid': () => crypto.randomUUID(),
+        'kv.get': (a: { key: string }) => {
+          const v = s.kv.get(id, a.key);
+          return v === undefined ? null : parseKv(v);
+        },
+        'kv.set': (a: { key: string; value: unknown; ttl?: number }) => {
+          s.kv.set(id, a.key, JSON.stringify(a.value), a.ttl === undefined || a.ttl === null ? undefined : { ttlMs: a.ttl });
+          return null;
+        },
+        'kv.delete': (a: { key: string }) => s.kv.delete(id, a.key),
+        'kv.list': (a: { prefix?: string; limit?: number; cursor?: string }) => {
+          const page = s.kv.list(id, a ?? {});
+          return { items: page.items.map((i) => ({ ...i, value: parseKv(i.value) })), cursor: page.cursor };
+        },
+        'kv.increment': (a: { key: string; by?: number; ttl?: number }) => s.kv.increment(id, a.key, a.by ?? 1, a.ttl === undefined || a.ttl === null ? undefined : { ttlMs: a.ttl }),
+        'docs.insert': (a: { collection: string; doc: object }) => s.docs.insert(id, a.collection, a.doc),
+        'docs.get': (a: { collection: string; id: string }) => s.docs.get(id, a.collection, a.id) ?? null,
+        'docs.find': (a: { collection: string; query?: object }) => s.docs.find(id, a.collection, a.query ?? {}),
+        'docs.update': (a: { collection: string; target: string | Record<string, unknown>; update: object }) => s.docs.update(id, a.collection, a.target, a.update),
+        'docs.delete': (a: { collection: string; target: string | Record<string, unknown> }) => s.docs.delete(id, a.collection, a.target),
+        'docs.count': (a: { collection: string; where?: Record<string, unknown> }) => s.docs.count(id, a.collection, a.where),
+        'blobs.head': (a: { key: string }) => {
+          const h = s.appBlobs.head(id, a.key);
+          return h ? { key: h.key, size: h.size, contentType: h.contentType, updatedAt: h.updatedAt } : null;
+        },
+        'blobs.delete': (a: { key: string }) => s.appBlobs.delete(id, a.key),
+        'blobs.list': (a: { prefix?: string; limit?: number; cursor?: string }) => {
+          const page = s.appBlobs.list(id, a ?? {});
+          return { items: page.items.map((h) => ({ key: h.key, size: h.size, contentType: h.contentType, updatedAt: h.updatedAt })), cursor: page.cursor };
+        },
+        'events.emit': (a: { type: string; payload: unknown }) => ({ id: s.events.emit(id, a.type, a.payload).id }),
+        'schedule.after': (a: { ms: number; state?: unknown }) => {
+          const j = s.jobs.after(id, a.ms, a.state);
+          return { id: j.id, runAt: j.runAt };
+        },
+        'schedule.at': (a: { at: number; state?: unknown }) => {
+          if (!Number.isFinite(a.at)) throw new FaztError('INVALID_ARGUMENT', 'fazt.schedule.at: the date is not valid');
+          const j = s.jobs.at(id, a.at, a.state);
+          return { id: j.id, runAt: j.runAt };
+        },
+        'schedule.cancel': (a: { id: string }) => s.jobs.cancel(id, a.id),
+        'schedule.list': () => s.jobs.list(id).map((j) => ({ id: j.id, kind: j.kind, name: j.name ?? undefined, runAt: j.runAt, status: j.status })),
+      },
+      async: {
+        'crypto.digest': async (a: { alg: string }, b?: Uint8Array) => hashFor(a.alg)(b ?? new Uint8Array(0)),
+        'crypto.hmac': async (a: { alg: string }, b?: Uint8Array) => {
+          const buf = b ?? new Uint8Array(4);
+          const keyLen = new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(0);
+          return hmac(hashFor(a.alg), buf.subarray(4, 4 + keyLen), buf.subarray(4 + keyLen));
+        },
+        'blobs.read': async (key: string) => {
+          const bytes = s.appBlobs.read(id, key);
+          if (!bytes) throw new FaztError('NOT_FOUND', `fazt.blobs: no blob "${key}"`);
+          return bytes;
+        },
+        'blobs.put': async (a: { key: string; contentType: string; ref?: string; from?: string }, b?: Uint8Array) => {
+          let body: Uint8Array | ReadableStream<Uint8Array> = b ?? new Uint8Array(0);
+          if (a.ref === 'blob') {
+            const src = s.appBlobs.stream(id, a.from ?? '');
+            if (!src) throw new FaztError('NOT_FOUND', `fazt.blobs: no blob "${a.from}"`);
+            body = src.stream;
+          }
+          const info = await s.appBlobs.put(id, a.key, body, a.contentType);
+          return { key: info.key, size: info.size, contentType: info.contentType, updatedAt: info.updatedAt };
+        },
+        'net.fetch': async (a: { url: string; method: string; headers: [string, string][]; timeout?: number; redirect?: 'follow' | 'manual' | 'error' }, b?: Uint8Array) =>
+          netFetch({ ...a, body: b }, this.effectivePermissions(id, manifest()), this.limits.net, this.host.resolveHost, this.host.fetch),
+      },
+      loadCommonJs: (spec, from) => loadCommonJs(mods, spec, from),
+      normalizeModule: (base, spec) => resolveModule(mods, spec, base),
+      loadModule: (mid) => loadEsModule(mods, mid),
+      log: (level, message) => log(level, message),
+    };
+  }
+
+  /** The code of an app's live version, or `undefined` when it has no `api/main.js`. */
+  private appCode(app: RuntimeApp & { version: number }, ops: HostOps): AppCode | undefined {
+    const entryPath = 'api/main.js';
+    const source = this.text(app.id, app.version, entryPath);
+    if (source === undefined) return undefined;
+    return {
+      key: `${app.id}@${app.version}#${this.secretGen.get(app.id) ?? 0}`,
+      entry: { path: entryPath, source, isModule: isEsModule(entryPath, source) },
+      ops,
+    };
+  }
+
+  private async run(
+    app: RuntimeApp & { version: number },
+    kind: 'fetch' | 'scheduled' | 'on',
+    arg: unknown,
+    extra: { requestOps?: Partial<HostOps['async']>; syncOps?: Partial<HostOps['sync']>; basePath: string; source: string; requestId: string },
+  ): Promise<InvocationResult> {
+    const base = this.appOps(app, extra.source);
+    const code = this.appCode(app, base);
+    if (!code) throw new FaztError('NO_HANDLER', `The app "${app.name}" has no api/main.js, so it has no ${kind === 'fetch' ? 'API' : kind + ' handler'}.`);
+    const ops: HostOps = { ...base, sync: { ...base.sync, ...extra.syncOps } as HostOps['sync'], async: { ...base.async, ...extra.requestOps } as HostOps['async'] };
+    const n = this.inflight.get(app.id) ?? 0;
+    if (n >= this.limits.perAppConcurrency) {
+      throw new FaztError('APP_BUSY', `The app "${app.name}" is already handling ${n} requests (its limit); try again shortly.`);
+    }
+    this.inflight.set(app.id, n + 1);
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new FaztError('APP_BUSY', `No sandbox became free within ${this.limits.wallMs} ms; the node is busy.`)), this.limits.wallMs);
+    let sb;
+    try {
+      sb = await this.pool.lease(code.key, abort.signal);
+    } catch (e) {
+      this.inflight.set(app.id, (this.inflight.get(app.id) ?? 1) - 1);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+    const sandbox = sb;
+    const release = () => {
+      this.inflight.set(app.id, (this.inflight.get(app.id) ?? 1) - 1);
+      this.pool.release(sandbox);
+    };
+    let result: InvocationResult;
+    try {
+      let env: Record<string, string> = {};
+      try {
+        env = this.s.secrets.all(app.id);
+      } catch (e) {
+        this.s.logs.append(app.id, { level: 'error', message: (e as Error).message, source: extra.source });
+      }
+      result = await sandbox.invoke({
+        app: code,
+        kind,
+        arg,
+        meta: { app: { id: app.id, name: app.name, version: app.version }, user: null, env, requestId: extra.requestId, basePath: extra.basePath },
+        limits: { cpuMs: this.limits.cpuMs, wallMs: this.limits.wallMs },
+        ops,
+      });
+    } catch (e) {
+      release();
+      throw e;
+    }
+    result.done.then(release, release);
+    return result;
+  }
+
+  /**
+   * Serves a request to an app's `/api/…` path.
+   * @param pathname the path inside the app (starting `/api`).
+   * @returns the app's response, or a JSON error (`{error: {code, message, requestId}}`) with the
+   *   status of the failure; never throws.
+   */
+  async handleRequest(request: Request, app: RuntimeApp, pathname: string, mount: RuntimeMount): Promise<Response> {
+    const requestId = `${Date.now().toString(36)}-${(++this.seq).toString(36)}`;
+    const source = `${request.method} ${pathname}`;
+    const url = new URL(request.url);
+    const appUrl = `${url.origin}${pathname}${url.search}`;
+    const headersOut = (extra: Record<string, string> = {}) => ({ ...mount.headers, 'x-fazt-request-id': requestId, ...extra });
+    try {
+      if (app.version === null) throw new FaztError('NO_HANDLER', `The app "${app.name}" has no live version yet.`);
+      const version = app.version;
+      let body: Uint8Array | undefined;
+      let files: Uint8Array | undefined;
+      const hasBody = request.body !== null && request.method !== 'GET' && request.method !== 'HEAD';
+      const bodyBytes = async () => (body ??= await readBody(request, this.limits.requestBytes));
+      const result = await this.run({ ...app, version }, 'fetch', { url: appUrl, method: request.method, headers: appVisibleHeaders(request.headers), hasBody }, {
+        basePath: mount.basePath,
+        source,
+        requestId,
+        requestOps: {
+          'body.read': bodyBytes,
+          'body.formData': async () => {
+            const bytes = await bodyBytes();
+            const boundary = getMultipartBoundary(request.headers.get('content-type') ?? '');
+            if (!boundary) throw new FaztError('INVALID_ARGUMENT', 'formData(): the multipart body has no boundary');
+            const parts: { name: string; value?: string; file?: boolean; filename?: string; type?: string; start?: number; end?: number }[] = [];
+            const chunks: Uint8Array[] = [];
+            let o = 0;
+            try {
+              for (const part of parseMultipart(bytes, { boundary })) {
+                if (part.filename !== undefined) {
+                  const b = part.bytes;
+                  parts.push({ name: part.name ?? '', file: true, filename: part.filename, type: part.mediaType ?? 'application/octet-stream', start: o, end: o + b.length });
+                  chunks.push(b);
+                  o += b.length;
+                } else parts.push({ name: part.name ?? '', value: part.text });
+              }
+            } catch (e) {
+              throw new FaztError('INVALID_ARGUMENT', `formData(): the multipart body is malformed (${(e as Error).message})`);
+            }
+            files = new Uint8Array(o);
+            let at = 0;
+            for (const c of chunks) {
+              files.set(c, at);
+              at += c.length;
+            }
+            return parts;
+          },
+          'blobs.put': async (a: { key: string; contentType: string; ref?: string; from?: string }, b?: Uint8Array) => {
+            if (a.ref !== 'request') return this.appOps({ ...app, version }, source).async['blobs.put']!(a, b);
+            const info = await this.s.appBlobs.put(app.id, a.key, body ?? request.body ?? new Uint8Array(0), a.contentType);
+            return { key: info.key, size: info.size, contentType: info.contentType, updatedAt: info.updatedAt };
+          },
+        },
+        syncOps: { 'body.formDataFiles': () => files ?? new Uint8Array(0) },
+      });
+      const r = result.response!;
+      const headers = new Headers();
+      for (const [k, v] of r.headers) if (!HOP_HEADERS.has(k)) headers.append(k, v);
+      for (const [k, v] of Object.entries(headersOut())) headers.set(k, v);
+      let out: BodyInit | null = null;
+      if (r.blob !== undefined) {
+        const b = this.s.appBlobs.stream(app.id, r.blob);
+        if (!b) throw new FaztError('NOT_FOUND', `The response names the blob "${r.blob}", which does not exist.`);
+        if (!headers.has('content-type')) headers.set('content-type', b.info.contentType);
+        headers.set('content-length', String(b.info.size));
+        out = b.stream;
+      } else if (r.echo) {
+        out = (body as BodyInit | undefined) ?? request.body;
+      } else if (r.net !== undefined) {
+        out = result.netBodies[r.net] as BodyInit;
+      } else if (result.body) out = result.body as BodyInit;
+      if (request.method === 'HEAD') out = null;
+      return new Response(out, { status: r.status, statusText: r.statusText, headers });
+    } catch (e) {
+      const err = isFaztError(e) ? e : new FaztError('INTERNAL', 'The node failed to run this request; the error was logged.');
+      if (!isFaztError(e)) this.s.logger.error('runtime failure', { app: app.name, error: String((e as Error)?.stack ?? e) });
+      if (err.code !== 'LIMIT_EXCEEDED' || !/request body/.test(err.message)) {
+        try {
+          this.s.logs.append(app.id, { level: 'error', message: err.message, data: { code: err.code, requestId }, source });
+        } catch {
+          /* logging must not hide the error */
+        }
+      }
+      // the public response gets the first line only; the stack is in the app's log
+      const message = err.message.split('\n')[0]!;
+      return new Response(JSON.stringify({ error: { code: err.code, message, requestId } }), {
+        status: err.status,
+        headers: headersOut({ 'content-type': 'application/json; charset=utf-8', ...(err.code === 'APP_BUSY' ? { 'retry-after': '1' } : {}) }),
+      });
+    }
+  }
+
+  /**
+   * Runs an app's `scheduled` or `on` export (for the scheduler and the event bus).
+   * @throws FaztError `APP_NOT_FOUND`, `NO_HANDLER`, and the invocation's failures.
+   */
+  async invokeExport(appId: string, exportName: 'scheduled' | 'on', arg: unknown): Promise<void> {
+    const app = this.s.apps.resolve(appId);
+    if (!app || app.currentVersion === null) throw new FaztError('APP_NOT_FOUND', `No live app with id ${appId}.`);
+    const source = exportName === 'scheduled' ? `schedule ${(arg as { name?: string; id?: string })?.name ?? (arg as { id?: string })?.id ?? ''}` : `event ${(arg as { type?: string })?.type ?? ''}`;
+    const requestId = `${Date.now().toString(36)}-${(++this.seq).toString(36)}`;
+    try {
+      const r = await this.run({ id: app.id, name: app.name, version: app.currentVersion }, exportName, arg, { basePath: '', source, requestId });
+      await r.done;
+    } catch (e) {
+      const err = isFaztError(e) ? e : new FaztError('INTERNAL', String(e));
+      this.s.logs.append(app.id, { level: 'error', message: err.message, data: { code: err.code }, source });
+      throw err;
+    }
+  }
+
+  /**
+   * Deploy-time check of an upload's server code: every `api/**.js|mjs|cjs` file must parse, and
+   * `api/main.js` must exist when there is any server code or the manifest schedules jobs or
+   * subscribes to events.
+   * @throws FaztError `INVALID_CODE` naming the file and line.
+   */
+  async checkUpload(paths: string[], manifest: AppManifest, readText: (path: string) => string | undefined): Promise<void> {
+    const code = paths.filter((p) => p.startsWith('api/') && /\.(m|c)?js$/.test(p));
+    const needsEntry = code.length > 0 || manifest.schedule.length > 0 || manifest.events.subscribe.length > 0;
+    if (needsEntry && !paths.includes('api/main.js')) {
+      const why = code.length ? `it has server code (${code.slice(0, 3).join(', ')})` : manifest.schedule.length ? 'app.json schedules jobs' : 'app.json subscribes to events';
+      throw new FaztError('INVALID_CODE', `The app has no api/main.js, but ${why}. Add api/main.js with export default { fetch(request) { … } }. Nothing was deployed.`);
+    }
+    if (!code.length) return;
+    const sb = await this.pool.lease();
+    try {
+      for (const p of code) {
+        const src = readText(p) ?? '';
+        const problem = sb.checkSyntax(p, src, isEsModule(p, src));
+        if (problem) throw new FaztError('INVALID_CODE', `${problem}. Nothing was deployed; the live version is unchanged.`);
+      }
+    } finally {
+      this.pool.release(sb);
+    }
+  }
+}

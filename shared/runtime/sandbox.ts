@@ -1,0 +1,601 @@
+import { newQuickJSWASMModuleFromVariant, newVariant, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime, type QuickJSSyncVariant, type QuickJSWASMModule } from 'quickjs-emscripten-core';
+import releaseSyncImport from '@jitl/quickjs-wasmfile-release-sync';
+import { FaztError, isFaztError, type FaztErrorCode } from '../errors.js';
+import PRELUDE from './prelude.sandbox.js?raw';
+
+/**
+ * A QuickJS sandbox that starts every invocation from a memory snapshot.
+ *
+ * **Isolation.** Each sandbox is its own instance of the QuickJS WebAssembly module with its own
+ * bounded `WebAssembly.Memory`: the memory cap that really holds (quickjs-emscripten's
+ * `setMemoryLimit` alone lets big typed arrays and strings through, STACK.md). After the prelude
+ * (Fetch API classes, `fazt.*`) and again after the app's modules are evaluated, the sandbox copies
+ * its linear memory aside; after every invocation — finished, failed, interrupted or out of memory —
+ * it copies that snapshot back. Whatever app code changed (globals, module variables, prototypes,
+ * caches) is gone byte for byte, so nothing survives from one invocation to the next and nothing
+ * passes between apps, while a warm invocation costs one handler call plus a memcpy of the used heap
+ * (~0.5 MiB) instead of re-parsing ~30 KB of prelude and the app's libraries (lodash alone ≈ 30 ms).
+ *
+ * **What a snapshot covers.** Emscripten lays the memory out as static data, the C stack, then the
+ * heap growing from the `sbrk` break. The stack holds only dead frames between calls and is not
+ * copied; static data (including the allocator's state) and the heap up to the break are. The
+ * break's address is found once per process by watching which word moves when `malloc` grows the
+ * heap. State outside linear memory — quickjs-emscripten's handle objects on the host side — is
+ * created before the first snapshot and never changed afterwards: per-invocation handles are simply
+ * dropped, never disposed, since the restore frees them.
+ */
+
+const releaseSync = ((releaseSyncImport as unknown as { default?: QuickJSSyncVariant }).default ?? releaseSyncImport) as unknown as QuickJSSyncVariant;
+
+/** WebAssembly page size, bytes (WebAssembly core spec §2.5.10). */
+const WASM_PAGE = 65536;
+
+/** Per-invocation limits. */
+export interface InvocationLimits {
+  /** CPU time inside QuickJS, ms (interrupt handler). */
+  cpuMs: number;
+  /** Wall time from start to the handler's result, ms (host ops included). */
+  wallMs: number;
+}
+
+/** Per-sandbox limits, fixed when it is created. */
+export interface SandboxLimits {
+  /** Hard cap of the sandbox's WebAssembly memory, bytes (≥ 16 MiB, the module's initial size). */
+  memoryBytes: number;
+  /** QuickJS allocator limit, bytes: small-object bombs fail here with a clean "out of memory". */
+  heapBytes: number;
+  /** QuickJS stack, bytes (≤ 384 KiB keeps deep recursion inside the host's stack, STACK.md). */
+  stackBytes: number;
+  /** Largest response body built inside the sandbox, bytes (blob-streamed bodies are not counted). */
+  responseBytes: number;
+}
+
+/** Defaults of {@link SandboxLimits}. */
+export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = {
+  memoryBytes: 64 * 1024 * 1024,
+  heapBytes: 48 * 1024 * 1024,
+  stackBytes: 256 * 1024,
+  responseBytes: 10 * 1024 * 1024,
+};
+
+/**
+ * The host side of the bridge for one app, already bound to it. A handler throws FaztError for a
+ * failure the app should see (it becomes an Error with `.code` in the sandbox).
+ */
+export interface HostOps {
+  /** Synchronous ops: `op → (args, bytes?) → value | Uint8Array`. */
+  sync: Record<string, (args: any, bytes?: Uint8Array) => unknown>;
+  /** Asynchronous ops: `op → (args, bytes?) → Promise<value | Uint8Array>`. */
+  async: Record<string, (args: any, bytes?: Uint8Array) => Promise<unknown>>;
+  /** Resolves and reads a module for `require(spec)` from module `from`. @throws FaztError */
+  loadCommonJs(spec: string, from: string): { id: string; kind: 'cjs' | 'json'; source: string };
+  /** ES module resolution for the engine's loader: `(base, spec) → id`. @throws FaztError */
+  normalizeModule(base: string, spec: string): string;
+  /** ES module source for an id returned by {@link normalizeModule}. @throws FaztError */
+  loadModule(id: string): string;
+  /** A line for the app's log (host failures, rejected `waitUntil` work). */
+  log(level: 'warn' | 'error', message: string): void;
+}
+
+/** The app code a sandbox is primed with. */
+export interface AppCode {
+  /** Identity of this code and its configuration: a changed key re-primes the sandbox. */
+  key: string;
+  /** The entry module (`api/main.js`), relative to the app root. */
+  entry: { path: string; source: string; isModule: boolean };
+  /** Bridge for module loading and for host calls made by top-level code. */
+  ops: HostOps;
+}
+
+/** One call into app code. */
+export interface InvocationSpec {
+  app: AppCode;
+  /** Which export to call. */
+  kind: 'fetch' | 'scheduled' | 'on';
+  /** JSON argument: the request facts for `fetch` ({url, method, headers, hasBody}), the job or event otherwise. */
+  arg: unknown;
+  /** Facts for `fazt.app`, `fazt.user`, `fazt.env` and `ctx`. */
+  meta: { app: { id: string; name: string; version: number }; user: unknown; env: Record<string, string>; requestId: string; basePath: string };
+  limits: InvocationLimits;
+  /** Bridge for this invocation (normally `app.ops`). */
+  ops: HostOps;
+}
+
+/** The handler's result. */
+export interface InvocationResult {
+  /** Response facts (`fetch` only): status, headers and where the body is. */
+  response?: { status: number; statusText: string; headers: [string, string][]; blob?: string; echo?: boolean; net?: number };
+  /** Body bytes built in the sandbox. */
+  body?: Uint8Array;
+  /** Bodies of `fazt.net.fetch` responses, by index (for `response.net`). */
+  netBodies: Uint8Array[];
+  /** CPU time used inside QuickJS, ms. */
+  cpuMs: number;
+  /** Settles when `ctx.waitUntil` work has finished and the sandbox is free again. */
+  done: Promise<void>;
+}
+
+/** Saved linear memory: static data below the stack, and the heap up to the break. */
+interface Snapshot {
+  low: Uint8Array;
+  heapStart: number;
+  heap: Uint8Array;
+}
+
+/** Memory layout facts, equal for every instance of the module (found once). */
+interface Layout {
+  /** Address of the `sbrk` break variable. */
+  sbrkAddr: number;
+  /** [start, end) of the C stack region, skipped by snapshots. */
+  stackStart: number;
+  stackEnd: number;
+}
+let layout: Layout | undefined;
+
+const now = () => performance.now();
+
+/** Finds the break variable and the stack region on a fresh instance. */
+function discoverLayout(memory: WebAssembly.Memory, malloc: (n: number) => number, free: (p: number) => void): Layout {
+  const scan = 1 << 20;
+  const before = new Uint32Array(memory.buffer.slice(0, scan));
+  const grow = 4 << 20;
+  const p = malloc(grow);
+  const after = new Uint32Array(memory.buffer, 0, scan / 4);
+  const candidates: number[] = [];
+  for (let i = 0; i < before.length; i++) {
+    if (before[i]! > 0 && after[i]! - before[i]! >= grow && after[i]! <= memory.buffer.byteLength) candidates.push(i * 4);
+  }
+  free(p);
+  if (candidates.length !== 1) throw new Error(`cannot locate the heap break (${candidates.length} candidates)`);
+  const sbrkAddr = candidates[0]!;
+  const heapBase = new Uint32Array(memory.buffer, sbrkAddr, 1)[0]!;
+  // the C stack: the long run of never-touched pages just below the heap
+  const bytes = new Uint8Array(memory.buffer, 0, heapBase);
+  let end = heapBase - (heapBase % WASM_PAGE);
+  // skip the stack's used top (non-zero) down to where it is untouched
+  const zeroPage = (at: number) => {
+    for (let i = at; i < at + 4096; i += 8) if (bytes[i] || bytes[i + 1] || bytes[i + 2] || bytes[i + 3] || bytes[i + 4] || bytes[i + 5] || bytes[i + 6] || bytes[i + 7]) return false;
+    return true;
+  };
+  while (end > 4096 && !zeroPage(end - 4096)) end -= 4096;
+  let start = end;
+  while (start > 4096 && zeroPage(start - 4096)) start -= 4096;
+  if (end - start < 1 << 20) {
+    // no stack region found: snapshot everything below the heap
+    return { sbrkAddr, stackStart: heapBase, stackEnd: heapBase };
+  }
+  return { sbrkAddr, stackStart: start, stackEnd: end };
+}
+
+/** Per-invocation state the long-lived host functions dispatch to. */
+interface Invocation {
+  gen: number;
+  ops: HostOps;
+  cpuMs: number;
+  wallDeadline: number;
+  pending: number;
+  wake?: () => void;
+  timers: Map<number, ReturnType<typeof setTimeout>>;
+  netBodies: Uint8Array[];
+}
+
+/**
+ * One sandbox: a QuickJS module instance with a runtime and context that live as long as it does,
+ * restored to a snapshot after every invocation.
+ */
+export class Sandbox {
+  /** Key of the app code it is primed with, if any. */
+  appKey: string | undefined;
+  /** Set when the sandbox must be discarded (memory grew past its initial size, or an internal error). */
+  poisoned = false;
+  /** Invocations served. */
+  uses = 0;
+  private base!: Snapshot;
+  private appSnap: Snapshot | undefined;
+  private ns: QuickJSHandle | undefined;
+  private bridge!: QuickJSHandle;
+  private current: Invocation | undefined;
+  private gen = 0;
+  private cpuUsed = 0;
+  private enteredAt = 0;
+  private depth = 0;
+  private stop: 'cpu' | 'wall' | undefined;
+
+  private constructor(
+    private readonly module: QuickJSWASMModule,
+    readonly memory: WebAssembly.Memory,
+    private readonly rt: QuickJSRuntime,
+    private readonly ctx: QuickJSContext,
+    readonly limits: SandboxLimits,
+  ) {}
+
+  /**
+   * Instantiates the module on a new bounded memory, evaluates the prelude and takes the base snapshot.
+   * @param wasmModule the compiled QuickJS module (`@jitl/quickjs-wasmfile-release-sync`).
+   * @throws the WebAssembly instantiation error, or Error when the prelude fails (a bug).
+   */
+  static async create(wasmModule: WebAssembly.Module, limits: SandboxLimits = DEFAULT_SANDBOX_LIMITS): Promise<Sandbox> {
+    const initialPages = 256;
+    const maximum = Math.max(initialPages, Math.floor(limits.memoryBytes / WASM_PAGE));
+    const memory = new WebAssembly.Memory({ initial: initialPages, maximum });
+    const module = await newQuickJSWASMModuleFromVariant(newVariant(releaseSync, { wasmModule, wasmMemory: memory }));
+    const em = (module as unknown as { module: { _malloc(n: number): number; _free(p: number): void } }).module;
+    layout ??= discoverLayout(memory, (n) => em._malloc(n), (p) => em._free(p));
+    const rt = module.newRuntime();
+    rt.setMaxStackSize(limits.stackBytes);
+    rt.setMemoryLimit(limits.heapBytes);
+    const ctx = rt.newContext();
+    const sb = new Sandbox(module, memory, rt, ctx, limits);
+    sb.install();
+    return sb;
+  }
+
+  /** Bytes a snapshot of the current state would copy (static data plus used heap). */
+  get snapshotBytes(): number {
+    return (this.appSnap ?? this.base).low.length + (this.appSnap ?? this.base).heap.length;
+  }
+
+  private take(): Snapshot {
+    const L = layout!;
+    const brk = new Uint32Array(this.memory.buffer, L.sbrkAddr, 1)[0]!;
+    const buf = this.memory.buffer;
+    return { low: new Uint8Array(buf.slice(0, L.stackStart)), heapStart: L.stackEnd, heap: new Uint8Array(buf.slice(L.stackEnd, brk)) };
+  }
+
+  private restore(s: Snapshot): void {
+    const u8 = new Uint8Array(this.memory.buffer);
+    u8.set(s.low, 0);
+    u8.set(s.heap, s.heapStart);
+    if (this.memory.buffer.byteLength > 256 * WASM_PAGE) this.poisoned = true;
+  }
+
+  /** Runs `fn` inside QuickJS, accounting CPU time (nested entries count once). */
+  private enter<T>(fn: () => T): T {
+    if (this.depth++ === 0) this.enteredAt = now();
+    try {
+      return fn();
+    } finally {
+      if (--this.depth === 0) this.cpuUsed += now() - this.enteredAt;
+    }
+  }
+
+  private install(): void {
+    const { ctx, rt } = this;
+    rt.setInterruptHandler(() => {
+      const inv = this.current;
+      if (!inv) return false;
+      const t = now();
+      if (this.cpuUsed + (t - this.enteredAt) > inv.cpuMs) this.stop = 'cpu';
+      else if (t > inv.wallDeadline) this.stop = 'wall';
+      return this.stop !== undefined;
+    });
+    rt.setModuleLoader(
+      (id) => {
+        try {
+          return this.current!.ops.loadModule(id);
+        } catch (e) {
+          return { error: new Error((e as Error).message) };
+        }
+      },
+      (base, requested) => {
+        try {
+          return this.current!.ops.normalizeModule(base, requested);
+        } catch (e) {
+          return { error: new Error((e as Error).message) };
+        }
+      },
+    );
+    const toHandle = (value: unknown): QuickJSHandle => {
+      if (value instanceof Uint8Array) {
+        const copy = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? value : value.slice();
+        return ctx.newArrayBuffer(copy.buffer as ArrayBuffer);
+      }
+      return ctx.newString(JSON.stringify({ ok: value === undefined ? null : value }));
+    };
+    const errEnvelope = (e: unknown): QuickJSHandle => {
+      if (isFaztError(e)) return ctx.newString(JSON.stringify({ err: { code: e.code, message: e.message } }));
+      this.current?.ops.log('error', `host error: ${String((e as Error)?.stack ?? e)}`);
+      return ctx.newString(JSON.stringify({ err: { code: 'INTERNAL', message: 'the node failed to carry out this call; the error was logged' } }));
+    };
+    const readArgs = (jsonH?: QuickJSHandle, bytesH?: QuickJSHandle): [unknown, Uint8Array | undefined] => {
+      const text = jsonH ? ctx.getString(jsonH) : '';
+      let bytes: Uint8Array | undefined;
+      if (bytesH && ctx.typeof(bytesH) === 'object') {
+        const lt = ctx.getArrayBuffer(bytesH);
+        bytes = lt.value.slice();
+        lt.dispose();
+      }
+      return [text ? JSON.parse(text) : undefined, bytes];
+    };
+    const host = ctx.newObject();
+    const callFn = ctx.newFunction('call', (opH, jsonH, bytesH) => {
+      const inv = this.current;
+      const op = ctx.getString(opH);
+      try {
+        if (!inv) throw new FaztError('INVALID_ARGUMENT', 'no invocation is running');
+        const [args, bytes] = readArgs(jsonH, bytesH);
+        if (op === 'net.body') return toHandle(inv.netBodies[args as number] ?? new Uint8Array(0));
+        if (op === 'timer.clear') {
+          const id = (args as { id: number }).id;
+          const t = inv.timers.get(id);
+          if (t) {
+            clearTimeout(t);
+            inv.timers.delete(id);
+            inv.pending--;
+            inv.wake?.();
+          }
+          return toHandle(null);
+        }
+        const handler = inv.ops.sync[op];
+        if (!handler) throw new FaztError('INVALID_ARGUMENT', `unknown host operation "${op}"`);
+        return toHandle(handler(args, bytes));
+      } catch (e) {
+        return errEnvelope(e);
+      }
+    });
+    const asyncFn = ctx.newFunction('async', (opH, jsonH, bytesH) => {
+      const inv = this.current!;
+      const op = ctx.getString(opH);
+      const deferred = ctx.newPromise();
+      let work: Promise<unknown>;
+      try {
+        const [args, bytes] = readArgs(jsonH, bytesH);
+        if (op === 'timer') {
+          const { id, ms } = args as { id: number; ms: number };
+          work = new Promise((resolve) => {
+            inv.timers.set(
+              id,
+              setTimeout(() => {
+                inv.timers.delete(id);
+                resolve(null);
+              }, Math.min(ms, Math.max(0, inv.wallDeadline - now()) + 10)),
+            );
+          });
+        } else {
+          const handler = inv.ops.async[op];
+          if (!handler) throw new FaztError('INVALID_ARGUMENT', `unknown host operation "${op}"`);
+          work = handler(args, bytes);
+          if (op === 'net.fetch') {
+            work = work.then((r) => {
+              const res = r as { body: Uint8Array };
+              inv.netBodies.push(res.body);
+              return { ...res, body: inv.netBodies.length - 1 };
+            });
+          }
+        }
+      } catch (e) {
+        work = Promise.reject(e);
+      }
+      inv.pending++;
+      const settleWith = (make: () => QuickJSHandle) => {
+        // the invocation may be over (and the memory restored): then the handles are gone
+        if (this.current !== inv || inv.gen !== this.gen) return;
+        const h = make();
+        this.enter(() => deferred.resolve(h));
+      };
+      work
+        .then(
+          (v) => settleWith(() => toHandle(v)),
+          (e) => settleWith(() => errEnvelope(e)),
+        )
+        .finally(() => {
+          if (this.current !== inv) return;
+          inv.pending--;
+          inv.wake?.();
+        });
+      return deferred.handle;
+    });
+    const loadFn = ctx.newFunction('load', (specH, fromH) => {
+      try {
+        const m = this.current!.ops.loadCommonJs(ctx.getString(specH), ctx.getString(fromH));
+        const code = m.kind === 'json' ? `(${m.source}\n)` : `(function (module, exports, require, __filename, __dirname) {${m.source}\n})`;
+        const r = ctx.evalCode(code, m.id, { type: 'global', strict: false });
+        if (r.error) {
+          const info = ctx.dump(r.error);
+          throw new FaztError('INVALID_CODE', `${m.id}: ${info?.name ?? 'Error'}: ${info?.message ?? info}`);
+        }
+        const arr = ctx.newArray();
+        ctx.setProp(arr, 0, ctx.newString(m.id));
+        ctx.setProp(arr, 1, r.value);
+        ctx.setProp(arr, 2, ctx.newString(m.kind));
+        return arr;
+      } catch (e) {
+        return errEnvelope(e);
+      }
+    });
+    ctx.setProp(host, 'call', callFn);
+    ctx.setProp(host, 'async', asyncFn);
+    ctx.setProp(host, 'load', loadFn);
+    // touch lazily cached handles now, so none is created (and then lost to a restore) later
+    void ctx.global;
+    const r = ctx.evalCode(PRELUDE, 'fazt:prelude', { type: 'global', strict: true });
+    if (r.error) throw new Error(`sandbox prelude failed: ${JSON.stringify(ctx.dump(r.error))}`);
+    const b = ctx.callFunction(r.value, ctx.undefined, host);
+    if (b.error) throw new Error(`sandbox prelude failed: ${JSON.stringify(ctx.dump(b.error))}`);
+    this.bridge = b.value;
+    this.base = this.take();
+  }
+
+  private begin(ops: HostOps, limits: InvocationLimits): Invocation {
+    this.gen++;
+    this.cpuUsed = 0;
+    this.stop = undefined;
+    const inv: Invocation = { gen: this.gen, ops, cpuMs: limits.cpuMs, wallDeadline: now() + limits.wallMs, pending: 0, timers: new Map(), netBodies: [] };
+    this.current = inv;
+    return inv;
+  }
+
+  private end(inv: Invocation, snap: Snapshot): void {
+    for (const t of inv.timers.values()) clearTimeout(t);
+    this.current = undefined;
+    this.gen++;
+    this.restore(snap);
+  }
+
+  /** Turns a sandbox exception into a FaztError. */
+  private failure(errH: QuickJSHandle | undefined, where: string, inv: Invocation): FaztError {
+    const { ctx } = this;
+    if (this.stop) {
+      return this.stop === 'cpu'
+        ? new FaztError('APP_TIMEOUT', `${where} used more than ${Math.round(inv.cpuMs)} ms of CPU time and was stopped`)
+        : new FaztError('APP_TIMEOUT', `${where} ran longer than its wall-time limit and was stopped`);
+    }
+    let info: { name?: string; message?: string; stack?: string; code?: string } | undefined;
+    try {
+      const infoR = ctx.callFunction(ctx.getProp(this.bridge, 'errorInfo'), ctx.undefined, errH ?? ctx.undefined);
+      info = infoR.error ? ctx.dump(infoR.error) : JSON.parse(ctx.getString(infoR.value));
+    } catch {
+      info = { name: 'Error', message: 'unreadable error' };
+    }
+    const message = String(info?.message ?? info);
+    if (info?.name === 'InternalError' && /out of memory/.test(message)) {
+      return new FaztError('APP_OUT_OF_MEMORY', `${where} ran out of memory (limit ${Math.round(this.limits.memoryBytes / 1048576)} MiB) and was stopped`);
+    }
+    if ((info?.name === 'InternalError' || info?.name === 'RangeError') && /stack overflow|call stack/i.test(message)) {
+      return new FaztError('APP_ERROR', `${where} overflowed the stack (recursion too deep)`);
+    }
+    if (info?.name === 'FaztError' && info.code === 'NO_HANDLER') return new FaztError('NO_HANDLER', message);
+    const stack = info?.stack ? `\n${String(info.stack).trimEnd()}` : '';
+    return new FaztError('APP_ERROR', `${where} threw ${info?.name ?? 'Error'}: ${message}${stack}`);
+  }
+
+  /** Pumps jobs and host promises until the promise `h` settles. */
+  private async settle(h: QuickJSHandle, where: string, inv: Invocation): Promise<QuickJSHandle> {
+    const { ctx, rt } = this;
+    for (;;) {
+      const jobs = this.enter(() => rt.executePendingJobs());
+      if (this.stop) throw this.failure(undefined, where, inv);
+      if (jobs.error && /out of memory/.test(String(ctx.dump(jobs.error)?.message))) throw this.failure(jobs.error, where, inv);
+      const state = ctx.getPromiseState(h);
+      if (state.type === 'fulfilled') return state.value;
+      if (state.type === 'rejected') throw this.failure(state.error, where, inv);
+      if (inv.pending === 0 && !rt.hasPendingJob()) {
+        throw new FaztError('APP_ERROR', `${where} returned a promise that never settles: nothing it waits for is still running`);
+      }
+      const left = inv.wallDeadline - now();
+      if (left <= 0) {
+        this.stop = 'wall';
+        throw this.failure(undefined, where, inv);
+      }
+      await new Promise<void>((resolve) => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        inv.wake = () => {
+          inv.wake = undefined;
+          if (timer) clearTimeout(timer);
+          resolve();
+        };
+        if (rt.hasPendingJob()) queueMicrotask(() => inv.wake?.());
+        else timer = setTimeout(() => inv.wake?.(), left + 1);
+      });
+    }
+  }
+
+  /**
+   * Parses `source` without running it.
+   * @returns `undefined` when it parses, else `"<path>:<line>:<col>: SyntaxError: <message>"`.
+   */
+  checkSyntax(path: string, source: string, isModule: boolean): string | undefined {
+    const { ctx } = this;
+    const code = isModule ? source : `(function (module, exports, require, __filename, __dirname) {${source}\n})`;
+    try {
+      const r = ctx.evalCode(code, path, { type: isModule ? 'module' : 'global', compileOnly: true, strict: isModule });
+      if (!r.error) return undefined;
+      const info = ctx.dump(r.error) as { name?: string; message?: string; stack?: string };
+      const at = /\((?:[^():]*?):(\d+):(\d+)\)|at [^\s]*?:(\d+):(\d+)/.exec(info?.stack ?? '');
+      const line = at ? (at[1] ?? at[3]) : undefined;
+      const col = at ? (at[2] ?? at[4]) : undefined;
+      return `${path}${line ? `:${line}:${col}` : ''}: ${info?.name ?? 'SyntaxError'}: ${info?.message ?? String(info)}`;
+    } finally {
+      this.restore(this.appSnap ?? this.base);
+    }
+  }
+
+  /**
+   * Evaluates the app's entry module from the base snapshot and snapshots the result.
+   * @throws FaztError `INVALID_CODE`/`APP_ERROR` (the module failed to load), `APP_TIMEOUT`, `APP_OUT_OF_MEMORY`.
+   */
+  async prime(app: AppCode, limits: InvocationLimits): Promise<void> {
+    const { ctx } = this;
+    this.appKey = undefined;
+    this.appSnap = undefined;
+    this.ns = undefined;
+    this.restore(this.base);
+    const inv = this.begin(app.ops, limits);
+    const where = app.entry.path;
+    try {
+      let ns: QuickJSHandle;
+      if (app.entry.isModule) {
+        const r = this.enter(() => ctx.evalCode(app.entry.source, app.entry.path, { type: 'module' }));
+        if (r.error) throw this.failure(r.error, where, inv);
+        ns = await this.settle(r.value, where, inv);
+      } else {
+        const req = ctx.callFunction(ctx.getProp(this.bridge, 'makeRequire'), ctx.undefined, ctx.newString(''));
+        if (req.error) throw this.failure(req.error, where, inv);
+        const r = this.enter(() => ctx.callFunction(req.value, ctx.undefined, ctx.newString('/' + app.entry.path)));
+        if (r.error) throw this.failure(r.error, where, inv);
+        ns = r.value;
+      }
+      if (inv.pending > 0) throw new FaztError('INVALID_CODE', `${where} left work running after it loaded (a timer or a host call at top level); start such work inside a handler`);
+      for (const t of inv.timers.values()) clearTimeout(t);
+      this.current = undefined;
+      this.gen++;
+      this.ns = ns;
+      this.appSnap = this.take();
+      this.appKey = app.key;
+    } catch (e) {
+      this.end(inv, this.base);
+      if (e instanceof FaztError) throw e.code === 'APP_ERROR' ? new FaztError('INVALID_CODE', e.message.replace(/^.*? threw /, `${where} failed to load: `)) : e;
+      throw new FaztError('INVALID_CODE', `${where} failed to load: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * Runs one invocation (priming first when the sandbox holds other code). The memory is restored
+   * when the handler's result is out and its `ctx.waitUntil` work has finished.
+   * @throws FaztError `APP_ERROR` (the handler threw; the message has the app's error and stack),
+   *   `APP_TIMEOUT` (CPU or wall time), `APP_OUT_OF_MEMORY`, `NO_HANDLER`, `LIMIT_EXCEEDED`, `INVALID_CODE`.
+   */
+  async invoke(spec: InvocationSpec): Promise<InvocationResult> {
+    if (this.appKey !== spec.app.key) await this.prime(spec.app, spec.limits);
+    const { ctx } = this;
+    const snap = this.appSnap!;
+    const inv = this.begin(spec.ops, spec.limits);
+    const where = spec.kind === 'fetch' ? 'the request handler' : spec.kind === 'scheduled' ? 'the scheduled handler' : 'the event handler';
+    this.uses++;
+    let finished = false;
+    try {
+      const seed = crypto.getRandomValues(new Int32Array(2));
+      const metaJson = JSON.stringify({ ...spec.meta, seed: [seed[0], seed[1]] });
+      const runR = this.enter(() =>
+        ctx.callFunction(ctx.getProp(this.bridge, 'run'), ctx.undefined, this.ns!, ctx.newString(spec.kind), ctx.newString(JSON.stringify(spec.arg ?? null)), ctx.newString(metaJson)),
+      );
+      if (runR.error) throw this.failure(runR.error, where, inv);
+      const out = await this.settle(runR.value, where, inv);
+      const result: InvocationResult = { cpuMs: 0, done: Promise.resolve(), netBodies: inv.netBodies };
+      if (spec.kind === 'fetch') {
+        result.response = JSON.parse(ctx.getString(ctx.getProp(out, 0)));
+        const bodyH = ctx.getProp(out, 1);
+        if (ctx.typeof(bodyH) === 'object') {
+          const lt = ctx.getArrayBuffer(bodyH);
+          if (lt.value.byteLength > this.limits.responseBytes) {
+            throw new FaztError('LIMIT_EXCEEDED', `${where} built a ${Math.round(lt.value.byteLength / 1048576)} MiB response body, over the ${Math.round(this.limits.responseBytes / 1048576)} MiB limit; stream large data with fazt.blobs instead`);
+          }
+          result.body = lt.value.slice();
+        }
+      }
+      const background = ctx.getProp(out, 2);
+      result.cpuMs = this.cpuUsed;
+      if (ctx.getPromiseState(background).type === 'pending') {
+        finished = true;
+        result.done = this.settle(background, 'ctx.waitUntil work', inv)
+          .then(() => undefined)
+          .catch((e) => spec.ops.log('warn', `ctx.waitUntil work failed: ${(e as Error).message}`))
+          .finally(() => this.end(inv, snap));
+        return result;
+      }
+      return result;
+    } finally {
+      if (!finished) this.end(inv, snap);
+    }
+  }
+}
