@@ -6,6 +6,7 @@ import { PACKAGE_ROOT } from './paths.js';
 import { jsonLogger, nodePorts } from './ports.js';
 import { listDir, zipStream } from './zip-dir.js';
 import { nodeRuntimeHost } from './runtime-host.js';
+import type { RuntimeLimits } from '../shared/runtime/index.js';
 
 /** The package version (from package.json). */
 export const FAZT_VERSION: string = (() => {
@@ -17,14 +18,17 @@ export const FAZT_VERSION: string = (() => {
 })();
 
 /** Creates a kernel over an open file cartridge with the Node ports (no HTTP server: the CLI uses it offline). */
-export function kernelForFile(file: FileCartridge, options: { domain?: string; limits?: Partial<DeployLimits>; logger?: Logger } = {}): Kernel {
+export function kernelForFile(
+  file: FileCartridge,
+  options: { domain?: string; limits?: Partial<DeployLimits>; logger?: Logger; runtimeLimits?: Partial<RuntimeLimits> } = {},
+): Kernel {
   return createKernel({
     cartridge: file.cartridge,
     ports: { ...nodePorts, backup: backupPort(file.db), logger: options.logger ?? jsonLogger() },
     domain: options.domain,
     limits: options.limits,
     version: FAZT_VERSION,
-    runtime: nodeRuntimeHost(),
+    runtime: nodeRuntimeHost(options.runtimeLimits),
     secretKey: secretKeyFromEnv(),
   });
 }

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import { getMeta, setMeta, type DeployLimits, type Kernel, type Logger } from '../shared/index.js';
 import { openCartridgeFile, type FileCartridge } from './cartridge-file.js';
 import { deployDir, kernelForFile } from './kernel-file.js';
+import type { RuntimeLimits } from '../shared/runtime/index.js';
 import { jsonLogger } from './ports.js';
 import { createApp, listen } from './server.js';
 import { EXAMPLE_APP_DIR } from './paths.js';
@@ -24,6 +25,8 @@ export interface NodeOptions {
   limits?: Partial<DeployLimits>;
   /** Deploy the example app into a new cartridge (default true). */
   seedExample?: boolean;
+  /** Limits of the serverless runtime (CPU, wall time, memory, concurrency …); defaults otherwise. */
+  runtimeLimits?: Partial<RuntimeLimits>;
   /** Logger (JSON lines on stderr by default). */
   logger?: Logger;
 }
@@ -49,7 +52,7 @@ export interface RunningNode {
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const logger = options.logger ?? jsonLogger();
   const file = openCartridgeFile(options.db);
-  const kernel = kernelForFile(file, { domain: options.domain, limits: options.limits, logger });
+  const kernel = kernelForFile(file, { domain: options.domain, limits: options.limits, logger, runtimeLimits: options.runtimeLimits });
   const gc = kernel.collectGarbage();
   if (gc && (gc.blobs || gc.chunks)) logger.info('removed leftovers of interrupted deploys', gc);
   if ((options.seedExample ?? true) && !getMeta(file.db, 'example_seeded') && existsSync(EXAMPLE_APP_DIR)) {

@@ -6,6 +6,7 @@
  *
  * Nothing here stands in for a component of Fazt: every helper drives the real thing.
  */
+import type { RuntimeLimits } from '../shared/runtime/index.js';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http, { type IncomingHttpHeaders } from 'node:http';
@@ -68,10 +69,10 @@ export interface TestNode {
 }
 
 /** Starts the real node on a cartridge in a new temp folder (or on `db`), port 0, 127.0.0.1, no example app. */
-export async function startTestNode(options: { db?: string; limits?: Partial<DeployLimits> } = {}): Promise<TestNode> {
+export async function startTestNode(options: { db?: string; limits?: Partial<DeployLimits>; runtimeLimits?: Partial<RuntimeLimits> } = {}): Promise<TestNode> {
   const db = options.db ?? join(tempDir(), 'data.db');
   const logger = memoryLogger();
-  const node = await startNode({ db, port: 0, host: '127.0.0.1', domain: 'localhost', seedExample: false, limits: options.limits, logger });
+  const node = await startNode({ db, port: 0, host: '127.0.0.1', domain: 'localhost', seedExample: false, limits: options.limits, runtimeLimits: options.runtimeLimits, logger });
   return { node, url: node.url, port: node.port, db, logs: logger.lines, stop: () => node.stop() };
 }
 
