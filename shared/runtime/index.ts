@@ -170,6 +170,8 @@ export class AppRuntime {
   private readonly sources = new LruCache<string, string>(16 * 1024 * 1024);
   private readonly inflight = new Map<string, number>();
   private readonly secretGen = new Map<string, number>();
+  /** Entry modules by code key (immutable per app version and secrets generation); `null`: none. */
+  private readonly entries = new Map<string, AppCode['entry'] | null>();
   private seq = 0;
 
   constructor(
@@ -327,14 +329,16 @@ export class AppRuntime {
 
   /** The code of an app's live version, or `undefined` when it has no `api/main.js`. */
   private appCode(app: RuntimeApp & { version: number }, ops: HostOps): AppCode | undefined {
-    const entryPath = 'api/main.js';
-    const source = this.text(app.id, app.version, entryPath);
-    if (source === undefined) return undefined;
-    return {
-      key: `${app.id}@${app.version}#${this.secretGen.get(app.id) ?? 0}`,
-      entry: { path: entryPath, source, isModule: isEsModule(entryPath, source) },
-      ops,
-    };
+    const key = `${app.id}@${app.version}#${this.secretGen.get(app.id) ?? 0}`;
+    let entry = this.entries.get(key);
+    if (entry === undefined) {
+      const path = 'api/main.js';
+      const source = this.text(app.id, app.version, path);
+      entry = source === undefined ? null : { path, source, isModule: isEsModule(path, source) };
+      if (this.entries.size > 1000) this.entries.clear();
+      this.entries.set(key, entry);
+    }
+    return entry ? { key, entry, ops } : undefined;
   }
 
   private async run(

@@ -310,7 +310,7 @@
   function extractBody(body, headers) {
     if (body === undefined || body === null) return null;
     const setType = (t) => { if (!headers.has('content-type')) headers.set('content-type', t); };
-    if (typeof body === 'string') { setType('text/plain;charset=UTF-8'); return { bytes: new TextEncoder().encode(body) }; }
+    if (typeof body === 'string') { setType('text/plain;charset=UTF-8'); return { text: body }; }
     if (body instanceof URLSearchParams) { setType('application/x-www-form-urlencoded;charset=UTF-8'); return { bytes: new TextEncoder().encode(body.toString()) }; }
     if (body instanceof FaztBlob) { setType(body.contentType); return { blob: body.key, size: body.size }; }
     if (body instanceof Blob) { if (body.type) setType(body.type); return { bytes: body._bytes }; }
@@ -329,6 +329,7 @@
       const b = this._body;
       if (!b) return new Uint8Array(0);
       if (b.bytes) return b.bytes;
+      if (b.text !== undefined) return new TextEncoder().encode(b.text);
       if (b.host) return new Uint8Array(await callAsync('body.read'));
       if (b.blob) return new Uint8Array(await callAsync('blobs.read', b.blob));
       if (b.net !== undefined) return new Uint8Array(call('net.body', b.net));
@@ -336,7 +337,11 @@
     }
     async arrayBuffer() { return copyBuffer(await this._consume()); }
     async bytes() { return (await this._consume()).slice(); }
-    async text() { return new TextDecoder().decode(await this._consume()); }
+    async text() {
+      const b = this._body;
+      if (b && b.text !== undefined && !this._used) { this._used = true; return b.text; }
+      return new TextDecoder().decode(await this._consume());
+    }
     async json() {
       const t = await this.text();
       try { return JSON.parse(t); } catch (e) { throw new SyntaxError(`body is not valid JSON: ${e.message}`); }
@@ -557,6 +562,7 @@
     const b = res._body;
     const m = { status: res.status, statusText: res.statusText, headers: [...res.headers] };
     if (!b) return [JSON.stringify(m), null];
+    if (b.text !== undefined) return [JSON.stringify(m), b.text];
     if (b.bytes) return [JSON.stringify(m), copyBuffer(b.bytes)];
     if (b.blob) { m.blob = b.blob; return [JSON.stringify(m), null]; }
     if (b.host) { m.echo = true; return [JSON.stringify(m), null]; }
@@ -570,9 +576,24 @@
     try { message = typeof e === 'string' ? e : JSON.stringify(e); } catch { message = String(e); }
     return JSON.stringify({ name: 'Error', message: `non-Error thrown: ${message}` });
   }
+  // The incoming request: URL and headers come valid (and lower-cased) from the host, so they are
+  // taken as they are instead of being parsed again.
   function makeRequest(r) {
-    const req = new Request(r.url, { method: r.method, headers: r.headers });
-    if (r.hasBody) req._body = { host: true };
+    const req = Object.create(Request.prototype);
+    const headers = Object.create(Headers.prototype);
+    headers._map = new Map();
+    for (const [k, v] of r.headers) {
+      const list = headers._map.get(k);
+      if (list) list.push(v);
+      else headers._map.set(k, [v]);
+    }
+    req.url = r.url;
+    req.method = r.method;
+    req.headers = headers;
+    req._body = r.hasBody ? { host: true } : null;
+    req._used = false;
+    req.signal = null;
+    req.redirect = 'follow';
     return req;
   }
 

@@ -279,7 +279,10 @@ export class Sandbox {
       },
       (base, requested) => {
         try {
-          return this.current!.ops.normalizeModule(base, requested);
+          // checkSyntax compiles without an invocation: QuickJS asks for import names then, but
+          // resolving them is left to the first run (the check is about syntax only)
+          if (!this.current) return requested;
+          return this.current.ops.normalizeModule(base, requested);
         } catch (e) {
           return { error: new Error((e as Error).message) };
         }
@@ -575,7 +578,13 @@ export class Sandbox {
       if (spec.kind === 'fetch') {
         result.response = JSON.parse(ctx.getString(ctx.getProp(out, 0)));
         const bodyH = ctx.getProp(out, 1);
-        if (ctx.typeof(bodyH) === 'object') {
+        const bodyType = ctx.typeof(bodyH);
+        if (bodyType === 'string') {
+          result.body = new TextEncoder().encode(ctx.getString(bodyH));
+          if (result.body.byteLength > this.limits.responseBytes) {
+            throw new FaztError('LIMIT_EXCEEDED', `${where} built a response body over the ${Math.round(this.limits.responseBytes / 1048576)} MiB limit; stream large data with fazt.blobs instead`);
+          }
+        } else if (bodyType === 'object') {
           const lt = ctx.getArrayBuffer(bodyH);
           if (lt.value.byteLength > this.limits.responseBytes) {
             throw new FaztError('LIMIT_EXCEEDED', `${where} built a ${Math.round(lt.value.byteLength / 1048576)} MiB response body, over the ${Math.round(this.limits.responseBytes / 1048576)} MiB limit; stream large data with fazt.blobs instead`);
