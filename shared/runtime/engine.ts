@@ -1,4 +1,5 @@
-import { DEFAULT_SANDBOX_LIMITS, Sandbox, type SandboxLimits } from './sandbox.js';
+import type { Sandbox, SandboxLimits } from './sandbox.js';
+import { DEFAULT_SANDBOX_LIMITS } from './limits.js';
 
 /**
  * The pool of QuickJS sandboxes (DESIGN.md §4). One invocation leases one sandbox; a sandbox is
@@ -130,6 +131,8 @@ export class EnginePool {
 
   private async create(): Promise<Sandbox> {
     this.compiled ??= this.wasm();
+    // QuickJS's glue is loaded on the first invocation: a node that only serves files never pays for it.
+    const { Sandbox } = await import('./sandbox.js');
     const sb = await Sandbox.create(await this.compiled, this.limits);
     this.created++;
     return sb;

@@ -19,7 +19,8 @@ import { DEFAULT_NET_LIMITS, netFetch, type NetLimits, type ResolveHost } from '
 import type { AppCode, HostOps, InvocationResult } from './sandbox.js';
 
 export { EnginePool, DEFAULT_ENGINE_LIMITS, type EngineLimits, type WasmSource } from './engine.js';
-export { Sandbox, DEFAULT_SANDBOX_LIMITS, type SandboxLimits, type InvocationLimits } from './sandbox.js';
+export type { Sandbox, InvocationLimits } from './sandbox.js';
+export { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from './limits.js';
 export { isEsModule, resolveModule, type StdlibModule, type ModuleSource } from './modules.js';
 export { netFetch, DEFAULT_NET_LIMITS, type NetLimits, type ResolveHost, type NetRequest, type NetResponse } from './net.js';
 export type { InvokeExport } from './invoke.js';
@@ -526,11 +527,14 @@ export class AppRuntime {
       throw new FaztError('INVALID_CODE', `The app has no api/main.js, but ${why}. Add api/main.js with export default { fetch(request) { … } }. Nothing was deployed.`);
     }
     if (!code.length) return;
+    const std = this.host.stdlib;
+    const mods: ModuleSource = { readFile: readText, stdlib: (n) => std?.get(n), stdlibNames: () => std?.names() ?? [] };
+    const modules = { normalizeModule: (base: string, spec: string) => resolveModule(mods, spec, base), loadModule: (id: string) => loadEsModule(mods, id) };
     const sb = await this.pool.lease();
     try {
       for (const p of code) {
         const src = readText(p) ?? '';
-        const problem = sb.checkSyntax(p, src, isEsModule(p, src));
+        const problem = sb.checkSyntax(p, src, isEsModule(p, src), modules);
         if (problem) throw new FaztError('INVALID_CODE', `${problem}. Nothing was deployed; the live version is unchanged.`);
       }
     } finally {

@@ -2,6 +2,9 @@ import { newQuickJSWASMModuleFromVariant, newVariant, type QuickJSContext, type 
 import releaseSyncImport from '@jitl/quickjs-wasmfile-release-sync';
 import { FaztError, isFaztError, type FaztErrorCode } from '../errors.js';
 import PRELUDE from './prelude.sandbox.js?raw';
+import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from './limits.js';
+
+export { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from './limits.js';
 
 /**
  * A QuickJS sandbox that starts every invocation from a memory snapshot.
@@ -38,26 +41,6 @@ export interface InvocationLimits {
   wallMs: number;
 }
 
-/** Per-sandbox limits, fixed when it is created. */
-export interface SandboxLimits {
-  /** Hard cap of the sandbox's WebAssembly memory, bytes (≥ 16 MiB, the module's initial size). */
-  memoryBytes: number;
-  /** QuickJS allocator limit, bytes: small-object bombs fail here with a clean "out of memory". */
-  heapBytes: number;
-  /** QuickJS stack, bytes (≤ 384 KiB keeps deep recursion inside the host's stack, STACK.md). */
-  stackBytes: number;
-  /** Largest response body built inside the sandbox, bytes (blob-streamed bodies are not counted). */
-  responseBytes: number;
-}
-
-/** Defaults of {@link SandboxLimits}. */
-export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = {
-  memoryBytes: 64 * 1024 * 1024,
-  heapBytes: 48 * 1024 * 1024,
-  stackBytes: 256 * 1024,
-  responseBytes: 10 * 1024 * 1024,
-};
-
 /**
  * The host side of the bridge for one app, already bound to it. A handler throws FaztError for a
  * failure the app should see (it becomes an Error with `.code` in the sandbox).
@@ -76,6 +59,9 @@ export interface HostOps {
   /** A line for the app's log (host failures, rejected `waitUntil` work). */
   log(level: 'warn' | 'error', message: string): void;
 }
+
+/** ES module resolution alone: what {@link Sandbox.checkSyntax} needs to follow imports. */
+export type ModuleOps = Pick<HostOps, 'normalizeModule' | 'loadModule'>;
 
 /** The app code a sandbox is primed with. */
 export interface AppCode {
@@ -195,6 +181,8 @@ export class Sandbox {
   private ns: QuickJSHandle | undefined;
   private bridge!: QuickJSHandle;
   private current: Invocation | undefined;
+  /** Module resolution of a running {@link checkSyntax} (compiling a module follows its imports). */
+  private checking: ModuleOps | undefined;
   private gen = 0;
   private cpuUsed = 0;
   private enteredAt = 0;
@@ -259,6 +247,13 @@ export class Sandbox {
     }
   }
 
+  /** Who resolves imports now: the invocation's app, or the upload being checked. */
+  private moduleOps(): ModuleOps {
+    const m = this.current?.ops ?? this.checking;
+    if (!m) throw new Error('imports cannot be resolved outside an invocation');
+    return m;
+  }
+
   private install(): void {
     const { ctx, rt } = this;
     rt.setInterruptHandler(() => {
@@ -272,17 +267,14 @@ export class Sandbox {
     rt.setModuleLoader(
       (id) => {
         try {
-          return this.current!.ops.loadModule(id);
+          return this.moduleOps().loadModule(id);
         } catch (e) {
           return { error: new Error((e as Error).message) };
         }
       },
       (base, requested) => {
         try {
-          // checkSyntax compiles without an invocation: QuickJS asks for import names then, but
-          // resolving them is left to the first run (the check is about syntax only)
-          if (!this.current) return requested;
-          return this.current.ops.normalizeModule(base, requested);
+          return this.moduleOps().normalizeModule(base, requested);
         } catch (e) {
           return { error: new Error((e as Error).message) };
         }
@@ -435,6 +427,17 @@ export class Sandbox {
     this.restore(snap);
   }
 
+  /**
+   * True when `errH` is the `null` QuickJS throws when it cannot even allocate its "out of memory"
+   * error (a heap filled to the last bytes with small objects), told apart from an app's own
+   * `throw null` by the memory having grown close to its cap in this invocation (a sandbox starts
+   * every invocation at its initial size: grown ones are dropped).
+   */
+  private lostToOutOfMemory(errH: QuickJSHandle | undefined): boolean {
+    if (!errH || this.ctx.typeof(errH) !== 'object' || this.ctx.dump(errH) !== null) return false;
+    return this.memory.buffer.byteLength >= 0.75 * Math.min(this.limits.heapBytes, this.limits.memoryBytes);
+  }
+
   /** Turns a sandbox exception into a FaztError. */
   private failure(errH: QuickJSHandle | undefined, where: string, inv: Invocation): FaztError {
     const { ctx } = this;
@@ -451,7 +454,7 @@ export class Sandbox {
       info = { name: 'Error', message: 'unreadable error' };
     }
     const message = String(info?.message ?? info);
-    if (info?.name === 'InternalError' && /out of memory/.test(message)) {
+    if ((info?.name === 'InternalError' && /out of memory/.test(message)) || this.lostToOutOfMemory(errH)) {
       return new FaztError('APP_OUT_OF_MEMORY', `${where} ran out of memory (limit ${Math.round(this.limits.memoryBytes / 1048576)} MiB) and was stopped`);
     }
     if ((info?.name === 'InternalError' || info?.name === 'RangeError') && /stack overflow|call stack/i.test(message)) {
@@ -468,7 +471,7 @@ export class Sandbox {
     for (;;) {
       const jobs = this.enter(() => rt.executePendingJobs());
       if (this.stop) throw this.failure(undefined, where, inv);
-      if (jobs.error && /out of memory/.test(String(ctx.dump(jobs.error)?.message))) throw this.failure(jobs.error, where, inv);
+      if (jobs.error && (this.lostToOutOfMemory(jobs.error) || /out of memory/.test(String(ctx.dump(jobs.error)?.message)))) throw this.failure(jobs.error, where, inv);
       const state = ctx.getPromiseState(h);
       if (state.type === 'fulfilled') return state.value;
       if (state.type === 'rejected') throw this.failure(state.error, where, inv);
@@ -494,12 +497,15 @@ export class Sandbox {
   }
 
   /**
-   * Parses `source` without running it.
-   * @returns `undefined` when it parses, else `"<path>:<line>:<col>: SyntaxError: <message>"`.
+   * Parses `source` without running it. Compiling an ES module also loads (and parses) what it
+   * imports, through `modules`.
+   * @returns `undefined` when it parses, else `"<path>:<line>:<col>: SyntaxError: <message>"` (or the
+   *   import that cannot be resolved).
    */
-  checkSyntax(path: string, source: string, isModule: boolean): string | undefined {
+  checkSyntax(path: string, source: string, isModule: boolean, modules?: ModuleOps): string | undefined {
     const { ctx } = this;
     const code = isModule ? source : `(function (module, exports, require, __filename, __dirname) {${source}\n})`;
+    this.checking = modules;
     try {
       const r = ctx.evalCode(code, path, { type: isModule ? 'module' : 'global', compileOnly: true, strict: isModule });
       if (!r.error) return undefined;
@@ -509,6 +515,7 @@ export class Sandbox {
       const col = at ? (at[2] ?? at[4]) : undefined;
       return `${path}${line ? `:${line}:${col}` : ''}: ${info?.name ?? 'SyntaxError'}: ${info?.message ?? String(info)}`;
     } finally {
+      this.checking = undefined;
       this.restore(this.appSnap ?? this.base);
     }
   }
