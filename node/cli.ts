@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
-import { existsSync, statSync, createWriteStream, renameSync, unlinkSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, statSync, createWriteStream, readFileSync, renameSync, unlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FaztError, formatBytes, isFaztError } from '../shared/index.js';
@@ -59,6 +60,196 @@ function progress(label: string, total: number, enabled: boolean) {
     process.stderr.write(`\r${label} [${'#'.repeat(fill)}${'-'.repeat(width - fill)}] ${String(pct).padStart(3)}% ${formatBytes(done)} / ${formatBytes(total)} ${extra}\x1b[K`);
   };
   return { draw, end: () => enabled && process.stderr.write('\n') };
+}
+
+/** The permission state the API reports. */
+interface PermissionStatus {
+  requested: string[];
+  granted: string[];
+  pending: string[];
+  dormant: string[];
+}
+
+/** A log entry as the API sends it. */
+interface LogLine {
+  id: number;
+  ts: number;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  message: string;
+  data?: unknown;
+  source?: string;
+}
+
+/** A job as the API sends it. */
+interface JobLine {
+  id: string;
+  kind: string;
+  name: string | null;
+  cron: string | null;
+  timezone: string | null;
+  runAt: number;
+  status: string;
+  attempts: number;
+  lastError: string | null;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** `name` and `permissions` of a local app.json, as far as they can be read (the node validates it). */
+function readLocalManifest(path: string): { name?: string; permissions: string[] } {
+  try {
+    const m = JSON.parse(readFileSync(path, 'utf8')) as { name?: unknown; permissions?: unknown };
+    return {
+      name: typeof m.name === 'string' ? m.name : undefined,
+      permissions: Array.isArray(m.permissions) ? [...new Set(m.permissions.filter((p): p is string => typeof p === 'string'))] : [],
+    };
+  } catch {
+    return { permissions: [] };
+  }
+}
+
+/** Every permission granted to an app, or none when the app does not exist yet. */
+async function grantedTo(c: NodeClient, name: string): Promise<string[]> {
+  const res = await c.call('GET', `/api/apps/${enc(name)}/permissions`);
+  if (res.status === 404) {
+    await res.body?.cancel();
+    return [];
+  }
+  const r = await readJson<PermissionStatus>(res);
+  return [...r.granted, ...r.dormant];
+}
+
+/** Asks a yes/no question on the terminal (stderr); only "y" or "yes" is yes. */
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+/** Quotes a word for a POSIX shell when it holds anything but safe characters. */
+function shellWord(s: string): string {
+  return /^[A-Za-z0-9_.,:@%+=/-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The `fazt app grant` command for these permissions, with the target the user gave (never the token). */
+function grantCommand(app: string, perms: string[], o: TargetOptions): string {
+  const target = o.db ? ` --db ${shellWord(o.db)}` : o.node ? ` --node ${shellWord(o.node)}` : '';
+  return `fazt app grant ${shellWord(app)} ${perms.map(shellWord).join(' ')}${target}`;
+}
+
+/** Human lines for `fazt app permissions`. */
+function permissionLines(app: string, p: PermissionStatus, o: TargetOptions): string[] {
+  const lines = p.requested.length ? [`${app} requests ${p.requested.join(', ')}`] : [`${app} requests no permissions`];
+  if (p.requested.length) lines.push(`  granted  ${p.granted.join(', ') || '-'}`, `  pending  ${p.pending.join(', ') || '-'}`);
+  if (p.dormant.length) lines.push(`  dormant  ${p.dormant.join(', ')} (granted, not requested by the live version)`);
+  if (p.pending.length) lines.push(`Grant with: ${grantCommand(app, p.pending, o)}`);
+  return lines;
+}
+
+/** `2025-01-31 14:05` (UTC, minutes), or with seconds. */
+function isoMinute(ms: number, seconds = false): string {
+  return new Date(ms).toISOString().slice(0, seconds ? 19 : 16).replace('T', ' ');
+}
+
+const clip = (s: string, n: number) => (s.length > n ? s.slice(0, n - 1) + '…' : s);
+
+/** Left-aligned columns, two spaces apart (last column unpadded). */
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+}
+
+const LEVEL_COLOUR: Record<LogLine['level'], string> = { debug: '90', info: '36', warn: '33', error: '31' };
+
+/** `HH:MM:SS.mmm LEVEL source  message {data}` in local time; continuation lines indented. */
+function formatLogLine(e: LogLine, colour: boolean): string {
+  const d = new Date(e.ts);
+  const p2 = (n: number) => String(n).padStart(2, '0');
+  const time = `${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')}`;
+  const paint = (code: string, s: string) => (colour ? `\x1b[${code}m${s}\x1b[0m` : s);
+  const nl = e.message.indexOf('\n');
+  const [first, rest] = nl < 0 ? [e.message, ''] : [e.message.slice(0, nl), e.message.slice(nl)];
+  // data goes on the first line, before a stack trace or other continuation lines
+  const message = (first + (e.data !== undefined ? ' ' + paint('2', JSON.stringify(e.data)) : '') + rest).replace(/\r?\n/g, '\n' + ' '.repeat(19));
+  const level = e.level.toUpperCase().padEnd(5);
+  return `${paint('2', time)} ${paint(LEVEL_COLOUR[e.level] ?? '0', level)} ${e.source ? paint('2', e.source) + '  ' : ''}${message}`;
+}
+
+/** Reads a secret's value: hidden from a terminal, else all of stdin minus one trailing newline. */
+async function readSecretValue(key: string): Promise<string> {
+  if (process.stdin.isTTY) return readHidden(`Value of ${key} (hidden): `);
+  const chunks: Buffer[] = [];
+  for await (const ch of process.stdin) chunks.push(ch as Buffer);
+  const v = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  if (v === '') throw new FaztError('BAD_REQUEST', `No value for ${key} on stdin; pipe it in (e.g. \`pass show x | fazt app secret set APP ${key}\`) or pass it as an argument.`);
+  return v;
+}
+
+/** Reads one line from the terminal without echoing it. */
+function readHidden(prompt: string): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const stdin = process.stdin;
+    let value = '';
+    const finish = (err?: Error) => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+      if (err) reject(err);
+      else resolvePromise(value);
+    };
+    const onData = (s: string) => {
+      for (const ch of s) {
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') return finish(value === '' ? new FaztError('BAD_REQUEST', 'Empty value; nothing was set.') : undefined);
+        if (ch === '\u0003') return finish(new FaztError('BAD_REQUEST', 'Cancelled; nothing was set.'));
+        if (ch === '\u007f' || ch === '\b') value = [...value].slice(0, -1).join('');
+        else value += ch;
+      }
+    };
+    process.stderr.write(prompt);
+    stdin.setEncoding('utf8');
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.on('data', onData);
+  });
+}
+
+/** Parses a `text/event-stream` body (WHATWG HTML §9.2) into events with their `id` and joined `data`. */
+async function* serverSentEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<{ id?: string; data: string }> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buf = '';
+  let id: string | undefined;
+  let data: string[] = [];
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      buf += decoder.decode(value, { stream: true });
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl).replace(/\r$/, '');
+        buf = buf.slice(nl + 1);
+        if (line === '') {
+          if (data.length) yield { id, data: data.join('\n') };
+          data = [];
+          id = undefined;
+          continue;
+        }
+        if (line.startsWith(':')) continue;
+        const colon = line.indexOf(':');
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const v = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+        if (field === 'id') id = v;
+        else if (field === 'data') data.push(v);
+      }
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
 }
 
 /** Builds the program. Exported for tests. */
@@ -150,29 +341,48 @@ export function buildProgram(): Command {
       .command('deploy')
       .description('deploy a folder as a new version of an app')
       .argument('<dir>', 'folder with app.json')
-      .option('--name <name>', 'app name (default: "name" in app.json)'),
-  ).action(async (dir: string, o: Common & { name?: string }) => {
+      .option('--name <name>', 'app name (default: "name" in app.json)')
+      .option('--grant', 'grant the permissions app.json requests, without asking (needs an admin token)'),
+  ).action(async (dir: string, o: Common & { name?: string; grant?: boolean }) => {
     const abs = resolve(dir);
     if (!existsSync(abs) || !statSync(abs).isDirectory()) throw new FaztError('BAD_REQUEST', `${dir} is not a folder.`);
     const files = listDir(abs);
     if (!files.some((f) => f.path === 'app.json')) {
       throw new FaztError('MISSING_MANIFEST', `${dir} has no app.json. Create one, e.g. {"name": "my-site", "title": "My site"}.`);
     }
+    const local = readLocalManifest(join(abs, 'app.json'));
+    const label = o.name ?? local.name;
     const total = files.reduce((s, f) => s + f.size, 0);
     await withClient(o, async (c) => {
+      let grant = o.grant === true;
+      // On a terminal, ask about what this version requests beyond what is already granted.
+      if (!grant && local.permissions.length && !o.json && process.stdin.isTTY === true && process.stderr.isTTY === true) {
+        const session = await callJson<{ scope: string | null }>(c, 'GET', '/api/session');
+        if (session.scope === 'admin') {
+          const already = label ? await grantedTo(c, label) : [];
+          const fresh = local.permissions.filter((p) => !already.includes(p));
+          if (fresh.length) grant = await confirm(`${label ?? 'The app'} requests ${fresh.join(', ')}. Grant? [y/N] `);
+        }
+      }
       const bar = progress('Uploading', total, !o.json && process.stderr.isTTY === true);
       const body = zipStream(files, (bytes, done) => bar.draw(bytes, `${done}/${files.length} files`));
-      const qs = o.name ? `?name=${enc(o.name)}` : '';
-      const res = await c.call('POST', `/api/apps${qs}`, { body, headers: { 'content-type': 'application/zip' } });
+      const qs = new URLSearchParams();
+      if (o.name) qs.set('name', o.name);
+      if (grant) qs.set('grant', 'all');
+      const res = await c.call('POST', `/api/apps${qs.size ? `?${qs}` : ''}`, { body, headers: { 'content-type': 'application/zip' } });
       bar.draw(total, `${files.length}/${files.length} files`, true);
       bar.end();
-      const r = await readJson<{ id: string; name: string; version: number; files: number; bytes: number; urls: string[]; warnings: string[]; permissions: string[] }>(res);
+      const r = await readJson<{ id: string; name: string; version: number; files: number; bytes: number; urls: string[]; warnings: string[]; permissions: PermissionStatus }>(res);
       for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
+      const p = r.permissions;
       emit(o, r, () =>
         [
           `Deployed ${r.name} version ${r.version} (${r.files} files, ${formatBytes(r.bytes)})`,
-          ...(r.permissions.length ? [`  permissions requested: ${r.permissions.join(', ')}`] : []),
           ...r.urls.map((u) => `  ${u}`),
+          ...(p.granted.length ? [`Permissions granted: ${p.granted.join(', ')}`] : []),
+          ...(p.pending.length
+            ? [`Permissions pending (the app cannot use them until you grant them): ${p.pending.join(', ')}`, `  ${grantCommand(r.name, p.pending, o)}`]
+            : []),
         ].join('\n'),
       );
     });
@@ -260,6 +470,177 @@ export function buildProgram(): Command {
       emit(o, r, () => `${name} aliases: ${r.app.aliases.join(', ')}`);
     }),
   );
+
+  targetOptions(app.command('permissions').description('what an app requests, and what is granted').argument('<app>')).action(async (name: string, o: Common) =>
+    withClient(o, async (c) => {
+      const r = await callJson<PermissionStatus & { app: string }>(c, 'GET', `/api/apps/${enc(name)}/permissions`);
+      emit(o, r, () => permissionLines(r.app, r, o).join('\n'));
+    }),
+  );
+  targetOptions(
+    app
+      .command('grant')
+      .description('grant permissions the app requests (admin)')
+      .argument('<app>')
+      .argument('[perm...]', 'permissions, e.g. net:api.example.com ai')
+      .option('--all', 'everything the live version requests'),
+  ).action(async (name: string, perms: string[], o: Common & { all?: boolean }) => {
+    if (!o.all && perms.length === 0) throw new FaztError('BAD_REQUEST', `Name the permissions to grant (see \`fazt app permissions ${name}\`), or pass --all.`);
+    if (o.all && perms.length) throw new FaztError('BAD_REQUEST', 'Pass permissions or --all, not both.');
+    await withClient(o, async (c) => {
+      const r = await callJson<PermissionStatus & { app: string; grantedNow: string[] }>(c, 'POST', `/api/apps/${enc(name)}/permissions`, { grant: o.all ? 'all' : perms });
+      emit(o, r, () => {
+        const unrequested = r.grantedNow.filter((p) => !r.requested.includes(p));
+        return [
+          r.grantedNow.length ? `Granted ${r.app}: ${r.grantedNow.join(', ')}` : `${r.app} requests no permissions; nothing to grant.`,
+          ...(unrequested.length ? [`  not requested by the live version (unused until a version asks): ${unrequested.join(', ')}`] : []),
+          ...(r.pending.length ? [`Still pending: ${r.pending.join(', ')}`] : []),
+        ].join('\n');
+      });
+    });
+  });
+  targetOptions(app.command('revoke').description('revoke granted permissions (admin)').argument('<app>').argument('<perm...>')).action(
+    async (name: string, perms: string[], o: Common) =>
+      withClient(o, async (c) => {
+        let last: (PermissionStatus & { app: string; revoked: string }) | undefined;
+        for (const p of perms) last = await callJson(c, 'DELETE', `/api/apps/${enc(name)}/permissions/${enc(p)}`);
+        const r = last!;
+        emit(o, { ...r, revoked: perms }, () => [`Revoked ${r.app}: ${perms.join(', ')}`, ...(r.pending.length ? [`Pending now: ${r.pending.join(', ')}`] : [])].join('\n'));
+      }),
+  );
+
+  targetOptions(
+    app
+      .command('logs')
+      .description("print an app's log (its console.* and runtime errors)")
+      .argument('<app>')
+      .option('-n, --lines <n>', 'how many of the latest entries (0–1000)', '50')
+      .option('--level <level>', 'only this level and above: debug, info, warn or error')
+      .option('-f, --follow', 'keep printing new entries as they come (Ctrl-C stops)'),
+  ).action(async (name: string, o: Common & { lines: string; level?: string; follow?: boolean }) => {
+    const n = Number(o.lines);
+    if (!/^\d+$/.test(o.lines) || n > 1000) throw new FaztError('BAD_REQUEST', `-n must be a whole number from 0 to 1000, not "${o.lines}".`);
+    if (o.level !== undefined && !['debug', 'info', 'warn', 'error'].includes(o.level)) throw new FaztError('BAD_REQUEST', `--level must be debug, info, warn or error, not "${o.level}".`);
+    const colour = !o.json && process.stdout.isTTY === true && !process.env.NO_COLOR;
+    const print = (e: LogLine) => out(o.json ? JSON.stringify(e) : formatLogLine(e, colour));
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(0); // `fazt app logs … | head`
+    });
+    await withClient(o, async (c) => {
+      const base = `/api/apps/${enc(name)}/logs`;
+      const level = o.level ? `&level=${o.level}` : '';
+      const logsAfter = async (after: number | undefined, limit: number, lvl = level) =>
+        (await callJson<{ logs: LogLine[] }>(c, 'GET', `${base}?limit=${limit}${after !== undefined ? `&after=${after}` : ''}${lvl}`)).logs;
+      const backlog = n > 0 ? await logsAfter(undefined, n) : [];
+      backlog.forEach(print);
+      if (!o.follow) {
+        if (backlog.length === 0 && !o.json && process.stdout.isTTY) out('(no log entries)');
+        return;
+      }
+      // Follow from the newest entry (of any level), so nothing printed is printed again.
+      let last = backlog.at(-1)?.id ?? (await logsAfter(undefined, 1, ''))[0]?.id ?? 0;
+      if (c.kind === 'file') {
+        // The node writing this cartridge is another process: poll it.
+        for (;;) {
+          const page = await logsAfter(last, 1000);
+          page.forEach(print);
+          if (page.length) last = page.at(-1)!.id;
+          if (page.length < 1000) await sleep(500);
+        }
+      }
+      let failures = 0;
+      for (;;) {
+        let res: Response;
+        try {
+          res = await c.call('GET', `${base}?follow=1${level}`, { headers: { accept: 'text/event-stream', 'last-event-id': String(last) } });
+        } catch (e) {
+          // The node went away (restart?): retry for a minute, then give up.
+          if (++failures > 60) throw e;
+          await sleep(1000);
+          continue;
+        }
+        if (!res.ok) await readJson(res);
+        if (!res.body || !/^text\/event-stream/.test(res.headers.get('content-type') ?? '')) throw new FaztError('INTERNAL', 'The node did not answer with an event stream.');
+        failures = 0;
+        try {
+          for await (const ev of serverSentEvents(res.body)) {
+            if (!ev.data) continue;
+            const e = JSON.parse(ev.data) as LogLine;
+            print(e);
+            last = e.id;
+          }
+        } catch {
+          // connection dropped: reconnect below with Last-Event-ID
+        }
+        await sleep(1000);
+      }
+    });
+  });
+
+  const secret = app.command('secret').description("an app's secrets, which its code reads as fazt.env (admin)");
+  targetOptions(
+    secret
+      .command('set')
+      .description('set a secret; without VALUE it is read from stdin (hidden on a terminal), so it stays out of shell history')
+      .argument('<app>')
+      .argument('<key>', 'e.g. API_KEY: a letter or _, then letters, digits or _')
+      .argument('[value]'),
+  ).action(async (name: string, key: string, value: string | undefined, o: Common) => {
+    const v = value ?? (await readSecretValue(key));
+    await withClient(o, async (c) => {
+      const r = await callJson<{ app: string; name: string; created: boolean; updatedAt: number }>(c, 'PUT', `/api/apps/${enc(name)}/secrets/${enc(key)}`, { value: v });
+      emit(o, r, () => `${r.created ? 'Set' : 'Replaced'} ${r.name} for ${r.app} (its code reads fazt.env.${r.name})`);
+    });
+  });
+  targetOptions(secret.command('list').description('names of the secrets (never their values)').argument('<app>')).action(async (name: string, o: Common) =>
+    withClient(o, async (c) => {
+      const r = await callJson<{ app: string; secrets: { name: string; updatedAt: number }[] }>(c, 'GET', `/api/apps/${enc(name)}/secrets`);
+      const w = Math.max(0, ...r.secrets.map((x) => x.name.length));
+      emit(o, r, () => r.secrets.map((x) => `${x.name.padEnd(w)}  set ${isoMinute(x.updatedAt)}`).join('\n') || '(no secrets)');
+    }),
+  );
+  targetOptions(secret.command('rm').alias('remove').description('remove a secret').argument('<app>').argument('<key>')).action(async (name: string, key: string, o: Common) =>
+    withClient(o, async (c) => {
+      const r = await callJson<{ app: string; removed: string }>(c, 'DELETE', `/api/apps/${enc(name)}/secrets/${enc(key)}`);
+      emit(o, r, () => `Removed ${r.removed} from ${r.app}`);
+    }),
+  );
+
+  targetOptions(app.command('jobs').description("an app's scheduled and running jobs (cron and one-shot)").argument('<app>')).action(async (name: string, o: Common) =>
+    withClient(o, async (c) => {
+      const r = await callJson<{ app: string; jobs: JobLine[] }>(c, 'GET', `/api/apps/${enc(name)}/jobs`);
+      emit(o, r, () => {
+        if (!r.jobs.length) return '(no jobs)';
+        const rows = r.jobs.map((j) => [
+          j.status,
+          j.kind === 'cron' ? `${j.name ?? ''} (${j.cron}${j.timezone ? `, ${j.timezone}` : ''})` : `one-shot ${j.id}`,
+          j.status === 'running' ? 'now' : isoMinute(j.runAt),
+          j.attempts ? `${j.attempts} failed: ${j.lastError ?? ''}` : '',
+        ]);
+        return table([['STATUS', 'JOB', 'NEXT RUN (UTC)', 'ERRORS'], ...rows]);
+      });
+    }),
+  );
+
+  targetOptions(
+    program
+      .command('events')
+      .description('the latest events apps emitted, newest first')
+      .option('--app <app>', 'only events this app emitted')
+      .option('-n, --lines <n>', 'how many (1–1000)', '20'),
+  ).action(async (o: Common & { app?: string; lines: string }) => {
+    if (!/^\d+$/.test(o.lines) || Number(o.lines) < 1 || Number(o.lines) > 1000) throw new FaztError('BAD_REQUEST', `-n must be a whole number from 1 to 1000, not "${o.lines}".`);
+    await withClient(o, async (c) => {
+      const qs = new URLSearchParams({ limit: o.lines });
+      if (o.app) qs.set('app', o.app);
+      const r = await callJson<{ events: { id: string; app: string; type: string; payload: unknown; createdAt: number }[] }>(c, 'GET', `/api/events?${qs}`);
+      emit(o, r, () =>
+        r.events.length
+          ? table(r.events.map((e) => [isoMinute(e.createdAt, true), e.app ?? '?', e.type, e.payload === null ? '' : clip(JSON.stringify(e.payload), 80)]))
+          : '(no events)',
+      );
+    });
+  });
 
   targetOptions(program.command('backup').description('write a consistent copy of the cartridge (works while the node serves)').argument('<out.db>')).action(
     async (outPath: string, o: Common) => {

@@ -14,6 +14,11 @@ import { jsonLogger } from './ports.js';
 export interface NodeClient {
   /** Where commands go, for messages: a URL or a file path. */
   readonly target: string;
+  /**
+   * `http`: a running node (live feeds such as `logs?follow=1` stream from it); `file`: the cartridge
+   * opened in this process (another process may be writing it, so live data must be polled).
+   */
+  readonly kind: 'http' | 'file';
   /** Calls the admin API. `path` starts with `/api/`. */
   call(method: string, path: string, init?: { body?: BodyInit; headers?: Record<string, string> }): Promise<Response>;
   /** Releases the cartridge (local) or nothing (remote). */
@@ -53,6 +58,7 @@ export interface TargetOptions {
 }
 
 class HttpClient implements NodeClient {
+  readonly kind = 'http' as const;
   constructor(
     readonly target: string,
     private readonly token: string | undefined,
@@ -77,6 +83,7 @@ class HttpClient implements NodeClient {
 }
 
 class LocalClient implements NodeClient {
+  readonly kind = 'file' as const;
   readonly kernel: Kernel;
   constructor(
     readonly target: string,

@@ -6,7 +6,7 @@ import { deployDir, kernelForFile } from './kernel-file.js';
 import type { RuntimeLimits } from '../shared/runtime/index.js';
 import { jsonLogger } from './ports.js';
 import { createApp, listen } from './server.js';
-import { EXAMPLE_APP_DIR } from './paths.js';
+import { EXAMPLE_APP_DIRS } from './paths.js';
 
 export { deployDir, kernelForFile, FAZT_VERSION } from './kernel-file.js';
 
@@ -23,7 +23,7 @@ export interface NodeOptions {
   domain: string;
   /** Upload limits. */
   limits?: Partial<DeployLimits>;
-  /** Deploy the example app into a new cartridge (default true). */
+  /** Deploy the example apps (`hello`, `notes`) into a new cartridge (default true). */
   seedExample?: boolean;
   /** Limits of the serverless runtime (CPU, wall time, memory, concurrency …); defaults otherwise. */
   runtimeLimits?: Partial<RuntimeLimits>;
@@ -46,7 +46,7 @@ export interface RunningNode {
 
 
 /**
- * Opens the cartridge, seeds a new one with the example app, and serves HTTP.
+ * Opens the cartridge, seeds a new one with the example apps, and serves HTTP.
  * @throws FaztError for a bad cartridge; the listen error (e.g. `EADDRINUSE`) when the port is taken.
  */
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
@@ -55,10 +55,13 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const kernel = kernelForFile(file, { domain: options.domain, limits: options.limits, logger, runtimeLimits: options.runtimeLimits });
   const gc = kernel.collectGarbage();
   if (gc && (gc.blobs || gc.chunks)) logger.info('removed leftovers of interrupted deploys', gc);
-  if ((options.seedExample ?? true) && !getMeta(file.db, 'example_seeded') && existsSync(EXAMPLE_APP_DIR)) {
+  const examples = EXAMPLE_APP_DIRS.filter((dir) => existsSync(dir));
+  if ((options.seedExample ?? true) && !getMeta(file.db, 'example_seeded') && examples.length) {
     if (kernel.apps.list().length === 0) {
-      const r = await deployDir(kernel, EXAMPLE_APP_DIR);
-      kernel.grantRequested(r.id);
+      for (const dir of examples) {
+        const r = await deployDir(kernel, dir);
+        kernel.grantRequested(r.id);
+      }
     }
     setMeta(file.db, 'example_seeded', '1');
   }

@@ -18,6 +18,9 @@ export const PACKAGE_ROOT: string = (() => {
 /** The example app deployed into a new cartridge. */
 export const EXAMPLE_APP_DIR = join(PACKAGE_ROOT, 'examples', 'hello');
 
+/** The example apps deployed into a new cartridge, in this order: `hello` and `notes`. */
+export const EXAMPLE_APP_DIRS: readonly string[] = [EXAMPLE_APP_DIR, join(PACKAGE_ROOT, 'examples', 'notes')];
+
 /**
  * Default cartridge path: `$FAZT_DB`, else `$XDG_DATA_HOME/fazt/data.db`, else `~/.local/share/fazt/data.db`
  * (XDG Base Directory spec).

@@ -56,6 +56,9 @@ export async function sendFetchResponse(res: ExpressResponse, response: Response
   let closed = false;
   res.on('close', () => {
     closed = true;
+    // The client went away: cancel the body now (not at its next chunk), so live streams such as a
+    // log follower unsubscribe at once.
+    reader.cancel().catch(() => {});
   });
   try {
     for (;;) {

@@ -256,7 +256,23 @@ export class Kernel {
         const own = this.appOriginFor(request, url, name);
         if (own) return new Response(null, { status: 302, headers: { location: own + rest.slice(slash) + url.search, 'cache-control': 'no-store' } });
         const inner = rest.slice(slash);
-        if (isApiPath(inner)) return await this.serveApi(request, app, inner, { basePath: `/a/${name}`, headers: PATH_APP_HEADERS });
+        if (isApiPath(inner)) {
+          // A page served in place under the sandbox CSP has an opaque origin, so its JSON writes
+          // are CORS-preflighted (Fetch standard §3.2.2). The API is public and no credentials reach
+          // it from there (the owner's cookie is Path=/api), so the preflight is answered here.
+          if (request.method === 'OPTIONS' && request.headers.get('origin') && request.headers.get('access-control-request-method')) {
+            return new Response(null, {
+              status: 204,
+              headers: {
+                ...PATH_APP_HEADERS,
+                'access-control-allow-methods': 'GET, HEAD, POST, PUT, PATCH, DELETE',
+                'access-control-allow-headers': request.headers.get('access-control-request-headers') ?? '',
+                'access-control-max-age': '600',
+              },
+            });
+          }
+          return await this.serveApi(request, app, inner, { basePath: `/a/${name}`, headers: PATH_APP_HEADERS });
+        }
         return serveApp(request, this, app, rest.slice(slash), {
           basePath: `/a/${name}`,
           headers: PATH_APP_HEADERS,

@@ -44,7 +44,10 @@ type FaztFetchResult = Response | object | string;
 
 /**
  * Handles an HTTP request to the app's `/api/…` routes.
- * @param request the incoming request; `request.url` is the full public URL.
+ * @param request the incoming request. `request.url` has the public origin and the path inside the app,
+ *   which always starts with `/api/`: on the app's own origin that is the public URL; under the node's
+ *   path (`/a/<name>/api/x`) the `/a/<name>` prefix is left out (it is {@link FaztContext.basePath}).
+ *   Links back to the app are `origin + ctx.basePath + path`, or relative.
  * @param env the app's secrets (same object as {@link Fazt.env | fazt.env}).
  * @param ctx per-invocation helpers.
  */
@@ -105,6 +108,11 @@ interface FaztContext {
   waitUntil(promise: Promise<unknown>): void;
   /** Unique id of this invocation (also attached to the app's log lines). */
   readonly requestId: string;
+  /**
+   * Path prefix of the app on the host the request came to: `''` on its own origin
+   * (`http://<name>.<domain>/`), `'/a/<name>'` under the node's path. `''` for jobs and events.
+   */
+  readonly basePath: string;
 }
 
 /** A scheduled job being run by a `scheduled` handler. */
@@ -150,8 +158,9 @@ interface FaztEvent {
  * - `INVALID_ARGUMENT`: a bad argument (wrong type, key too long, value not JSON-serializable, …).
  * - `LIMIT_EXCEEDED`: a quota or size limit was hit (storage, value size, request count, time).
  * - `NOT_FOUND`: the target does not exist (where that is an error rather than a `null` result).
+ * - `CONFLICT`: the target already exists (e.g. `insert` with an `_id` in use).
  */
-type FaztErrorCode = 'PERMISSION_DENIED' | 'INVALID_ARGUMENT' | 'LIMIT_EXCEEDED' | 'NOT_FOUND' | (string & {});
+type FaztErrorCode = 'PERMISSION_DENIED' | 'INVALID_ARGUMENT' | 'LIMIT_EXCEEDED' | 'NOT_FOUND' | 'CONFLICT' | (string & {});
 
 /**
  * The error every `fazt.*` call throws or rejects with: a plain `Error` with a stable `code`.
@@ -311,7 +320,8 @@ interface FaztUpdate {
 interface FaztCollection<T extends object = Record<string, unknown>> {
   /**
    * Inserts `doc` and resolves it with its `_id`.
-   * @throws {FaztError} `INVALID_ARGUMENT` if the given `_id` exists or the document is not serializable.
+   * @throws {FaztError} `CONFLICT` if a document with the given `_id` exists, `INVALID_ARGUMENT` if the
+   *   document is not serializable.
    */
   insert(doc: T & { _id?: string }): Promise<T & { _id: string }>;
   /** The document with this `_id`, or `null`. */

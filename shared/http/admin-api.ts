@@ -2,6 +2,8 @@ import { FaztError } from '../errors.js';
 import type { Kernel, RequestContext } from '../kernel.js';
 import { SESSION_COOKIE, type Principal, type TokenScope } from '../auth/index.js';
 import type { AppRecord } from '../apps/index.js';
+import { PERMISSION_PATTERN } from '../apps/permissions.js';
+import { LOG_LEVELS, type LogEntry, type LogLevel } from '../storage/index.js';
 import { readCookie, serializeCookie } from './cookies.js';
 import { errorResponse, json } from './responses.js';
 
@@ -35,10 +37,13 @@ function route(method: string, path: string, scope: TokenScope | null, handler: 
   routes.push({ method, pattern, scope, handler });
 }
 
-/** Reads a JSON object body (≤ 64 KiB). @throws FaztError `BAD_REQUEST`. */
-async function body(c: ApiCall): Promise<Record<string, unknown>> {
+/** Reads a JSON object body (≤ `maxChars`, default 64 KiB). @throws FaztError `BAD_REQUEST`, `PAYLOAD_TOO_LARGE`. */
+async function body(c: ApiCall, maxChars = 65536): Promise<Record<string, unknown>> {
+  const declared = Number(c.request.headers.get('content-length') ?? NaN);
+  const tooLarge = () => new FaztError('PAYLOAD_TOO_LARGE', `JSON body larger than ${Math.round(maxChars / 1024)} KiB.`);
+  if (declared > maxChars * 3) throw tooLarge(); // a UTF-16 unit is at most 3 UTF-8 bytes
   const text = await c.request.text();
-  if (text.length > 65536) throw new FaztError('PAYLOAD_TOO_LARGE', 'JSON body larger than 64 KiB.');
+  if (text.length > maxChars) throw tooLarge();
   if (text.trim() === '') return {};
   try {
     const v = JSON.parse(text);
@@ -91,6 +96,159 @@ function assertNotCrossOrigin(c: ApiCall): void {
   if (origin !== null && origin !== c.url.origin) throw new FaztError('FORBIDDEN', 'Cross-origin request refused: set up and sign in from the node’s own dashboard.');
 }
 
+/** A decoded path parameter. @throws FaztError `BAD_REQUEST` for broken percent-encoding. */
+function param(c: ApiCall, i: number): string {
+  try {
+    return decodeURIComponent(c.params[i]!);
+  } catch {
+    throw new FaztError('BAD_REQUEST', `Malformed percent-encoding in the path: "${c.params[i]!.slice(0, 80)}".`);
+  }
+}
+
+/** The app named by the first path parameter. @throws FaztError `APP_NOT_FOUND`. */
+const appOf = (c: ApiCall) => c.kernel.apps.require(param(c, 0));
+
+/** What the app's live version requests in its manifest. */
+function requestedBy(c: ApiCall, app: AppRecord): string[] {
+  if (app.currentVersion === null) return [];
+  return c.kernel.apps.manifest(app.id, app.currentVersion)?.permissions ?? [];
+}
+
+/**
+ * The app's permissions: `requested` by the live version, of those `granted` (in force) and `pending`,
+ * plus `dormant`: granted but not requested by the live version (unused until a version asks again).
+ */
+function permissionStatus(c: ApiCall, appId: string, requested: readonly string[]) {
+  const status = c.kernel.permissions.status(appId, requested);
+  const req = new Set(status.requested);
+  return { ...status, dormant: c.kernel.permissions.granted(appId).filter((p) => !req.has(p)) };
+}
+
+/** @throws FaztError `INVALID_ARGUMENT` unless `p` is a permission string (`ai`, `net:example.com`). */
+function checkPermission(p: unknown): string {
+  if (typeof p !== 'string' || !PERMISSION_PATTERN.test(p)) {
+    throw new FaztError('INVALID_ARGUMENT', `"${String(p).slice(0, 100)}" is not a permission; they look like "ai" or "net:example.com". Nothing was changed.`);
+  }
+  return p;
+}
+
+/**
+ * The deploy's `grant` query parameter(s): `all`, or permissions separated by commas (repeatable).
+ * @returns `undefined` when absent or empty.
+ * @throws FaztError `INVALID_ARGUMENT` for a malformed permission.
+ */
+function parseGrantParam(values: string[]): 'all' | string[] | undefined {
+  const items = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+  if (items.length === 0) return undefined;
+  if (items.includes('all')) return 'all';
+  return items.map(checkPermission);
+}
+
+/**
+ * An optional integer query value in `[min, max]`.
+ * @throws FaztError `BAD_REQUEST` when present but not such an integer.
+ */
+function intParam(name: string, v: string | null, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (v === null || v === '') return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new FaztError('BAD_REQUEST', `${name} must be a whole number${max < Number.MAX_SAFE_INTEGER ? ` from ${min} to ${max}` : ` ≥ ${min}`} (got "${v.slice(0, 40)}").`);
+  }
+  return n;
+}
+
+/** @throws FaztError `BAD_REQUEST` for an unknown level. */
+function logLevelParam(v: string | null): LogLevel | undefined {
+  if (v === null || v === '') return undefined;
+  if (!(LOG_LEVELS as readonly string[]).includes(v)) throw new FaztError('BAD_REQUEST', `level must be one of ${LOG_LEVELS.join(', ')} (got "${v.slice(0, 40)}").`);
+  return v as LogLevel;
+}
+
+/** Interval of the comment lines that keep an idle log stream (and proxies in between) alive, ms. */
+const LOG_STREAM_HEARTBEAT_MS = 15_000;
+/** Entries queued for a slow log follower before its stream is ended (it reconnects with `Last-Event-ID`). */
+const LOG_STREAM_MAX_QUEUE = 1000;
+
+/**
+ * A server-sent event stream (text/event-stream) of an app's log entries: first the backlog (entries
+ * after `after`, or the last `limit`), then live entries as they are appended. Each event's `id` is
+ * the entry's id, so a client reconnecting with `Last-Event-ID` resumes without gaps or repeats.
+ * Ends when the client goes away (the host cancels the body), when the app is removed, or when the
+ * client falls more than {@link LOG_STREAM_MAX_QUEUE} entries behind; every path unsubscribes.
+ */
+function followLogs(c: ApiCall, app: AppRecord, o: { after?: number; limit: number; level?: LogLevel }): Response {
+  const headers = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' };
+  if (c.request.method === 'HEAD') return new Response(null, { headers });
+  const { logs, apps } = c.kernel;
+  const encoder = new TextEncoder();
+  const minLevel = LOG_LEVELS.indexOf(o.level ?? 'debug');
+  let lastId = o.after ?? 0;
+  let cleanup = () => {};
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        let open = true;
+        const send = (text: string) => {
+          if (open) controller.enqueue(encoder.encode(text));
+        };
+        const end = () => {
+          if (!open) return;
+          cleanup();
+          controller.close();
+        };
+        let backlog = 0;
+        const sendEntry = (e: LogEntry) => {
+          if (e.id <= lastId || LOG_LEVELS.indexOf(e.level) < minLevel) return;
+          lastId = e.id;
+          send(`id: ${e.id}\ndata: ${JSON.stringify(e)}\n\n`);
+        };
+        const sendLive = (e: LogEntry) => {
+          sendEntry(e);
+          // queued chunks = highWaterMark − desiredSize; the backlog may fill the queue at first
+          if (open && (controller.desiredSize ?? 0) < -backlog) {
+            send(': too far behind; reconnect with Last-Event-ID\n\n');
+            end();
+          }
+        };
+        // Subscribe before reading the backlog; ids dedupe the overlap (both run synchronously anyway).
+        const unsubscribe = logs.subscribe(app.id, sendLive);
+        const unwatch = apps.onChange((ch) => {
+          if (ch.kind === 'remove' && ch.appId === app.id) {
+            send(': app removed\n\n');
+            end();
+          }
+        });
+        const heartbeat = setInterval(() => send(': heartbeat\n\n'), LOG_STREAM_HEARTBEAT_MS);
+        (heartbeat as { unref?: () => void }).unref?.(); // never keeps a Node process alive
+        cleanup = () => {
+          open = false;
+          clearInterval(heartbeat);
+          unsubscribe();
+          unwatch();
+        };
+        send(`retry: 1000\n: following ${app.name}\n\n`); // also makes the host send the headers now
+        if (o.after !== undefined) {
+          for (;;) {
+            const page = logs.query(app.id, { afterId: lastId, limit: 1000, level: o.level });
+            page.forEach(sendEntry);
+            backlog += page.length;
+            if (page.length < 1000) break;
+          }
+        } else if (o.limit > 0) {
+          const page = logs.tail(app.id, o.limit, o.level);
+          page.forEach(sendEntry);
+          backlog = page.length;
+        }
+      },
+      cancel() {
+        cleanup();
+      },
+    },
+    { highWaterMark: LOG_STREAM_MAX_QUEUE },
+  );
+  return new Response(stream, { headers });
+}
+
 route('GET', '/api/health', null, (c) =>
   json({ ok: true, node: c.kernel.cartridge.nodeId, version: c.kernel.version, schema: c.kernel.cartridge.schemaVersion }),
 );
@@ -130,6 +288,14 @@ route('GET', '/api/apps', 'deploy', (c) => json({ apps: c.kernel.apps.list().map
 
 route('POST', '/api/apps', 'deploy', async (c) => {
   const name = c.url.searchParams.get('name') ?? undefined;
+  // Checked before the upload is read: a refused grant deploys nothing.
+  const grant = parseGrantParam(c.url.searchParams.getAll('grant'));
+  if (grant && c.principal?.scope !== 'admin') {
+    throw new FaztError(
+      'FORBIDDEN',
+      'Granting permissions needs the "admin" scope; this token has "deploy". Deploy without granting (new permissions stay pending), then the owner grants them: `fazt app grant APP PERM…`.',
+    );
+  }
   if (!c.request.body) throw new FaztError('BAD_REQUEST', 'Send the app as a zip (Content-Type: application/zip) or multipart/form-data.');
   const len = c.request.headers.get('content-length');
   const r = await c.kernel.deploy.deploy({
@@ -139,26 +305,41 @@ route('POST', '/api/apps', 'deploy', async (c) => {
     name,
   });
   c.kernel.collectGarbage();
+  const requested = r.manifest.permissions ?? [];
+  if (grant) {
+    const list = grant === 'all' ? requested : grant;
+    if (list.length) c.kernel.permissions.grant(r.id, list);
+  }
   return json(
-    { id: r.id, name: r.name, version: r.version, created: r.created, files: r.files, bytes: r.bytes, warnings: r.warnings, permissions: r.manifest.permissions, urls: appUrls(c.kernel, c.url, r.name) },
+    {
+      id: r.id,
+      name: r.name,
+      version: r.version,
+      created: r.created,
+      files: r.files,
+      bytes: r.bytes,
+      warnings: r.warnings,
+      permissions: permissionStatus(c, r.id, requested),
+      urls: appUrls(c.kernel, c.url, r.name),
+    },
     r.created ? 201 : 200,
   );
 });
 
 route('GET', '/api/apps/:ref', 'deploy', (c) => {
-  const app = c.kernel.apps.require(decodeURIComponent(c.params[0]!));
+  const app = c.kernel.apps.require(param(c, 0));
   const versions = c.kernel.apps.versions(app.id);
   const live = versions.find((v) => v.current);
   return json({ ...appJson(c, app), manifest: live?.manifest ?? null, versions: versions.length, files: live?.fileCount ?? 0, bytes: live?.totalBytes ?? 0 });
 });
 
 route('GET', '/api/apps/:ref/versions', 'deploy', (c) => {
-  const app = c.kernel.apps.require(decodeURIComponent(c.params[0]!));
+  const app = c.kernel.apps.require(param(c, 0));
   return json({ app: app.name, versions: c.kernel.apps.versions(app.id) });
 });
 
 route('GET', '/api/apps/:ref/files', 'deploy', (c) => {
-  const app = c.kernel.apps.require(decodeURIComponent(c.params[0]!));
+  const app = c.kernel.apps.require(param(c, 0));
   const v = c.url.searchParams.get('version');
   const version = v ? Number(v) : app.currentVersion;
   if (version === null || !Number.isInteger(version)) throw new FaztError('VERSION_NOT_FOUND', `"${app.name}" has no live version.`);
@@ -169,33 +350,119 @@ route('GET', '/api/apps/:ref/files', 'deploy', (c) => {
 route('POST', '/api/apps/:ref/rollback', 'deploy', async (c) => {
   const b = await body(c);
   if (b.version !== undefined && !Number.isInteger(b.version)) throw new FaztError('BAD_REQUEST', '"version" must be an integer.');
-  const r = c.kernel.apps.rollback(decodeURIComponent(c.params[0]!), b.version as number | undefined);
+  const r = c.kernel.apps.rollback(param(c, 0), b.version as number | undefined);
   return json({ app: appJson(c, r.app), from: r.from, to: r.to });
 });
 
 route('POST', '/api/apps/:ref/rename', 'admin', async (c) => {
   const b = await body(c);
   if (typeof b.name !== 'string') throw new FaztError('BAD_REQUEST', 'Send {"name": "new-name"}.');
-  return json({ app: appJson(c, c.kernel.apps.rename(decodeURIComponent(c.params[0]!), b.name, b.keepAlias === true)) });
+  return json({ app: appJson(c, c.kernel.apps.rename(param(c, 0), b.name, b.keepAlias === true)) });
 });
 
 route('POST', '/api/apps/:ref/aliases', 'admin', async (c) => {
   const b = await body(c);
   if (typeof b.alias !== 'string') throw new FaztError('BAD_REQUEST', 'Send {"alias": "other-name"}.');
-  return json({ app: appJson(c, c.kernel.apps.addAlias(decodeURIComponent(c.params[0]!), b.alias)) }, 201);
+  return json({ app: appJson(c, c.kernel.apps.addAlias(param(c, 0), b.alias)) }, 201);
 });
 
 route('DELETE', '/api/apps/:ref/aliases/:alias', 'admin', (c) => {
-  const app = c.kernel.apps.require(decodeURIComponent(c.params[0]!));
-  const alias = decodeURIComponent(c.params[1]!);
+  const app = c.kernel.apps.require(param(c, 0));
+  const alias = param(c, 1);
   if (!app.aliases.includes(alias)) throw new FaztError('NOT_FOUND', `"${alias}" is not an alias of "${app.name}".`);
   return json({ app: appJson(c, c.kernel.apps.removeAlias(alias)) });
 });
 
 route('DELETE', '/api/apps/:ref', 'admin', (c) => {
-  const app = c.kernel.apps.remove(decodeURIComponent(c.params[0]!));
+  const app = c.kernel.apps.remove(param(c, 0));
   const gc = c.kernel.collectGarbage();
   return json({ removed: { id: app.id, name: app.name }, freed: gc ?? null });
+});
+
+// ---------------------------------------------------------------- permissions
+
+route('GET', '/api/apps/:ref/permissions', 'deploy', (c) => {
+  const app = appOf(c);
+  return json({ app: app.name, ...permissionStatus(c, app.id, requestedBy(c, app)) });
+});
+
+route('POST', '/api/apps/:ref/permissions', 'admin', async (c) => {
+  const app = appOf(c);
+  const b = await body(c);
+  const requested = requestedBy(c, app);
+  let list: string[];
+  if (b.grant === 'all') list = requested;
+  else if (Array.isArray(b.grant) && b.grant.length > 0 && b.grant.length <= 100) list = b.grant.map((p) => checkPermission(p));
+  else throw new FaztError('BAD_REQUEST', 'Send {"grant": ["net:example.com", "ai"]} (1–100 permissions) or {"grant": "all"} for everything the live version requests.');
+  if (list.length) c.kernel.permissions.grant(app.id, list);
+  return json({ app: app.name, grantedNow: [...new Set(list)], ...permissionStatus(c, app.id, requested) });
+});
+
+route('DELETE', '/api/apps/:ref/permissions/:perm', 'admin', (c) => {
+  const app = appOf(c);
+  const perm = checkPermission(param(c, 1));
+  if (!c.kernel.permissions.revoke(app.id, perm)) throw new FaztError('NOT_FOUND', `"${perm}" is not granted to "${app.name}"; nothing was revoked.`);
+  return json({ app: app.name, revoked: perm, ...permissionStatus(c, app.id, requestedBy(c, app)) });
+});
+
+// ---------------------------------------------------------------- logs
+
+route('GET', '/api/apps/:ref/logs', 'deploy', (c) => {
+  const app = appOf(c);
+  const q = c.url.searchParams;
+  const level = logLevelParam(q.get('level'));
+  const follow = q.get('follow');
+  if (follow !== null && follow !== '0' && follow !== 'false') {
+    const lastEventId = c.request.headers.get('last-event-id');
+    const after = lastEventId !== null && lastEventId.trim() !== '' ? intParam('Last-Event-ID', lastEventId, 0) : intParam('after', q.get('after'), 0);
+    return followLogs(c, app, { after, limit: intParam('limit', q.get('limit'), 0, 1000) ?? 0, level });
+  }
+  const after = intParam('after', q.get('after'), 0);
+  const limit = intParam('limit', q.get('limit'), 1, 1000) ?? 100;
+  const logs = after !== undefined ? c.kernel.logs.query(app.id, { afterId: after, limit, level }) : c.kernel.logs.tail(app.id, limit, level);
+  return json({ logs });
+});
+
+// ---------------------------------------------------------------- secrets
+
+route('GET', '/api/apps/:ref/secrets', 'admin', (c) => {
+  const app = appOf(c);
+  return json({ app: app.name, secrets: c.kernel.secrets.names(app.id) });
+});
+
+route('PUT', '/api/apps/:ref/secrets/:name', 'admin', async (c) => {
+  const app = appOf(c);
+  const name = param(c, 1);
+  // A 64 KiB value may need up to 6 JSON characters per byte (\u00XX).
+  const b = await body(c, 400 * 1024);
+  if (typeof b.value !== 'string') throw new FaztError('BAD_REQUEST', 'Send {"value": "…"}: the secret\'s value as a string.');
+  const existed = c.kernel.secrets.names(app.id).some((s) => s.name === name);
+  c.kernel.secrets.set(app.id, name, b.value);
+  c.kernel.runtime?.secretsChanged(app.id);
+  const stored = c.kernel.secrets.names(app.id).find((s) => s.name === name);
+  return json({ app: app.name, name, updatedAt: stored?.updatedAt ?? null, created: !existed }, existed ? 200 : 201);
+});
+
+route('DELETE', '/api/apps/:ref/secrets/:name', 'admin', (c) => {
+  const app = appOf(c);
+  const name = param(c, 1);
+  if (!c.kernel.secrets.delete(app.id, name)) throw new FaztError('NOT_FOUND', `"${app.name}" has no secret ${name}. See \`fazt app secret list ${app.name}\`.`);
+  c.kernel.runtime?.secretsChanged(app.id);
+  return json({ app: app.name, removed: name });
+});
+
+// ---------------------------------------------------------------- jobs and events (read-only)
+
+route('GET', '/api/apps/:ref/jobs', 'deploy', (c) => {
+  const app = appOf(c);
+  return json({ app: app.name, jobs: c.kernel.jobs.list(app.id) });
+});
+
+route('GET', '/api/events', 'deploy', (c) => {
+  const ref = c.url.searchParams.get('app');
+  const app = ref !== null && ref !== '' ? c.kernel.apps.require(ref) : undefined;
+  const limit = intParam('limit', c.url.searchParams.get('limit'), 1, 1000) ?? 50;
+  return json({ events: c.kernel.events.recent(app?.id, limit) });
 });
 
 route('GET', '/api/tokens', 'admin', (c) => json({ tokens: c.kernel.auth.listTokens() }));
@@ -206,7 +473,7 @@ route('POST', '/api/tokens', 'admin', async (c) => {
 });
 
 route('DELETE', '/api/tokens/:id', 'admin', (c) => {
-  c.kernel.auth.revokeToken(decodeURIComponent(c.params[0]!));
+  c.kernel.auth.revokeToken(param(c, 0));
   return json({ ok: true });
 });
 

@@ -409,13 +409,21 @@ export class AppRuntime {
     const url = new URL(request.url);
     const appUrl = `${url.origin}${pathname}${url.search}`;
     const headersOut = (extra: Record<string, string> = {}) => ({ ...mount.headers, 'x-fazt-request-id': requestId, ...extra });
+    let bodyTooLarge: FaztError | undefined;
     try {
       if (app.version === null) throw new FaztError('NO_HANDLER', `The app "${app.name}" has no live version yet.`);
       const version = app.version;
       let body: Uint8Array | undefined;
       let files: Uint8Array | undefined;
       const hasBody = request.body !== null && request.method !== 'GET' && request.method !== 'HEAD';
-      const bodyBytes = async () => (body ??= await readBody(request, this.limits.requestBytes));
+      const bodyBytes = async () => {
+        try {
+          return (body ??= await readBody(request, this.limits.requestBytes));
+        } catch (e) {
+          if (isFaztError(e) && e.code === 'LIMIT_EXCEEDED') bodyTooLarge = e;
+          throw e;
+        }
+      };
       const result = await this.run({ ...app, version }, 'fetch', { url: appUrl, method: request.method, headers: appVisibleHeaders(request.headers), hasBody }, {
         basePath: mount.basePath,
         source,
@@ -476,7 +484,9 @@ export class AppRuntime {
       if (request.method === 'HEAD') out = null;
       return new Response(out, { status: r.status, statusText: r.statusText, headers });
     } catch (e) {
-      const err = isFaztError(e) ? e : new FaztError('INTERNAL', 'The node failed to run this request; the error was logged.');
+      let err = isFaztError(e) ? e : new FaztError('INTERNAL', 'The node failed to run this request; the error was logged.');
+      // an oversized request body that the handler let through uncaught is the client's error (413), not the app's
+      if (bodyTooLarge && err.code === 'APP_ERROR' && err.message.includes(bodyTooLarge.message)) err = bodyTooLarge;
       if (!isFaztError(e)) this.s.logger.error('runtime failure', { app: app.name, error: String((e as Error)?.stack ?? e) });
       if (err.code !== 'LIMIT_EXCEEDED' || !/request body/.test(err.message)) {
         try {
@@ -529,16 +539,11 @@ export class AppRuntime {
     if (!code.length) return;
     const std = this.host.stdlib;
     const mods: ModuleSource = { readFile: readText, stdlib: (n) => std?.get(n), stdlibNames: () => std?.names() ?? [] };
-    const modules = { normalizeModule: (base: string, spec: string) => resolveModule(mods, spec, base), loadModule: (id: string) => loadEsModule(mods, id) };
-    const sb = await this.pool.lease();
-    try {
-      for (const p of code) {
-        const src = readText(p) ?? '';
-        const problem = sb.checkSyntax(p, src, isEsModule(p, src), modules);
-        if (problem) throw new FaztError('INVALID_CODE', `${problem}. Nothing was deployed; the live version is unchanged.`);
-      }
-    } finally {
-      this.pool.release(sb);
+    const { checkModuleSyntax } = await import('./syntax.js');
+    for (const p of code) {
+      const src = readText(p) ?? '';
+      const problem = checkModuleSyntax(p, src, isEsModule(p, src), (spec) => resolveModule(mods, spec, p));
+      if (problem) throw new FaztError('INVALID_CODE', `${problem.replace(/\.$/, '')}. Nothing was deployed; the live version is unchanged.`);
     }
   }
 }

@@ -561,12 +561,13 @@
     }
     const b = res._body;
     const m = { status: res.status, statusText: res.statusText, headers: [...res.headers] };
-    if (!b) return [JSON.stringify(m), null];
+    // no body built here: `undefined` (the host reads an object as the body's ArrayBuffer)
+    if (!b) return [JSON.stringify(m), undefined];
     if (b.text !== undefined) return [JSON.stringify(m), b.text];
     if (b.bytes) return [JSON.stringify(m), copyBuffer(b.bytes)];
-    if (b.blob) { m.blob = b.blob; return [JSON.stringify(m), null]; }
-    if (b.host) { m.echo = true; return [JSON.stringify(m), null]; }
-    if (b.net !== undefined) { m.net = b.net; return [JSON.stringify(m), null]; }
+    if (b.blob) { m.blob = b.blob; return [JSON.stringify(m), undefined]; }
+    if (b.host) { m.echo = true; return [JSON.stringify(m), undefined]; }
+    if (b.net !== undefined) { m.net = b.net; return [JSON.stringify(m), undefined]; }
     if (b.form) throw new TypeError('a FormData response body is not supported; return JSON instead');
     throw new TypeError('unsupported response body');
   }

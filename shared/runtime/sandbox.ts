@@ -60,7 +60,10 @@ export interface HostOps {
   log(level: 'warn' | 'error', message: string): void;
 }
 
-/** ES module resolution alone: what {@link Sandbox.checkSyntax} needs to follow imports. */
+/** Prefix of a module name that could not be resolved; the rest is the reason. */
+const UNRESOLVED = 'fazt:unresolved:';
+
+/** ES module resolution alone. */
 export type ModuleOps = Pick<HostOps, 'normalizeModule' | 'loadModule'>;
 
 /** The app code a sandbox is primed with. */
@@ -181,8 +184,6 @@ export class Sandbox {
   private ns: QuickJSHandle | undefined;
   private bridge!: QuickJSHandle;
   private current: Invocation | undefined;
-  /** Module resolution of a running {@link checkSyntax} (compiling a module follows its imports). */
-  private checking: ModuleOps | undefined;
   private gen = 0;
   private cpuUsed = 0;
   private enteredAt = 0;
@@ -247,9 +248,9 @@ export class Sandbox {
     }
   }
 
-  /** Who resolves imports now: the invocation's app, or the upload being checked. */
+  /** Who resolves imports now: the running invocation's app. */
   private moduleOps(): ModuleOps {
-    const m = this.current?.ops ?? this.checking;
+    const m = this.current?.ops;
     if (!m) throw new Error('imports cannot be resolved outside an invocation');
     return m;
   }
@@ -267,6 +268,7 @@ export class Sandbox {
     rt.setModuleLoader(
       (id) => {
         try {
+          if (id.startsWith(UNRESOLVED)) throw new Error(id.slice(UNRESOLVED.length));
           return this.moduleOps().loadModule(id);
         } catch (e) {
           return { error: new Error((e as Error).message) };
@@ -276,7 +278,9 @@ export class Sandbox {
         try {
           return this.moduleOps().normalizeModule(base, requested);
         } catch (e) {
-          return { error: new Error((e as Error).message) };
+          // quickjs-emscripten drops a normalizer's error (the loader is then asked for ""), so the
+          // reason travels to the loader in the module name, which fails with it
+          return UNRESOLVED + (e as Error).message;
         }
       },
     );
@@ -497,30 +501,6 @@ export class Sandbox {
   }
 
   /**
-   * Parses `source` without running it. Compiling an ES module also loads (and parses) what it
-   * imports, through `modules`.
-   * @returns `undefined` when it parses, else `"<path>:<line>:<col>: SyntaxError: <message>"` (or the
-   *   import that cannot be resolved).
-   */
-  checkSyntax(path: string, source: string, isModule: boolean, modules?: ModuleOps): string | undefined {
-    const { ctx } = this;
-    const code = isModule ? source : `(function (module, exports, require, __filename, __dirname) {${source}\n})`;
-    this.checking = modules;
-    try {
-      const r = ctx.evalCode(code, path, { type: isModule ? 'module' : 'global', compileOnly: true, strict: isModule });
-      if (!r.error) return undefined;
-      const info = ctx.dump(r.error) as { name?: string; message?: string; stack?: string };
-      const at = /\((?:[^():]*?):(\d+):(\d+)\)|at [^\s]*?:(\d+):(\d+)/.exec(info?.stack ?? '');
-      const line = at ? (at[1] ?? at[3]) : undefined;
-      const col = at ? (at[2] ?? at[4]) : undefined;
-      return `${path}${line ? `:${line}:${col}` : ''}: ${info?.name ?? 'SyntaxError'}: ${info?.message ?? String(info)}`;
-    } finally {
-      this.checking = undefined;
-      this.restore(this.appSnap ?? this.base);
-    }
-  }
-
-  /**
    * Evaluates the app's entry module from the base snapshot and snapshots the result.
    * @throws FaztError `INVALID_CODE`/`APP_ERROR` (the module failed to load), `APP_TIMEOUT`, `APP_OUT_OF_MEMORY`.
    */
@@ -530,7 +510,8 @@ export class Sandbox {
     this.appSnap = undefined;
     this.ns = undefined;
     this.restore(this.base);
-    const inv = this.begin(app.ops, limits);
+    // loading modules (zod alone ≈ 200 ms of QuickJS) gets its own, larger CPU budget, not the request's
+    const inv = this.begin(app.ops, { cpuMs: Math.max(limits.cpuMs * 5, 5_000), wallMs: limits.wallMs });
     const where = app.entry.path;
     try {
       let ns: QuickJSHandle;
