@@ -271,7 +271,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--db <path>', 'cartridge file').env('FAZT_DB'))
     .addOption(new Option('--domain <domain>', 'base domain for app subdomains').env('FAZT_DOMAIN').default('localhost'))
     .option('--max-upload <bytes>', 'largest deploy upload, bytes')
-    .option('--no-example', 'do not deploy the example app into a new cartridge')
+    .option('--no-example', 'do not deploy the example apps (hello, notes) into a new cartridge')
     .action(async (o: { port: string; host: string; db?: string; domain: string; maxUpload?: string; example: boolean }) => {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new FaztError('BAD_REQUEST', `--port must be 0–65535, not "${o.port}".`);
