@@ -21,7 +21,7 @@
 //   BENCH_DURATION (5; alias BENCH_SECONDS)  BENCH_WARMUP (1)  BENCH_CONNS (1,10,100)  BENCH_THREADS (1)
 //   BENCH_LOADGEN=wrk|node  BENCH_PHASES (warm,kv,cold,memory)  BENCH_COLD_DEPLOYS (10)
 //   BENCH_RESTARTS (3)  BENCH_APPS (100)  BENCH_JOBS (1000)  BENCH_KV_N (1000)  BENCH_KV_REQUESTS (5)
-//   BENCH_KV_CONNS (10)  BENCH_SETTLE (3: min seconds before an RSS reading)  BENCH_KEEP=1
+//   BENCH_KV_CONNS (10)  BENCH_ROUNDS (1: interleaved rounds of phase 1, medians)  BENCH_SETTLE (3: min seconds before an RSS reading)  BENCH_KEEP=1
 //   BENCH_PROF_DIR=DIR (the phase-1 node runs with --cpu-prof; it also serves phases 2 and 3a)
 //   BENCH_NODE_FLAGS (default '--max-semi-space-size=1', as npm start)  BENCH_TIMEOUT (watchdog, s)
 import { spawn, execFile } from 'node:child_process';
@@ -142,6 +142,7 @@ async function benchMain() {
     kvN: num(env.BENCH_KV_N, 1000),
     kvRequests: num(env.BENCH_KV_REQUESTS, 5),
     kvConns: num(env.BENCH_KV_CONNS, 10),
+    rounds: Math.max(1, num(env.BENCH_ROUNDS, 1)),
     settle: num(env.BENCH_SETTLE, 3),
     keep: env.BENCH_KEEP === '1',
     profDir: env.BENCH_PROF_DIR ? path.resolve(env.BENCH_PROF_DIR) : '',
@@ -370,6 +371,15 @@ async function benchMain() {
     };
   }
 
+  function combineRounds(rs) {
+    if (rs.length === 1) return rs[0];
+    const out = { ...rs[0] };
+    for (const k of ['rps', 'p50ms', 'p99ms', 'meanMs', 'maxMs', 'serverCpuPct', 'reqPerCpuSec']) out[k] = median(rs.map((r) => r[k]));
+    for (const k of ['requests', 'non2xx', 'errorCount']) out[k] = rs.reduce((a, r) => a + (r[k] || 0), 0);
+    out.rounds = rs.map((r) => ({ rps: r.rps, p50ms: r.p50ms, p99ms: r.p99ms, reqPerCpuSec: r.reqPerCpuSec }));
+    return out;
+  }
+
   // ---------------------------------------------------------------- the Fazt node
   function faztStartArgs(port, db, { prof = false } = {}) {
     const pre = [...CFG.nodeFlags];
@@ -487,7 +497,7 @@ export default {
   }
 
   // ================================================================ main
-  const totalPlanned = 2 * CFG.conns.length * 2 * (CFG.seconds + CFG.warmup + 1) + CFG.seconds + 60 + CFG.restarts * 10 + CFG.apps * 0.5 + 6 * (CFG.settle + 16) + 120;
+  const totalPlanned = 2 * CFG.conns.length * 2 * CFG.rounds * (CFG.seconds + CFG.warmup + 1) + CFG.seconds + 60 + CFG.restarts * 10 + CFG.apps * 0.5 + 6 * (CFG.settle + 16) + 120;
   const watchdogS = num(env.BENCH_TIMEOUT, Math.ceil(totalPlanned));
   setTimeout(() => { warn(`watchdog: benchmark exceeded ${watchdogS} s, aborting`); cleanup().finally(() => process.exit(3)); }, watchdogS * 1000).unref();
 
@@ -519,6 +529,8 @@ export default {
     if (result.code) log(`code: commit ${result.code.commit}${result.code.uncommittedFilesInSharedAndNode ? ` + ${result.code.uncommittedFilesInSharedAndNode} uncommitted file(s) in shared/ and node/` : ''} (the node runs dist/, built ${new Date(fs.statSync(path.join(ROOT, 'dist/fazt.mjs')).mtimeMs).toISOString()})`);
     log(`temp dir: ${TMP}\n`);
     result.notes.push(`${result.machine.cpus} CPU cores: the load generator and the server share them (nothing pinned).`);
+    result.notes.push(`The Fazt node runs with ${CFG.nodeFlags.join(' ') || 'no extra node flags'} (BENCH_NODE_FLAGS; npm start uses --max-semi-space-size=1); the express baseline with Node's defaults.`);
+    if (Math.max(...CFG.conns) >= 50) result.notes.push('At 100 connections both servers are overloaded: p99 there is queueing in one event loop (some connections wait seconds), not network loss.');
     if (lg.tool === 'node') result.notes.push('Load generator is the Node fallback (bench/loadgen.mjs): it needs more CPU per request than wrk, so all numbers are lower; install wrk.');
 
     const want = (p) => CFG.phases.includes(p);
@@ -548,13 +560,17 @@ export default {
       log('phase 1: warm handlers, Fazt vs express (verified: same JSON; kv counter increments on both)');
       for (const handler of ['hello', 'kv']) {
         for (const c of CFG.conns) {
-          for (const srv of [fazt, exp]) {
-            process.stderr.write(`  ${handler} ${srv.name} ${c} conn ...`);
-            const r = await measure(lg, srv, `${srv.base}${PREFIX}/api/${handler}`, c);
-            r.handler = handler;
-            result.warm.push(r);
-            process.stderr.write(` ${Math.round(r.rps)} req/s, p50 ${r.p50ms} ms, p99 ${r.p99ms} ms${r.non2xx || r.errorCount ? `, ${r.non2xx} non-2xx, ${r.errorCount} socket errors` : ''}\n`);
+          // rounds interleave the servers, so background load hits both alike; > 1 round → medians
+          const runs = { fazt: [], express: [] };
+          for (let rnd = 1; rnd <= CFG.rounds; rnd++) {
+            for (const srv of [fazt, exp]) {
+              process.stderr.write(`  ${handler} ${srv.name} ${c} conn${CFG.rounds > 1 ? ` (round ${rnd}/${CFG.rounds})` : ''} ...`);
+              const r = await measure(lg, srv, `${srv.base}${PREFIX}/api/${handler}`, c);
+              runs[srv.name].push(r);
+              process.stderr.write(` ${Math.round(r.rps)} req/s, p50 ${r.p50ms} ms, p99 ${r.p99ms} ms${r.non2xx || r.errorCount ? `, ${r.non2xx} non-2xx, ${r.errorCount} socket errors` : ''}\n`);
+            }
           }
+          for (const name of ['fazt', 'express']) result.warm.push({ ...combineRounds(runs[name]), handler });
         }
       }
       for (const handler of ['hello', 'kv']) {
