@@ -369,7 +369,10 @@ export class RequestLog {
     const err = r.failure()?.errorText ?? 'unknown error';
     const resp = await r.response().catch(() => null);
     const line = `${err} ${r.method()} ${r.url()} [${r.resourceType()}${resp ? `, got HTTP ${resp.status()}` : ', no response'}]`;
-    const cancelledMedia = r.resourceType() === 'media' && err.includes('ERR_ABORTED') && !!resp && (resp.status() === 206 || resp.status() === 200);
+    // Chromium aborts media range requests when the player seeks, sometimes before the response
+    // headers arrived (busy machine): that is the player's choice, not a server failure. Server
+    // errors still show as HTTP ≥ 400 (onResponse) or as other net errors.
+    const cancelledMedia = r.resourceType() === 'media' && err.includes('ERR_ABORTED') && (!resp || resp.status() === 206 || resp.status() === 200);
     if (cancelledMedia) {
       this.cancelled.push(line);
       if (this.allowCancelledMedia) return;
