@@ -788,7 +788,7 @@ describe('request bodies over the cap (requestBytes: 1024)', () => {
   it('a body at the cap is read; one byte over (declared) is 413 LIMIT_EXCEEDED', async () => {
     expect((await call('reader', '/api/read', { method: 'POST', body: 'x'.repeat(1024) })).json()).toEqual({ bytes: 1024 });
     const r = await call('reader', '/api/read', { method: 'POST', body: 'x'.repeat(1025) });
-    const err = expectError(r, 413, 'LIMIT_EXCEEDED', /The request body \(1025 bytes\) is larger than the 1024-byte limit of app requests\./);
+    const err = expectError(r, 413, 'LIMIT_EXCEEDED', /The request body of an app request \(1025 bytes\) is larger than the 1024-byte limit\./);
     expect(err.message).toBeTruthy();
   });
 
@@ -800,7 +800,7 @@ describe('request bodies over the cap (requestBytes: 1024)', () => {
       }
     }
     const r = await call('reader', '/api/read', { method: 'POST', body: chunks() });
-    expectError(r, 413, 'LIMIT_EXCEEDED', /The request body is larger than the 1024-byte limit of app requests\./);
+    expectError(r, 413, 'LIMIT_EXCEEDED', /The request body of an app request is larger than the 1024-byte limit\./);
   });
 
   it('the app may catch the limit error itself; a handler that does not read the body is not affected', async () => {

@@ -1,8 +1,9 @@
+import { describeFailure, retryDelay, silentLogger } from '../runtime/retry.js';
 import type { Validator } from '@cfworker/json-schema';
 import type { AppManifest } from '../apps/manifest.js';
 import type { AppRegistry } from '../apps/registry.js';
 import type { Cartridge } from '../cartridge/index.js';
-import { FaztError, isFaztError } from '../errors.js';
+import { FaztError } from '../errors.js';
 import type { Logger } from '../ports.js';
 import type { InvokeExport } from '../runtime/invoke.js';
 import { MAX_JSON_BYTES, toStoredJson } from '../schedule/json.js';
@@ -58,10 +59,6 @@ export interface EventBusOptions {
   timers?: HostTimers;
 }
 
-/** Error codes that retrying cannot fix: the delivery fails at once. */
-const PERMANENT_ERRORS = new Set(['NO_HANDLER', 'APP_NOT_FOUND']);
-const MAX_RETRY_DELAY_MS = 24 * 3600_000;
-const silent: Logger = { info() {}, warn() {}, error() {} };
 
 /** A parsed `events.subscribe` entry: `source` is the named emitter, `null` for the app's own events. */
 interface Subscription {
@@ -157,7 +154,7 @@ export class EventBus {
     this.retryBaseMs = opts.retryBaseMs ?? 1000;
     this.maxAttempts = Math.max(1, opts.maxAttempts ?? 5);
     this.concurrency = Math.max(1, opts.concurrency ?? 4);
-    this.logger = opts.logger ?? silent;
+    this.logger = opts.logger ?? silentLogger;
     this.timer = new SingleTimer(opts.timers ?? hostTimers, () => this.onTimer());
   }
 
@@ -417,9 +414,7 @@ export class EventBus {
           outcome = { ok: true };
         }
       } catch (e) {
-        const code = isFaztError(e) ? e.code : undefined;
-        const text = e instanceof Error ? e.message : String(e);
-        outcome = { ok: false, message: (code ? `${code}: ${text}` : text).slice(0, 2000), permanent: code !== undefined && PERMANENT_ERRORS.has(code) };
+        outcome = { ok: false, ...describeFailure(e) };
       }
       this.record(d, attempt, outcome);
       recorded = true;
@@ -448,7 +443,7 @@ export class EventBus {
       return;
     }
     if (!outcome.permanent && attempt < this.maxAttempts) {
-      const delay = Math.min(MAX_RETRY_DELAY_MS, this.retryBaseMs * 2 ** (attempt - 1));
+      const delay = retryDelay(this.retryBaseMs, attempt);
       this.db.run("UPDATE event_deliveries SET attempts = ?, next_at = ?, last_error = ? WHERE event_id = ? AND app_id = ? AND status = 'pending'", [
         attempt,
         now + delay,

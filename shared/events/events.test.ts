@@ -1,3 +1,4 @@
+import { faztError as fazt } from '../testing/errors.js';
 import { describe, expect, it } from 'vitest';
 import { drivers, type DriverFactory } from '../testing/drivers.js';
 import { openCartridge, type Cartridge } from '../cartridge/index.js';
@@ -89,15 +90,6 @@ async function setup(d: DriverFactory, opts: EventBusOptions = {}, db?: SqlDatab
   return { db, clock, cart, apps, grants, rec, ft, bus, deploy };
 }
 
-function fazt(fn: () => unknown): FaztError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(FaztError);
-    return e as FaztError;
-  }
-  throw new Error('expected a FaztError');
-}
 
 const NOTE_SCHEMA = { type: 'object', required: ['title'], properties: { title: { type: 'string', maxLength: 20 }, tags: { type: 'array', items: { type: 'string' } } } };
 

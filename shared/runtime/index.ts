@@ -15,6 +15,7 @@ import type { BlobStore } from '../vfs/blobs.js';
 import { LruCache } from '../vfs/lru.js';
 import { DEFAULT_ENGINE_LIMITS, EnginePool, type EngineLimits, type WasmSource } from './engine.js';
 import { isEsModule, loadCommonJs, loadEsModule, resolveModule, type ModuleSource, type StdlibModule } from './modules.js';
+import { readCapped } from './read-capped.js';
 import { DEFAULT_NET_LIMITS, netFetch, type NetLimits, type ResolveHost } from './net.js';
 import type { AppCode, HostOps, InvocationResult } from './sandbox.js';
 
@@ -131,33 +132,6 @@ function appVisibleHeaders(headers: Headers): [string, string][] {
     } else if (k === 'authorization' && /^bearer\s+fazt_/i.test(v)) {
       continue;
     } else out.push([k, v]);
-  }
-  return out;
-}
-
-/** Streams a request body with a byte cap. @throws FaztError `LIMIT_EXCEEDED` */
-async function readBody(request: Request, max: number): Promise<Uint8Array> {
-  const declared = Number(request.headers.get('content-length'));
-  if (declared > max) throw new FaztError('LIMIT_EXCEEDED', `The request body (${declared} bytes) is larger than the ${max}-byte limit of app requests.`);
-  if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    n += value.byteLength;
-    if (n > max) {
-      await reader.cancel();
-      throw new FaztError('LIMIT_EXCEEDED', `The request body is larger than the ${max}-byte limit of app requests.`);
-    }
-    parts.push(value);
-  }
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
   }
   return out;
 }
@@ -418,7 +392,7 @@ export class AppRuntime {
       const hasBody = request.body !== null && request.method !== 'GET' && request.method !== 'HEAD';
       const bodyBytes = async () => {
         try {
-          return (body ??= await readBody(request, this.limits.requestBytes));
+          return (body ??= await readCapped(request, this.limits.requestBytes, 'The request body of an app request'));
         } catch (e) {
           if (isFaztError(e) && e.code === 'LIMIT_EXCEEDED') bodyTooLarge = e;
           throw e;
@@ -485,8 +459,8 @@ export class AppRuntime {
       return new Response(out, { status: r.status, statusText: r.statusText, headers });
     } catch (e) {
       let err = isFaztError(e) ? e : new FaztError('INTERNAL', 'The node failed to run this request; the error was logged.');
-      // an oversized request body that the handler let through uncaught is the client's error (413), not the app's
-      if (bodyTooLarge && err.code === 'APP_ERROR' && err.message.includes(bodyTooLarge.message)) err = bodyTooLarge;
+      // when the client sent too large a body, a failing handler failed because of it: 413, not the app's 500
+      if (bodyTooLarge && err.code === 'APP_ERROR') err = bodyTooLarge;
       if (!isFaztError(e)) this.s.logger.error('runtime failure', { app: app.name, error: String((e as Error)?.stack ?? e) });
       if (err.code !== 'LIMIT_EXCEEDED' || !/request body/.test(err.message)) {
         try {

@@ -1,5 +1,6 @@
 import { FaztError } from '../errors.js';
 import { allowsNetHost, isPrivateAddress } from '../apps/permissions.js';
+import { readCapped } from './read-capped.js';
 
 /**
  * `fazt.net.fetch`: outbound HTTP for app code, only to hosts the owner allowed (`net:<host>`
@@ -88,7 +89,7 @@ export async function netFetch(req: NetRequest, permissions: readonly string[], 
       }
       continue;
     }
-    const bytes = await readCapped(res, limits.maxResponseBytes, url, signal, timeout);
+    const bytes = await readResponse(res, limits.maxResponseBytes, url, signal, timeout);
     return {
       status: res.status,
       statusText: res.statusText,
@@ -117,37 +118,12 @@ async function checkTarget(url: URL, permissions: readonly string[], resolve?: R
   }
 }
 
-async function readCapped(res: Response, max: number, url: URL, signal: AbortSignal, timeout: number): Promise<Uint8Array> {
-  const declared = Number(res.headers.get('content-length'));
-  if (declared > max) {
-    await res.body?.cancel();
-    throw new FaztError('LIMIT_EXCEEDED', `fazt.net.fetch ${url.origin}: the response (${declared} bytes) is larger than the ${max}-byte limit`);
-  }
-  if (!res.body) return new Uint8Array(0);
-  const reader = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let n = 0;
+async function readResponse(res: Response, max: number, url: URL, signal: AbortSignal, timeout: number): Promise<Uint8Array> {
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      n += value.byteLength;
-      if (n > max) {
-        await reader.cancel();
-        throw new FaztError('LIMIT_EXCEEDED', `fazt.net.fetch ${url.origin}: the response is larger than the ${max}-byte limit`);
-      }
-      parts.push(value);
-    }
+    return await readCapped(res, max, `fazt.net.fetch ${url.origin}: the response`);
   } catch (e) {
     if (e instanceof FaztError) throw e;
     if (signal.aborted) throw new FaztError('APP_TIMEOUT', `fazt.net.fetch ${url.origin}: the response did not finish within ${timeout} ms`);
     throw new FaztError('UPSTREAM_FAILED', `fazt.net.fetch ${url.origin}: ${(e as Error).message}`);
   }
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
-  }
-  return out;
 }

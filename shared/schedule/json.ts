@@ -1,22 +1,8 @@
 import { FaztError, type FaztErrorCode } from '../errors.js';
+import { utf8Length } from '../storage/util.js';
 
 /** Largest JSON text (UTF-8 bytes) of a job state or an event payload: 64 KiB. */
 export const MAX_JSON_BYTES = 64 * 1024;
-
-/** UTF-8 byte length of a string, without allocating. */
-export function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
-}
 
 /**
  * Serializes an app-supplied value for storage.

@@ -1,5 +1,5 @@
+import { describeFailure, retryDelay, silentLogger } from '../runtime/retry.js';
 import type { Cartridge } from '../cartridge/index.js';
-import { isFaztError } from '../errors.js';
 import type { Logger } from '../ports.js';
 import type { InvokeExport } from '../runtime/invoke.js';
 import { boundBacklog, decodeCronColumn, nextCronRun, previousCronRuns } from './cron.js';
@@ -44,19 +44,7 @@ export interface SchedulerOptions {
   timers?: HostTimers;
 }
 
-/** Error codes that retrying cannot fix: the run fails (or the cron slot is skipped) at once. */
-const PERMANENT_ERRORS = new Set(['NO_HANDLER', 'APP_NOT_FOUND']);
-
-const MAX_RETRY_DELAY_MS = 24 * 3600_000;
 const PRUNE_EVERY_MS = 3600_000;
-const silent: Logger = { info() {}, warn() {}, error() {} };
-
-function describeError(e: unknown): { message: string; permanent: boolean } {
-  const code = isFaztError(e) ? e.code : undefined;
-  const text = e instanceof Error ? e.message : String(e);
-  const message = (code ? `${code}: ${text}` : text).slice(0, 2000);
-  return { message, permanent: code !== undefined && PERMANENT_ERRORS.has(code) };
-}
 
 /**
  * Runs due jobs by calling the app's `scheduled` export. Idle apps cost nothing: the scheduler keeps
@@ -99,7 +87,7 @@ export class Scheduler {
     this.maxCatchUpRuns = Math.max(1, opts.maxCatchUpRuns ?? 100);
     this.concurrency = Math.max(1, opts.concurrency ?? 4);
     this.retentionMs = opts.retentionMs ?? 7 * 24 * 3600_000;
-    this.logger = opts.logger ?? silent;
+    this.logger = opts.logger ?? silentLogger;
     this.timer = new SingleTimer(opts.timers ?? hostTimers, () => this.onTimer());
   }
 
@@ -268,7 +256,7 @@ export class Scheduler {
         failure = e;
       }
       try {
-        if (failed) this.recordFailure(job, scheduledAt, attempt, describeError(failure));
+        if (failed) this.recordFailure(job, scheduledAt, attempt, describeFailure(failure));
         else this.recordSuccess(job, scheduledAt, attempt);
       } catch (e) {
         this.logger.error('scheduler: cannot record a job outcome', { jobId: job.id, appId: job.app_id, error: String(e) });
@@ -358,7 +346,7 @@ export class Scheduler {
       if (!fresh) return;
       const retry = !err.permanent && attempt < this.maxAttempts && (fresh.kind !== 'cron' || fresh.cron === job.cron);
       if (retry) {
-        const delay = retryDelayMs ?? Math.min(MAX_RETRY_DELAY_MS, this.retryBaseMs * 2 ** (attempt - 1));
+        const delay = retryDelayMs ?? retryDelay(this.retryBaseMs, attempt);
         this.db.run("UPDATE jobs SET status = 'scheduled', run_at = ?, attempts = ?, last_error = ?, state = ?, updated_at = ? WHERE id = ?", [
           now + delay,
           attempt,

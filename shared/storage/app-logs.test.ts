@@ -1,3 +1,4 @@
+import { faztError as fazt } from '../testing/errors.js';
 import { describe, expect, it } from 'vitest';
 import { drivers } from '../testing/drivers.js';
 import { openCartridge } from '../cartridge/index.js';
@@ -6,15 +7,6 @@ import { AppLogStore, truncateUtf8, type LogEntry } from './app-logs.js';
 
 const byteLen = (s: string) => new TextEncoder().encode(s).length;
 
-function fazt(fn: () => unknown): FaztError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(FaztError);
-    return e as FaztError;
-  }
-  throw new Error('expected a FaztError');
-}
 
 describe('truncateUtf8', () => {
   it('keeps short text, cuts long text on a character boundary with …', () => {

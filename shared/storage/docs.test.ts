@@ -1,18 +1,10 @@
+import { faztError } from '../testing/errors.js';
 import { describe, expect, it } from 'vitest';
 import { drivers } from '../testing/drivers.js';
 import { openCartridge } from '../cartridge/index.js';
 import { FaztError } from '../errors.js';
 import { DocStore, docIndexName, type Doc, type DocQuery, type Filter } from './docs.js';
 
-function faztError(fn: () => unknown): FaztError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(FaztError);
-    return e as FaztError;
-  }
-  throw new Error('expected a FaztError');
-}
 
 const ids = (docs: Doc[]) => docs.map((d) => d._id);
 

@@ -1,3 +1,4 @@
+import { faztError } from '../testing/errors.js';
 import { describe, expect, it } from 'vitest';
 import { drivers } from '../testing/drivers.js';
 import { openCartridge, type Cartridge } from '../cartridge/index.js';
@@ -14,15 +15,6 @@ function manualClock(start = 1_700_000_000_000) {
   };
 }
 
-function faztError(fn: () => unknown): FaztError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(FaztError);
-    return e as FaztError;
-  }
-  throw new Error('expected a FaztError');
-}
 
 interface Row {
   value: string;

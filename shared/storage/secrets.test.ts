@@ -1,18 +1,10 @@
+import { faztError as fazt } from '../testing/errors.js';
 import { describe, expect, it } from 'vitest';
 import { drivers } from '../testing/drivers.js';
 import { getMeta, openCartridge } from '../cartridge/index.js';
 import { FaztError } from '../errors.js';
 import { SecretStore, SECRET_KEY_META } from './secrets.js';
 
-function fazt(fn: () => unknown): FaztError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(FaztError);
-    return e as FaztError;
-  }
-  throw new Error('expected a FaztError');
-}
 
 const bytesContain = (hay: Uint8Array, needle: Uint8Array): boolean => {
   outer: for (let i = 0; i + needle.length <= hay.length; i++) {
