@@ -122,7 +122,10 @@ async function readResponse(res: Response, max: number, url: URL, signal: AbortS
   try {
     return await readCapped(res, max, `fazt.net.fetch ${url.origin}: the response`);
   } catch (e) {
-    if (e instanceof FaztError) throw e;
+    if (e instanceof FaztError) {
+      if (!res.bodyUsed) await res.body?.cancel().catch(() => {});
+      throw e;
+    }
     if (signal.aborted) throw new FaztError('APP_TIMEOUT', `fazt.net.fetch ${url.origin}: the response did not finish within ${timeout} ms`);
     throw new FaztError('UPSTREAM_FAILED', `fazt.net.fetch ${url.origin}: ${(e as Error).message}`);
   }
