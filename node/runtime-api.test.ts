@@ -6,12 +6,15 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openCartridgeFile } from './cartridge-file.js';
+import { kernelForFile } from './kernel-file.js';
 import {
   createToken,
   deployZip,
   expectError,
   internalErrors,
   manifest,
+  memoryLogger,
   randomish,
   removeTempDirs,
   request,
@@ -531,7 +534,86 @@ describe('fazt.* and the Web APIs in the sandbox', () => {
     expect((await call('fazt-api', '/api/timers')).json()).toEqual(['timer', 'microtask']);
   });
 
+  it('the request URL object is the one a fresh parse gives, and stays separate per URL instance', async () => {
+    await deployOk('url-fast', {
+      'api/main.js': `export default { fetch(request) {
+        const a = new URL(request.url), b = new URL(request.url);
+        b.pathname = '/api/changed'; b.searchParams.set('k', 'v');
+        const fresh = new URL(String(request.url), undefined);
+        return { a: a.href, path: a.pathname, q: a.searchParams.get('q'), b: b.href, same: a.href === request.url, parts: [a.origin, a.host, a.port, a.hash] };
+      } };`,
+    });
+    const r = (await call('url-fast', '/api/x%20y?q=1')).json();
+    expect(r).toEqual({
+      a: `${t.url}/api/x%20y?q=1`,
+      path: '/api/x%20y',
+      q: '1',
+      b: `${t.url}/api/changed?q=1&k=v`,
+      same: true,
+      parts: [t.url, `127.0.0.1:${t.port}`, String(t.port), ''],
+    });
+  });
+
+  it('plain return values: an object is JSON, a string is text, both with a Content-Length; undefined is 204 without one', async () => {
+    await deployOk('plain-returns', {
+      'api/main.js': `export default { fetch(request) {
+        const p = new URL(request.url).pathname;
+        if (p === '/api/object') return { ok: true, text: 'ü' };
+        if (p === '/api/string') return 'hello ü';
+        if (p === '/api/function') return { f: () => 1, n: 1 };
+        return undefined;
+      } };`,
+    });
+    const o = await call('plain-returns', '/api/object');
+    expect(o.status).toBe(200);
+    expect(o.headers['content-type']).toBe('application/json');
+    expect(o.headers['content-length']).toBe(String(Buffer.byteLength('{"ok":true,"text":"ü"}')));
+    expect(o.headers['transfer-encoding']).toBeUndefined();
+    expect(o.json()).toEqual({ ok: true, text: 'ü' });
+    const s = await call('plain-returns', '/api/string');
+    expect(s.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(s.headers['content-length']).toBe(String(Buffer.byteLength('hello ü')));
+    expect(s.text()).toBe('hello ü');
+    expect((await call('plain-returns', '/api/function')).json()).toEqual({ n: 1 });
+    const head = await call('plain-returns', '/api/object', { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.body.length).toBe(0);
+    const none = await call('plain-returns', '/api/none');
+    expect(none.status).toBe(204);
+    expect(none.headers['content-length']).toBeUndefined();
+    expect(none.body.length).toBe(0);
+  });
+
   it('no untyped (INTERNAL) failure was logged by the node', () => {
     expect(internalErrors(t)).toEqual([]);
+  });
+});
+
+describe('writes by another connection to the cartridge (e.g. `fazt … --db` while the node runs)', () => {
+  it('a rename and a new secret reach the running node: the alias and fazt.env caches notice within their interval', async () => {
+    const id = await deployOk('ext-before', { 'api/main.js': 'export default { fetch(request, env) { return { secret: env.TOKEN ?? null }; } };' });
+    expect((await call('ext-before', '/api/')).json()).toEqual({ secret: null });
+    const other = openCartridgeFile(t.db, { mustExist: true });
+    try {
+      const k = kernelForFile(other, { logger: memoryLogger() });
+      k.apps.rename(id, 'ext-after');
+      k.secrets.set(id, 'TOKEN', 'from the CLI');
+    } finally {
+      other.db.close();
+    }
+    // the caches may answer from before the write for up to ExternalWrites' interval (250 ms)
+    const started = Date.now();
+    let after: { status: number; json(): unknown } | undefined;
+    let before = 200;
+    while (Date.now() - started < 3000) {
+      after = await call('ext-after', '/api/');
+      before = (await call('ext-before', '/api/')).status;
+      if (after.status === 200 && (after.json() as { secret: unknown }).secret !== null && before === 404) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(after!.status).toBe(200);
+    expect(after!.json()).toEqual({ secret: 'from the CLI' });
+    expect(before).toBe(404);
+    expect(Date.now() - started).toBeLessThan(2000);
   });
 });

@@ -239,7 +239,7 @@ export class Kernel {
     try {
       const alias = this.aliasForHost(url.hostname);
       if (alias !== undefined) {
-        const app = this.apps.lookupAlias(alias);
+        const app = this.apps.lookupLive(alias);
         if (!app) return htmlPage(404, 'No such app', `No app is called “${escapeHtml(alias)}” on this node.`);
         if (isApiPath(url.pathname)) return await this.serveApi(request, app, url.pathname, { basePath: '', headers: {} });
         return serveApp(request, this, app, url.pathname, { basePath: '', headers: {} });
@@ -250,7 +250,7 @@ export class Kernel {
         const rest = p.slice(3);
         const slash = rest.indexOf('/');
         const name = decodeURIComponent(slash < 0 ? rest : rest.slice(0, slash));
-        const app = name ? this.apps.lookupAlias(name) : undefined;
+        const app = name ? this.apps.lookupLive(name) : undefined;
         if (!app) return htmlPage(404, 'No such app', `No app is called “${escapeHtml(name)}” on this node.`, PATH_APP_HEADERS);
         if (slash < 0) return new Response(null, { status: 301, headers: { location: `/a/${name}/${url.search}` } });
         const own = this.appOriginFor(request, url, name);

@@ -1,5 +1,5 @@
 import { FaztError } from '../errors.js';
-import type { Cartridge } from '../cartridge/index.js';
+import { externalWritesOf, type Cartridge } from '../cartridge/index.js';
 import type { BlobInfo } from '../vfs/blobs.js';
 import { LruCache } from '../vfs/lru.js';
 import { assertAppName } from './names.js';
@@ -83,6 +83,13 @@ export class AppRegistry {
 
   private readonly listeners = new Set<(change: AppChange) => void>();
 
+  /**
+   * {@link lookupLive} answers by alias. Cleared by every alias or app write of this registry; rows
+   * another process committed are noticed through {@link ExternalWrites} within its interval.
+   */
+  private readonly live = new Map<string, { id: string; version: number | null; name: string } | null>();
+  private liveGen = -1;
+
   constructor(private readonly cart: Cartridge) {}
 
   /**
@@ -96,6 +103,7 @@ export class AppRegistry {
   }
 
   private changed(change: AppChange): void {
+    this.live.clear();
     for (const l of this.listeners) {
       try {
         l(change);
@@ -143,6 +151,26 @@ export class AppRegistry {
       [alias],
     );
     return r && { id: r.id, version: r.v, name: r.name };
+  }
+
+  /**
+   * {@link lookupAlias} through a cache, for the request path (every request to an app asks). Never
+   * call it inside a transaction: it could cache rows that are then rolled back.
+   * @returns the same as {@link lookupAlias}; `undefined` for unknown aliases (also cached).
+   */
+  lookupLive(alias: string): { id: string; version: number | null; name: string } | undefined {
+    const gen = externalWritesOf(this.db).generation();
+    if (gen !== this.liveGen) {
+      this.live.clear();
+      this.liveGen = gen;
+    }
+    let hit = this.live.get(alias);
+    if (hit === undefined) {
+      hit = this.lookupAlias(alias) ?? null;
+      if (this.live.size >= 4096) this.live.clear();
+      this.live.set(alias, hit);
+    }
+    return hit ?? undefined;
   }
 
   /**
@@ -277,6 +305,7 @@ export class AppRegistry {
   }
 
   private upsertAlias(alias: string, appId: string, isName: boolean, hlc: string): void {
+    this.live.clear();
     this.db.run(
       `INSERT INTO app_aliases (alias, app_id, is_name, deleted, hlc, node_id) VALUES (?, ?, ?, 0, ?, ?)
        ON CONFLICT(alias) DO UPDATE SET app_id = excluded.app_id, is_name = excluded.is_name, deleted = 0, hlc = excluded.hlc, node_id = excluded.node_id`,
@@ -364,6 +393,7 @@ export class AppRegistry {
       if (!row) throw new FaztError('NOT_FOUND', `No alias "${alias}".`);
       if (row.is_name) throw new FaztError('CONFLICT', `"${alias}" is the app's name, not an alias; rename the app instead.`);
       this.db.run('UPDATE app_aliases SET deleted = 1, hlc = ?, node_id = ? WHERE alias = ?', [this.cart.hlc.now(), this.cart.nodeId, alias]);
+      this.live.clear();
       return this.require(row.app_id);
     });
   }

@@ -6,6 +6,7 @@ import { FAZT_APPLICATION_ID } from './header.js';
 
 export { checkSqliteHeader, FAZT_APPLICATION_ID, type SqliteHeaderInfo } from './header.js';
 export { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations.js';
+export { ExternalWrites, externalWritesOf } from './external-writes.js';
 
 /** An open, migrated cartridge: the database plus this node's identity and clocks. */
 export interface Cartridge {

@@ -1,4 +1,5 @@
 import type { BlobInfo, BlobStore } from '../vfs/blobs.js';
+import { bytesResponse } from './known-body.js';
 import { contentTypeFor } from './mime.js';
 
 /**
@@ -85,24 +86,6 @@ export function parseRange(header: string | null, size: number): { start: number
   return { start, end };
 }
 
-
-const knownBodies = new WeakMap<Response, Uint8Array>();
-
-/**
- * The body bytes of a response the kernel built from bytes already in memory, so a host can write
- * them directly instead of draining the `Response` stream (an optimization for the Node adapter;
- * `undefined` means: read `response.body`). The response's body stream must then be left unread.
- */
-export function knownBody(response: Response): Uint8Array | undefined {
-  return knownBodies.get(response);
-}
-
-/** A response whose body is `bytes` (or none), registered for {@link knownBody}. */
-function bytesResponse(bytes: Uint8Array | null, init: ResponseInit): Response {
-  const r = new Response(bytes as Uint8Array<ArrayBuffer> | null, init);
-  if (bytes) knownBodies.set(r, bytes);
-  return r;
-}
 
 /** Body for a blob range: the bytes themselves for one chunk, a stream for more. */
 function respond(blobs: BlobStore, info: BlobInfo | null, start: number, end: number, init: ResponseInit): Response {

@@ -52,10 +52,11 @@ export class EnginePool {
   /**
    * A free sandbox, preferably one primed with `appKey`; creates one when under `maxSandboxes`,
    * otherwise waits for a release.
-   * @param signal aborts the wait.
-   * @throws the abort reason, or the WebAssembly instantiation error.
+   * @param wait how long to wait when every sandbox is busy (ms), and the error to reject with then.
+   *   Without it the wait is unbounded. (A timer is armed only when the call has to wait.)
+   * @throws `wait.error()` after `wait.ms`, or the WebAssembly instantiation error.
    */
-  async lease(appKey?: string, signal?: AbortSignal): Promise<Sandbox> {
+  async lease(appKey?: string, wait?: { ms: number; error: () => Error }): Promise<Sandbox> {
     let i = this.idle.findLastIndex((e) => e.sb.appKey === appKey);
     if (i < 0 && (this.live >= this.limits.maxSandboxes || this.idle.length > 0)) i = this.idle.length - 1;
     if (i >= 0) return this.idle.splice(i, 1)[0]!.sb;
@@ -69,13 +70,26 @@ export class EnginePool {
       }
     }
     return new Promise<Sandbox>((resolve, reject) => {
-      const waiter = { key: appKey, resolve, reject };
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const waiter = {
+        key: appKey,
+        resolve: (sb: Sandbox) => {
+          clearTimeout(timer);
+          resolve(sb);
+        },
+        reject: (e: unknown) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
       this.waiters.push(waiter);
-      signal?.addEventListener('abort', () => {
-        const at = this.waiters.indexOf(waiter);
-        if (at >= 0) this.waiters.splice(at, 1);
-        reject(signal.reason);
-      });
+      if (wait) {
+        timer = setTimeout(() => {
+          const at = this.waiters.indexOf(waiter);
+          if (at >= 0) this.waiters.splice(at, 1);
+          reject(wait.error());
+        }, wait.ms);
+      }
     });
   }
 

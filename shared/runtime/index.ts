@@ -5,7 +5,7 @@ import { parseMultipart, getMultipartBoundary } from '@remix-run/multipart-parse
 import type { AppRegistry } from '../apps/index.js';
 import type { AppManifest } from '../apps/manifest.js';
 import type { PermissionStore } from '../apps/permissions.js';
-import type { Cartridge } from '../cartridge/index.js';
+import { externalWritesOf, type Cartridge } from '../cartridge/index.js';
 import { FaztError, isFaztError } from '../errors.js';
 import type { EventBus } from '../events/index.js';
 import type { Logger } from '../ports.js';
@@ -16,6 +16,7 @@ import { LruCache } from '../vfs/lru.js';
 import { DEFAULT_ENGINE_LIMITS, EnginePool, type EngineLimits, type WasmSource } from './engine.js';
 import { isEsModule, loadCommonJs, loadEsModule, resolveModule, type ModuleSource, type StdlibModule } from './modules.js';
 import { readCapped } from './read-capped.js';
+import { bytesResponse } from '../http/known-body.js';
 import { DEFAULT_NET_LIMITS, netFetch, type NetLimits, type ResolveHost } from './net.js';
 import type { AppCode, HostOps, InvocationResult } from './sandbox.js';
 
@@ -110,6 +111,15 @@ export interface RuntimeMount {
 }
 
 const URL_PARTS = ['href', 'origin', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'hash'] as const;
+
+/** Statuses whose responses have no body (Fetch standard, "null body status"). */
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+
+/** The parts of a URL as the sandbox's `URL` class holds them (WHATWG URL getters). */
+function urlParts(href: string): Record<(typeof URL_PARTS)[number], string> {
+  const u = new URL(href);
+  return Object.fromEntries(URL_PARTS.map((k) => [k, u[k]])) as Record<(typeof URL_PARTS)[number], string>;
+}
 const HASHES = { 'SHA-1': sha1, 'SHA-256': sha256, 'SHA-384': sha384, 'SHA-512': sha512 } as const;
 const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'content-length', 'proxy-connection', 'te', 'trailer']);
 
@@ -145,6 +155,7 @@ export class AppRuntime {
   private readonly sources = new LruCache<string, string>(16 * 1024 * 1024);
   private readonly inflight = new Map<string, number>();
   private readonly secretGen = new Map<string, number>();
+  private readonly envCache = new Map<string, { stamp: string; env: Record<string, string> }>();
   /** Entry modules by code key (immutable per app version and secrets generation); `null`: none. */
   private readonly entries = new Map<string, AppCode['entry'] | null>();
   private seq = 0;
@@ -162,6 +173,21 @@ export class AppRuntime {
   secretsChanged(appId: string): void {
     this.secretGen.set(appId, (this.secretGen.get(appId) ?? 0) + 1);
     this.pool.evict((key) => key.startsWith(appId + '@'));
+  }
+
+  /**
+   * The app's decrypted secrets (`fazt.env`), cached until {@link secretsChanged} or a write by
+   * another process (see `ExternalWrites`).
+   * @throws FaztError `INTERNAL` when a value cannot be decrypted (not cached).
+   */
+  private env(appId: string): Record<string, string> {
+    const stamp = `${this.secretGen.get(appId) ?? 0}:${this.s.secrets.writes}:${externalWritesOf(this.s.cart.db).generation()}`;
+    const hit = this.envCache.get(appId);
+    if (hit && hit.stamp === stamp) return hit.env;
+    const env = this.s.secrets.all(appId);
+    if (this.envCache.size >= 1000) this.envCache.clear();
+    this.envCache.set(appId, { stamp, env });
+    return env;
   }
 
   /** Permissions in force for an app: requested by its live manifest ∩ granted by the owner. */
@@ -331,16 +357,15 @@ export class AppRuntime {
       throw new FaztError('APP_BUSY', `The app "${app.name}" is already handling ${n} requests (its limit); try again shortly.`);
     }
     this.inflight.set(app.id, n + 1);
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(new FaztError('APP_BUSY', `No sandbox became free within ${this.limits.wallMs} ms; the node is busy.`)), this.limits.wallMs);
     let sb;
     try {
-      sb = await this.pool.lease(code.key, abort.signal);
+      sb = await this.pool.lease(code.key, {
+        ms: this.limits.wallMs,
+        error: () => new FaztError('APP_BUSY', `No sandbox became free within ${this.limits.wallMs} ms; the node is busy.`),
+      });
     } catch (e) {
       this.inflight.set(app.id, (this.inflight.get(app.id) ?? 1) - 1);
       throw e;
-    } finally {
-      clearTimeout(timer);
     }
     const sandbox = sb;
     const release = () => {
@@ -351,7 +376,7 @@ export class AppRuntime {
     try {
       let env: Record<string, string> = {};
       try {
-        env = this.s.secrets.all(app.id);
+        env = this.env(app.id);
       } catch (e) {
         this.s.logs.append(app.id, { level: 'error', message: (e as Error).message, source: extra.source });
       }
@@ -398,7 +423,7 @@ export class AppRuntime {
           throw e;
         }
       };
-      const result = await this.run({ ...app, version }, 'fetch', { url: appUrl, method: request.method, headers: appVisibleHeaders(request.headers), hasBody }, {
+      const result = await this.run({ ...app, version }, 'fetch', { url: appUrl, urlParts: urlParts(appUrl), method: request.method, headers: appVisibleHeaders(request.headers), hasBody }, {
         basePath: mount.basePath,
         source,
         requestId,
@@ -454,7 +479,15 @@ export class AppRuntime {
         out = (body as BodyInit | undefined) ?? request.body;
       } else if (r.net !== undefined) {
         out = result.netBodies[r.net] as BodyInit;
-      } else if (result.body) out = result.body as BodyInit;
+      } else if (result.body) {
+        // bytes in memory: a content-length instead of chunked encoding, written directly by the Node host
+        if (NULL_BODY_STATUS.has(r.status)) {
+          headers.delete('content-length');
+          return new Response(null, { status: r.status, statusText: r.statusText, headers });
+        }
+        headers.set('content-length', String(result.body.byteLength));
+        return bytesResponse(request.method === 'HEAD' ? null : result.body, { status: r.status, statusText: r.statusText, headers });
+      }
       if (request.method === 'HEAD') out = null;
       return new Response(out, { status: r.status, statusText: r.statusText, headers });
     } catch (e) {

@@ -184,9 +184,13 @@
   }
   // Parsing follows the WHATWG URL Standard by asking the host's URL parser.
   const URL_PARTS = ['href', 'origin', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'hash'];
+  // The request's own URL comes parsed from the host (`new URL(request.url)` is in nearly every handler).
+  let requestUrl = null;
   class URL {
     constructor(url, base) {
-      this._set(call('url.parse', { url: String(url), base: base === undefined ? undefined : String(base) }));
+      const href = String(url);
+      if (requestUrl !== null && base === undefined && href === requestUrl.href) this._set(requestUrl);
+      else this._set(call('url.parse', { url: href, base: base === undefined ? undefined : String(base) }));
     }
     static canParse(url, base) {
       try { new URL(url, base); return true; } catch { return false; }
@@ -551,8 +555,17 @@
 
   // ---- results --------------------------------------------------------------------------------
   // Normalizes what a handler returned into [metaJson, body] for the host.
+  // Plain values (the common case) skip building a Response and its Headers.
+  const META_204 = JSON.stringify({ status: 204, statusText: '', headers: [] });
+  const META_TEXT = JSON.stringify({ status: 200, statusText: '', headers: [['content-type', 'text/plain; charset=utf-8']] });
+  const META_JSON = JSON.stringify({ status: 200, statusText: '', headers: [['content-type', 'application/json']] });
   function finish(value) {
     let res = value;
+    if (res === undefined || res === null) return [META_204, undefined];
+    if (typeof res === 'string') return [META_TEXT, res];
+    if (typeof res === 'object' && !(res instanceof Response) && !(res instanceof ArrayBuffer) && !ArrayBuffer.isView(res) && !(res instanceof Blob)) {
+      return [META_JSON, JSON.stringify(res)];
+    }
     if (!(res instanceof Response)) {
       if (res === undefined || res === null) res = new Response(null, { status: 204 });
       else if (typeof res === 'string') res = new Response(res, { headers: { 'content-type': 'text/plain; charset=utf-8' } });
@@ -589,6 +602,7 @@
       else headers._map.set(k, [v]);
     }
     req.url = r.url;
+    if (r.urlParts) requestUrl = r.urlParts;
     req.method = r.method;
     req.headers = headers;
     req._body = r.hasBody ? { host: true } : null;

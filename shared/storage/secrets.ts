@@ -121,6 +121,9 @@ export class SecretStore {
     }
   }
 
+  /** Counts this store's writes (set, delete): caches of decrypted values compare it. */
+  writes = 0;
+
   /**
    * Sets (creates or replaces) a secret.
    * @param appId the app's id.
@@ -130,6 +133,7 @@ export class SecretStore {
    */
   set(appId: string, name: string, value: string): void {
     SecretStore.assertName(name);
+    this.writes++;
     if (typeof value !== 'string') throw new FaztError('INVALID_ARGUMENT', `The value of secret ${name} must be a string.`);
     const plain = utf8.encode(value);
     if (plain.length > MAX_SECRET_BYTES) {
@@ -152,6 +156,7 @@ export class SecretStore {
    */
   delete(appId: string, name: string): boolean {
     SecretStore.assertName(name);
+    this.writes++;
     return (
       this.db.run(
         "UPDATE app_secrets SET deleted = 1, ciphertext = X'', nonce = X'', updated_at = ?, hlc = ?, node_id = ? WHERE app_id = ? AND name = ? AND deleted = 0",
