@@ -65,7 +65,8 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     }
     setMeta(file.db, 'example_seeded', '1');
   }
-  kernel.start();
+  // the runtime's warm-up sandbox (only when apps have server code) is ready before the first request
+  await kernel.start();
   let bound: { server: Server; port: number };
   try {
     bound = await listen(createApp(kernel), options.port, options.host);

@@ -617,3 +617,30 @@ describe('writes by another connection to the cartridge (e.g. `fazt … --db` wh
     expect(Date.now() - started).toBeLessThan(2000);
   });
 });
+
+describe('sandbox reuse across deploys and restarts', () => {
+  it('a redeploy of an app in use re-primes an existing sandbox in the background: the first request gets the new version, no sandbox is created', async () => {
+    await deployOk('reprime', { 'api/main.js': 'export default { fetch() { return { v: 1 }; } };' });
+    expect((await call('reprime', '/api/')).json()).toEqual({ v: 1 });
+    const pool = t.node.kernel.runtime!.pool;
+    const created = pool.created;
+    await deployOk('reprime', { 'api/main.js': 'export default { fetch() { return { v: 2 }; } };' });
+    expect((await call('reprime', '/api/')).json()).toEqual({ v: 2 });
+    expect(pool.created).toBe(created);
+  });
+
+  it('a node started on a cartridge with server code has a warm sandbox before it listens; one without has none', async () => {
+    const withCode = await startTestNode({ db: t.db });
+    try {
+      expect(withCode.node.kernel.runtime!.pool.size).toBe(1);
+    } finally {
+      await withCode.stop();
+    }
+    const empty = await startTestNode();
+    try {
+      expect(empty.node.kernel.runtime!.pool.size).toBe(0);
+    } finally {
+      await empty.stop();
+    }
+  });
+});

@@ -162,10 +162,16 @@ export class Kernel {
     });
   }
 
-  /** Starts background work: the scheduler (with catch-up of missed cron runs) and event delivery. */
-  start(): void {
+  /**
+   * Starts background work: the scheduler (with catch-up of missed cron runs), event delivery, and
+   * the runtime's warm-up sandbox (see `AppRuntime.start`).
+   * @returns resolves when the warm-up sandbox is ready (never rejects); a host may await it before
+   *   it takes requests, so the first app request after a start does not instantiate QuickJS.
+   */
+  start(): Promise<void> {
     this.scheduler.start();
     this.events.start();
+    return this.runtime?.start() ?? Promise.resolve();
   }
 
   /** Stops background work; resolves when runs in progress have finished. */

@@ -31,6 +31,8 @@ export class EnginePool {
   private live = 0;
   private waiters: { key: string | undefined; resolve: (s: Sandbox) => void; reject: (e: unknown) => void }[] = [];
   private sweepTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The {@link warmUp} in progress. */
+  private warming: Promise<void> | undefined;
   /** Sandboxes created since start. */
   created = 0;
 
@@ -57,6 +59,8 @@ export class EnginePool {
    * @throws `wait.error()` after `wait.ms`, or the WebAssembly instantiation error.
    */
   async lease(appKey?: string, wait?: { ms: number; error: () => Error }): Promise<Sandbox> {
+    // a request during the warm-up takes the warm-up's sandbox rather than instantiating a second one
+    if (this.warming && !this.idle.length) await this.warming.catch(() => {});
     let i = this.idle.findLastIndex((e) => e.sb.appKey === appKey);
     if (i < 0 && (this.live >= this.limits.maxSandboxes || this.idle.length > 0)) i = this.idle.length - 1;
     if (i >= 0) return this.idle.splice(i, 1)[0]!.sb;
@@ -122,11 +126,68 @@ export class EnginePool {
     this.sweepTimer = undefined;
   }
 
-  /** Forgets idle sandboxes primed with a key for which `stale(key)` is true (after a deploy or secret change). */
-  evict(stale: (key: string) => boolean): void {
-    const keep = this.idle.filter((e) => !(e.sb.appKey && stale(e.sb.appKey)));
-    this.live -= this.idle.length - keep.length;
-    this.idle = keep;
+  /**
+   * Un-primes idle sandboxes primed with a key for which `stale(key)` is true (after a deploy or a
+   * secret change): they stay in the pool and prime again on their next use. Busy ones re-prime
+   * when their key no longer matches.
+   * @returns how many were un-primed.
+   */
+  evict(stale: (key: string) => boolean): number {
+    let n = 0;
+    for (const e of this.idle) {
+      if (e.sb.appKey && stale(e.sb.appKey)) {
+        e.sb.unprime();
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Primes an idle sandbox in the background (after a deploy, so the first request finds the new
+   * version loaded). Prefers an un-primed sandbox, then the longest idle one. Never creates a sandbox:
+   * with none idle it does nothing.
+   * @param prime loads the app into the sandbox; its failure is left for the first request to report.
+   * @returns true when a sandbox was primed.
+   */
+  async prewarm(prime: (sb: Sandbox) => Promise<void>): Promise<boolean> {
+    if (!this.idle.length) return false;
+    let i = this.idle.findIndex((e) => e.sb.appKey === undefined);
+    if (i < 0) i = 0;
+    const sb = this.idle.splice(i, 1)[0]!.sb;
+    try {
+      await prime(sb);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      this.release(sb);
+    }
+  }
+
+  /**
+   * Creates one sandbox ahead of the first invocation when none exists (after the node starts), so
+   * the first request pays only for loading its app, not for instantiating QuickJS.
+   */
+  async warmUp(): Promise<void> {
+    if (this.warming) return this.warming;
+    if (this.live > 0) return;
+    this.warming = (async () => {
+      this.live++;
+      let sb: Sandbox;
+      try {
+        sb = await this.create();
+      } catch (e) {
+        this.live--;
+        throw e;
+      }
+      this.release(sb);
+    })();
+    try {
+      await this.warming;
+    } finally {
+      this.warming = undefined;
+    }
   }
 
   private armSweep(): void {

@@ -77,6 +77,12 @@ export interface RuntimeHostOptions {
   fetch?: typeof fetch;
   /** Limits. */
   limits?: Partial<RuntimeLimits>;
+  /**
+   * Create one sandbox in the background when the kernel starts and the cartridge holds server code
+   * (default true): the first request then skips instantiating QuickJS (~100+ ms once per process),
+   * at the price of that sandbox's memory (≈ 16–20 MiB) from the start.
+   */
+  warmUp?: boolean;
 }
 
 /** The services the runtime binds to apps. */
@@ -166,7 +172,36 @@ export class AppRuntime {
   ) {
     this.limits = { ...DEFAULT_RUNTIME_LIMITS, ...host.limits, net: { ...DEFAULT_NET_LIMITS, ...host.limits?.net } };
     this.pool = new EnginePool(host.wasm, this.limits);
-    s.apps.onChange((c) => this.pool.evict((key) => key.startsWith(c.appId + '@')));
+    s.apps.onChange((c) => {
+      const unprimed = this.pool.evict((key) => key.startsWith(c.appId + '@'));
+      // the app was in use: load its new version into an idle sandbox now, not on its next request
+      if (unprimed > 0 && c.version !== null && c.kind !== 'remove') setTimeout(() => void this.prewarm(c.appId), 0);
+    });
+  }
+
+  /**
+   * Background start: creates one sandbox when the cartridge holds server code (unless the host
+   * turned `warmUp` off), so the first request after a node start skips instantiating QuickJS.
+   * Failures are logged, never thrown (the first request reports them).
+   */
+  async start(): Promise<void> {
+    if (this.host.warmUp === false) return;
+    try {
+      const any = this.s.apps.list().some((a) => a.currentVersion !== null && this.s.apps.file(a.id, a.currentVersion, 'api/main.js'));
+      if (any) await this.pool.warmUp();
+    } catch (e) {
+      this.s.logger.warn('runtime warm-up failed', { error: String((e as Error)?.message ?? e) });
+    }
+  }
+
+  /** Primes an idle sandbox with an app's live version (see {@link EnginePool.prewarm}). @returns true when one was primed. */
+  async prewarm(appId: string): Promise<boolean> {
+    const app = this.s.apps.resolve(appId);
+    if (!app || app.currentVersion === null) return false;
+    const live = { id: app.id, name: app.name, version: app.currentVersion };
+    const code = this.appCode(live, this.appOps(live, 'prime'));
+    if (!code) return false;
+    return this.pool.prewarm((sb) => sb.prime(code, { cpuMs: this.limits.cpuMs, wallMs: this.limits.wallMs }));
   }
 
   /** Tells the runtime an app's secrets changed (sandboxes primed with the old values are dropped). */

@@ -501,6 +501,16 @@ export class Sandbox {
   }
 
   /**
+   * Forgets the app it is primed with (that code changed): the next invocation primes again from the
+   * base snapshot, so the sandbox is reused instead of being created anew.
+   */
+  unprime(): void {
+    this.appKey = undefined;
+    this.appSnap = undefined;
+    this.ns = undefined;
+  }
+
+  /**
    * Evaluates the app's entry module from the base snapshot and snapshots the result.
    * @throws FaztError `INVALID_CODE`/`APP_ERROR` (the module failed to load), `APP_TIMEOUT`, `APP_OUT_OF_MEMORY`.
    */
