@@ -339,6 +339,8 @@ describe('deploy, serve, redeploy, rollback, rename, alias, remove', () => {
 
   it('removes the app: its pages 404, the API answers 404 APP_NOT_FOUND, its files are freed', async () => {
     await api('/api/apps/site-renamed/aliases', { method: 'POST', token: admin, json: { alias: 'blog' } });
+    t.node.kernel.logs.append(id, { level: 'info', message: 'a log line of the app' });
+    expect(t.node.kernel.logs.tail(id, 10)).toHaveLength(1);
     const r = await api('/api/apps/site-renamed', { method: 'DELETE', token: admin });
     expect(r.status).toBe(200);
     expect(r.json().removed).toEqual({ id, name: 'site-renamed' });
@@ -348,6 +350,8 @@ describe('deploy, serve, redeploy, rollback, rename, alias, remove', () => {
     expectError(await api(`/api/apps/${id}`, { token: admin }), 404, 'APP_NOT_FOUND');
     expectError(await api('/api/apps/site-renamed', { method: 'DELETE', token: admin }), 404, 'APP_NOT_FOUND');
     expect((await api('/api/apps', { token: admin })).json().apps.map((a: { name: string }) => a.name)).not.toContain('site-renamed');
+    // its logs went with it
+    expect(t.node.kernel.logs.tail(id, 10)).toEqual([]);
     // The photo was only in this app: its chunks are gone from the cartridge.
     const photoHash = sha256(v1['img/photo.bin']!);
     expect(t.node.file.db.get('SELECT 1 FROM vfs_blobs WHERE hash = ?', [photoHash])).toBeUndefined();

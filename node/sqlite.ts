@@ -2,6 +2,12 @@ import Database from 'better-sqlite3';
 import type { RunResult, SqlDatabase, SqlValue } from '../shared/sql/index.js';
 
 /**
+ * Most prepared statements a connection keeps; past it the cache starts over (statements are
+ * prepared again on demand; dropped ones are finalized by better-sqlite3 when collected).
+ */
+export const MAX_CACHED_STATEMENTS = 512;
+
+/**
  * `SqlDatabase` over better-sqlite3 on a file: the headless node's cartridge driver.
  * Opens in WAL mode with `synchronous=NORMAL` (durable across process crashes; a power cut can lose
  * the last transactions but never corrupts) and a 5 s busy timeout so the CLI and a running node can
@@ -33,10 +39,17 @@ export class BetterSqliteDatabase implements SqlDatabase {
     return new BetterSqliteDatabase(db);
   }
 
+  /** Prepared statements cached (bounded by {@link MAX_CACHED_STATEMENTS}). */
+  get cachedStatements(): number {
+    return this.statements.size;
+  }
+
   private prepare(sql: string): Database.Statement {
     let st = this.statements.get(sql);
     if (!st) {
       st = this.db.prepare(sql);
+      // doc queries build SQL shapes from app input: the cache must not grow without bound
+      if (this.statements.size >= MAX_CACHED_STATEMENTS) this.statements.clear();
       this.statements.set(sql, st);
     }
     return st;

@@ -151,7 +151,10 @@ export class Kernel {
     }
     this.apps.onChange((c) => {
       if (c.kind === 'remove') {
+        // its jobs would fail and its logs describe code that is gone; its stored data (kv, docs,
+        // blobs, secrets) stays in the cartridge, keyed by the removed app's id
         this.jobs.removeApp(c.appId);
+        this.logs.clear(c.appId);
         return;
       }
       if (c.version === null) return;
