@@ -26,7 +26,7 @@ import {
   type TestNode,
 } from './test-helpers.js';
 
-const LIMITS = { cpuMs: 200, wallMs: 2000, perAppConcurrency: 2, requestBytes: 1024 };
+const LIMITS = { cpuMs: 200, wallMs: 2000, perAppConcurrency: 2, perAppQueue: 1, queueMs: 300, requestBytes: 1024 };
 
 /** The main node: small limits. */
 let t: TestNode;
@@ -349,7 +349,7 @@ export default {
     await deployOk('calm', { 'api/main.js': `export default { fetch: () => ({ calm: true }) };` });
   });
 
-  it('a third simultaneous request gets 503 APP_BUSY with Retry-After at once; the two in flight finish; the app then takes requests again', async () => {
+  it('at its limit a request waits in the app queue (1 place here) and gives up with 503 APP_BUSY after queueMs; past the queue, 503 at once; the two in flight finish', async () => {
     let started = 0;
     let twoRunning!: () => void;
     const bothStarted = new Promise<void>((r) => (twoRunning = r));
@@ -362,27 +362,71 @@ export default {
       const second = elapsed(call('slow', '/api/x?id=2'), t0);
       await bothStarted;
       const t3 = performance.now();
-      const third = await elapsed(call('slow', '/api/x?id=3'), t3);
+      const third = elapsed(call('slow', '/api/x?id=3'), t3); // takes the one place in the queue
+      await new Promise((r) => setTimeout(r, 50));
+      const t4 = performance.now();
+      const fourth = await elapsed(call('slow', '/api/x?id=4'), t4);
       // another app is not limited by this one's concurrency
       const other = await call('calm', '/api/ping');
       expect([other.status, other.json()]).toEqual([200, { calm: true }]);
 
-      const err = expectError(third.r, 503, 'APP_BUSY', /The app "slow" is already handling 2 requests \(its limit\); try again shortly\./);
-      expect(err.message).toBeTruthy();
-      expect(third.r.headers['retry-after']).toBe('1');
-      expect(third.ms).toBeLessThan(500);
-      expectLogged('slow', requestIdOf(third.r), 'APP_BUSY', /already handling 2 requests/);
-      expect(started).toBe(2); // the third never ran
+      expectError(fourth.r, 503, 'APP_BUSY', /The app "slow" is already handling 2 requests \(its limit\) and 1 more are waiting; try again shortly\./);
+      expect(fourth.r.headers['retry-after']).toBe('1');
+      expect(fourth.ms).toBeLessThan(250);
+      expectLogged('slow', requestIdOf(fourth.r), 'APP_BUSY', /already handling 2 requests/);
+
+      const waited = await third;
+      expectError(waited.r, 503, 'APP_BUSY', /The app "slow" stayed busy with 2 requests \(its limit\) for the 300 ms this one waited; try again shortly\./);
+      expect(waited.r.headers['retry-after']).toBe('1');
+      expect(waited.ms).toBeGreaterThanOrEqual(280);
+      expect(started).toBe(2); // neither the third nor the fourth ran
 
       const [a, b] = await Promise.all([first, second]);
       expect([a.r.status, b.r.status]).toEqual([200, 200]);
       expect([a.r.json(), b.r.json()]).toEqual([{ id: '1' }, { id: '2' }]);
       expect(a.ms).toBeGreaterThanOrEqual(650);
-      expect(third.ms + (t3 - t0)).toBeLessThan(a.ms); // the 503 came while both were still running
+      expect(waited.ms + (t3 - t0)).toBeLessThan(a.ms); // the 503 came while both were still running
 
-      const again = await call('slow', '/api/x?id=4');
+      const again = await call('slow', '/api/x?id=5');
       expect(again.status).toBe(200);
-      expect(again.json()).toEqual({ id: '4' });
+      expect(again.json()).toEqual({ id: '5' });
+    } finally {
+      unsubscribe();
+    }
+  });
+
+  it('with the default limits (4 in flight, 16 queued) a burst of 10 parallel requests is served in full, never more than 4 at once, in arrival order', async () => {
+    await deploy(
+      'burst',
+      {
+        'api/main.js': `export default { async fetch(request) {
+          const id = new URL(request.url).searchParams.get('id');
+          console.log('start ' + id);
+          await new Promise((resolve) => setTimeout(resolve, 150));
+          console.log('end ' + id);
+          return { id };
+        } };`,
+      },
+      {},
+      roomy,
+    ).then((r) => {
+      expect(r.status, r.text()).toBeLessThan(300);
+      ids.set(`${roomy.port}/burst`, r.json().id);
+    });
+    const events: string[] = [];
+    const unsubscribe = roomy.node.kernel.logs.subscribe(idOf('burst', roomy), (e) => events.push(e.message));
+    try {
+      const rs = await Promise.all(Array.from({ length: 10 }, (_, i) => request(`${roomy.url}/a/burst/api/?id=${i}`)));
+      expect(rs.map((r) => r.status)).toEqual(Array(10).fill(200));
+      expect(rs.map((r) => r.json().id)).toEqual(Array.from({ length: 10 }, (_, i) => String(i)));
+      let running = 0;
+      let most = 0;
+      for (const e of events) {
+        running += e.startsWith('start ') ? 1 : -1;
+        most = Math.max(most, running);
+      }
+      expect(events.filter((e) => e.startsWith('start '))).toHaveLength(10);
+      expect(most).toBe(4);
     } finally {
       unsubscribe();
     }

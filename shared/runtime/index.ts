@@ -47,8 +47,16 @@ export interface RuntimeLimits extends EngineLimits {
   cpuMs: number;
   /** Wall time per invocation, ms (default 30,000). */
   wallMs: number;
-  /** Invocations of one app in flight at once; more get 503 `APP_BUSY` (default 4). */
+  /** Invocations of one app in flight at once; more wait in the app's queue (default 4). */
   perAppConcurrency: number;
+  /**
+   * Invocations of one app that may wait for a free slot (FIFO) beyond {@link perAppConcurrency}
+   * (default 16): a page firing a burst of parallel fetches is served, not refused. Past it, 503
+   * `APP_BUSY` at once; `0` refuses at once whenever the app is at its limit.
+   */
+  perAppQueue: number;
+  /** Longest wait in the app's queue, ms (default 5,000); then 503 `APP_BUSY`. */
+  queueMs: number;
   /** Largest request body an app reads, bytes (default 10 MiB). */
   requestBytes: number;
   /** Outbound `fazt.net.fetch` limits. */
@@ -61,6 +69,8 @@ export const DEFAULT_RUNTIME_LIMITS: RuntimeLimits = {
   cpuMs: 1_000,
   wallMs: 30_000,
   perAppConcurrency: 4,
+  perAppQueue: 16,
+  queueMs: 5_000,
   requestBytes: 10 * 1024 * 1024,
   net: DEFAULT_NET_LIMITS,
 };
@@ -159,7 +169,8 @@ export class AppRuntime {
   readonly pool: EnginePool;
   readonly limits: RuntimeLimits;
   private readonly sources = new LruCache<string, string>(16 * 1024 * 1024);
-  private readonly inflight = new Map<string, number>();
+  /** Per app: invocations in flight and the FIFO of those waiting for a slot. */
+  private readonly slots = new Map<string, { inflight: number; queue: { resolve: () => void; timer: ReturnType<typeof setTimeout> }[] }>();
   private readonly secretGen = new Map<string, number>();
   private readonly envCache = new Map<string, { stamp: string; env: Record<string, string> }>();
   /** Entry modules by code key (immutable per app version and secrets generation); `null`: none. */
@@ -377,6 +388,53 @@ export class AppRuntime {
     return entry ? { key, entry, ops } : undefined;
   }
 
+  /**
+   * Takes one of the app's invocation slots, waiting in its FIFO queue when all are taken.
+   * @throws FaztError `APP_BUSY` when the queue is full, or after waiting `queueMs`.
+   */
+  private acquireSlot(app: RuntimeApp): Promise<void> | void {
+    let slot = this.slots.get(app.id);
+    if (!slot) {
+      slot = { inflight: 0, queue: [] };
+      this.slots.set(app.id, slot);
+    }
+    const { perAppConcurrency: limit, perAppQueue, queueMs } = this.limits;
+    if (slot.inflight < limit) {
+      slot.inflight++;
+      return;
+    }
+    if (slot.queue.length >= perAppQueue) {
+      const waiting = slot.queue.length ? ` and ${slot.queue.length} more are waiting` : '';
+      throw new FaztError('APP_BUSY', `The app "${app.name}" is already handling ${slot.inflight} requests (its limit)${waiting}; try again shortly.`);
+    }
+    const queue = slot.queue;
+    return new Promise<void>((resolve, reject) => {
+      const waiter = {
+        resolve,
+        timer: setTimeout(() => {
+          const at = queue.indexOf(waiter);
+          if (at >= 0) queue.splice(at, 1);
+          reject(new FaztError('APP_BUSY', `The app "${app.name}" stayed busy with ${limit} requests (its limit) for the ${queueMs} ms this one waited; try again shortly.`));
+        }, queueMs),
+      };
+      queue.push(waiter);
+    });
+  }
+
+  /** Returns a slot: hands it to the longest waiting invocation of the app, if any. */
+  private releaseSlot(appId: string): void {
+    const slot = this.slots.get(appId);
+    if (!slot) return;
+    const next = slot.queue.shift();
+    if (next) {
+      clearTimeout(next.timer);
+      next.resolve();
+      return;
+    }
+    slot.inflight--;
+    if (slot.inflight <= 0) this.slots.delete(appId);
+  }
+
   private async run(
     app: RuntimeApp & { version: number },
     kind: 'fetch' | 'scheduled' | 'on',
@@ -387,11 +445,7 @@ export class AppRuntime {
     const code = this.appCode(app, base);
     if (!code) throw new FaztError('NO_HANDLER', `The app "${app.name}" has no api/main.js, so it has no ${kind === 'fetch' ? 'API' : kind + ' handler'}.`);
     const ops: HostOps = { ...base, sync: { ...base.sync, ...extra.syncOps } as HostOps['sync'], async: { ...base.async, ...extra.requestOps } as HostOps['async'] };
-    const n = this.inflight.get(app.id) ?? 0;
-    if (n >= this.limits.perAppConcurrency) {
-      throw new FaztError('APP_BUSY', `The app "${app.name}" is already handling ${n} requests (its limit); try again shortly.`);
-    }
-    this.inflight.set(app.id, n + 1);
+    await this.acquireSlot(app);
     let sb;
     try {
       sb = await this.pool.lease(code.key, {
@@ -399,12 +453,12 @@ export class AppRuntime {
         error: () => new FaztError('APP_BUSY', `No sandbox became free within ${this.limits.wallMs} ms; the node is busy.`),
       });
     } catch (e) {
-      this.inflight.set(app.id, (this.inflight.get(app.id) ?? 1) - 1);
+      this.releaseSlot(app.id);
       throw e;
     }
     const sandbox = sb;
     const release = () => {
-      this.inflight.set(app.id, (this.inflight.get(app.id) ?? 1) - 1);
+      this.releaseSlot(app.id);
       this.pool.release(sandbox);
     };
     let result: InvocationResult;
