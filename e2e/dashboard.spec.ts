@@ -1,8 +1,9 @@
 /**
- * The built-in dashboard as a person uses it, in Debian's Chromium: first-run owner setup, the app
- * list, opening the example app (it lands on its own origin), sign out, a wrong password, sign in.
- * Screenshots at phone and desktop size go to e2e/.cache/screenshots/. (The 400 and 401 answers are
- * expected here, so this spec does not use the failed-request recorder.)
+ * The dashboard as a person uses it on a hub (the headless node serving the built PWA), in Debian's
+ * Chromium: first-run owner setup, the app list, opening the example app on its own origin, sign
+ * out, a wrong password, sign in, a deploy token. Screenshots at phone and desktop size go to
+ * e2e/.cache/screenshots/. (The 400 and 401 answers are expected here, so this spec does not use
+ * the failed-request recorder.)
  */
 import { expect, screenshot, startNode, test, type FaztNode } from './fixtures.js';
 
@@ -17,7 +18,10 @@ test.afterAll(async () => {
 test('owner setup, app list, open the example app, sign out and back in', async ({ page }) => {
   await page.setViewportSize({ width: 390, height: 800 });
   await page.goto(`${node.origin}/`);
+  await expect(page.locator('fazt-shell')).toBeAttached(); // the PWA dashboard, not the built-in page
   await expect(page.getByRole('heading', { name: 'Welcome: set up this node' })).toBeVisible();
+  // the header names the node acted on
+  await expect(page.getByRole('button', { name: new RegExp(`Acting on Hub · 127\\.0\\.0\\.1:${node.port}`) })).toBeVisible();
   await screenshot(page, 'dashboard-setup-phone');
 
   // too short a password: a clear message, nothing created
@@ -28,7 +32,7 @@ test('owner setup, app list, open the example app, sign out and back in', async 
 
   await page.getByLabel('Owner password (at least 8 characters)').fill('correct horse battery');
   await page.getByRole('button', { name: 'Create owner' }).click();
-  await expect(page.getByRole('heading', { name: 'Apps' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Apps', exact: true })).toBeVisible();
   const hello = page.locator('li.app', { hasText: 'Hello, Fazt' });
   await expect(hello).toContainText('hello · version 1');
   await screenshot(page, 'dashboard-home-phone');
@@ -43,8 +47,8 @@ test('owner setup, app list, open the example app, sign out and back in', async 
   await expect(page.getByRole('heading', { name: 'Hello from your Fazt node' })).toBeVisible();
   await screenshot(page, 'example-app-desktop');
 
-  // sign out, a wrong password, then the right one
-  await page.goto(`${node.origin}/`);
+  // sign out (in Settings), a wrong password, then the right one
+  await page.goto(`${node.origin}/#/settings`);
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
   await page.getByLabel('Owner password', { exact: true }).fill('wrong password');
@@ -52,7 +56,7 @@ test('owner setup, app list, open the example app, sign out and back in', async 
   await expect(page.getByRole('alert')).toHaveText('Wrong password.');
   await page.getByLabel('Owner password', { exact: true }).fill('correct horse battery');
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('heading', { name: 'Apps' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'API tokens' })).toBeVisible();
 
   // a deploy token from the dashboard works for the CLI contract (Bearer auth on the API)
   await page.getByRole('button', { name: 'Create deploy token' }).click();

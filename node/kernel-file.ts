@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createKernel, type DeployLimits, type Kernel, type Logger } from '../shared/index.js';
+import { createKernel, type DeployLimits, type Kernel, type KernelOptions, type Logger } from '../shared/index.js';
 import { backupPort, type FileCartridge } from './cartridge-file.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { jsonLogger, nodePorts } from './ports.js';
@@ -20,7 +20,7 @@ export const FAZT_VERSION: string = (() => {
 /** Creates a kernel over an open file cartridge with the Node ports (no HTTP server: the CLI uses it offline). */
 export function kernelForFile(
   file: FileCartridge,
-  options: { domain?: string; limits?: Partial<DeployLimits>; logger?: Logger; runtimeLimits?: Partial<RuntimeLimits> } = {},
+  options: { domain?: string; limits?: Partial<DeployLimits>; logger?: Logger; runtimeLimits?: Partial<RuntimeLimits>; dashboard?: KernelOptions['dashboard'] } = {},
 ): Kernel {
   return createKernel({
     cartridge: file.cartridge,
@@ -30,6 +30,7 @@ export function kernelForFile(
     version: FAZT_VERSION,
     runtime: nodeRuntimeHost(options.runtimeLimits),
     secretKey: secretKeyFromEnv(),
+    dashboard: options.dashboard,
   });
 }
 

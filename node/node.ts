@@ -5,6 +5,7 @@ import { openCartridgeFile, type FileCartridge } from './cartridge-file.js';
 import { deployDir, kernelForFile } from './kernel-file.js';
 import type { RuntimeLimits } from '../shared/runtime/index.js';
 import { jsonLogger } from './ports.js';
+import { pwaDashboard } from './pwa-host.js';
 import { createApp, listen } from './server.js';
 import { EXAMPLE_APP_DIRS } from './paths.js';
 
@@ -52,7 +53,7 @@ export interface RunningNode {
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const logger = options.logger ?? jsonLogger();
   const file = openCartridgeFile(options.db);
-  const kernel = kernelForFile(file, { domain: options.domain, limits: options.limits, logger, runtimeLimits: options.runtimeLimits });
+  const kernel = kernelForFile(file, { domain: options.domain, limits: options.limits, logger, runtimeLimits: options.runtimeLimits, dashboard: pwaDashboard() });
   const gc = kernel.collectGarbage();
   if (gc && (gc.blobs || gc.chunks)) logger.info('removed leftovers of interrupted deploys', gc);
   const examples = EXAMPLE_APP_DIRS.filter((dir) => existsSync(dir));

@@ -465,6 +465,67 @@ route('GET', '/api/events', 'deploy', (c) => {
   return json({ events: c.kernel.events.recent(app?.id, limit) });
 });
 
+// ---------------------------------------------------------------- storage browser (read-only, owner)
+
+/** Default and largest page of the storage browser's kv, document and blob listings. */
+const STORAGE_PAGE_DEFAULT = 50;
+const STORAGE_PAGE_MAX = 200;
+
+/** An opaque page cursor from the query, or `undefined`. */
+const cursorParam = (c: ApiCall) => {
+  const v = c.url.searchParams.get('cursor');
+  return v === null || v === '' ? undefined : v;
+};
+
+route('GET', '/api/apps/:ref/storage', 'admin', (c) => {
+  const app = appOf(c);
+  const kv = c.kernel.cartridge.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM app_kv WHERE app_id = ? AND deleted = 0 AND (expires_at IS NULL OR expires_at > ?)', [app.id, c.kernel.cartridge.clock.now()]);
+  const blobs = c.kernel.cartridge.db.get<{ n: number; bytes: number | null }>('SELECT COUNT(*) AS n, SUM(size) AS bytes FROM app_blobs WHERE app_id = ? AND deleted = 0', [app.id]);
+  return json({
+    app: app.name,
+    kv: { count: kv?.n ?? 0 },
+    collections: c.kernel.docs.collections(app.id),
+    blobs: { count: blobs?.n ?? 0, bytes: blobs?.bytes ?? 0 },
+  });
+});
+
+route('GET', '/api/apps/:ref/kv', 'admin', (c) => {
+  const app = appOf(c);
+  const q = c.url.searchParams;
+  const page = c.kernel.kv.list(app.id, {
+    prefix: q.get('prefix') ?? undefined,
+    limit: intParam('limit', q.get('limit'), 1, STORAGE_PAGE_MAX) ?? STORAGE_PAGE_DEFAULT,
+    cursor: cursorParam(c),
+  });
+  return json({ app: app.name, ...page });
+});
+
+route('GET', '/api/apps/:ref/docs', 'admin', (c) => {
+  const app = appOf(c);
+  return json({ app: app.name, collections: c.kernel.docs.collections(app.id) });
+});
+
+route('GET', '/api/apps/:ref/docs/:collection', 'admin', (c) => {
+  const app = appOf(c);
+  const collection = param(c, 1);
+  const q = c.url.searchParams;
+  const limit = intParam('limit', q.get('limit'), 1, STORAGE_PAGE_MAX) ?? STORAGE_PAGE_DEFAULT;
+  const offset = intParam('offset', q.get('offset'), 0) ?? 0;
+  const total = c.kernel.docs.count(app.id, collection);
+  return json({ app: app.name, collection, total, offset, documents: c.kernel.docs.find(app.id, collection, { limit, offset }) });
+});
+
+route('GET', '/api/apps/:ref/blobs', 'admin', (c) => {
+  const app = appOf(c);
+  const q = c.url.searchParams;
+  const page = c.kernel.appBlobs.list(app.id, {
+    prefix: q.get('prefix') ?? undefined,
+    limit: intParam('limit', q.get('limit'), 1, STORAGE_PAGE_MAX) ?? STORAGE_PAGE_DEFAULT,
+    cursor: cursorParam(c),
+  });
+  return json({ app: app.name, ...page });
+});
+
 route('GET', '/api/tokens', 'admin', (c) => json({ tokens: c.kernel.auth.listTokens() }));
 
 route('POST', '/api/tokens', 'admin', async (c) => {

@@ -1,6 +1,9 @@
 import type { Database, SqlJsStatic, Statement } from 'sql.js';
 import type { RunResult, SqlDatabase, SqlValue } from './index.js';
 
+/** A statement that writes even though it is run with `query()`/`get()` (… RETURNING). */
+const WRITE_QUERY = /^\s*(?:WITH\b[\s\S]*?\b)?(?:INSERT|UPDATE|DELETE|REPLACE)\b/i;
+
 /**
  * `SqlDatabase` over sql.js (SQLite compiled to WASM). Used by the browser node; in Node it proves
  * the kernel is host-neutral (the contract suite runs against both drivers).
@@ -12,6 +15,17 @@ export class SqlJsDatabase implements SqlDatabase {
   readonly driver = 'sql.js';
   private readonly statements = new Map<string, Statement>();
   private depth = 0;
+  /** A write happened inside the open transaction (committed or dropped with it). */
+  private pendingWrite = false;
+  private readonly commitListeners = new Set<() => void>();
+  /**
+   * True after a committed write (an autocommit write statement, or the commit of an outermost
+   * transaction that wrote) until the host calls {@link markClean}. The browser host persists the
+   * image ({@link image}) to OPFS when it is set (DESIGN.md §1, persistence hook).
+   * Writes are recognised by statement kind: every `run()`/`exec()`, and `query()`/`get()` of an
+   * INSERT/UPDATE/DELETE/REPLACE (RETURNING); reads never set it.
+   */
+  dirty = false;
 
   /** @param db an open sql.js `Database` (e.g. `new SQL.Database(bytes)`). */
   constructor(readonly db: Database) {}
@@ -34,8 +48,60 @@ export class SqlJsDatabase implements SqlDatabase {
     return params.map((p) => (typeof p === 'bigint' ? Number(p) : p));
   }
 
+  /**
+   * Calls `listener` after each committed write (synchronously, right after the statement or the
+   * outermost COMMIT). A throwing listener is ignored.
+   * @returns a function that removes the listener.
+   */
+  onCommit(listener: () => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
+  }
+
+  /** Clears {@link dirty} (the host persisted an image taken after the last committed write). */
+  markClean(): void {
+    this.dirty = false;
+  }
+
+  /** True while a transaction is open (an image taken now would lack its writes). */
+  get inTransaction(): boolean {
+    return this.depth > 0;
+  }
+
+  /**
+   * A whole, consistent SQLite file image of the database (sql.js `export()`, which copies with the
+   * backup API and keeps prepared statements valid), with the header's WAL bytes set to legacy
+   * (`18..19 = 1`) so any SQLite opens it.
+   * @throws Error inside a transaction (the image would not be committed state).
+   */
+  image(): Uint8Array {
+    if (this.depth > 0) throw new Error('SqlJsDatabase.image(): a transaction is open; take the image after it commits');
+    return this.db.export();
+  }
+
+  /** Records a write: dirty at once in autocommit, at the outermost COMMIT inside a transaction. */
+  private wrote(): void {
+    if (this.depth > 0) {
+      this.pendingWrite = true;
+      return;
+    }
+    this.committed();
+  }
+
+  private committed(): void {
+    this.dirty = true;
+    for (const l of this.commitListeners) {
+      try {
+        l();
+      } catch {
+        // a listener's failure must not fail the write that already committed
+      }
+    }
+  }
+
   exec(sql: string): void {
     this.db.exec(sql);
+    this.wrote();
   }
 
   query<T>(sql: string, params: readonly SqlValue[] = []): T[] {
@@ -47,6 +113,7 @@ export class SqlJsDatabase implements SqlDatabase {
       return rows;
     } finally {
       st.reset();
+      if (WRITE_QUERY.test(sql)) this.wrote();
     }
   }
 
@@ -57,6 +124,7 @@ export class SqlJsDatabase implements SqlDatabase {
       return st.step() ? (st.getAsObject() as T) : undefined;
     } finally {
       st.reset();
+      if (WRITE_QUERY.test(sql)) this.wrote();
     }
   }
 
@@ -66,6 +134,7 @@ export class SqlJsDatabase implements SqlDatabase {
       st.run(SqlJsDatabase.bind(params));
     } finally {
       st.reset();
+      this.wrote();
     }
     const changes = this.db.getRowsModified();
     const row = this.db.exec('SELECT last_insert_rowid()')[0];
@@ -74,16 +143,24 @@ export class SqlJsDatabase implements SqlDatabase {
 
   transaction<T>(fn: () => T): T {
     const name = `sp${this.depth}`;
+    if (this.depth === 0) this.pendingWrite = false;
     this.db.exec(this.depth === 0 ? 'BEGIN IMMEDIATE' : `SAVEPOINT ${name}`);
     this.depth++;
     try {
       const out = fn();
       this.depth--;
       this.db.exec(this.depth === 0 ? 'COMMIT' : `RELEASE ${name}`);
+      if (this.depth === 0 && this.pendingWrite) {
+        this.pendingWrite = false;
+        this.committed();
+      }
       return out;
     } catch (e) {
       this.depth--;
       this.db.exec(this.depth === 0 ? 'ROLLBACK' : `ROLLBACK TO ${name}; RELEASE ${name}`);
+      // A rolled-back savepoint may follow writes of the outer transaction: keep the flag (an extra
+      // flush costs time, a missed one loses data). A rolled-back outermost transaction wrote nothing.
+      if (this.depth === 0) this.pendingWrite = false;
       throw e;
     }
   }

@@ -1,0 +1,68 @@
+/**
+ * Files the device node needs from the workbox precache: the sql.js and QuickJS WebAssembly binaries
+ * and the apps' standard library (dist/stdlib, copied into the PWA build as `/stdlib/`).
+ *
+ * A service worker's own `fetch()` does not pass through its fetch handler (STACK.md), so offline it
+ * would fail: everything is read with `matchPrecache`, falling back to the network only when the
+ * precache lacks the file (a development build).
+ */
+import { matchPrecache } from 'workbox-precaching';
+import type { StdlibModule, StdlibSource } from '../shared/runtime/index.js';
+
+/** The precached response for a build URL (`/assets/x-HASH.wasm`), or the network's. @throws Error when neither has it. */
+export async function precachedResponse(url: string): Promise<Response> {
+  const hit = await matchPrecache(url);
+  if (hit) return hit;
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`The device node could not load ${url} (HTTP ${res.status}; not in the offline cache either).`);
+  return res;
+}
+
+/**
+ * Compiles a precached WebAssembly file. `compileStreaming` lets Chromium cache the compiled code for
+ * responses from Cache Storage; a response without `Content-Type: application/wasm` is compiled from
+ * its bytes instead.
+ */
+export async function compilePrecachedWasm(url: string): Promise<WebAssembly.Module> {
+  const res = await precachedResponse(url);
+  if ((res.headers.get('content-type') ?? '').startsWith('application/wasm')) {
+    try {
+      return await WebAssembly.compileStreaming(res.clone());
+    } catch {
+      // fall through to the bytes
+    }
+  }
+  return WebAssembly.compile(await res.arrayBuffer());
+}
+
+/** What `/stdlib/manifest.json` lists per module (scripts/build-stdlib.mjs). */
+interface StdlibManifestEntry {
+  file: string;
+  exports: string[];
+}
+
+/**
+ * Loads the whole standard library from the precache (≈ 0.7 MB of text; the runtime's
+ * {@link StdlibSource} is synchronous, so it must be in memory before the first invocation).
+ * A build without `/stdlib/` gives an empty library (relative imports still work).
+ * @param base URL of the folder, ending in `/` (default `/stdlib/`).
+ */
+export async function loadStdlib(base = '/stdlib/'): Promise<StdlibSource> {
+  let manifest: Record<string, StdlibManifestEntry> = {};
+  try {
+    manifest = (await (await precachedResponse(base + 'manifest.json')).json()) as Record<string, StdlibManifestEntry>;
+  } catch {
+    manifest = {};
+  }
+  const modules = new Map<string, StdlibModule>();
+  await Promise.all(
+    Object.entries(manifest).map(async ([name, entry]) => {
+      const source = await (await precachedResponse(base + entry.file)).text();
+      modules.set(name, { source, exports: entry.exports });
+    }),
+  );
+  return {
+    names: () => [...modules.keys()],
+    get: (name) => modules.get(name),
+  };
+}

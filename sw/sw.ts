@@ -1,0 +1,117 @@
+/**
+ * The service worker of the Fazt PWA (built by vite-plugin-pwa in injectManifest mode, ES module
+ * format; register it with `{ type: 'module', scope: '/' }`, see web/lib/device-link.ts).
+ *
+ * One origin, two nodes (docs/browser-node.md):
+ * - `/~device/...` is this device's own node: the kernel running here ({@link DeviceNode}); the prefix
+ *   is stripped (`/~device/api/apps` → the kernel's `/api/apps`, `/~device/a/blog/` → `/a/blog/`).
+ * - `/api/...` and `/a/...` go to the network: the hub (the headless node that served this page).
+ *   Offline they fail, and the dashboard shows the hub as unreachable.
+ * - Build files (hashed assets, wasm, icons, the manifest, the standard library) are served from the
+ *   precache; any other navigation gets the dashboard shell (`index.html`) from the precache, so the
+ *   app starts offline.
+ *
+ * Requests from the dashboard's own window act as the device's owner (the kernel's `RequestContext.principal`);
+ * other clients (app pages under `/a/` or `/~device/`) get the kernel's normal HTTP authentication.
+ */
+/// <reference lib="webworker" />
+import { cleanupOutdatedCaches, getCacheKeyForURL, matchPrecache, precache } from 'workbox-precaching';
+import type { PrecacheEntry } from 'workbox-precaching';
+import type { Principal } from '../shared/index.js';
+import { DeviceNode, DEVICE_OWNER } from './device-node.js';
+import { deviceApi, exposeOn } from './device-endpoint.js';
+import type { DeviceConnectMessage } from './device-api.js';
+
+declare const self: ServiceWorkerGlobalScope & { __WB_MANIFEST: Array<PrecacheEntry | string> };
+
+/** Path prefix of the device node. */
+const DEVICE_PREFIX = '/~device';
+
+precache(self.__WB_MANIFEST);
+cleanupOutdatedCaches();
+
+const node = new DeviceNode({ version: __FAZT_VERSION__ });
+const api = deviceApi(node);
+
+// A restarted (already active) worker opens the cartridge at once; a new version waits until it is
+// activated, so it never takes the cartridge from the version still serving.
+DeviceNode.prefetch();
+if (self.serviceWorker?.state === 'activated') void node.ready();
+
+self.addEventListener('install', () => {
+  void self.skipWaiting();
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil(Promise.all([self.clients.claim(), node.ready()]));
+});
+
+self.addEventListener('message', (event) => {
+  const data = event.data as Partial<DeviceConnectMessage> | undefined;
+  if (data?.type === 'fazt:connect' && data.port) exposeOn(data.port, api);
+  // 'fazt:keepalive': the message event itself keeps the worker alive a while longer
+});
+
+/** True for paths the hub (the network) answers. */
+function isHubPath(p: string): boolean {
+  return p === '/api' || p.startsWith('/api/') || p === '/a' || p.startsWith('/a/');
+}
+
+/** The owner principal when the request comes from the dashboard's own window, else `undefined`. */
+async function principalFor(event: FetchEvent): Promise<Principal | undefined> {
+  if (!event.clientId) return undefined;
+  const client = await self.clients.get(event.clientId);
+  if (!client || client.type !== 'window') return undefined;
+  const url = new URL(client.url);
+  if (url.origin !== self.location.origin) return undefined;
+  const p = url.pathname;
+  if (p === '/a' || p.startsWith('/a/') || p === DEVICE_PREFIX || p.startsWith(DEVICE_PREFIX + '/')) return undefined;
+  return DEVICE_OWNER;
+}
+
+/** Prefixes a redirect's same-origin `Location` with `/~device`, so it stays on the device node. */
+function keepOnDevice(res: Response): Response {
+  const loc = res.headers.get('location');
+  if (!loc || !loc.startsWith('/') || loc.startsWith('//')) return res;
+  const headers = new Headers(res.headers);
+  headers.set('location', DEVICE_PREFIX + loc);
+  return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+}
+
+async function handleDevice(event: FetchEvent, url: URL): Promise<Response> {
+  const inner = new URL(url);
+  inner.pathname = url.pathname.slice(DEVICE_PREFIX.length) || '/';
+  const p = inner.pathname;
+  if (!(p === '/api' || p.startsWith('/api/') || p === '/a' || p.startsWith('/a/'))) {
+    return new Response(JSON.stringify({ error: { code: 'NOT_FOUND', message: `Nothing at ${url.pathname}: the device node serves /~device/api/… and /~device/a/<app>/….` } }), {
+      status: 404,
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+    });
+  }
+  const principal = await principalFor(event);
+  const res = await node.fetch(event.request, inner, principal);
+  return keepOnDevice(res);
+}
+
+/** The dashboard shell from the precache (the network's when it is not precached, e.g. a dev build). */
+async function shell(request: Request): Promise<Response> {
+  return (await matchPrecache('/index.html')) ?? fetch(request);
+}
+
+self.addEventListener('fetch', (event) => {
+  const request = event.request;
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+  const p = url.pathname;
+  if (p === DEVICE_PREFIX || p.startsWith(DEVICE_PREFIX + '/')) {
+    event.respondWith(handleDevice(event, url));
+    event.waitUntil(node.idle());
+    return;
+  }
+  if (isHubPath(p) || request.method !== 'GET') return;
+  if (getCacheKeyForURL(url.href)) {
+    event.respondWith(matchPrecache(url.href).then((hit) => hit ?? fetch(request)));
+    return;
+  }
+  if (request.mode === 'navigate') event.respondWith(shell(request));
+});

@@ -1,0 +1,90 @@
+/**
+ * The PWA build (`vite build`, run by scripts/build.mjs): the dashboard from `web/` (root
+ * `web/index.html`) and the service worker from `sw/sw.ts` into `dist/web/`, which the headless node
+ * serves as its dashboard (node/pwa-host.ts).
+ *
+ * The service worker is built by vite-plugin-pwa in injectManifest mode as an ES module
+ * (`rollupFormat: 'es'`: with 'iife' the sql.js wasm would be inlined as base64 and never precached,
+ * STACK.md), and workbox precaches the shell, both wasm binaries (sql.js, QuickJS) and the apps'
+ * standard library (dist/stdlib, copied to `/stdlib/`), so the device node starts offline.
+ * @see https://vite-pwa-org.netlify.app/guide/inject-manifest.html
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineConfig, type Plugin } from 'vite';
+import { VitePWA } from 'vite-plugin-pwa';
+
+const ROOT = fileURLToPath(new URL('.', import.meta.url));
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+const STDLIB_DIR = join(ROOT, 'dist', 'stdlib');
+
+/** Copies the apps' standard library (built by scripts/build-stdlib.mjs) into the build as `/stdlib/*`, so workbox precaches it. */
+function stdlibAssets(): Plugin {
+  return {
+    name: 'fazt-stdlib-assets',
+    apply: 'build',
+    generateBundle() {
+      if (!existsSync(STDLIB_DIR)) {
+        this.warn('dist/stdlib is missing (run scripts/build-stdlib.mjs): apps in the device node get no standard library');
+        return;
+      }
+      for (const file of readdirSync(STDLIB_DIR)) {
+        if (!/\.(js|json)$/.test(file)) continue;
+        this.emitFile({ type: 'asset', fileName: `stdlib/${file}`, source: readFileSync(join(STDLIB_DIR, file)) });
+      }
+    },
+  };
+}
+
+export default defineConfig({
+  root: join(ROOT, 'web'),
+  base: '/',
+  publicDir: join(ROOT, 'public'),
+  define: { __FAZT_VERSION__: JSON.stringify(VERSION) },
+  build: {
+    outDir: join(ROOT, 'dist', 'web'),
+    emptyOutDir: true,
+    target: 'es2022',
+    reportCompressedSize: false,
+    chunkSizeWarningLimit: 1024,
+  },
+  plugins: [
+    stdlibAssets(),
+    VitePWA({
+      strategies: 'injectManifest',
+      srcDir: join(ROOT, 'sw'),
+      filename: 'sw.ts',
+      // web/lib/device-link.ts registers the worker itself (as an ES module, scope '/')
+      injectRegister: false,
+      manifestFilename: 'manifest.webmanifest',
+      manifest: {
+        id: '/',
+        name: 'Fazt',
+        short_name: 'Fazt',
+        description: 'Your personal cloud: your apps and their data, on this device and on your own server.',
+        start_url: '/',
+        scope: '/',
+        display: 'standalone',
+        orientation: 'any',
+        background_color: '#ffffff',
+        theme_color: '#1d4ed8',
+        lang: 'en',
+        icons: [
+          { src: '/icons/icon-192.png', sizes: '192x192', type: 'image/png', purpose: 'any' },
+          { src: '/icons/icon-512.png', sizes: '512x512', type: 'image/png', purpose: 'any' },
+          { src: '/icons/maskable-512.png', sizes: '512x512', type: 'image/png', purpose: 'maskable' },
+          { src: '/icons/icon.svg', sizes: 'any', type: 'image/svg+xml', purpose: 'any' },
+        ],
+      },
+      injectManifest: {
+        rollupFormat: 'es',
+        globPatterns: ['**/*.{js,mjs,css,html,wasm,png,svg,ico,webmanifest,json,woff2}'],
+        // the QuickJS and sql.js binaries and the zod bundle are larger than workbox's 2 MiB default
+        maximumFileSizeToCacheInBytes: 16 * 1024 * 1024,
+        minify: true,
+        sourcemap: false,
+      },
+    }),
+  ],
+});

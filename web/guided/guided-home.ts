@@ -1,0 +1,196 @@
+/**
+ * `<fazt-guided-home>`: guided mode's home screen for family members: big app tiles in plain
+ * words, help for the first steps, and (for the owner) a way out that needs the PIN or the owner's
+ * password when guided mode is locked.
+ */
+import { LitElement, html, css } from 'lit';
+import type { FaztApi } from '../lib/api.js';
+import type { AppInfo } from '../lib/api-types.js';
+import { deviceNode } from '../lib/device.js';
+import { loadGuided, saveGuided } from '../lib/guided-state.js';
+import { go, href } from '../lib/router.js';
+import { appColor, initial } from '../ui/apps-screen.js';
+import { base } from '../ui/styles.js';
+import { guided } from './guided-styles.js';
+import { emit, GUIDED_CHANGED, UNREACHABLE } from '../ui/events.js';
+
+/** Guided mode's home screen. */
+export class FaztGuidedHome extends LitElement {
+  static properties = {
+    api: { attribute: false },
+    placeLabel: {},
+    apps: { state: true },
+    error: { state: true },
+    leaving: { state: true },
+    unlockError: { state: true },
+    busy: { state: true },
+  };
+  static styles = [
+    base,
+    guided,
+    css`
+      .tiles {
+        display: grid;
+        grid-template-columns: repeat(auto-fill, minmax(9.5rem, 1fr));
+        gap: 1rem;
+        list-style: none;
+        padding: 0;
+        margin: 0 0 1.5rem;
+      }
+      .tile {
+        display: flex;
+        flex-direction: column;
+        align-items: center;
+        justify-content: center;
+        gap: 0.6rem;
+        min-height: 9.5rem;
+        padding: 1rem 0.5rem;
+        border-radius: 18px;
+        background: var(--card);
+        border: 2px solid var(--line);
+        color: var(--fg);
+        text-decoration: none;
+        font-size: 1.2rem;
+        font-weight: 700;
+        text-align: center;
+        line-height: 1.25;
+      }
+      .tile:hover {
+        border-color: var(--accent);
+      }
+      .tile .pic {
+        width: 4.25rem;
+        height: 4.25rem;
+        border-radius: 20px;
+        display: grid;
+        place-items: center;
+        color: #fff;
+        font-size: 2rem;
+      }
+      .help {
+        display: grid;
+        gap: 0.75rem;
+      }
+      .owner {
+        margin-top: 2rem;
+        border-top: 1px solid var(--line);
+        padding-top: 1rem;
+      }
+    `,
+  ];
+
+  /** Client of the node whose apps are shown. */
+  api!: FaztApi;
+  /** Where the apps live, in plain words ("on this phone", "on the hub"). */
+  placeLabel = '';
+  private apps: AppInfo[] | undefined;
+  private error = '';
+  private leaving = false;
+  private unlockError = '';
+  private busy = false;
+
+  updated(changed: Map<string, unknown>) {
+    if (changed.has('api')) this.load();
+  }
+
+  private async load() {
+    this.error = '';
+    try {
+      this.apps = (await this.api.apps()).filter((a) => a.currentVersion !== null);
+    } catch (e) {
+      this.error = (e as Error).message;
+      if ((e as { code?: string }).code === 'NETWORK') emit(this, UNREACHABLE);
+    }
+  }
+
+  render() {
+    return html`<h1 class="big-title">Your apps</h1>
+      <p class="lead">Tap an app to open it. ${this.placeLabel ? html`<span class="muted">They are ${this.placeLabel}.</span>` : ''}</p>
+      ${this.error
+        ? html`<p class="error" role="alert">${this.error}</p>
+            <button class="big" @click=${this.load}>Try again</button>`
+        : ''}
+      ${this.apps === undefined && !this.error ? html`<p class="lead">Loading your apps…</p>` : ''}
+      ${this.apps?.length === 0 ? html`<p class="lead">There are no apps yet. Ask the person who set up Fazt to add some.</p>` : ''}
+      ${this.apps?.length
+        ? html`<ul class="tiles" aria-label="Apps">
+            ${this.apps.map((a) => {
+              const title = a.title || a.name;
+              return html`<li>
+                <a class="tile" href=${href({ screen: 'guided-open', name: a.name })}>
+                  <span class="pic" aria-hidden="true" style="background:${appColor(a.name)}">${initial(title)}</span>
+                  <span>${title}</span>
+                </a>
+              </li>`;
+            })}
+          </ul>`
+        : ''}
+      <h2 class="section-title">Help</h2>
+      <div class="help">
+        <a class="big secondary" href=${href({ screen: 'guided-help', wizard: 'install' })}>Put Fazt on your home screen</a>
+        <a class="big secondary" href=${href({ screen: 'guided-help', wizard: 'open' })}>How to open an app</a>
+        <a class="big secondary" href=${href({ screen: 'guided-help', wizard: 'home' })}>How to come back here</a>
+      </div>
+      <div class="owner">${this.leaving ? this.unlockView() : html`<button class="link" @click=${this.leave}>For the owner: leave guided mode</button>`}</div>`;
+  }
+
+  private unlockView() {
+    const lock = loadGuided().lock;
+    const what = lock === 'pin' ? 'Owner PIN' : 'Owner password';
+    return html`<form @submit=${this.unlock}>
+      <h2 class="section-title">Leave guided mode</h2>
+      <label for="secret">${what}</label>
+      <input
+        id="secret"
+        type="password"
+        inputmode=${lock === 'pin' ? 'numeric' : 'text'}
+        autocomplete=${lock === 'pin' ? 'off' : 'current-password'}
+        required
+      />
+      ${this.unlockError ? html`<p class="error" role="alert">${this.unlockError}</p>` : ''}
+      <div class="row" style="margin-top:0.75rem">
+        <button class="big" type="submit" ?disabled=${this.busy}>Unlock</button>
+        <button class="big secondary" type="button" @click=${() => ((this.leaving = false), (this.unlockError = ''))}>Stay in guided mode</button>
+      </div>
+    </form>`;
+  }
+
+  private async leave() {
+    if (loadGuided().lock === 'none') return this.exit();
+    this.leaving = true;
+    await this.updateComplete;
+    this.renderRoot.querySelector<HTMLInputElement>('#secret')?.focus();
+  }
+
+  private async unlock(e: SubmitEvent) {
+    e.preventDefault();
+    const secret = this.renderRoot.querySelector<HTMLInputElement>('#secret')!.value;
+    const lock = loadGuided().lock;
+    this.busy = true;
+    this.unlockError = '';
+    try {
+      if (lock === 'pin') await (await deviceNode()).unlock(secret);
+      else await this.api.login(secret);
+      this.exit();
+    } catch (err) {
+      const m = (err as Error).message;
+      this.unlockError = /FORBIDDEN|wrong/i.test(m) ? `That ${lock === 'pin' ? 'PIN' : 'password'} is not right. Try again.` : m.replace(/^[A-Z_]+: /, '');
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private exit() {
+    saveGuided({ on: false, lock: 'none' });
+    this.leaving = false;
+    emit(this, GUIDED_CHANGED);
+    go({ screen: 'apps' });
+  }
+}
+customElements.define('fazt-guided-home', FaztGuidedHome);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'fazt-guided-home': FaztGuidedHome;
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * `<fazt-apps>`: the app list of the node the dashboard acts on: open an app (in a sandboxed frame),
+ * its details (versions, logs, storage), and for the hub its own addresses.
+ */
+import { LitElement, html, css } from 'lit';
+import type { FaztApi } from '../lib/api.js';
+import type { AppInfo } from '../lib/api-types.js';
+import { href } from '../lib/router.js';
+import { formatTime } from '../lib/format.js';
+import { base } from './styles.js';
+import { emit, UNREACHABLE } from './events.js';
+
+/** The app list screen. */
+export class FaztApps extends LitElement {
+  static properties = {
+    api: { attribute: false },
+    version: { type: Number },
+    apps: { state: true },
+    error: { state: true },
+  };
+  static styles = [
+    base,
+    css`
+      li.app {
+        display: grid;
+        grid-template-columns: auto 1fr;
+        gap: 0.25rem 0.75rem;
+        padding: 0.9rem 0;
+        border-top: 1px solid var(--line);
+      }
+      li.app:first-child {
+        border-top: 0;
+        padding-top: 0.25rem;
+      }
+      .icon {
+        grid-row: span 2;
+        width: 44px;
+        height: 44px;
+        border-radius: 12px;
+        display: grid;
+        place-items: center;
+        font-weight: 700;
+        font-size: 1.2rem;
+        color: #fff;
+      }
+      .name strong {
+        font-size: 1.05rem;
+      }
+      .actions {
+        grid-column: 2;
+        display: flex;
+        flex-wrap: wrap;
+        gap: 0.5rem;
+        margin-top: 0.35rem;
+      }
+      .urls {
+        grid-column: 2;
+        font-size: 0.875rem;
+        display: flex;
+        flex-wrap: wrap;
+        gap: 0 1rem;
+      }
+      .urls a {
+        word-break: break-all;
+        display: inline-block;
+        min-height: 24px;
+      }
+    `,
+  ];
+
+  /** The client of the node acted on. */
+  api!: FaztApi;
+  /** Bumped by the shell when apps changed elsewhere: the list reloads. */
+  version = 0;
+  private apps: AppInfo[] | undefined;
+  private error = '';
+
+  /** Reloads the list. */
+  async load() {
+    this.error = '';
+    try {
+      this.apps = await this.api.apps();
+    } catch (e) {
+      this.error = (e as Error).message;
+      if ((e as { code?: string }).code === 'NETWORK') emit(this, UNREACHABLE);
+    }
+  }
+
+  updated(changed: Map<string, unknown>) {
+    if (changed.has('api') || changed.has('version')) this.load();
+  }
+
+  render() {
+    return html`<section class="card">
+      <div class="spread">
+        <h2>Apps</h2>
+        <a class="button secondary" href=${href({ screen: 'deploy' })}>Deploy an app</a>
+      </div>
+      ${this.error ? html`<p class="error">${this.error} <button class="link" @click=${this.load}>Try again</button></p>` : ''}
+      ${this.apps === undefined && !this.error ? html`<p class="muted">Loading…</p>` : ''}
+      ${this.apps?.length === 0
+        ? html`<p class="muted">No apps yet. Deploy one: pick its folder or a zip on the <a href=${href({ screen: 'deploy' })}>Deploy</a> screen.</p>`
+        : ''}
+      ${this.apps?.length ? html`<ul class="plain">${this.apps.map((a) => this.item(a))}</ul>` : ''}
+      ${this.api?.target === 'hub'
+        ? html`<p class="muted small">From a terminal: <code>fazt app deploy ./my-site --token &lt;token&gt;</code> (tokens are in Settings).</p>`
+        : ''}
+    </section>`;
+  }
+
+  private item(a: AppInfo) {
+    const title = a.title || a.name;
+    return html`<li class="app">
+      <span class="icon" aria-hidden="true" style="background:${appColor(a.name)}">${initial(title)}</span>
+      <div class="name">
+        <strong>${title}</strong>
+        <div class="muted small">${a.name} · ${a.currentVersion === null ? 'no live version' : `version ${a.currentVersion}`} · updated ${formatTime(a.updatedAt)}</div>
+      </div>
+      ${this.api.target === 'hub' && a.urls?.length
+        ? html`<div class="urls">
+            ${a.urls.map((u) => {
+              const url = new URL(u);
+              return html`<a href=${u} target="_blank" rel="noopener">${url.host}${url.pathname}</a>`;
+            })}
+          </div>`
+        : ''}
+      <div class="actions">
+        <a class="button" href=${href({ screen: 'open', name: a.name })} aria-label="Open ${title}">Open</a>
+        <a class="button secondary" href=${href({ screen: 'app', name: a.name, tab: 'versions' })} aria-label="Details of ${title}">Details</a>
+      </div>
+    </li>`;
+  }
+}
+customElements.define('fazt-apps', FaztApps);
+
+/** The first letter of an app's title, for its icon. */
+export function initial(title: string): string {
+  return (Array.from(title.trim())[0] ?? '?').toUpperCase();
+}
+
+/** A stable colour per app name (dark enough for white text, ≥ 4.5:1). */
+export function appColor(name: string): string {
+  const palette = ['#1f5fd6', '#0f766e', '#9333ea', '#b45309', '#be123c', '#4d7c0f', '#0e7490', '#6d28d9', '#a21caf', '#c2410c'];
+  let h = 0;
+  for (const ch of name) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return palette[h % palette.length]!;
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'fazt-apps': FaztApps;
+  }
+}
