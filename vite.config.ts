@@ -77,6 +77,19 @@ export default defineConfig({
           { src: '/icons/icon.svg', sizes: 'any', type: 'image/svg+xml', purpose: 'any' },
         ],
       },
+      integration: {
+        // the worker bundles the kernel, sql.js and the QuickJS glue (~650 KB, by design)
+        configureCustomSWViteBuild(config) {
+          config.build = { ...config.build, chunkSizeWarningLimit: 2048, reportCompressedSize: false };
+          // one file (a service worker cannot import() chunks): rolldown's spelling of inlineDynamicImports
+          const output = config.build.rollupOptions?.output;
+          if (output && !Array.isArray(output)) {
+            delete output.inlineDynamicImports;
+            (output as { codeSplitting?: boolean }).codeSplitting = false;
+          }
+          if (process.env.FAZT_BUILD_QUIET) config.logLevel = 'error';
+        },
+      },
       injectManifest: {
         rollupFormat: 'es',
         globPatterns: ['**/*.{js,mjs,css,html,wasm,png,svg,ico,webmanifest,json,woff2}'],

@@ -201,6 +201,7 @@ test('guided-mode lock: admin writes answer 423 until the PIN unlocks; apps keep
   expect((await device(page, '/api/apps')).status).toBe(200);
   expect((await device(page, '/a/counter/api/count')).json.n).toBe(1);
   expect(await deviceCallError(page, 'exportCartridge')).toMatch(/^LOCKED: /);
+  expect((await device(page, '/api/backup')).status).toBe(423);
   expect(await deviceCallError(page, 'unlock', '0000')).toBe('FORBIDDEN: Wrong PIN.');
   // the lock is kept in the cartridge: a restarted worker is still locked
   await stopWorkers(page);

@@ -77,6 +77,7 @@ async function buildPwa() {
     console.error('vite is not installed (npm install --omit=dev?): the PWA was not built; the node serves its built-in dashboard.');
     return;
   }
+  if (quiet) process.env.FAZT_BUILD_QUIET = '1';
   await vite.build({ configFile: join(root, 'vite.config.ts'), logLevel: quiet ? 'error' : 'warn' });
   if (!quiet) console.error(`built dist/web (PWA) in ${Date.now() - t0} ms`);
 }

@@ -26,11 +26,13 @@ declare const self: ServiceWorkerGlobalScope & { __WB_MANIFEST: Array<PrecacheEn
 
 /** Path prefix of the device node. */
 const DEVICE_PREFIX = '/~device';
+/** ms from the worker's start to the end of evaluating its modules (Server-Timing `script`). */
+const SCRIPT_EVALUATED = performance.now();
 
 precache(self.__WB_MANIFEST);
 cleanupOutdatedCaches();
 
-const node = new DeviceNode({ version: __FAZT_VERSION__ });
+const node = new DeviceNode({ version: __FAZT_VERSION__, scriptMs: SCRIPT_EVALUATED });
 const api = deviceApi(node);
 
 // A restarted (already active) worker opens the cartridge at once; a new version waits until it is
@@ -88,9 +90,18 @@ async function handleDevice(event: FetchEvent, url: URL): Promise<Response> {
       headers: { 'content-type': 'application/json; charset=utf-8' },
     });
   }
-  const principal = await principalFor(event);
-  const res = await node.fetch(event.request, inner, principal);
-  return keepOnDevice(res);
+  try {
+    const principal = await principalFor(event);
+    const res = await node.fetch(event.request, inner, principal);
+    return keepOnDevice(res);
+  } catch (e) {
+    // DeviceNode.fetch answers errors itself; this is a bug or an aborted request body
+    console.error(JSON.stringify({ level: 'error', msg: 'device request failed', url: url.pathname, error: String((e as Error)?.stack ?? e) }));
+    return new Response(JSON.stringify({ error: { code: 'INTERNAL', message: 'The device node could not answer this request; the error was logged in the service worker console.' } }), {
+      status: 500,
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+    });
+  }
 }
 
 /** The dashboard shell from the precache (the network's when it is not precached, e.g. a dev build). */

@@ -203,26 +203,32 @@ export class DeviceLink implements DeviceNodeApi {
     }
   }
 
+  /** The device node's state. See {@link DeviceNodeApi.status}. */
   status(): Promise<DeviceStatus> {
     return this.call('status', (r) => r.status());
   }
 
+  /** The live cartridge as one SQLite file (60 s timeout). See {@link DeviceNodeApi.exportCartridge}. */
   exportCartridge(): Promise<Uint8Array> {
     return this.call('exportCartridge', (r) => r.exportCartridge(), this.timeoutMs * 6);
   }
 
+  /** Replaces the live cartridge after checking `bytes` (60 s timeout). See {@link DeviceNodeApi.importCartridge}. */
   importCartridge(bytes: Uint8Array): Promise<DeviceStatus> {
     return this.call('importCartridge', (r) => r.importCartridge(bytes), this.timeoutMs * 6);
   }
 
+  /** Makes a kept copy live (60 s timeout). See {@link DeviceNodeApi.restoreBackup}. */
   restoreBackup(name: string): Promise<DeviceStatus> {
     return this.call('restoreBackup', (r) => r.restoreBackup(name), this.timeoutMs * 6);
   }
 
+  /** Deletes a kept copy. See {@link DeviceNodeApi.deleteBackup}. */
   deleteBackup(name: string): Promise<DeviceStatus> {
     return this.call('deleteBackup', (r) => r.deleteBackup(name));
   }
 
+  /** A new empty cartridge; the old one is kept aside (30 s timeout). See {@link DeviceNodeApi.startFresh}. */
   startFresh(): Promise<DeviceStatus> {
     return this.call('startFresh', (r) => r.startFresh(), this.timeoutMs * 3);
   }
@@ -255,14 +261,17 @@ export class DeviceLink implements DeviceNodeApi {
     };
   }
 
+  /** Locks guided mode with a PIN. See {@link DeviceNodeApi.lock}. */
   lock(pin: string): Promise<void> {
     return this.call('lock', (r) => r.lock(pin));
   }
 
+  /** Unlocks guided mode. See {@link DeviceNodeApi.unlock}. */
   unlock(pin: string): Promise<void> {
     return this.call('unlock', (r) => r.unlock(pin));
   }
 
+  /** True while guided mode is locked. */
   isLocked(): Promise<boolean> {
     return this.call('isLocked', (r) => r.isLocked());
   }
