@@ -151,10 +151,22 @@ test('deploy: a folder without app.json and a broken zip get clear errors; a fol
   // the real app folder: packed in the browser, uploaded with a progress bar
   await page.getByLabel('Choose a folder').setInputFiles(appDir);
   await expect(page.getByText(/Selected: .*4 files/)).toBeVisible();
-  const sawProgress = page.waitForSelector('progress[aria-label="Deploy progress"]', { state: 'attached' });
+  // the bar may come and go within one frame on an idle machine: record every one the screen adds
+  await page.locator('fazt-deploy').evaluate((el) => {
+    const seen: string[] = [];
+    (el as unknown as { seenProgress: string[] }).seenProgress = seen;
+    new MutationObserver((records) => {
+      for (const r of records) {
+        for (const n of r.addedNodes) {
+          const bars = n instanceof Element ? [...(n.matches('progress') ? [n] : []), ...n.querySelectorAll('progress')] : [];
+          for (const b of bars) seen.push(b.getAttribute('aria-label') ?? '');
+        }
+      }
+    }).observe(el.shadowRoot!, { subtree: true, childList: true });
+  });
   await page.getByRole('button', { name: 'Deploy', exact: true }).click();
-  await sawProgress;
   await expect(page.getByRole('heading', { name: 'Deployed shelf, version 1' })).toBeVisible();
+  expect(await page.locator('fazt-deploy').evaluate((el) => (el as unknown as { seenProgress: string[] }).seenProgress)).toContain('Deploy progress');
   await expect(page.getByRole('status').filter({ hasText: 'Deployed shelf' })).toContainText('4 files');
   await shots('deploy-done');
   expect(await visit()).toBe(1);
