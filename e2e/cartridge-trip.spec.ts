@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Page } from '@playwright/test';
 import { createToken, expect, startNode, test, type FaztNode } from './fixtures.js';
+import { deployToDevice, device, openPwa } from './pwa-fixtures.js';
 
 test.use({ serviceWorkers: 'allow' });
 
@@ -33,10 +34,10 @@ const TRIP_APP: Record<string, string> = {
 `,
 };
 
-/** Waits until the service worker controls the page and its device node answers. */
-async function deviceReady(page: Page): Promise<void> {
-  await page.waitForFunction(() => !!navigator.serviceWorker.controller, null, { timeout: 60_000 });
-  await expect.poll(async () => page.evaluate(async () => (await fetch('/~device/api/health')).status), { timeout: 60_000 }).toBe(200);
+/** Opens the dashboard and waits until the service worker controls it and its device node answers. */
+async function deviceReady(page: Page, origin: string): Promise<void> {
+  await openPwa(page, origin);
+  await expect.poll(async () => (await device(page, '/api/health')).status, { timeout: 60_000 }).toBe(200);
 }
 
 let hub: FaztNode | undefined;
@@ -57,23 +58,15 @@ test('phone → headless node: the exported cartridge runs with `fazt start --db
   hub = await startNode();
   const context = await browser.newContext({ serviceWorkers: 'allow' });
   const page = await context.newPage();
-  await page.goto(`${hub.origin}/`);
-  await deviceReady(page);
+  await deviceReady(page, hub.origin);
 
   // deploy an app into the phone and write data through its API, all inside the browser node
-  const deployed = await page.evaluate(async (files) => {
-    const form = new FormData();
-    for (const [p, text] of Object.entries(files)) form.append('file', new File([text], p));
-    const r = await fetch('/~device/api/apps', { method: 'POST', body: form });
-    return { status: r.status, body: await r.json() };
-  }, TRIP_APP);
-  expect(deployed.status, JSON.stringify(deployed.body)).toBe(201);
+  const deployed = await deployToDevice(page, 'trip', TRIP_APP);
+  expect(deployed.status, deployed.text).toBe(201);
   for (const text of ['bus to the coast', 'ferry at 9']) {
-    const r = await page.evaluate(async (t) => (await fetch(`/~device/a/trip/api/add?text=${encodeURIComponent(t)}`, { method: 'POST' })).json(), text);
-    expect(r.count).toBeGreaterThan(0);
+    expect((await device(page, `/a/trip/api/add?text=${encodeURIComponent(text)}`, { method: 'POST' })).json.count).toBeGreaterThan(0);
   }
-  const onPhone = await page.evaluate(async () => (await fetch('/~device/a/trip/api/')).json());
-  expect(onPhone).toEqual({ count: 2, entries: ['bus to the coast', 'ferry at 9'] });
+  expect((await device(page, '/a/trip/api/')).json).toEqual({ count: 2, entries: ['bus to the coast', 'ferry at 9'] });
   // the hub never saw it
   expect((await fetch(`${hub.origin}/a/trip/api/`)).status).toBe(404);
 
@@ -111,8 +104,7 @@ test("headless node → phone: a hub's backup imported in Settings runs in the b
   const page = await context.newPage();
   const setup = await fetch(`${hub!.origin}/api/setup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: PASSWORD }) });
   expect([201, 409]).toContain(setup.status);
-  await page.goto(`${hub!.origin}/`);
-  await deviceReady(page);
+  await deviceReady(page, hub!.origin);
   // act on this device, then Settings → replace the cartridge with the backup file
   await page.getByRole('button', { name: /Acting on Hub/ }).click();
   await page.getByRole('group', { name: 'Choose the node to act on' }).getByRole('button', { name: /This device/ }).click();
@@ -123,13 +115,12 @@ test("headless node → phone: a hub's backup imported in Settings runs in the b
   await page.getByRole('button', { name: 'Replace with this file' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Imported' })).toBeVisible({ timeout: 60_000 });
 
-  const onPhone = await page.evaluate(async () => (await fetch('/~device/a/trip/api/')).json());
+  const onPhone = (await device(page, '/a/trip/api/')).json;
   expect(onPhone).toEqual({ count: 3, entries: ['bus to the coast', 'ferry at 9', 'train'] });
   await page.getByRole('navigation', { name: 'Dashboard' }).getByRole('link', { name: 'Apps' }).click();
   await expect(page.locator('li.app', { hasText: 'Trip log' })).toBeVisible();
   // the imported cartridge survives a reload (it was persisted to OPFS, not only loaded)
   await page.reload();
-  await deviceReady(page);
-  expect(await page.evaluate(async () => (await fetch('/~device/a/trip/api/')).json())).toEqual(onPhone);
+  await expect.poll(async () => (await device(page, '/a/trip/api/')).json, { timeout: 60_000 }).toEqual(onPhone);
   await context.close();
 });

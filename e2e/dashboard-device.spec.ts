@@ -5,11 +5,11 @@
  * the storage browser, settings (quota, export as a download, import with a confirm, backups), the
  * guided-mode PIN lock, and working offline while the hub is said to be unreachable.
  */
-import { AxeBuilder } from '@axe-core/playwright';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { expect, screenshot, startNode, test, type FaztNode } from './fixtures.js';
+import { expect, startNode, test, type FaztNode } from './fixtures.js';
+import { expectAccessible as checkAccessible, screenshotSizes } from './screens.js';
 import type { Browser, BrowserContext, Page } from '@playwright/test';
 
 test.use({ serviceWorkers: 'allow' });
@@ -37,25 +37,10 @@ const APP_FILES: Record<string, string> = {
 `,
 };
 
-async function shots(name: string): Promise<void> {
-  for (const [label, size] of [
-    ['phone', PHONE],
-    ['phone390', { width: 390, height: 800 }],
-    ['desktop', { width: 1280, height: 800 }],
-  ] as const) {
-    await page.setViewportSize(size);
-    await page.evaluate(() => scrollTo(0, 0));
-    await page.waitForTimeout(100);
-    await screenshot(page, `device-${name}-${label}`);
-  }
-  await page.setViewportSize(PHONE);
-}
-
-async function expectAccessible(what: string): Promise<void> {
-  const r = await new AxeBuilder({ page }).exclude({ fromShadowDom: ['fazt-shell', 'fazt-app-view', 'fazt-app-frame'] }).analyze();
-  const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  expect(bad.map((v) => `${v.id} (${v.impact}): ${v.help} → ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`), `axe on ${what}`).toEqual([]);
-}
+/** Screenshots of the current screen at phone, larger phone and desktop size. */
+const shots = (name: string) => screenshotSizes(page, `device-${name}`);
+/** axe-core on the current screen: no serious or critical violations. */
+const expectAccessible = (what: string) => checkAccessible(page, what);
 
 test.describe.configure({ mode: 'serial' });
 

@@ -6,12 +6,12 @@
  * at 360×740, 390×800 and 1280×800 (e2e/.cache/screenshots/) and checked with axe-core at phone
  * size: no serious or critical violations.
  */
-import { AxeBuilder } from '@axe-core/playwright';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { zipSync, strToU8 } from 'fflate';
-import { expect, screenshot, startNode, test, type FaztNode } from './fixtures.js';
+import { expect, startNode, test, type FaztNode } from './fixtures.js';
+import { expectAccessible as checkAccessible, screenshotSizes, VIEWPORTS } from './screens.js';
 import type { Browser, BrowserContext, Page } from '@playwright/test';
 
 const PASSWORD = 'correct horse battery';
@@ -38,31 +38,14 @@ const APP_FILES: Record<string, string> = {
 `,
 };
 
-const VIEWPORTS = [
-  ['phone', { width: 360, height: 740 }],
-  ['phone390', { width: 390, height: 800 }],
-  ['desktop', { width: 1280, height: 800 }],
-] as const;
 
-/** Screenshots of the current screen at the three sizes; ends at phone size. */
-async function shots(name: string): Promise<void> {
-  for (const [label, size] of VIEWPORTS) {
-    await page.setViewportSize(size);
-    await page.evaluate(() => scrollTo(0, 0));
-    await page.waitForTimeout(100);
-    await screenshot(page, `dashboard-${name}-${label}`);
-  }
-  await page.setViewportSize(VIEWPORTS[0][1]);
-}
-
+/** Screenshots of the current screen at phone, larger phone and desktop size. */
+const shots = (name: string) => screenshotSizes(page, `dashboard-${name}`);
 /** axe-core at phone size: no serious or critical violations. */
-async function expectAccessible(what: string): Promise<void> {
+const expectAccessible = async (what: string) => {
   await page.setViewportSize(VIEWPORTS[0][1]);
-  // the app inside its frame is the app author's page, not the dashboard: left out
-  const r = await new AxeBuilder({ page }).exclude({ fromShadowDom: ['fazt-shell', 'fazt-app-view', 'fazt-app-frame'] }).analyze();
-  const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  expect(bad.map((v) => `${v.id} (${v.impact}): ${v.help} → ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`), `axe on ${what}`).toEqual([]);
-}
+  await checkAccessible(page, what);
+};
 
 /** Visits the test app's API from outside the browser (what a user of the app would do). */
 async function visit(): Promise<number> {

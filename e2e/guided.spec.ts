@@ -5,8 +5,8 @@
  * opens full screen with a big Home button; admin screens stay out of reach until the owner's
  * password is given. axe-core finds no serious or critical violations on any guided screen.
  */
-import { AxeBuilder } from '@axe-core/playwright';
 import { expect, screenshot, startNode, test, type FaztNode } from './fixtures.js';
+import { expectAccessible as checkAccessible, screenshotSizes } from './screens.js';
 import type { Browser, BrowserContext, Page } from '@playwright/test';
 
 const PASSWORD = 'correct horse battery';
@@ -15,27 +15,10 @@ let node: FaztNode;
 let context: BrowserContext;
 let page: Page;
 
-/** Screenshots at 360×740, 390×800 and 1280×800; ends at phone size. */
-async function shots(name: string): Promise<void> {
-  for (const [label, size] of [
-    ['phone', PHONE],
-    ['phone390', { width: 390, height: 800 }],
-    ['desktop', { width: 1280, height: 800 }],
-  ] as const) {
-    await page.setViewportSize(size);
-    await page.evaluate(() => scrollTo(0, 0));
-    await page.waitForTimeout(100);
-    await screenshot(page, `guided-${name}-${label}`);
-  }
-  await page.setViewportSize(PHONE);
-}
-
-async function expectAccessible(what: string): Promise<void> {
-  // the app inside its frame is the app author's page, not the dashboard: left out
-  const r = await new AxeBuilder({ page }).exclude({ fromShadowDom: ['fazt-shell', 'fazt-app-view', 'fazt-app-frame'] }).analyze();
-  const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  expect(bad.map((v) => `${v.id} (${v.impact}): ${v.help} → ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`), `axe on ${what}`).toEqual([]);
-}
+/** Screenshots of the current screen at phone, larger phone and desktop size. */
+const shots = (name: string) => screenshotSizes(page, `guided-${name}`);
+/** axe-core on the current screen: no serious or critical violations. */
+const expectAccessible = (what: string) => checkAccessible(page, what);
 
 /** Every visible link and button of the screen is at least 48×48 px (WCAG 2.5.5 / Material's touch target). */
 async function expectBigTargets(what: string): Promise<void> {

@@ -472,9 +472,18 @@ const STORAGE_PAGE_DEFAULT = 50;
 const STORAGE_PAGE_MAX = 200;
 
 /** An opaque page cursor from the query, or `undefined`. */
-const cursorParam = (c: ApiCall) => {
-  const v = c.url.searchParams.get('cursor');
-  return v === null || v === '' ? undefined : v;
+/**
+ * `?prefix=&limit=&cursor=` of a storage-browser listing (kv keys, blobs).
+ * @throws FaztError `INVALID_ARGUMENT` for a limit outside 1…{@link STORAGE_PAGE_MAX}.
+ */
+const listParams = (c: ApiCall): { prefix?: string; limit: number; cursor?: string } => {
+  const q = c.url.searchParams;
+  const cursor = q.get('cursor');
+  return {
+    prefix: q.get('prefix') ?? undefined,
+    limit: intParam('limit', q.get('limit'), 1, STORAGE_PAGE_MAX) ?? STORAGE_PAGE_DEFAULT,
+    cursor: cursor === null || cursor === '' ? undefined : cursor,
+  };
 };
 
 route('GET', '/api/apps/:ref/storage', 'admin', (c) => {
@@ -491,12 +500,7 @@ route('GET', '/api/apps/:ref/storage', 'admin', (c) => {
 
 route('GET', '/api/apps/:ref/kv', 'admin', (c) => {
   const app = appOf(c);
-  const q = c.url.searchParams;
-  const page = c.kernel.kv.list(app.id, {
-    prefix: q.get('prefix') ?? undefined,
-    limit: intParam('limit', q.get('limit'), 1, STORAGE_PAGE_MAX) ?? STORAGE_PAGE_DEFAULT,
-    cursor: cursorParam(c),
-  });
+  const page = c.kernel.kv.list(app.id, listParams(c));
   return json({ app: app.name, ...page });
 });
 
@@ -517,12 +521,7 @@ route('GET', '/api/apps/:ref/docs/:collection', 'admin', (c) => {
 
 route('GET', '/api/apps/:ref/blobs', 'admin', (c) => {
   const app = appOf(c);
-  const q = c.url.searchParams;
-  const page = c.kernel.appBlobs.list(app.id, {
-    prefix: q.get('prefix') ?? undefined,
-    limit: intParam('limit', q.get('limit'), 1, STORAGE_PAGE_MAX) ?? STORAGE_PAGE_DEFAULT,
-    cursor: cursorParam(c),
-  });
+  const page = c.kernel.appBlobs.list(app.id, listParams(c));
   return json({ app: app.name, ...page });
 });
 
