@@ -95,7 +95,7 @@ export default defineConfig({
         globPatterns: ['**/*.{js,mjs,css,html,wasm,png,svg,ico,webmanifest,json,woff2}'],
         // the QuickJS and sql.js binaries and the zod bundle are larger than workbox's 2 MiB default
         maximumFileSizeToCacheInBytes: 16 * 1024 * 1024,
-        minify: true,
+        minify: process.env.FAZT_SW_MINIFY !== '0',
         sourcemap: false,
       },
     }),

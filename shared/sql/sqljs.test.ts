@@ -24,6 +24,31 @@ describe('SqlJsDatabase dirty/commit hook', () => {
     db.close();
   });
 
+  it('a write statement that changed no row is not a write (a prune that deleted nothing costs no persist)', async () => {
+    const db = await open();
+    db.exec('CREATE TABLE t (v INTEGER UNIQUE)');
+    db.run('INSERT INTO t VALUES (1)');
+    db.markClean();
+    let commits = 0;
+    db.onCommit(() => commits++);
+    expect(db.run('DELETE FROM t WHERE v > 5').changes).toBe(0);
+    expect(db.run('UPDATE t SET v = 2 WHERE v = 9').changes).toBe(0);
+    expect(db.run('INSERT OR IGNORE INTO t VALUES (1)').changes).toBe(0);
+    expect(db.query('DELETE FROM t WHERE v = 9 RETURNING v')).toEqual([]);
+    db.transaction(() => db.run('DELETE FROM t WHERE v = 9'));
+    expect(db.dirty).toBe(false);
+    expect(commits).toBe(0);
+    // a statement that changes rows right after one that did not
+    expect(db.run('UPDATE t SET v = 3 WHERE v = 1').changes).toBe(1);
+    expect(db.dirty).toBe(true);
+    db.markClean();
+    // DDL always counts (sqlite3_changes() does not report it)
+    db.run('CREATE INDEX i ON t (v)');
+    expect(db.dirty).toBe(true);
+    expect(commits).toBe(2);
+    db.close();
+  });
+
   it('marks dirty once at the outermost commit, and not for a rolled-back transaction', async () => {
     const db = await open();
     db.exec('CREATE TABLE t (v INTEGER UNIQUE)');

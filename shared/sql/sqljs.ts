@@ -22,8 +22,9 @@ export class SqlJsDatabase implements SqlDatabase {
    * True after a committed write (an autocommit write statement, or the commit of an outermost
    * transaction that wrote) until the host calls {@link markClean}. The browser host persists the
    * image ({@link image}) to OPFS when it is set (DESIGN.md §1, persistence hook).
-   * Writes are recognised by statement kind: every `run()`/`exec()`, and `query()`/`get()` of an
-   * INSERT/UPDATE/DELETE/REPLACE (RETURNING); reads never set it.
+   * Writes are recognised by statement kind and effect: an INSERT/UPDATE/DELETE/REPLACE (by `run()`,
+   * or by `query()`/`get()` with RETURNING) that changed at least one row, every other `run()` and
+   * every `exec()` (DDL, PRAGMA); reads never set it.
    */
   dirty = false;
 
@@ -104,6 +105,19 @@ export class SqlJsDatabase implements SqlDatabase {
     this.wrote();
   }
 
+  /**
+   * Records the write of a statement that just finished (after `reset()`): an INSERT/UPDATE/DELETE/REPLACE
+   * only when it changed rows (`sqlite3_changes()`, set by that statement; a prune that deleted nothing
+   * must not cost a 10 MB persist), any other statement (DDL, PRAGMA) always.
+   */
+  private finished(dml: boolean): void {
+    if (!dml) {
+      this.wrote();
+      return;
+    }
+    if (this.db.getRowsModified() > 0) this.wrote();
+  }
+
   query<T>(sql: string, params: readonly SqlValue[] = []): T[] {
     const st = this.prepare(sql);
     try {
@@ -113,7 +127,7 @@ export class SqlJsDatabase implements SqlDatabase {
       return rows;
     } finally {
       st.reset();
-      if (WRITE_QUERY.test(sql)) this.wrote();
+      if (WRITE_QUERY.test(sql)) this.finished(true);
     }
   }
 
@@ -124,17 +138,18 @@ export class SqlJsDatabase implements SqlDatabase {
       return st.step() ? (st.getAsObject() as T) : undefined;
     } finally {
       st.reset();
-      if (WRITE_QUERY.test(sql)) this.wrote();
+      if (WRITE_QUERY.test(sql)) this.finished(true);
     }
   }
 
   run(sql: string, params: readonly SqlValue[] = []): RunResult {
     const st = this.prepare(sql);
+    const dml = WRITE_QUERY.test(sql);
     try {
       st.run(SqlJsDatabase.bind(params));
     } finally {
       st.reset();
-      this.wrote();
+      this.finished(dml);
     }
     const changes = this.db.getRowsModified();
     const row = this.db.exec('SELECT last_insert_rowid()')[0];
