@@ -53,7 +53,7 @@ export interface PageResponse {
 export async function openPwa(page: Page, origin: string, opts: { path?: string } = {}): Promise<void> {
   await page.goto(origin + (opts.path ?? '/'));
   await page.evaluate(async () => {
-    await navigator.serviceWorker.register('/sw.js', { type: 'module', scope: '/' });
+    await navigator.serviceWorker.register('/sw.js', { scope: '/' });
     await navigator.serviceWorker.ready;
   });
   await page.waitForFunction(() => !!navigator.serviceWorker.controller, undefined, { timeout: 30_000 });

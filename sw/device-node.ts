@@ -17,11 +17,9 @@
  * the new worker).
  */
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
-import sqlWasmUrl from 'sql.js/dist/sql-wasm-browser.wasm?url';
-import quickjsWasmUrl from '@jitl/quickjs-wasmfile-release-sync/wasm?url';
 import { checkSqliteHeader, createKernel, getMeta, isFaztError, openCartridge, setMeta, SqlJsDatabase, type Kernel, type Logger, type Principal } from '../shared/index.js';
 import { hashPassword, verifyPassword } from '../shared/auth/index.js';
-import type { RuntimeHostOptions, StdlibSource } from '../shared/runtime/index.js';
+import { prestartSandbox, type RuntimeHostOptions, type Sandbox, type StdlibSource } from '../shared/runtime/index.js';
 import { CARTRIDGE_LOCK, CartridgeStore, isDomError, PREVIOUS } from './cartridge-store.js';
 import type { DeviceLogEntry, DeviceState, DeviceStatus, FollowLogsOptions } from './device-api.js';
 import { compilePrecachedWasm, loadStdlib } from './precached.js';
@@ -79,10 +77,25 @@ const consoleLogger: Logger = {
   error: (msg, fields) => console.error(JSON.stringify({ level: 'error', msg, ...fields })),
 };
 
+/** Build URLs of the WebAssembly binaries the device node loads from the precache (see `assetUrls` in precached.ts). */
+export interface DeviceAssets {
+  /** sql.js (`sql-wasm-browser.wasm`). */
+  sqlWasm: string;
+  /** QuickJS (`@jitl/quickjs-wasmfile-release-sync`, `emscripten-module.wasm`). */
+  quickjsWasm: string;
+}
+let assets: DeviceAssets | undefined;
+function asset(name: keyof DeviceAssets): string {
+  if (!assets) throw new Error('The device node was started without its asset URLs (DeviceNode.prefetch was not called).');
+  return assets[name];
+}
+
 let sqlJs: Promise<SqlJsStatic> | undefined;
 /** sql.js, instantiated from the precached wasm (compiled once per worker). */
 function loadSqlJs(): Promise<SqlJsStatic> {
-  sqlJs ??= compilePrecachedWasm(sqlWasmUrl).then((module) =>
+  sqlJs ??= Promise.resolve()
+    .then(() => compilePrecachedWasm(asset('sqlWasm')))
+    .then((module) =>
     initSqlJs({
       instantiateWasm(imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) {
         void WebAssembly.instantiate(module, imports).then((instance) => receive(instance, module));
@@ -97,9 +110,23 @@ function loadSqlJs(): Promise<SqlJsStatic> {
 let quickjs: Promise<WebAssembly.Module> | undefined;
 /** The QuickJS module, compiled from the precache once per worker. */
 function quickjsWasm(): Promise<WebAssembly.Module> {
-  quickjs ??= compilePrecachedWasm(quickjsWasmUrl);
+  quickjs ??= Promise.resolve().then(() => compilePrecachedWasm(asset('quickjsWasm')));
   quickjs.catch(() => (quickjs = undefined));
   return quickjs;
+}
+
+let early: Promise<Sandbox> | undefined;
+/** Starts creating the runtime's first sandbox (the next kernel adopts it). */
+function startEarlySandbox(): void {
+  if (early) return;
+  early = prestartSandbox(quickjsWasm, DEVICE_RUNTIME_LIMITS);
+  early.catch(() => {}); // adopted or not, a failure only means the first request creates one
+}
+/** The early sandbox for the kernel being created (only the first kernel of a worker gets it). */
+function takeEarlySandbox(): Promise<Sandbox> | undefined {
+  const p = early;
+  early = undefined;
+  return p;
 }
 
 let stdlib: Promise<StdlibSource> | undefined;
@@ -175,11 +202,18 @@ export class DeviceNode {
     return this.opening;
   }
 
-  /** Starts loading the wasm binaries and the standard library (a cold start overlaps them with reading the cartridge). */
-  static prefetch(): void {
+  /**
+   * Starts loading the wasm binaries and the standard library, and creating the runtime's first
+   * QuickJS sandbox: a cold start overlaps them with reading the cartridge from OPFS. Call once, at
+   * the worker's start, before any {@link ready}.
+   * @param urls where the build put the WebAssembly binaries.
+   */
+  static prefetch(urls: DeviceAssets): void {
+    assets = urls;
     void loadSqlJs().catch(() => {});
     void quickjsWasm().catch(() => {});
     void loadStdlibOnce().catch(() => {});
+    startEarlySandbox();
   }
 
   private async open(): Promise<void> {
@@ -192,13 +226,13 @@ export class DeviceNode {
         const marks: Record<string, number> = {};
         const mark = <T>(name: string, p: Promise<T>) => p.then((v) => ((marks[name] = performance.now() - tOpen), v));
         const tOpen = performance.now();
-        const [stored, SQL, std] = await Promise.all([mark('read', this.store.read()), mark('sqljs', loadSqlJs()), mark('stdlib', loadStdlibOnce())]);
-        // the owner mark is written while the CPU opens the database (still under the lock, so no older
-        // worker can write between the read and the claim)
+        // the owner mark is written while the cartridge is read and opened (under the lock, so no
+        // older worker can write between the read and the claim)
         const claimed = this.store.claim(this.ownerId).then(
           () => undefined,
           (e: unknown) => e,
         );
+        const [stored, SQL, std] = await Promise.all([mark('read', this.store.read()), mark('sqljs', loadSqlJs()), mark('stdlib', loadStdlibOnce())]);
         const bytes = stored ? legacyHeader(stored.bytes) : undefined;
         if (bytes) checkSqliteHeader(bytes.subarray(0, 100), bytes.length, LABEL);
         const db = SqlJsDatabase.open(SQL, bytes);
@@ -211,7 +245,7 @@ export class DeviceNode {
             ports: { logger: this.logger, backup: async () => this.backupStream() },
             domain: DEVICE_DOMAIN,
             version: this.options.version,
-            runtime: { wasm: quickjsWasm, stdlib: std, limits: DEVICE_RUNTIME_LIMITS },
+            runtime: { wasm: quickjsWasm, stdlib: std, limits: DEVICE_RUNTIME_LIMITS, prestarted: takeEarlySandbox() },
           });
           marks.kernel = performance.now() - tOpen;
           const claimError = await claimed;

@@ -9,6 +9,29 @@
 import { matchPrecache } from 'workbox-precaching';
 import type { StdlibModule, StdlibSource } from '../shared/runtime/index.js';
 
+/** An entry of workbox's precache manifest (`self.__WB_MANIFEST`). */
+export type PrecacheManifestEntry = string | { url: string; revision?: string | null };
+
+/**
+ * The device node's WebAssembly URLs, found in the build's precache manifest by the packages' file
+ * names (`sql-wasm-browser-<hash>.wasm`, `emscripten-module-<hash>.wasm`). The service worker is a
+ * classic script (its compiled code is cached by Chromium; a module worker's is not), and in that
+ * format the bundler would inline `?url` imports of wasm as base64, so it looks them up instead.
+ * @throws Error when the manifest lacks one (a broken build).
+ */
+export function assetUrls(manifest: readonly PrecacheManifestEntry[]): { sqlWasm: string; quickjsWasm: string } {
+  const urls = manifest.map((e) => (typeof e === 'string' ? e : e.url));
+  const find = (re: RegExp, what: string) => {
+    const hit = urls.find((u) => re.test(u));
+    if (!hit) throw new Error(`This build's offline cache lists no ${what} (looked for ${re}).`);
+    return new URL(hit, self.location.origin + '/').pathname;
+  };
+  return {
+    sqlWasm: find(/(^|\/)sql-wasm-browser-[\w-]+\.wasm$/, 'sql.js WebAssembly'),
+    quickjsWasm: find(/(^|\/)emscripten-module-[\w-]+\.wasm$/, 'QuickJS WebAssembly'),
+  };
+}
+
 /** The precached response for a build URL (`/assets/x-HASH.wasm`), or the network's. @throws Error when neither has it. */
 export async function precachedResponse(url: string): Promise<Response> {
   const hit = await matchPrecache(url);

@@ -1,6 +1,7 @@
 /**
- * The service worker of the Fazt PWA (built by vite-plugin-pwa in injectManifest mode, ES module
- * format; register it with `{ type: 'module', scope: '/' }`, see web/lib/device-link.ts).
+ * The service worker of the Fazt PWA (built by vite-plugin-pwa in injectManifest mode as one classic
+ * script, whose compiled code Chromium caches, unlike a module worker's; register it with
+ * `{ scope: '/' }`, see web/lib/device-link.ts).
  *
  * One origin, two nodes (docs/browser-node.md):
  * - `/~device/...` is this device's own node: the kernel running here ({@link DeviceNode}); the prefix
@@ -20,6 +21,7 @@ import type { PrecacheEntry } from 'workbox-precaching';
 import type { Principal } from '../shared/index.js';
 import { DeviceNode, DEVICE_OWNER } from './device-node.js';
 import { deviceApi, exposeOn } from './device-endpoint.js';
+import { assetUrls } from './precached.js';
 import type { DeviceConnectMessage } from './device-api.js';
 
 declare const self: ServiceWorkerGlobalScope & { __WB_MANIFEST: Array<PrecacheEntry | string> };
@@ -29,7 +31,8 @@ const DEVICE_PREFIX = '/~device';
 /** ms from the worker's start to the end of evaluating its modules (Server-Timing `script`). */
 const SCRIPT_EVALUATED = performance.now();
 
-precache(self.__WB_MANIFEST);
+const manifest = self.__WB_MANIFEST;
+precache(manifest);
 cleanupOutdatedCaches();
 
 const node = new DeviceNode({ version: __FAZT_VERSION__, scriptMs: SCRIPT_EVALUATED });
@@ -37,7 +40,7 @@ const api = deviceApi(node);
 
 // A restarted (already active) worker opens the cartridge at once; a new version waits until it is
 // activated, so it never takes the cartridge from the version still serving.
-DeviceNode.prefetch();
+DeviceNode.prefetch(assetUrls(manifest));
 if (self.serviceWorker?.state === 'activated') void node.ready();
 
 self.addEventListener('install', () => {

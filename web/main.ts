@@ -4,7 +4,22 @@
  */
 import { registerDeviceWorker } from './lib/device-link.js';
 import { watchInstallOffer } from './lib/install.js';
+import { shareDeviceWasm } from './lib/wasm-share.js';
 import './ui/fazt-shell.js';
 
+/** After the first screen, once the worker controls the page: its WebAssembly stays compiled across worker restarts (wasm-share.ts). */
+async function shareWhenControlled(): Promise<void> {
+  const sw = navigator.serviceWorker;
+  if (!sw.controller) await new Promise((r) => sw.addEventListener('controllerchange', r, { once: true }));
+  const idle = (globalThis as { requestIdleCallback?: (cb: () => void, o?: { timeout: number }) => void }).requestIdleCallback;
+  await new Promise<void>((r) => (idle ? idle(() => r(), { timeout: 2000 }) : setTimeout(r, 500)));
+  await shareDeviceWasm();
+}
+
 watchInstallOffer();
-registerDeviceWorker().catch((e) => console.warn('device node: service worker not registered:', e));
+registerDeviceWorker().then(
+  (registration) => {
+    if (registration) shareWhenControlled().catch((e) => console.info('device node: WebAssembly not kept compiled:', e));
+  },
+  (e) => console.warn('device node: service worker not registered:', e),
+);

@@ -166,6 +166,37 @@ export class EnginePool {
   }
 
   /**
+   * Takes a sandbox the host began creating before the pool existed as the pool's warm-up sandbox
+   * (the service worker overlaps instantiating QuickJS with reading the cartridge). Until it is ready,
+   * a lease waits for it rather than instantiating a second one, and {@link warmUp} joins it. A
+   * sandbox created with other sandbox limits than the pool's is dropped; a failed creation only
+   * means the first lease creates one. Does nothing when the pool already has or makes a sandbox.
+   * @param pending the sandbox being created (`Sandbox.create`).
+   */
+  adopt(pending: Promise<Sandbox>): void {
+    if (this.warming || this.live > 0) return;
+    this.live++;
+    const limits = this.limits;
+    this.warming = pending
+      .then(
+        (sb) => {
+          if (sb.limits.memoryBytes !== limits.memoryBytes || sb.limits.heapBytes !== limits.heapBytes || sb.limits.stackBytes !== limits.stackBytes || sb.limits.responseBytes !== limits.responseBytes) {
+            this.live--;
+            return;
+          }
+          this.created++;
+          this.release(sb);
+        },
+        () => {
+          this.live--;
+        },
+      )
+      .finally(() => {
+        this.warming = undefined;
+      });
+  }
+
+  /**
    * Creates one sandbox ahead of the first invocation when none exists (after the node starts), so
    * the first request pays only for loading its app, not for instantiating QuickJS.
    */

@@ -18,7 +18,7 @@ import { isEsModule, loadCommonJs, loadEsModule, resolveModule, type ModuleSourc
 import { readCapped } from './read-capped.js';
 import { bytesResponse } from '../http/known-body.js';
 import { DEFAULT_NET_LIMITS, netFetch, type NetLimits, type ResolveHost } from './net.js';
-import type { AppCode, HostOps, InvocationResult } from './sandbox.js';
+import type { AppCode, HostOps, InvocationResult, Sandbox } from './sandbox.js';
 
 export { EnginePool, DEFAULT_ENGINE_LIMITS, type EngineLimits, type WasmSource } from './engine.js';
 export type { Sandbox, InvocationLimits } from './sandbox.js';
@@ -93,6 +93,23 @@ export interface RuntimeHostOptions {
    * at the price of that sandbox's memory (≈ 16–20 MiB) from the start.
    */
   warmUp?: boolean;
+  /**
+   * A sandbox the host began creating before the kernel existed ({@link prestartSandbox}): the pool
+   * adopts it as its warm-up sandbox (see `EnginePool.adopt`). The service worker starts it while it
+   * reads the cartridge from OPFS, so a cold start does not instantiate QuickJS after the open.
+   */
+  prestarted?: Promise<Sandbox>;
+}
+
+/**
+ * Starts creating a sandbox before any kernel exists (instantiates QuickJS and evaluates the
+ * prelude), with the limits an {@link AppRuntime} given the same `limits` would use; hand the promise
+ * to the runtime as {@link RuntimeHostOptions.prestarted}.
+ * @throws (the promise) the WebAssembly instantiation error.
+ */
+export async function prestartSandbox(wasm: WasmSource, limits?: Partial<RuntimeLimits>): Promise<Sandbox> {
+  const { Sandbox: SandboxClass } = await import('./sandbox.js');
+  return SandboxClass.create(await wasm(), { ...DEFAULT_RUNTIME_LIMITS, ...limits });
 }
 
 /** The services the runtime binds to apps. */
@@ -183,6 +200,7 @@ export class AppRuntime {
   ) {
     this.limits = { ...DEFAULT_RUNTIME_LIMITS, ...host.limits, net: { ...DEFAULT_NET_LIMITS, ...host.limits?.net } };
     this.pool = new EnginePool(host.wasm, this.limits);
+    if (host.prestarted) this.pool.adopt(host.prestarted);
     s.apps.onChange((c) => {
       const unprimed = this.pool.evict((key) => key.startsWith(c.appId + '@'));
       // the app was in use: load its new version into an idle sandbox now, not on its next request
@@ -192,7 +210,8 @@ export class AppRuntime {
 
   /**
    * Background start: creates one sandbox when the cartridge holds server code (unless the host
-   * turned `warmUp` off), so the first request after a node start skips instantiating QuickJS.
+   * turned `warmUp` off), so the first request after a node start skips instantiating QuickJS. When
+   * it holds none, a {@link RuntimeHostOptions.prestarted} sandbox is freed.
    * Failures are logged, never thrown (the first request reports them).
    */
   async start(): Promise<void> {
@@ -200,6 +219,11 @@ export class AppRuntime {
     try {
       const any = this.s.apps.list().some((a) => a.currentVersion !== null && this.s.apps.file(a.id, a.currentVersion, 'api/main.js'));
       if (any) await this.pool.warmUp();
+      else if (this.host.prestarted) {
+        // nothing to run: free the host's early sandbox (its memory) once it exists
+        await this.host.prestarted.catch(() => {});
+        if (this.pool.idleCount === this.pool.size) this.pool.drain();
+      }
     } catch (e) {
       this.s.logger.warn('runtime warm-up failed', { error: String((e as Error)?.message ?? e) });
     }

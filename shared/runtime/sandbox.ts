@@ -139,11 +139,12 @@ function discoverLayout(memory: WebAssembly.Memory, malloc: (n: number) => numbe
   const sbrkAddr = candidates[0]!;
   const heapBase = new Uint32Array(memory.buffer, sbrkAddr, 1)[0]!;
   // the C stack: the long run of never-touched pages just below the heap
-  const bytes = new Uint8Array(memory.buffer, 0, heapBase);
+  // whole 32-bit words: a page is 1,024 reads (the byte-wise scan cost ~10 ms of a cold start)
+  const words = new Uint32Array(memory.buffer, 0, Math.floor(heapBase / 4));
   let end = heapBase - (heapBase % WASM_PAGE);
   // skip the stack's used top (non-zero) down to where it is untouched
   const zeroPage = (at: number) => {
-    for (let i = at; i < at + 4096; i += 8) if (bytes[i] || bytes[i + 1] || bytes[i + 2] || bytes[i + 3] || bytes[i + 4] || bytes[i + 5] || bytes[i + 6] || bytes[i + 7]) return false;
+    for (let i = at >> 2, stop = (at + 4096) >> 2; i < stop; i++) if (words[i]) return false;
     return true;
   };
   while (end > 4096 && !zeroPage(end - 4096)) end -= 4096;

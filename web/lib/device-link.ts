@@ -24,14 +24,14 @@ export type { DeviceLogEntry, DeviceNodeApi, DeviceStatus, FollowLogsOptions } f
 export const DEVICE_WORKER_URL = '/sw.js';
 
 /**
- * Registers the device node's service worker (ES module, scope `/`). Call once at start; the browser
+ * Registers the device node's service worker (a classic script, scope `/`). Call once at start; the browser
  * skips the work when the same script is registered already.
  * @returns the registration, or `undefined` when the browser has no service workers (e.g. plain http on a LAN address).
  * @throws the registration error (script failed to load or evaluate).
  */
 export async function registerDeviceWorker(url = DEVICE_WORKER_URL): Promise<ServiceWorkerRegistration | undefined> {
   if (!('serviceWorker' in navigator)) return undefined;
-  return navigator.serviceWorker.register(url, { type: 'module', scope: '/' });
+  return navigator.serviceWorker.register(url, { scope: '/' });
 }
 
 /** A call to the device node that got no answer in time. */
