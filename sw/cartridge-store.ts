@@ -127,28 +127,35 @@ export class CartridgeStore {
    * swap a stopped worker left half done (`cartridge.db` missing, `cartridge.next.db` whole), removes a
    * stale `cartridge.next.db` when the base exists (that write never finished, so it was never
    * acknowledged), and moves a log that belongs to another base to `backups/stale-<time>.log`.
+   * @param onIssued called once the file reads are under way (or when there is nothing to read): the
+   *   caller holds back CPU-heavy work until then, so the reads' lookups are not queued behind it.
    * @throws FaztError `CARTRIDGE_CORRUPT` when the log is damaged (nothing is changed on disk).
    */
-  async read(): Promise<StoredImage | undefined> {
+  async read(onIssued?: () => void): Promise<StoredImage | undefined> {
     this.current = undefined;
     const dir = await this.dir();
-    let live = await CartridgeStore.handle(dir, LIVE);
-    const next = await CartridgeStore.handle(dir, NEXT);
+    const [found, next, logHandle] = await Promise.all([CartridgeStore.handle(dir, LIVE), CartridgeStore.handle(dir, NEXT), CartridgeStore.handle(dir, LOG)]);
+    let live = found;
     if (!live && next) {
       await (next as MovableHandle).move(LIVE);
       live = next;
     } else if (next) await CartridgeStore.remove(dir, NEXT);
-    const logHandle = await CartridgeStore.handle(dir, LOG);
     if (!live) {
+      onIssued?.();
       if (logHandle) await (logHandle as MovableHandle).move(await this.backupsDir(), `stale-${stamp()}.log`);
       return undefined;
     }
     const file = await live.getFile();
-    const [base, log] = await Promise.all([fileBytes(file), logHandle ? logHandle.getFile().then(fileBytes) : undefined]);
+    const reading = Promise.all([fileBytes(file), logHandle ? logHandle.getFile().then(fileBytes) : undefined]);
+    onIssued?.();
+    const [base, log] = await reading;
     let image: Uint8Array = base;
     let logSize = 0;
+    let identity: Awaited<ReturnType<typeof identityOf>> | undefined;
     if (log) {
-      const r = await applyLog(base, log);
+      // in place: `base` is this read's own buffer (the pages land in it; its identity is taken first)
+      const r = await applyLog(base, log, { inPlace: true });
+      identity = r.base;
       if (r.verdict === 'damaged') {
         throw new FaztError('CARTRIDGE_CORRUPT', `The change log of the cartridge in this browser (${LOG}) is damaged. It was left untouched; restore a kept copy or start fresh.`);
       }
@@ -159,7 +166,7 @@ export class CartridgeStore {
       }
     }
     this.current = image;
-    this.base = await identityOf(base);
+    this.base = identity ?? (await identityOf(base));
     this.logSize = logSize;
     return { bytes: image, lastModified: file.lastModified };
   }

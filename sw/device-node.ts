@@ -90,12 +90,26 @@ function asset(name: keyof DeviceAssets): string {
   return assets[name];
 }
 
+/**
+ * Resolves when the first open's cartridge read is under way (`CartridgeStore.read`'s `onIssued`).
+ * Instantiating sql.js and QuickJS is CPU work of tens of ms on the worker's one thread; started
+ * first, it queued the read's OPFS lookups behind it and the 10 MB read began ~45 ms late.
+ */
+let readIssued!: () => void;
+const readUnderWay = new Promise<void>((resolve) => (readIssued = resolve));
+
+let sqlJsModule: Promise<WebAssembly.Module> | undefined;
+/** sql.js's compiled module (streaming compilation runs off the worker's thread). */
+function sqlJsWasm(): Promise<WebAssembly.Module> {
+  sqlJsModule ??= Promise.resolve().then(() => compilePrecachedWasm(asset('sqlWasm')));
+  sqlJsModule.catch(() => (sqlJsModule = undefined));
+  return sqlJsModule;
+}
+
 let sqlJs: Promise<SqlJsStatic> | undefined;
 /** sql.js, instantiated from the precached wasm (compiled once per worker). */
 function loadSqlJs(): Promise<SqlJsStatic> {
-  sqlJs ??= Promise.resolve()
-    .then(() => compilePrecachedWasm(asset('sqlWasm')))
-    .then((module) =>
+  sqlJs ??= sqlJsWasm().then((module) =>
     initSqlJs({
       instantiateWasm(imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) {
         void WebAssembly.instantiate(module, imports).then((instance) => receive(instance, module));
@@ -119,7 +133,7 @@ let early: Promise<Sandbox> | undefined;
 /** Starts creating the runtime's first sandbox (the next kernel adopts it). */
 function startEarlySandbox(): void {
   if (early) return;
-  early = prestartSandbox(quickjsWasm, DEVICE_RUNTIME_LIMITS);
+  early = readUnderWay.then(() => prestartSandbox(quickjsWasm, DEVICE_RUNTIME_LIMITS));
   early.catch(() => {}); // adopted or not, a failure only means the first request creates one
 }
 /** The early sandbox for the kernel being created (only the first kernel of a worker gets it). */
@@ -210,7 +224,8 @@ export class DeviceNode {
    */
   static prefetch(urls: DeviceAssets): void {
     assets = urls;
-    void loadSqlJs().catch(() => {});
+    void sqlJsWasm().catch(() => {});
+    void readUnderWay.then(loadSqlJs).catch(() => {});
     void quickjsWasm().catch(() => {});
     void loadStdlibOnce().catch(() => {});
     startEarlySandbox();
@@ -232,7 +247,7 @@ export class DeviceNode {
           () => undefined,
           (e: unknown) => e,
         );
-        const [stored, SQL, std] = await Promise.all([mark('read', this.store.read()), mark('sqljs', loadSqlJs()), mark('stdlib', loadStdlibOnce())]);
+        const [stored, SQL, std] = await Promise.all([mark('read', this.store.read(readIssued).finally(readIssued)), mark('sqljs', readUnderWay.then(loadSqlJs)), mark('stdlib', loadStdlibOnce())]);
         const bytes = stored ? legacyHeader(stored.bytes) : undefined;
         if (bytes) checkSqliteHeader(bytes.subarray(0, 100), bytes.length, LABEL);
         const db = SqlJsDatabase.open(SQL, bytes);

@@ -62,5 +62,30 @@ describe('page log', () => {
     expect((await applyLog(a, damaged)).verdict).toBe('damaged');
     expect((await applyLog(a, log.subarray(0, log.length - 3))).verdict).toBe('damaged');
     expect((await applyLog(a, log)).image[5000]).toBe(9);
+    expect(a[5000]).toBe(1); // not in place unless asked
+  });
+
+  it('in place: writes into the base, reports the identity the base had, and a damaged later record changes nothing', async () => {
+    const a = new Uint8Array(8192).fill(1);
+    a.set(new TextEncoder().encode('SQLite format 3\0'));
+    a[16] = 0x10;
+    const b = a.slice();
+    b[5000] = 9;
+    const c = b.slice();
+    c[6000] = 7;
+    const log = await logFor([a, b, c]);
+    const idBefore = await identityOf(a);
+    // the second record is damaged: the first one must not have been applied either
+    const damaged = log.slice();
+    damaged[log.length - 10] = damaged[log.length - 10]! ^ 0xff;
+    const base = a.slice();
+    expect((await applyLog(base, damaged, { inPlace: true })).verdict).toBe('damaged');
+    expect(base).toEqual(a);
+    const r = await applyLog(base, log, { inPlace: true });
+    expect(r.verdict).toBe('applied');
+    expect(r.image).toBe(base);
+    expect(base[5000]).toBe(9);
+    expect(base[6000]).toBe(7);
+    expect(r.base).toEqual(idBefore);
   });
 });

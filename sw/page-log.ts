@@ -138,32 +138,43 @@ export function encodeRecord(next: Uint8Array, pages: readonly number[], pageSiz
 export type LogVerdict = 'applied' | 'stale' | 'damaged';
 
 /**
- * Applies a log to its base.
- * @returns `{ verdict: 'applied', image }` with the current image; `'stale'` when the log belongs to
- *   another base (the base is returned unchanged); `'damaged'` when a header or record does not
- *   parse or its checksum fails (nothing applied).
+ * Applies a log to its base. Every record is checked (bounds, FNV-1a) before any is applied, so a
+ * damaged log changes nothing.
+ * @param inPlace write the pages into `base` itself when the size does not change (the caller owns
+ *   `base` and no longer needs it: a 10 MB cartridge is then not copied at every start).
+ * @returns `{ verdict: 'applied', image, base }` with the current image and the identity of the base
+ *   as it was read; `'stale'` when the log belongs to another base (the base is returned unchanged);
+ *   `'damaged'` when a header or record does not parse or its checksum fails (nothing applied).
  */
-export async function applyLog(base: Uint8Array, log: Uint8Array): Promise<{ verdict: LogVerdict; image: Uint8Array; records: number }> {
-  if (log.length < LOG_HEADER_BYTES || new TextDecoder('latin1').decode(log.subarray(0, 8)) !== HEADER_MAGIC) return { verdict: 'damaged', image: base, records: 0 };
-  const view = new DataView(log.buffer, log.byteOffset, log.byteLength);
+export async function applyLog(
+  base: Uint8Array,
+  log: Uint8Array,
+  options: { inPlace?: boolean } = {},
+): Promise<{ verdict: LogVerdict; image: Uint8Array; records: number; base: BaseIdentity }> {
   const id = await identityOf(base);
-  if (view.getFloat64(8, true) !== id.size || !sameBytes(log.subarray(16, 48), id.page1)) return { verdict: 'stale', image: base, records: 0 };
-  let image = base;
-  let at = LOG_HEADER_BYTES;
-  let records = 0;
-  while (at < log.length) {
-    if (at + 24 > log.length || new TextDecoder('latin1').decode(log.subarray(at, at + 4)) !== RECORD_MAGIC) return { verdict: 'damaged', image: base, records: 0 };
+  const damaged = { verdict: 'damaged' as const, image: base, records: 0, base: id };
+  if (log.length < LOG_HEADER_BYTES || new TextDecoder('latin1').decode(log.subarray(0, 8)) !== HEADER_MAGIC) return damaged;
+  const view = new DataView(log.buffer, log.byteOffset, log.byteLength);
+  if (view.getFloat64(8, true) !== id.size || !sameBytes(log.subarray(16, 48), id.page1)) return { verdict: 'stale', image: base, records: 0, base: id };
+  const records: { at: number; length: number; pageSize: number; count: number }[] = [];
+  for (let at = LOG_HEADER_BYTES; at < log.length; ) {
+    if (at + 24 > log.length || new TextDecoder('latin1').decode(log.subarray(at, at + 4)) !== RECORD_MAGIC) return damaged;
     const length = view.getFloat64(at + 4, true);
     const pageSize = view.getUint32(at + 12, true);
     const count = view.getUint32(at + 16, true);
     const size = recordBytes(count, pageSize);
-    if (!Number.isSafeInteger(length) || length < 0 || pageSize < 512 || at + size > log.length) return { verdict: 'damaged', image: base, records: 0 };
-    if (view.getUint32(at + size - 4, true) !== fnv1a(log.subarray(at, at + size - 4))) return { verdict: 'damaged', image: base, records: 0 };
+    if (!Number.isSafeInteger(length) || length < 0 || pageSize < 512 || at + size > log.length) return damaged;
+    if (view.getUint32(at + size - 4, true) !== fnv1a(log.subarray(at, at + size - 4))) return damaged;
+    records.push({ at, length, pageSize, count });
+    at += size;
+  }
+  let image = base;
+  for (const { at, length, pageSize, count } of records) {
     if (length !== image.length) {
       const resized = new Uint8Array(length);
       resized.set(image.subarray(0, Math.min(length, image.length)));
       image = resized;
-    } else if (image === base) image = base.slice();
+    } else if (image === base && !options.inPlace) image = base.slice();
     let p = at + 20;
     for (let i = 0; i < count; i++) {
       const page = view.getUint32(p, true);
@@ -172,8 +183,6 @@ export async function applyLog(base: Uint8Array, log: Uint8Array): Promise<{ ver
       image.set(log.subarray(p + 4, p + 4 + n), start);
       p += 4 + pageSize;
     }
-    at += size;
-    records++;
   }
-  return { verdict: 'applied', image, records };
+  return { verdict: 'applied', image, records: records.length, base: id };
 }
