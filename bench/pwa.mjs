@@ -132,7 +132,8 @@ try {
           .filter(Boolean)
           .map((p) => [p.trim().split(';')[0], Number(/;dur=([\d.]+)/.exec(p)?.[1] ?? 0)]),
       );
-      return { ms, status: res.status, st };
+      const image = /sandbox;desc="([^"]*)"/.exec(res.headers.get('server-timing') ?? '')?.[1];
+      return { ms, status: res.status, st, image };
     }, path);
   await timed('/~device/a/bench/api/read');
   // the dashboard keeps the device node's WebAssembly compiled (web/lib/wasm-share.ts), as it does for a
@@ -171,6 +172,7 @@ try {
   const line = (label, value, target, extra = '') => console.log(`${label.padEnd(46)} ${value.padStart(10)}   target ${target}${extra ? '   ' + extra : ''}`);
   console.log(`browser node bench: Chromium ${browser.version()}, cartridge ${(size / 1048576).toFixed(1)} MiB, median of ${RUNS}`);
   line('cold start → first app API response', fmt(median(cold.map((r) => r.ms))), '< 150 ms', `(worker script ${fmt(pick(cold, 'script'))}, open ${fmt(pick(cold, 'open'))}, request ${fmt(pick(cold, 'kernel'))}; min ${fmt(Math.min(...cold.map((r) => r.ms)))})`);
+  console.log(`  first sandbox of the cold starts: ${[...new Set(cold.map((r) => r.image ?? 'none made early'))].map((d) => `${cold.filter((r) => (r.image ?? 'none made early') === d).length}× ${d}`).join(', ')}`);
   if (process.argv.includes('--detail')) console.log('cold start Server-Timing (median):', Object.fromEntries(Object.keys(cold[0].st).map((k) => [k, pick(cold, k)])));
   line('warm app API read', fmt(median(warm.map((r) => r.ms))), '—', `(request ${fmt(pick(warm, 'kernel'))})`);
   line('write persisted to OPFS before the response', fmt(median(writes.map((r) => r.ms))), '< 100 ms', `(request ${fmt(pick(writes, 'kernel'))}, persist ${fmt(pick(writes, 'persist'))}: export ${fmt(pick(writes, 'export'))}, page diff ${fmt(pick(writes, 'log-pages'))}, OPFS write ${fmt(pick(writes, 'write'))})`);

@@ -61,22 +61,26 @@ test('a multi-file app renders and works in the frame: CSS, images, module graph
   expect(origin).toEqual(['null', 'about:srcdoc']);
 
   // A fragment link scrolls inside the page; a link to another page loads it in the frame. Clicks that
-  // load another page replace the iframe, so they are made in the page: Playwright's click() may wait
-  // for a navigation of the frame it clicked in, which is gone.
+  // load another page replace the iframe, so they are made in the page, after the evaluate returned
+  // (`navigate`): Playwright's click() may wait for a navigation of the frame it clicked in, which is
+  // gone, and a click inside evaluate can remove the frame before the evaluate answers.
+  const navigate = (selector: string) => f.locator(selector).evaluate((el: HTMLElement) => void setTimeout(() => el.click(), 0));
   await f.locator('#jump').click();
   await expect(f.locator('#results')).toBeVisible();
-  await f.locator('#about').evaluate((el: HTMLElement) => el.click());
+  await navigate('#about');
   await expect(f.locator('#about-title')).toHaveText('About the gallery');
   await expect(f.locator('#about-title')).toHaveCSS('color', 'rgb(10, 20, 30)');
   expect(await page.evaluate(() => (window as unknown as { navLog: string[] }).navLog)).toEqual(['about/']);
   // A GET form navigates with its query; a POST form to the API shows the answer.
-  await f.locator('#go').evaluate((el: HTMLElement) => el.click());
+  await navigate('#go');
   await expect(f.locator('#q')).toHaveText('cats');
   await openApp(page, 'gallery', 'about/');
-  await f.locator('#send').evaluate((el: HTMLElement) => el.click());
+  await expect(f.locator('#about-title')).toHaveText('About the gallery');
+  await navigate('#send');
   await expect(f.locator('#posted')).toHaveText('posted');
   await openApp(page, 'gallery', 'about/');
-  await f.locator('#home').evaluate((el: HTMLElement) => el.click());
+  await expect(f.locator('#about-title')).toHaveText('About the gallery');
+  await navigate('#home');
   await expect(f.locator('#results')).toContainText('"done":true');
   expect(page.url()).toBe(node.origin + '/__frames/host.html');
   expect(errors).toEqual([]);

@@ -157,36 +157,47 @@ test('worker stopped in the middle of persisting: the cartridge opens with every
     g.__acked = 0;
     g.__attempts = 0;
     g.__stop = false;
+    g.__outcomes = {};
     g.__loop = (async () => {
       while (!g.__stop) {
         g.__attempts++;
+        let outcome: string;
         try {
           const r = await fetch('/~device/a/counter/api/count');
+          outcome = String(r.status);
           if (r.ok) g.__acked = Math.max(g.__acked, (await r.json()).n);
-        } catch {
+          else outcome += ' ' + (await r.text()).slice(0, 200);
+        } catch (e) {
           // the worker died under this request: not acknowledged
+          outcome = String(e);
         }
+        g.__outcomes[outcome] = (g.__outcomes[outcome] ?? 0) + 1;
       }
     })();
   });
-  for (let i = 0; i < 6; i++) {
+  const STOPS = 6;
+  for (let i = 0; i < STOPS; i++) {
     await page.waitForTimeout(150 + i * 40);
     await stopWorkers(page);
   }
-  const { acked, attempts } = await page.evaluate(async () => {
+  const { acked, attempts, outcomes } = await page.evaluate(async () => {
     const g = globalThis as any;
     g.__stop = true;
     await g.__loop;
-    return { acked: g.__acked as number, attempts: g.__attempts as number };
+    return { acked: g.__acked as number, attempts: g.__attempts as number, outcomes: g.__outcomes as Record<string, number> };
   });
-  expect(acked).toBeGreaterThan(0);
+  expect(acked, JSON.stringify(outcomes)).toBeGreaterThan(0);
   await stopWorkers(page);
   await injectDeviceLink(page);
   const status = await expectDeviceState(page, 'ready');
   expect(status.backups.map((b: { name: string }) => b.name)).toContain('cartridge.prev.db');
   const n = (await device(page, '/a/counter/api/value')).json.n;
   expect(n).toBeGreaterThanOrEqual(acked);
-  expect(n).toBeLessThanOrEqual(attempts);
+  // Chromium dispatches a fetch event once more when the worker stopped before answering it
+  // (ServiceWorkerSubresourceLoader: "attempts to restart the controller and dispatch the event
+  // again"), so a count whose first worker persisted it and then died can run twice: at most once
+  // per stop, since the loop has one request in flight
+  expect(n).toBeLessThanOrEqual(attempts + STOPS);
   expect((await opfsFiles(page))['cartridge.next.db']).toBeUndefined();
 });
 

@@ -23,6 +23,7 @@ import { prestartSandbox, type RuntimeHostOptions, type Sandbox, type StdlibSour
 import { CARTRIDGE_LOCK, CartridgeStore, isDomError, PREVIOUS } from './cartridge-store.js';
 import type { DeviceLogEntry, DeviceState, DeviceStatus, FollowLogsOptions } from './device-api.js';
 import { compilePrecachedWasm, loadStdlib } from './precached.js';
+import { loadPreludeImage, savePreludeImage } from './prelude-cache.js';
 
 /** How the cartridge is named in error messages. */
 const LABEL = 'The cartridge in this browser';
@@ -130,11 +131,23 @@ function quickjsWasm(): Promise<WebAssembly.Module> {
 }
 
 let early: Promise<Sandbox> | undefined;
+/** When the early sandbox was ready (ms since the worker started) and how it was made (for Server-Timing). */
+let earlySandbox: { readyMs: number; fromImage: boolean } | undefined;
 /** Starts creating the runtime's first sandbox (the next kernel adopts it). */
 function startEarlySandbox(): void {
   if (early) return;
-  early = readUnderWay.then(() => prestartSandbox(quickjsWasm, DEVICE_RUNTIME_LIMITS));
-  early.catch(() => {}); // adopted or not, a failure only means the first request creates one
+  early = readUnderWay.then(() => prestartSandbox(quickjsWasm, DEVICE_RUNTIME_LIMITS, { moduleKey: asset('quickjsWasm'), load: loadPreludeImage }));
+  early.then(
+    (sb) => {
+      earlySandbox = { readyMs: performance.now(), fromImage: sb.fromImage };
+      // made the slow way (first start of this build): keep its image for the next start, once the
+      // cold start is over (the save is a 460 KB copy, a digest and a cache write)
+      if (sb.fromImage) return;
+      const image = sb.preludeImage();
+      if (image) setTimeout(() => void savePreludeImage(image).catch((e) => consoleLogger.warn('QuickJS prelude image not saved', { error: String((e as Error)?.message ?? e) })), 250);
+    },
+    () => {}, // adopted or not, a failure only means the first request creates one
+  );
 }
 /** The early sandbox for the kernel being created (only the first kernel of a worker gets it). */
 function takeEarlySandbox(): Promise<Sandbox> | undefined {
@@ -438,6 +451,7 @@ export class DeviceNode {
     const p = t3 > t2 ? this.lastPersist : undefined;
     const timing = [
       opened ? `script;dur=${(this.options.scriptMs ?? 0).toFixed(1)}, boot;dur=${t0.toFixed(1)}, open;dur=${(t1 - t0).toFixed(1)}` : '',
+      opened && earlySandbox ? `sandbox;desc="${earlySandbox.fromImage ? 'from the saved prelude image' : 'prelude evaluated'}";dur=${earlySandbox.readyMs.toFixed(1)}` : '',
       opened && this.openMarks ? Object.entries(this.openMarks).map(([k, v]) => `open-${k};dur=${v.toFixed(1)}`).join(', ') : '',
       `kernel;dur=${(t2 - t1).toFixed(1)}`,
       t3 > t2 ? `persist;dur=${(t3 - t2).toFixed(1)}` : '',

@@ -18,10 +18,10 @@ import { isEsModule, loadCommonJs, loadEsModule, resolveModule, type ModuleSourc
 import { readCapped } from './read-capped.js';
 import { bytesResponse } from '../http/known-body.js';
 import { DEFAULT_NET_LIMITS, netFetch, type NetLimits, type ResolveHost } from './net.js';
-import type { AppCode, HostOps, InvocationResult, Sandbox } from './sandbox.js';
+import type { AppCode, HostOps, InvocationResult, PreludeImage, Sandbox } from './sandbox.js';
 
 export { EnginePool, DEFAULT_ENGINE_LIMITS, type EngineLimits, type WasmSource } from './engine.js';
-export type { Sandbox, InvocationLimits } from './sandbox.js';
+export type { Sandbox, InvocationLimits, PreludeImage } from './sandbox.js';
 export { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from './limits.js';
 export { isEsModule, resolveModule, type StdlibModule, type ModuleSource } from './modules.js';
 export { netFetch, DEFAULT_NET_LIMITS, type NetLimits, type ResolveHost, type NetRequest, type NetResponse } from './net.js';
@@ -103,13 +103,26 @@ export interface RuntimeHostOptions {
 
 /**
  * Starts creating a sandbox before any kernel exists (instantiates QuickJS and evaluates the
- * prelude), with the limits an {@link AppRuntime} given the same `limits` would use; hand the promise
- * to the runtime as {@link RuntimeHostOptions.prestarted}.
+ * prelude, or applies a saved {@link PreludeImage} from `image`), with the limits an
+ * {@link AppRuntime} given the same `limits` would use; hand the promise to the runtime as
+ * {@link RuntimeHostOptions.prestarted}. With `image`, the sandbox can export its own image
+ * (`Sandbox.preludeImage()`) for the next start.
  * @throws (the promise) the WebAssembly instantiation error.
  */
-export async function prestartSandbox(wasm: WasmSource, limits?: Partial<RuntimeLimits>): Promise<Sandbox> {
-  const { Sandbox: SandboxClass } = await import('./sandbox.js');
-  return SandboxClass.create(await wasm(), { ...DEFAULT_RUNTIME_LIMITS, ...limits });
+export async function prestartSandbox(wasm: WasmSource, limits?: Partial<RuntimeLimits>, image?: PreludeImageSource): Promise<Sandbox> {
+  const { Sandbox: SandboxClass, preludeImageKey } = await import('./sandbox.js');
+  const all = { ...DEFAULT_RUNTIME_LIMITS, ...limits };
+  const imageKey = image ? preludeImageKey(image.moduleKey, all) : undefined;
+  const [module, saved] = await Promise.all([wasm(), imageKey && image?.load ? image.load(imageKey).catch(() => undefined) : undefined]);
+  return SandboxClass.create(module, all, { imageKey, image: saved });
+}
+
+/** Where {@link prestartSandbox} finds a saved {@link PreludeImage} (the service worker keeps one in Cache Storage). */
+export interface PreludeImageSource {
+  /** Identifies the QuickJS WebAssembly binary (e.g. its hashed build URL); part of the image key. */
+  moduleKey: string;
+  /** The saved image for `key`, or `undefined`; a failure counts as none. */
+  load?(key: string): Promise<PreludeImage | undefined>;
 }
 
 /** The services the runtime binds to apps. */

@@ -123,11 +123,73 @@ let layout: Layout | undefined;
 
 const now = () => performance.now();
 
+/** FNV-1a (32 bits) of a string's UTF-16 code units, as 8 hex digits: a cheap identity of the prelude's text. */
+function fnv1aHex(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+let preludeHash: string | undefined;
+
+/**
+ * A sandbox's memory right after its prelude was evaluated: a new sandbox of the same QuickJS build,
+ * prelude and limits can start from it instead of evaluating the prelude again (the largest part
+ * of creating a sandbox, 15–30 ms; the service worker keeps one across restarts).
+ *
+ * Applying it is safe only when the new instance reached the same state as the one it was taken
+ * from, up to the prelude: the host objects of quickjs-emscripten (runtime, context, the bridge's
+ * functions) point into linear memory, and those pointers must be the same. Every instance makes
+ * the same allocations in the same order before the prelude, so they are; {@link PreludeImage.check}
+ * records them, and an image whose pointers do not match is not applied (the prelude runs instead).
+ */
+export interface PreludeImage {
+  /** What the image is valid for: `<module key>/<prelude hash>/<memory,heap,stack limits>` (see {@link preludeImageKey}). */
+  key: string;
+  /** Pointers of the instance before its prelude: runtime, context, global object, bridge object and functions, heap break. */
+  check: number[];
+  /** Handles the prelude created: its function and the bridge it returned (pointers). */
+  handles: number[];
+  /** The memory layout the image was taken with. */
+  layout: { sbrkAddr: number; stackStart: number; stackEnd: number };
+  /** Bytes of linear memory when the image was taken. */
+  byteLength: number;
+  /** Static data below the C stack. */
+  low: Uint8Array;
+  /** Where {@link heap} starts (the end of the C stack). */
+  heapStart: number;
+  /** The heap up to the break. */
+  heap: Uint8Array;
+}
+
+/**
+ * The key a {@link PreludeImage} must carry to be applied to sandboxes of this QuickJS build and
+ * these limits.
+ * @param moduleKey identifies the QuickJS WebAssembly binary (the service worker uses its hashed build URL).
+ */
+export function preludeImageKey(moduleKey: string, limits: SandboxLimits): string {
+  preludeHash ??= fnv1aHex(PRELUDE);
+  return `${moduleKey}/${preludeHash}/${limits.memoryBytes},${limits.heapBytes},${limits.stackBytes}`;
+}
+
+/** Options of {@link Sandbox.create}. */
+export interface SandboxCreateOptions {
+  /** Start from this image instead of evaluating the prelude, when its key and pointers match. */
+  image?: PreludeImage;
+  /** The key of images this sandbox takes and accepts ({@link preludeImageKey}); without it, none. */
+  imageKey?: string;
+}
+
+/** Size of the allocation every instance makes (and frees) before its runtime: the break probe of {@link discoverLayout}. */
+const PROBE_BYTES = 4 << 20;
+
 /** Finds the break variable and the stack region on a fresh instance. */
 function discoverLayout(memory: WebAssembly.Memory, malloc: (n: number) => number, free: (p: number) => void): Layout {
   const scan = 1 << 20;
   const before = new Uint32Array(memory.buffer.slice(0, scan));
-  const grow = 4 << 20;
+  const grow = PROBE_BYTES;
   const p = malloc(grow);
   const after = new Uint32Array(memory.buffer, 0, scan / 4);
   const candidates: number[] = [];
@@ -190,6 +252,11 @@ export class Sandbox {
   private enteredAt = 0;
   private depth = 0;
   private stop: 'cpu' | 'wall' | undefined;
+  /** True when the sandbox started from a {@link PreludeImage} instead of evaluating the prelude. */
+  fromImage = false;
+  /** Pointers before the prelude and handles after it, kept to export a {@link PreludeImage}. */
+  private imageFacts: { check: number[]; handles: number[] } | undefined;
+  private imageKey: string | undefined;
 
   private constructor(
     private readonly module: QuickJSWASMModule,
@@ -204,20 +271,51 @@ export class Sandbox {
    * @param wasmModule the compiled QuickJS module (`@jitl/quickjs-wasmfile-release-sync`).
    * @throws the WebAssembly instantiation error, or Error when the prelude fails (a bug).
    */
-  static async create(wasmModule: WebAssembly.Module, limits: SandboxLimits = DEFAULT_SANDBOX_LIMITS): Promise<Sandbox> {
+  static async create(wasmModule: WebAssembly.Module, limits: SandboxLimits = DEFAULT_SANDBOX_LIMITS, options: SandboxCreateOptions = {}): Promise<Sandbox> {
     const initialPages = 256;
     const maximum = Math.max(initialPages, Math.floor(limits.memoryBytes / WASM_PAGE));
     const memory = new WebAssembly.Memory({ initial: initialPages, maximum });
     const module = await newQuickJSWASMModuleFromVariant(newVariant(releaseSync, { wasmModule, wasmMemory: memory }));
     const em = (module as unknown as { module: { _malloc(n: number): number; _free(p: number): void } }).module;
-    layout ??= discoverLayout(memory, (n) => em._malloc(n), (p) => em._free(p));
+    const image = options.image && options.imageKey && options.image.key === options.imageKey ? options.image : undefined;
+    // every instance makes the same allocations before its runtime (the probe included), so the
+    // pointers of its host objects are the same in every instance: what makes an image applicable
+    const layoutFromImage = !layout && !!image;
+    if (layoutFromImage) layout = { ...image!.layout };
+    if (layout) em._free(em._malloc(PROBE_BYTES));
+    else layout = discoverLayout(memory, (n) => em._malloc(n), (p) => em._free(p));
     const rt = module.newRuntime();
     rt.setMaxStackSize(limits.stackBytes);
     rt.setMemoryLimit(limits.heapBytes);
     const ctx = rt.newContext();
     const sb = new Sandbox(module, memory, rt, ctx, limits);
-    sb.install();
+    sb.imageKey = options.imageKey;
+    sb.install(image);
+    if (layoutFromImage && !sb.fromImage) {
+      // the image did not fit, so its layout is not trusted either: find it on a fresh instance
+      layout = undefined;
+      return Sandbox.create(wasmModule, limits, { imageKey: options.imageKey });
+    }
     return sb;
+  }
+
+  /**
+   * This sandbox's state right after its prelude, for {@link SandboxCreateOptions.image}; `undefined`
+   * when it was created without an `imageKey`. The arrays are shared with the sandbox: copy them
+   * before changing them.
+   */
+  preludeImage(): PreludeImage | undefined {
+    if (!this.imageKey || !this.imageFacts) return undefined;
+    return {
+      key: this.imageKey,
+      check: this.imageFacts.check,
+      handles: this.imageFacts.handles,
+      layout: { ...layout! },
+      byteLength: this.memory.buffer.byteLength,
+      low: this.base.low,
+      heapStart: this.base.heapStart,
+      heap: this.base.heap,
+    };
   }
 
   /** Bytes a snapshot of the current state would copy (static data plus used heap). */
@@ -256,7 +354,7 @@ export class Sandbox {
     return m;
   }
 
-  private install(): void {
+  private install(image?: PreludeImage): void {
     const { ctx, rt } = this;
     rt.setInterruptHandler(() => {
       const inv = this.current;
@@ -408,11 +506,41 @@ export class Sandbox {
     ctx.setProp(host, 'load', loadFn);
     // touch lazily cached handles now, so none is created (and then lost to a restore) later
     void ctx.global;
+    const check = [
+      (rt as unknown as { rt: { value: number } }).rt.value,
+      (ctx as unknown as { ctx: { value: number } }).ctx.value,
+      ctx.global.value as unknown as number,
+      host.value as unknown as number,
+      callFn.value as unknown as number,
+      asyncFn.value as unknown as number,
+      loadFn.value as unknown as number,
+      new Uint32Array(this.memory.buffer, layout!.sbrkAddr, 1)[0]!,
+    ];
+    const heapValueHandle = (ctx as unknown as { memory?: { heapValueHandle?: (ptr: number) => QuickJSHandle } }).memory?.heapValueHandle;
+    if (
+      image &&
+      typeof heapValueHandle === 'function' &&
+      image.byteLength === this.memory.buffer.byteLength &&
+      image.heapStart === layout!.stackEnd &&
+      image.low.length === layout!.stackStart &&
+      image.check.length === check.length &&
+      image.check.every((v, i) => v === check[i])
+    ) {
+      const u8 = new Uint8Array(this.memory.buffer);
+      u8.set(image.low, 0);
+      u8.set(image.heap, image.heapStart);
+      this.bridge = heapValueHandle.call((ctx as unknown as { memory: object }).memory, image.handles[1]!);
+      this.imageFacts = { check, handles: image.handles };
+      this.fromImage = true;
+      this.base = { low: image.low, heapStart: image.heapStart, heap: image.heap };
+      return;
+    }
     const r = ctx.evalCode(PRELUDE, 'fazt:prelude', { type: 'global', strict: true });
     if (r.error) throw new Error(`sandbox prelude failed: ${JSON.stringify(ctx.dump(r.error))}`);
     const b = ctx.callFunction(r.value, ctx.undefined, host);
     if (b.error) throw new Error(`sandbox prelude failed: ${JSON.stringify(ctx.dump(b.error))}`);
     this.bridge = b.value;
+    this.imageFacts = { check, handles: [r.value.value as unknown as number, b.value.value as unknown as number] };
     this.base = this.take();
   }
 
