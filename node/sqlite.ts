@@ -1,11 +1,7 @@
 import Database from 'better-sqlite3';
-import type { RunResult, SqlDatabase, SqlValue } from '../shared/sql/index.js';
+import { MAX_CACHED_STATEMENTS, type RunResult, type SqlDatabase, type SqlValue } from '../shared/sql/index.js';
 
-/**
- * Most prepared statements a connection keeps; past it the cache starts over (statements are
- * prepared again on demand; dropped ones are finalized by better-sqlite3 when collected).
- */
-export const MAX_CACHED_STATEMENTS = 512;
+export { MAX_CACHED_STATEMENTS } from '../shared/sql/index.js';
 
 /**
  * `SqlDatabase` over better-sqlite3 on a file: the headless node's cartridge driver.
@@ -48,7 +44,8 @@ export class BetterSqliteDatabase implements SqlDatabase {
     let st = this.statements.get(sql);
     if (!st) {
       st = this.db.prepare(sql);
-      // doc queries build SQL shapes from app input: the cache must not grow without bound
+      // doc queries build SQL shapes from app input: the cache must not grow without bound (dropped
+      // statements are finalized by better-sqlite3 when collected)
       if (this.statements.size >= MAX_CACHED_STATEMENTS) this.statements.clear();
       this.statements.set(sql, st);
     }

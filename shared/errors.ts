@@ -42,6 +42,19 @@ export type FaztErrorCode =
   | 'APP_BUSY'
   | 'NO_HANDLER'
   | 'UPSTREAM_FAILED'
+  // the browser node (sw/): its storage and its worker's life
+  /** The device has no storage left for the change (OPFS quota); nothing was saved. */
+  | 'QUOTA_EXCEEDED'
+  /** A newer worker version took the cartridge over while the request ran; nothing was saved. */
+  | 'SUPERSEDED'
+  /** Guided mode is locked: admin changes need the owner PIN. */
+  | 'LOCKED'
+  /** The node is still starting. */
+  | 'NOT_READY'
+  /** The node could not start (a reason other than the cartridge's state). */
+  | 'START_FAILED'
+  /** A change could not be saved for another reason than quota; nothing was saved. */
+  | 'PERSIST_FAILED'
   | 'INTERNAL';
 
 const STATUS: Record<FaztErrorCode, number> = {
@@ -80,8 +93,19 @@ const STATUS: Record<FaztErrorCode, number> = {
   UPSTREAM_FAILED: 502,
   CARTRIDGE_TOO_NEW: 500,
   METHOD_NOT_ALLOWED: 405,
+  QUOTA_EXCEEDED: 507,
+  SUPERSEDED: 503,
+  LOCKED: 423,
+  NOT_READY: 503,
+  START_FAILED: 503,
+  PERSIST_FAILED: 500,
   INTERNAL: 500,
 };
+
+/** The HTTP status of an error code (RFC 9110; 423 and 507 from RFC 4918). */
+export function statusOf(code: FaztErrorCode): number {
+  return STATUS[code];
+}
 
 /**
  * The one error class of the kernel.

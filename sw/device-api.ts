@@ -12,6 +12,7 @@
  * owner's principal for the dashboard's own window). comlink carries only what fetch cannot: the
  * cartridge file itself, its backups, live logs, and the guided-mode lock.
  */
+import type { FaztErrorCode } from '../shared/errors.js';
 
 /** Message a page posts to the service worker to open a comlink channel. */
 export interface DeviceConnectMessage {
@@ -57,8 +58,8 @@ export interface DeviceStatus {
   state: DeviceState;
   /** A sentence a person can act on, for every state but `ready`. */
   message?: string;
-  /** Stable error code for `corrupt`/`too-new`/`error` (`CARTRIDGE_CORRUPT`, `NOT_A_CARTRIDGE`, `CARTRIDGE_TOO_NEW`, …). */
-  code?: string;
+  /** Stable error code for `corrupt`/`too-new`/`error` (`CARTRIDGE_CORRUPT`, `NOT_A_CARTRIDGE`, `CARTRIDGE_TOO_NEW`, `START_FAILED`, …; shared/errors.ts). */
+  code?: FaztErrorCode;
   /** Size of the live cartridge file in OPFS, bytes (0 before the first write). */
   cartridgeBytes: number;
   /** Schema version of the open cartridge (`ready` only). */

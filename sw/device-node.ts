@@ -17,7 +17,7 @@
  * the new worker).
  */
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
-import { checkSqliteHeader, createKernel, getMeta, isFaztError, openCartridge, setMeta, SqlJsDatabase, type Kernel, type Logger, type Principal } from '../shared/index.js';
+import { checkSqliteHeader, createKernel, getMeta, isFaztError, openCartridge, setMeta, SqlJsDatabase, statusOf, type FaztErrorCode, type Kernel, type Logger, type Principal } from '../shared/index.js';
 import { hashPassword, verifyPassword } from '../shared/auth/index.js';
 import { prestartSandbox, type RuntimeHostOptions, type Sandbox, type StdlibSource } from '../shared/runtime/index.js';
 import { CARTRIDGE_LOCK, CartridgeStore, isDomError, PREVIOUS } from './cartridge-store.js';
@@ -39,10 +39,10 @@ export const DEVICE_OWNER: Principal = { kind: 'session', scope: 'admin' };
 /** An error whose message starts with a stable code (`LOCKED: …`), so it survives comlink's error cloning. */
 export class DeviceError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: FaztErrorCode,
     message: string,
-    /** HTTP status when it becomes a response. */
-    readonly status = 500,
+    /** HTTP status when it becomes a response (default: the code's, `statusOf`). */
+    readonly status = statusOf(code),
   ) {
     super(`${code}: ${message}`);
     this.name = 'DeviceError';
@@ -55,7 +55,7 @@ export class DeviceError extends Error {
 }
 
 /** A JSON error response in the kernel's shape: `{ error: { code, message } }`. */
-export function errorJson(status: number, code: string, message: string, headers: Record<string, string> = {}): Response {
+export function errorJson(status: number, code: FaztErrorCode, message: string, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify({ error: { code, message } }), {
     status,
     headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },
@@ -196,7 +196,7 @@ export class DeviceNode {
   private readonly logger: Logger;
   private state: DeviceState = 'starting';
   private message: string | undefined;
-  private code: string | undefined;
+  private code: FaztErrorCode | undefined;
   private kernel: Kernel | undefined;
   private db: SqlJsDatabase | undefined;
   private opening: Promise<void> | undefined;

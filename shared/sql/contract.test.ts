@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MAX_CACHED_STATEMENTS } from './index.js';
 import { drivers } from '../testing/drivers.js';
 
 for (const d of drivers) {
@@ -71,6 +72,22 @@ for (const d of drivers) {
       for (let i = 0; i < 5; i++) db.run('INSERT INTO t VALUES (?)', [i]);
       expect(db.run('UPDATE t SET v = v + 10 WHERE v < ?', [3]).changes).toBe(3);
       expect(db.run('DELETE FROM t WHERE v >= ?', [10]).changes).toBe(3);
+      db.close();
+    });
+
+    it('keeps at most MAX_CACHED_STATEMENTS prepared statements, and every statement still works past the bound', async () => {
+      const db = await d.open();
+      db.exec('CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER)');
+      db.run('INSERT INTO t VALUES (1, 10)');
+      // distinct SQL shapes, as doc queries built from app input make
+      for (let i = 0; i < MAX_CACHED_STATEMENTS + 100; i++) {
+        expect(db.get<{ x: number }>(`SELECT v + ${i} AS x FROM t WHERE k = ?`, [1])!.x).toBe(10 + i);
+        expect(db.cachedStatements).toBeLessThanOrEqual(MAX_CACHED_STATEMENTS);
+      }
+      // statements cached before the cache started over are prepared again
+      expect(db.get<{ x: number }>('SELECT v + 0 AS x FROM t WHERE k = ?', [1])!.x).toBe(10);
+      expect(db.run('UPDATE t SET v = ? WHERE k = ?', [11, 1]).changes).toBe(1);
+      expect(db.get<{ v: number }>('SELECT v FROM t WHERE k = 1')!.v).toBe(11);
       db.close();
     });
 

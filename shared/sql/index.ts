@@ -21,9 +21,17 @@ export interface RunResult {
  * Implementations cache prepared statements by SQL text.
  * All methods throw the driver's error for invalid SQL or constraint violations.
  */
+/**
+ * Most prepared statements a driver keeps; past it the cache starts over (statements are prepared
+ * again on demand). Doc queries build SQL shapes from app input, so the cache must not grow without bound.
+ */
+export const MAX_CACHED_STATEMENTS = 512;
+
 export interface SqlDatabase {
   /** Driver name, for diagnostics: `'better-sqlite3'` or `'sql.js'`. */
   readonly driver: string;
+  /** Prepared statements cached now (at most {@link MAX_CACHED_STATEMENTS}). */
+  readonly cachedStatements: number;
   /** Runs one or more statements without parameters (DDL, pragmas). */
   exec(sql: string): void;
   /** All rows of a query, as objects keyed by column name. */

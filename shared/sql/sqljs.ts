@@ -1,5 +1,5 @@
 import type { Database, SqlJsStatic, Statement } from 'sql.js';
-import type { RunResult, SqlDatabase, SqlValue } from './index.js';
+import { MAX_CACHED_STATEMENTS, type RunResult, type SqlDatabase, type SqlValue } from './index.js';
 
 /** A statement that writes even though it is run with `query()`/`get()` (… RETURNING). */
 const WRITE_QUERY = /^\s*(?:WITH\b[\s\S]*?\b)?(?:INSERT|UPDATE|DELETE|REPLACE)\b/i;
@@ -36,10 +36,21 @@ export class SqlJsDatabase implements SqlDatabase {
     return new SqlJsDatabase(new SQL.Database(image));
   }
 
+  /** Prepared statements cached (bounded by {@link MAX_CACHED_STATEMENTS}). */
+  get cachedStatements(): number {
+    return this.statements.size;
+  }
+
   private prepare(sql: string): Statement {
     let st = this.statements.get(sql);
     if (!st) {
       st = this.db.prepare(sql);
+      // bounded like the better-sqlite3 driver's; sql.js statements hold wasm memory until freed
+      // (no statement is in use here: every call runs its statement to the end synchronously)
+      if (this.statements.size >= MAX_CACHED_STATEMENTS) {
+        for (const old of this.statements.values()) old.free();
+        this.statements.clear();
+      }
       this.statements.set(sql, st);
     }
     return st;
