@@ -13,6 +13,7 @@
  * cartridge file itself, its backups, live logs, and the guided-mode lock.
  */
 import type { FaztErrorCode } from '../shared/errors.js';
+import type { LogEntry } from '../shared/storage/app-logs.js';
 
 /** Message a page posts to the service worker to open a comlink channel. */
 export interface DeviceConnectMessage {
@@ -74,18 +75,8 @@ export interface DeviceStatus {
   backups: DeviceBackup[];
 }
 
-/** A log entry of an app (the same shape as `GET /api/apps/:app/logs` returns). */
-export interface DeviceLogEntry {
-  /** Increasing across all apps. */
-  id: number;
-  appId: string;
-  /** ms since the epoch. */
-  ts: number;
-  level: 'debug' | 'info' | 'warn' | 'error';
-  message: string;
-  data?: unknown;
-  source?: string;
-}
+/** A log entry of an app: the kernel's `LogEntry`, as `GET /api/apps/:app/logs` returns it. */
+export type DeviceLogEntry = LogEntry;
 
 /** Options of {@link DeviceNodeApi.followLogs}. */
 export interface FollowLogsOptions {

@@ -9,6 +9,7 @@
  * image only when its key (QuickJS build, prelude, limits) and pointers match (shared/runtime/sandbox.ts).
  * The entry is a cache, not state: it never goes into the cartridge, and deleting it costs one slow start.
  */
+import { bytesToHex } from '@noble/hashes/utils.js';
 import type { PreludeImage } from '../shared/runtime/index.js';
 
 /** Cache Storage name of the entry. */
@@ -29,7 +30,7 @@ interface Header {
   sha256: string;
 }
 
-const hex = (b: ArrayBuffer) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, '0')).join('');
+const hex = (digest: ArrayBuffer) => bytesToHex(new Uint8Array(digest));
 
 /** Encodes an image: 4-byte little-endian header length, the JSON header, static data, heap. */
 export async function encodePreludeImage(image: PreludeImage): Promise<Uint8Array> {

@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { openCartridge } from '../cartridge/index.js';
+import { createKernel } from '../kernel.js';
+import { drivers } from '../testing/drivers.js';
 import { DEFAULT_RUNTIME_LIMITS, EnginePool, prestartSandbox, type Sandbox } from './index.js';
 
 const require = createRequire(import.meta.url);
@@ -61,5 +64,15 @@ describe('EnginePool.adopt: a sandbox the host started before the pool existed',
     expect(p.size).toBe(1);
     p.release(first);
     expect(await p.lease()).toBe(first);
+  });
+});
+
+describe('a kernel given a prestarted sandbox (RuntimeHostOptions.prestarted)', () => {
+  it('counts it from the start, and frees it when the cartridge holds no server code', async () => {
+    const kernel = createKernel({ cartridge: openCartridge(await drivers[0]!.open()), runtime: { wasm, prestarted: prestartSandbox(wasm) } });
+    expect(kernel.runtime!.sandboxes).toBe(1);
+    await kernel.start();
+    expect(kernel.runtime!.sandboxes).toBe(0);
+    await kernel.stop();
   });
 });

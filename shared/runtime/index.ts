@@ -221,6 +221,11 @@ export class AppRuntime {
     });
   }
 
+  /** Sandboxes alive (busy and idle), for diagnostics. */
+  get sandboxes(): number {
+    return this.pool.size;
+  }
+
   /**
    * Background start: creates one sandbox when the cartridge holds server code (unless the host
    * turned `warmUp` off), so the first request after a node start skips instantiating QuickJS. When
