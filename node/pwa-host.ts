@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { contentTypeFor, isCompressible } from '../shared/http/mime.js';
+import { contentTypeFor, isCompressible } from '../shared/lib/index.js';
 import type { KernelOptions } from '../shared/index.js';
 import { PACKAGE_ROOT } from './paths.js';
 

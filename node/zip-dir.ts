@@ -2,7 +2,7 @@ import { createReadStream, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { ZipFile } from 'yazl';
-import { isCompressible, contentTypeFor } from '../shared/http/mime.js';
+import { isCompressible, contentTypeFor } from '../shared/lib/index.js';
 
 /** A file found in a folder to deploy. */
 export interface DirEntry {

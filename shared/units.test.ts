@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeUploadPath, requestPathToVfs } from './vfs/paths.js';
-import { LruCache } from './vfs/lru.js';
+import { LruCache } from './lib/lru.js';
 import { parseManifest } from './apps/manifest.js';
 import { assertAppName } from './apps/names.js';
 import { HybridLogicalClock, decodeHlc } from './clock/index.js';

@@ -1,7 +1,7 @@
 import { FaztError } from '../errors.js';
 import { externalWritesOf, type Cartridge } from '../cartridge/index.js';
 import type { BlobInfo } from '../vfs/blobs.js';
-import { LruCache } from '../vfs/lru.js';
+import { LruCache } from '../lib/lru.js';
 import { assertAppName } from './names.js';
 import type { AppManifest } from './manifest.js';
 

@@ -2,7 +2,7 @@ import { FaztError } from '../errors.js';
 import type { Cartridge } from '../cartridge/index.js';
 import { getMeta, setMeta } from '../cartridge/index.js';
 import type { KernelPorts } from '../ports.js';
-import { randomBytes, toBase64Url } from './encoding.js';
+import { randomBytes, toBase64Url } from '../lib/encoding.js';
 import { assertPasswordAcceptable, hashPassword, verifyPassword } from './passwords.js';
 import { LoginRateLimiter } from './rate-limit.js';
 

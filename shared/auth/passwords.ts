@@ -1,6 +1,6 @@
 import { FaztError } from '../errors.js';
 import type { KernelPorts, ScryptParams } from '../ports.js';
-import { constantTimeEqual, fromBase64Url, randomBytes, toBase64Url } from './encoding.js';
+import { constantTimeEqual, fromBase64Url, randomBytes, toBase64Url } from '../lib/encoding.js';
 
 /**
  * Password hashing with scrypt (RFC 7914). Stored form, self-describing so parameters can grow:

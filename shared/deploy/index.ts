@@ -5,7 +5,7 @@ import { assertAppName } from '../apps/names.js';
 import type { BlobInfo, BlobStore } from '../vfs/blobs.js';
 import type { ContentEncoding, KernelPorts } from '../ports.js';
 import type { SqlDatabase } from '../sql/index.js';
-import { contentTypeFor, isCompressible } from '../http/mime.js';
+import { contentTypeFor, isCompressible } from '../lib/mime.js';
 import { DEFAULT_DEPLOY_LIMITS, type DeployLimits } from './limits.js';
 import { stageMultipart, stageZip, stripCommonFolder, type UploadProgress } from './upload.js';
 

@@ -1,14 +1,14 @@
-import { describeFailure, retryDelay, silentLogger } from '../runtime/retry.js';
+import { describeFailure, retryDelay, silentLogger } from '../lib/retry.js';
 import type { Validator } from '@cfworker/json-schema';
 import type { AppManifest } from '../apps/manifest.js';
 import type { AppRegistry } from '../apps/registry.js';
 import type { Cartridge } from '../cartridge/index.js';
 import { FaztError } from '../errors.js';
 import type { Logger } from '../ports.js';
-import type { InvokeExport } from '../runtime/invoke.js';
-import { MAX_JSON_BYTES, toStoredJson } from '../schedule/json.js';
-import { hostTimers, SingleTimer, type HostTimers } from '../schedule/timer.js';
-import { LruCache } from '../vfs/lru.js';
+import type { InvokeExport } from '../lib/invoke.js';
+import { MAX_JSON_BYTES, toStoredJson } from '../lib/stored-json.js';
+import { hostTimers, SingleTimer, type HostTimers } from '../lib/timer.js';
+import { LruCache } from '../lib/lru.js';
 import { checkPayload, compilePayloadSchema } from './schema.js';
 
 /** Syntax of an event type: 1–100 letters, digits, `_`, `.` or `-` (`note.created`). */

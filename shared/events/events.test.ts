@@ -5,7 +5,7 @@ import { openCartridge, type Cartridge } from '../cartridge/index.js';
 import { AppRegistry } from '../apps/registry.js';
 import { AppManifestSchema } from '../apps/manifest.js';
 import { FaztError } from '../errors.js';
-import type { InvokeExport } from '../runtime/invoke.js';
+import type { InvokeExport } from '../lib/invoke.js';
 import type { HostTimers } from '../schedule/index.js';
 import type { SqlDatabase } from '../sql/index.js';
 import { EventBus, validateEventSchemas, type EventBusOptions, type EventRecord } from './index.js';

@@ -5,4 +5,4 @@
  */
 export { EventBus, EVENT_TYPE_PATTERN, type EventRecord, type DeliveryInfo, type EventBusOptions } from './bus.js';
 export { validateEventSchemas, compilePayloadSchema, formatSchemaErrors } from './schema.js';
-export type { InvokeExport } from '../runtime/invoke.js';
+export type { InvokeExport } from '../lib/invoke.js';

@@ -1,6 +1,6 @@
 import type { BlobInfo, BlobStore } from '../vfs/blobs.js';
-import { bytesResponse } from './known-body.js';
-import { contentTypeFor } from './mime.js';
+import { bytesResponse } from '../lib/known-body.js';
+import { contentTypeFor } from '../lib/mime.js';
 
 /**
  * Static file responses the way a real web server makes them (RFC 9110, RFC 9111):

@@ -12,11 +12,11 @@ import type { Logger } from '../ports.js';
 import type { JobStore } from '../schedule/index.js';
 import type { AppBlobStore, AppLogStore, DocStore, KvStore, SecretStore } from '../storage/index.js';
 import type { BlobStore } from '../vfs/blobs.js';
-import { LruCache } from '../vfs/lru.js';
+import { LruCache } from '../lib/lru.js';
 import { DEFAULT_ENGINE_LIMITS, EnginePool, type EngineLimits, type WasmSource } from './engine.js';
 import { isEsModule, loadCommonJs, loadEsModule, resolveModule, type ModuleSource, type StdlibModule } from './modules.js';
-import { readCapped } from './read-capped.js';
-import { bytesResponse } from '../http/known-body.js';
+import { readCapped } from '../lib/read-capped.js';
+import { bytesResponse } from '../lib/known-body.js';
 import { DEFAULT_NET_LIMITS, netFetch, type NetLimits, type ResolveHost } from './net.js';
 import type { AppCode, HostOps, InvocationResult, PreludeImage, Sandbox } from './sandbox.js';
 
@@ -25,7 +25,7 @@ export type { Sandbox, InvocationLimits, PreludeImage } from './sandbox.js';
 export { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from './limits.js';
 export { isEsModule, resolveModule, type StdlibModule, type ModuleSource } from './modules.js';
 export { netFetch, DEFAULT_NET_LIMITS, type NetLimits, type ResolveHost, type NetRequest, type NetResponse } from './net.js';
-export type { InvokeExport } from './invoke.js';
+export type { InvokeExport } from '../lib/invoke.js';
 
 /**
  * The serverless runtime: requests to an app's `/api/*` paths, its scheduled jobs and its event

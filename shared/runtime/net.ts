@@ -1,6 +1,6 @@
 import { FaztError } from '../errors.js';
 import { allowsNetHost, isPrivateAddress } from '../apps/permissions.js';
-import { readCapped } from './read-capped.js';
+import { readCapped } from '../lib/read-capped.js';
 
 /**
  * `fazt.net.fetch`: outbound HTTP for app code, only to hosts the owner allowed (`net:<host>`

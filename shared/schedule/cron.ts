@@ -1,8 +1,8 @@
 import { Cron } from 'croner';
 import type { AppManifest } from '../apps/manifest.js';
 import { FaztError, isFaztError } from '../errors.js';
-import { LruCache } from '../vfs/lru.js';
-import { MAX_JSON_BYTES, toStoredJson } from './json.js';
+import { LruCache } from '../lib/lru.js';
+import { MAX_JSON_BYTES, toStoredJson } from '../lib/stored-json.js';
 
 /**
  * Cron expressions, evaluated with `croner` (https://croner.56k.guru). Accepted: standard 5-field

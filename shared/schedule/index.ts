@@ -17,6 +17,6 @@ export {
 } from './jobs.js';
 export { Scheduler, type SchedulerOptions, type ScheduledJobEvent } from './scheduler.js';
 export { validateSchedule, nextCronRun, scheduleKey, type ScheduleEntry, type CatchUpPolicy } from './cron.js';
-export { MAX_JSON_BYTES } from './json.js';
-export { MAX_TIMER_DELAY_MS, type HostTimers } from './timer.js';
-export type { InvokeExport } from '../runtime/invoke.js';
+export { MAX_JSON_BYTES } from '../lib/stored-json.js';
+export { MAX_TIMER_DELAY_MS, type HostTimers } from '../lib/timer.js';
+export type { InvokeExport } from '../lib/invoke.js';

@@ -2,7 +2,7 @@ import type { Cartridge } from '../cartridge/index.js';
 import { FaztError } from '../errors.js';
 import type { SqlValue } from '../sql/index.js';
 import { decodeCronColumn, encodeCronColumn, nextCronRun, scheduleKey, validateSchedule, type CatchUpPolicy, type ScheduleEntry } from './cron.js';
-import { MAX_JSON_BYTES, toStoredJson } from './json.js';
+import { MAX_JSON_BYTES, toStoredJson } from '../lib/stored-json.js';
 
 /**
  * Jobs of `fazt.schedule`, kept in the cartridge's `jobs` table (sync class `local`: each node runs

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { drivers, type DriverFactory } from '../testing/drivers.js';
 import { openCartridge } from '../cartridge/index.js';
 import { FaztError } from '../errors.js';
-import type { InvokeExport } from '../runtime/invoke.js';
+import type { InvokeExport } from '../lib/invoke.js';
 import type { SqlDatabase } from '../sql/index.js';
 import { JobStore, MAX_PENDING_JOBS_PER_APP, MAX_TIMER_DELAY_MS, Scheduler, validateSchedule, nextCronRun, type HostTimers, type ScheduledJobEvent, type SchedulerOptions } from './index.js';
 

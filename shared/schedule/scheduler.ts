@@ -1,10 +1,10 @@
-import { describeFailure, retryDelay, silentLogger } from '../runtime/retry.js';
+import { describeFailure, retryDelay, silentLogger } from '../lib/retry.js';
 import type { Cartridge } from '../cartridge/index.js';
 import type { Logger } from '../ports.js';
-import type { InvokeExport } from '../runtime/invoke.js';
+import type { InvokeExport } from '../lib/invoke.js';
 import { boundBacklog, decodeCronColumn, nextCronRun, previousCronRuns } from './cron.js';
 import { parseStateColumn, stateColumn, stateJsonOf, type JobKind, type JobRow, type JobStore } from './jobs.js';
-import { hostTimers, SingleTimer, type HostTimers } from './timer.js';
+import { hostTimers, SingleTimer, type HostTimers } from '../lib/timer.js';
 
 /** The argument of an app's `scheduled(job)` export. */
 export interface ScheduledJobEvent {

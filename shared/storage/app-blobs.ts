@@ -1,7 +1,7 @@
 import { FaztError } from '../errors.js';
 import type { Cartridge } from '../cartridge/index.js';
 import type { BlobInfo, BlobStore } from '../vfs/blobs.js';
-import { fromBase64Url, toBase64Url } from '../auth/encoding.js';
+import { fromBase64Url, toBase64Url } from '../lib/encoding.js';
 
 /**
  * `fazt.blobs`: an app's named binary objects (uploads, images, exports), stored in the cartridge's

@@ -3,7 +3,8 @@ import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { FaztError } from '../errors.js';
 import type { Cartridge } from '../cartridge/index.js';
 import type { SqlValue } from '../sql/index.js';
-import { isWellFormed, jsonTypeName, quote, utf8Length } from './util.js';
+import { jsonTypeName, quote } from './util.js';
+import { isWellFormed, utf8Length } from '../lib/utf8.js';
 
 /** Limits of the document store. */
 export interface DocLimits {

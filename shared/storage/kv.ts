@@ -1,7 +1,8 @@
 import { FaztError } from '../errors.js';
 import type { Cartridge } from '../cartridge/index.js';
-import { fromBase64Url, toBase64Url } from '../auth/encoding.js';
-import { isWellFormed, jsonTypeName, quote, utf8Length } from './util.js';
+import { fromBase64Url, toBase64Url } from '../lib/encoding.js';
+import { jsonTypeName, quote } from './util.js';
+import { isWellFormed, utf8Length } from '../lib/utf8.js';
 
 /** Size limits of the key-value store. */
 export interface KvLimits {

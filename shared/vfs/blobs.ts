@@ -1,6 +1,6 @@
 import type { SqlDatabase } from '../sql/index.js';
 import type { KernelPorts } from '../ports.js';
-import { LruCache } from './lru.js';
+import { LruCache } from '../lib/lru.js';
 
 /**
  * Content-addressed blob store inside the cartridge.

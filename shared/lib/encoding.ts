@@ -1,4 +1,4 @@
-/** Byte/text encodings used by auth (RFC 4648 base64url without padding). */
+/** Byte/text encodings (RFC 4648 base64url without padding), random bytes and constant-time comparison. */
 
 /** Bytes → base64url (RFC 4648 §5), no padding. */
 export function toBase64Url(bytes: Uint8Array): string {

@@ -1,5 +1,5 @@
 import { FaztError, type FaztErrorCode } from '../errors.js';
-import { utf8Length } from '../storage/util.js';
+import { utf8Length } from './utf8.js';
 
 /** Largest JSON text (UTF-8 bytes) of a job state or an event payload: 64 KiB. */
 export const MAX_JSON_BYTES = 64 * 1024;
