@@ -1,7 +1,7 @@
 import express, { type Express, type Request as ExpressRequest, type Response as ExpressResponse } from 'express';
 import type { Server } from 'node:http';
 import { Readable } from 'node:stream';
-import { knownBody, type Kernel } from '../shared/index.js';
+import { errorBody, knownBody, type Kernel } from '../shared/index.js';
 
 /**
  * The Node host's HTTP face: an express app whose every request goes to the kernel's
@@ -83,7 +83,7 @@ export function createApp(kernel: Kernel): Express {
       request = toFetchRequest(req);
     } catch {
       // A Host header no URL can be made of (`Host: a b`): the client's fault, not a node failure.
-      res.status(400).json({ error: { code: 'BAD_REQUEST', message: 'Malformed Host header or request URL.' } });
+      res.status(400).json(errorBody('BAD_REQUEST', 'Malformed Host header or request URL.'));
       return;
     }
     try {
@@ -91,7 +91,7 @@ export function createApp(kernel: Kernel): Express {
       await sendFetchResponse(res, response, req.method === 'HEAD');
     } catch (e) {
       kernel.ports.logger.error('adapter failure', { error: String((e as Error)?.stack ?? e) });
-      if (!res.headersSent) res.status(500).json({ error: { code: 'INTERNAL', message: 'The node failed to answer.' } });
+      if (!res.headersSent) res.status(500).json(errorBody('INTERNAL', 'The node failed to answer.'));
       else res.destroy();
     }
   });

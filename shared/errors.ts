@@ -127,10 +127,26 @@ export class FaztError extends Error {
     this.details = details;
   }
 
-  /** The wire shape `{ error: { code, message } }`. */
-  toJSON(): { error: { code: FaztErrorCode; message: string } & Record<string, unknown> } {
-    return { error: { code: this.code, message: this.message, ...(this.details ?? {}) } };
+  /** The wire shape `{ error: { code, message } }` (see {@link errorBody}). */
+  toJSON(): ErrorBody {
+    return errorBody(this.code, this.message, this.details);
   }
+}
+
+/** The JSON body of every error answer of Fazt (admin API, app hosts, both nodes): `{ error: { code, message, …details } }`. */
+export interface ErrorBody {
+  error: { code: string; message: string } & Record<string, unknown>;
+}
+
+/**
+ * Builds the error body `{ error: { code, message, …extra } }`. The one place that shape is made:
+ * `FaztError.toJSON`, the kernel's HTTP answers and the hosts' own error answers all call it.
+ * @param code a stable code (a {@link FaztErrorCode} for the kernel's errors).
+ * @param message what happened and what to do, for a person.
+ * @param extra further fields (e.g. `requestId`, `limitBytes`); they never override `code` or `message`.
+ */
+export function errorBody(code: string, message: string, extra?: Record<string, unknown>): ErrorBody {
+  return { error: { ...(extra ?? {}), code, message } };
 }
 
 /** True when `e` is a {@link FaztError} (also across module copies). */

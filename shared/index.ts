@@ -1,7 +1,7 @@
 /** The kernel's public face. Hosts import from here. */
 export { createKernel, Kernel, PATH_APP_HEADERS, type KernelOptions, type RequestContext } from './kernel.js';
 export { openCartridge, checkSqliteHeader, getMeta, setMeta, SCHEMA_VERSION, type Cartridge } from './cartridge/index.js';
-export { FaztError, isFaztError, statusOf, type FaztErrorCode } from './errors.js';
+export { FaztError, isFaztError, statusOf, errorBody, type ErrorBody, type FaztErrorCode } from './errors.js';
 export type { SqlDatabase, SqlValue, RunResult } from './sql/index.js';
 export { SqlJsDatabase } from './sql/sqljs.js';
 export { defaultPorts, type KernelPorts, type Logger, type Sha256, type ScryptParams, type ContentEncoding } from './ports.js';

@@ -17,7 +17,7 @@
  * the new worker).
  */
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
-import { checkSqliteHeader, createKernel, getMeta, isFaztError, openCartridge, setMeta, SqlJsDatabase, statusOf, type FaztErrorCode, type Kernel, type Logger, type Principal } from '../shared/index.js';
+import { checkSqliteHeader, createKernel, errorBody, getMeta, isFaztError, openCartridge, setMeta, SqlJsDatabase, statusOf, type FaztErrorCode, type Kernel, type Logger, type Principal } from '../shared/index.js';
 import { hashPassword, verifyPassword } from '../shared/auth/index.js';
 import { prestartSandbox, type RuntimeHostOptions, type Sandbox, type StdlibSource } from '../shared/runtime/index.js';
 import { CARTRIDGE_LOCK, CartridgeStore, isDomError, PREVIOUS } from './cartridge-store.js';
@@ -56,7 +56,7 @@ export class DeviceError extends Error {
 
 /** A JSON error response in the kernel's shape: `{ error: { code, message } }`. */
 export function errorJson(status: number, code: FaztErrorCode, message: string, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify({ error: { code, message } }), {
+  return new Response(JSON.stringify(errorBody(code, message)), {
     status,
     headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },
   });

@@ -19,7 +19,7 @@
 import { cleanupOutdatedCaches, getCacheKeyForURL, matchPrecache, precache } from 'workbox-precaching';
 import type { PrecacheEntry } from 'workbox-precaching';
 import type { Principal } from '../shared/index.js';
-import { DeviceNode, DEVICE_OWNER } from './device-node.js';
+import { DeviceNode, DEVICE_OWNER, errorJson } from './device-node.js';
 import { deviceApi, exposeOn } from './device-endpoint.js';
 import { assetUrls } from './precached.js';
 import type { DeviceConnectMessage } from './device-api.js';
@@ -88,10 +88,7 @@ async function handleDevice(event: FetchEvent, url: URL): Promise<Response> {
   inner.pathname = url.pathname.slice(DEVICE_PREFIX.length) || '/';
   const p = inner.pathname;
   if (!(p === '/api' || p.startsWith('/api/') || p === '/a' || p.startsWith('/a/'))) {
-    return new Response(JSON.stringify({ error: { code: 'NOT_FOUND', message: `Nothing at ${url.pathname}: the device node serves /~device/api/… and /~device/a/<app>/….` } }), {
-      status: 404,
-      headers: { 'content-type': 'application/json; charset=utf-8' },
-    });
+    return errorJson(404, 'NOT_FOUND', `Nothing at ${url.pathname}: the device node serves /~device/api/… and /~device/a/<app>/….`);
   }
   try {
     const principal = await principalFor(event);
@@ -100,10 +97,7 @@ async function handleDevice(event: FetchEvent, url: URL): Promise<Response> {
   } catch (e) {
     // DeviceNode.fetch answers errors itself; this is a bug or an aborted request body
     console.error(JSON.stringify({ level: 'error', msg: 'device request failed', url: url.pathname, error: String((e as Error)?.stack ?? e) }));
-    return new Response(JSON.stringify({ error: { code: 'INTERNAL', message: 'The device node could not answer this request; the error was logged in the service worker console.' } }), {
-      status: 500,
-      headers: { 'content-type': 'application/json; charset=utf-8' },
-    });
+    return errorJson(500, 'INTERNAL', 'The device node could not answer this request; the error was logged in the service worker console.');
   }
 }
 

@@ -1,7 +1,7 @@
 import type { AppRegistry } from '../apps/index.js';
 import type { BlobStore } from '../vfs/blobs.js';
 import { requestPathToVfs } from '../vfs/paths.js';
-import { htmlPage, escapeHtml } from './responses.js';
+import { errorJson, htmlPage, escapeHtml } from './responses.js';
 import { serveStatic } from './static.js';
 
 /**
@@ -35,10 +35,7 @@ export function serveApp(
 ): Response {
   const headers = mount.headers;
   if (request.method !== 'GET' && request.method !== 'HEAD') {
-    return new Response(JSON.stringify({ error: { code: 'METHOD_NOT_ALLOWED', message: `${request.method} is not allowed on static files.` } }), {
-      status: 405,
-      headers: { allow: 'GET, HEAD', 'content-type': 'application/json; charset=utf-8', ...headers },
-    });
+    return errorJson(405, 'METHOD_NOT_ALLOWED', `${request.method} is not allowed on static files.`, { allow: 'GET, HEAD', ...headers });
   }
   if (app.version === null) return htmlPage(503, 'Not deployed yet', `The app “${escapeHtml(app.name)}” has no live version yet.`, headers);
   const version = app.version;

@@ -1,4 +1,4 @@
-import { FaztError, isFaztError } from '../errors.js';
+import { errorBody, FaztError, isFaztError } from '../errors.js';
 
 /** Helpers that build the kernel's responses. JSON everywhere: errors are `{ error: { code, message } }`. */
 
@@ -8,6 +8,15 @@ export function json(body: unknown, status = 200, headers: Record<string, string
     status,
     headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },
   });
+}
+
+/**
+ * A JSON error answer `{ error: { code, message } }` (body from {@link errorBody}), not cached.
+ * @param status HTTP status.
+ * @param headers added to (and overriding) the JSON content type and `cache-control: no-store`.
+ */
+export function errorJson(status: number, code: string, message: string, headers: Record<string, string> = {}): Response {
+  return json(errorBody(code, message), status, headers);
 }
 
 /** The JSON error response of an error; unknown errors become a 500 `INTERNAL` without internals. */

@@ -6,7 +6,7 @@ import type { AppRegistry } from '../apps/index.js';
 import type { AppManifest } from '../apps/manifest.js';
 import type { PermissionStore } from '../apps/permissions.js';
 import { externalWritesOf, type Cartridge } from '../cartridge/index.js';
-import { FaztError, isFaztError } from '../errors.js';
+import { errorBody, FaztError, isFaztError } from '../errors.js';
 import type { EventBus } from '../events/index.js';
 import type { Logger } from '../ports.js';
 import type { JobStore } from '../schedule/index.js';
@@ -635,7 +635,7 @@ export class AppRuntime {
       }
       // the public response gets the first line only; the stack is in the app's log
       const message = err.message.split('\n')[0]!;
-      return new Response(JSON.stringify({ error: { code: err.code, message, requestId } }), {
+      return new Response(JSON.stringify(errorBody(err.code, message, { requestId })), {
         status: err.status,
         headers: headersOut({ 'content-type': 'application/json; charset=utf-8', ...(err.code === 'APP_BUSY' ? { 'retry-after': '1' } : {}) }),
       });

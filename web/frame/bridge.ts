@@ -8,7 +8,7 @@ import * as Comlink from 'comlink';
 import { appPathOf, encodeAppPath, FramePathError, isApiPath, type AppLocation } from './paths.js';
 import { BRIDGE_METHODS, type AssetKind, type AssetResult, type FrameBridgeApi, type PageResult, type WireRequest, type WireResponse } from './protocol.js';
 import { filePage, rewriteCss, rewriteHtml, rewriteModule } from './rewrite.js';
-import type { AppSource } from './source.js';
+import { errorJson, type AppSource } from './source.js';
 
 /** Largest body the bridge carries in one answer or request (bytes). */
 export const MAX_BRIDGE_BODY = 64 * 1024 * 1024;
@@ -47,10 +47,7 @@ export class FrameBridge implements FrameBridgeApi {
       return this.source.fetchApi(req);
     }
     if (method !== 'GET' && method !== 'HEAD') {
-      return new Response(JSON.stringify({ error: { code: 'METHOD_NOT_ALLOWED', message: `${method} /${loc.path}: an app's files are read-only; send writes to its /api/.` } }), {
-        status: 405,
-        headers: { 'content-type': 'application/json' },
-      });
+      return errorJson(405, 'METHOD_NOT_ALLOWED', `${method} /${loc.path}: an app's files are read-only; send writes to its /api/.`);
     }
     return this.source.getFile(loc.path);
   }

@@ -4,6 +4,7 @@
  * `/~device/a/<name>/` for the browser node's service worker).
  */
 import { appPathOf, encodeAppPath, FramePathError, isApiPath, normalizeAppPath } from './paths.js';
+import { errorBody } from '../../shared/errors.js';
 
 /**
  * One app, as an app frame sees it. The frame calls nothing else: whatever the source can reach,
@@ -87,7 +88,7 @@ export function sourceFromBase(base: string, init: SourceFromBaseInit = {}): App
 
 /** A JSON error answer in Fazt's shape. */
 export function errorJson(status: number, code: string, message: string): Response {
-  return new Response(JSON.stringify({ error: { code, message } }), { status, headers: { 'content-type': 'application/json' } });
+  return new Response(JSON.stringify(errorBody(code, message)), { status, headers: { 'content-type': 'application/json' } });
 }
 
 function notFound(path: string): Response {
