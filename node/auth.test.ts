@@ -28,7 +28,7 @@ function parseSetCookie(res: HttpResult): { name: string; value: string; attrs: 
 const REMOTE_PEER = '203.0.113.7';
 
 function fetchAsRemote(t: TestNode, path: string, init: RequestInit = {}, peer = REMOTE_PEER): Promise<Response> {
-  return t.node.kernel.fetch(new Request(`${t.url}${path}`, init), { peer });
+  return t.node.fetch(new Request(`${t.url}${path}`, init), { peer });
 }
 
 describe('owner setup and sessions', () => {

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { openCartridgeFile, backupCartridge } from './cartridge-file.js';
 import { kernelForFile, deployDir } from './node.js';
+import { createFetch } from '../shared/index.js';
 import { EXAMPLE_APP_DIR } from './paths.js';
 import { jsonLogger } from './ports.js';
 import { Writable } from 'node:stream';
@@ -79,7 +80,7 @@ describe('cartridge files', () => {
     const copy = openCartridgeFile(out);
     expect(copy.db.get<{ integrity_check: string }>('PRAGMA integrity_check')!.integrity_check).toBe('ok');
     const k2 = kernelForFile(copy, { logger: quiet });
-    const res = await k2.fetch(new Request('http://localhost/a/hello/'));
+    const res = await createFetch(k2)(new Request('http://localhost/a/hello/'));
     expect(await res.text()).toContain('Hello from your Fazt node');
     copy.db.close();
   });

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { FaztError, type Kernel } from '../shared/index.js';
+import { createFetch, FaztError, type FetchHandler, type Kernel } from '../shared/index.js';
 import { configPath, defaultDbPath } from './paths.js';
 import { openCartridgeFile, type FileCartridge } from './cartridge-file.js';
 import { kernelForFile } from './kernel-file.js';
@@ -85,11 +85,14 @@ class HttpClient implements NodeClient {
 class LocalClient implements NodeClient {
   readonly kind = 'file' as const;
   readonly kernel: Kernel;
+  /** The kernel's HTTP face: the CLI offline speaks the same admin API as over the network. */
+  private readonly fetch: FetchHandler;
   constructor(
     readonly target: string,
     private readonly file: FileCartridge,
   ) {
     this.kernel = kernelForFile(file, { logger: jsonLogger(process.stderr, 'warn') });
+    this.fetch = createFetch(this.kernel);
   }
   call(method: string, path: string, init: { body?: BodyInit; headers?: Record<string, string> } = {}): Promise<Response> {
     const request = new Request(new URL(path, 'http://localhost'), {
@@ -99,7 +102,7 @@ class LocalClient implements NodeClient {
       // @ts-expect-error streamed request bodies need duplex
       duplex: init.body instanceof ReadableStream ? 'half' : undefined,
     });
-    return this.kernel.fetch(request, { principal: { kind: 'token', scope: 'admin' }, peer: 'local' });
+    return this.fetch(request, { principal: { kind: 'token', scope: 'admin' }, peer: 'local' });
   }
   close(): void {
     this.file.db.close();

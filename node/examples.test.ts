@@ -497,7 +497,7 @@ describe('orders and kitchen (events between apps)', () => {
   });
 
   it('stops delivering when the grant is revoked', async () => {
-    expect(t.node.kernel.permissions.revoke(kitchenId, 'events:orders')).toBe(true);
+    t.node.kernel.revokePermission(kitchenId, 'events:orders');
     expect((await order({ items: [{ name: 'pie', qty: 1 }] })).status).toBe(201);
     await t.node.kernel.events.drain();
     expect(await tickets()).toHaveLength(1);
@@ -513,8 +513,7 @@ describe('webhook', () => {
     onPath('webhook', '/api/hook', { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
   const deliveries = async () => (await onPath('webhook', '/api/deliveries')).json().deliveries as { id: string; event: string | null; delivery: string | null; payload: unknown }[];
   const setSecret = (value: string) => {
-    t.node.kernel.secrets.set(appId, 'WEBHOOK_SECRET', value);
-    t.node.kernel.runtime!.secretsChanged(appId);
+    t.node.kernel.setSecret(appId, 'WEBHOOK_SECRET', value);
   };
   const body = JSON.stringify({ action: 'opened', number: 7, title: 'Ünïcode ✓' });
 
@@ -584,7 +583,7 @@ describe('a new cartridge', () => {
       expect(r.status).toBe(201);
       expect((await request(`${node.url}/a/notes/`)).status).toBe(200);
       expect((await request(`${node.url}/a/hello/api/hello`)).json()).toMatchObject({ message: 'Hello, world!' });
-      node.kernel.apps.remove('notes');
+      node.kernel.removeApp('notes');
     } finally {
       await node.stop();
     }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createKernel, type DeployLimits, type Kernel, type KernelOptions, type Logger } from '../shared/index.js';
+import { createKernel, type AppDeployed, type DeployLimits, type Kernel, type Logger } from '../shared/index.js';
 import { backupPort, type FileCartridge } from './cartridge-file.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { jsonLogger, nodePorts } from './ports.js';
@@ -20,7 +20,7 @@ export const FAZT_VERSION: string = (() => {
 /** Creates a kernel over an open file cartridge with the Node ports (no HTTP server: the CLI uses it offline). */
 export function kernelForFile(
   file: FileCartridge,
-  options: { domain?: string; limits?: Partial<DeployLimits>; logger?: Logger; runtimeLimits?: Partial<RuntimeLimits>; dashboard?: KernelOptions['dashboard'] } = {},
+  options: { domain?: string; limits?: Partial<DeployLimits>; logger?: Logger; runtimeLimits?: Partial<RuntimeLimits> } = {},
 ): Kernel {
   return createKernel({
     cartridge: file.cartridge,
@@ -30,7 +30,6 @@ export function kernelForFile(
     version: FAZT_VERSION,
     runtime: nodeRuntimeHost(options.runtimeLimits),
     secretKey: secretKeyFromEnv(),
-    dashboard: options.dashboard,
   });
 }
 
@@ -45,7 +44,11 @@ export function secretKeyFromEnv(value = process.env.FAZT_SECRET_KEY): Uint8Arra
   return Uint8Array.from(value.match(/../g)!.map((h) => parseInt(h, 16)));
 }
 
-/** Deploys a folder into a kernel in-process (seeds the example app). */
-export async function deployDir(kernel: Kernel, dir: string, name?: string) {
-  return kernel.deploy.deploy({ body: zipStream(listDir(dir)), contentType: 'application/zip', name });
+/**
+ * Deploys a folder into a kernel in-process (seeds the example apps), through the same use case as
+ * the admin API (`Kernel.deployApp`).
+ * @param grant `'all'` grants every permission the app requests (the owner approved them); default none.
+ */
+export async function deployDir(kernel: Kernel, dir: string, name?: string, grant?: 'all' | string[]): Promise<AppDeployed> {
+  return kernel.deployApp({ body: zipStream(listDir(dir)), contentType: 'application/zip', name, grant });
 }

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { getMeta, setMeta, type DeployLimits, type Kernel, type Logger } from '../shared/index.js';
+import { createFetch, getMeta, setMeta, type DeployLimits, type FetchHandler, type Kernel, type Logger } from '../shared/index.js';
 import { openCartridgeFile, type FileCartridge } from './cartridge-file.js';
 import { deployDir, kernelForFile } from './kernel-file.js';
 import type { RuntimeLimits } from '../shared/runtime/index.js';
@@ -35,6 +35,8 @@ export interface NodeOptions {
 /** A running headless node. */
 export interface RunningNode {
   kernel: Kernel;
+  /** The node's HTTP face (what the server answers with), for in-process requests. */
+  fetch: FetchHandler;
   file: FileCartridge;
   server: Server;
   /** Bound port. */
@@ -53,15 +55,15 @@ export interface RunningNode {
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
   const logger = options.logger ?? jsonLogger();
   const file = openCartridgeFile(options.db);
-  const kernel = kernelForFile(file, { domain: options.domain, limits: options.limits, logger, runtimeLimits: options.runtimeLimits, dashboard: pwaDashboard() });
+  const kernel = kernelForFile(file, { domain: options.domain, limits: options.limits, logger, runtimeLimits: options.runtimeLimits });
+  const fetch = createFetch(kernel, { dashboard: pwaDashboard() });
   const gc = kernel.collectGarbage();
   if (gc && (gc.blobs || gc.chunks)) logger.info('removed leftovers of interrupted deploys', gc);
   const examples = EXAMPLE_APP_DIRS.filter((dir) => existsSync(dir));
   if ((options.seedExample ?? true) && !getMeta(file.db, 'example_seeded') && examples.length) {
     if (kernel.apps.list().length === 0) {
       for (const dir of examples) {
-        const r = await deployDir(kernel, dir);
-        kernel.grantRequested(r.id);
+        await deployDir(kernel, dir, undefined, 'all'); // the examples' requests are the owner's own
       }
     }
     setMeta(file.db, 'example_seeded', '1');
@@ -70,7 +72,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   await kernel.start();
   let bound: { server: Server; port: number };
   try {
-    bound = await listen(createApp(kernel), options.port, options.host);
+    bound = await listen(createApp(kernel, fetch), options.port, options.host);
   } catch (e) {
     await kernel.stop();
     file.db.close();
@@ -81,6 +83,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   let stopped = false;
   return {
     kernel,
+    fetch,
     file,
     server: bound.server,
     port: bound.port,

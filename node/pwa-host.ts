@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { contentTypeFor, isCompressible } from '../shared/lib/index.js';
-import type { KernelOptions } from '../shared/index.js';
+import type { FetchOptions } from '../shared/index.js';
 import { PACKAGE_ROOT } from './paths.js';
 
 /**
@@ -41,11 +41,11 @@ interface WebFile {
 }
 
 /**
- * A `KernelOptions.dashboard` serving the PWA build in `dir`, or `undefined` when there is no build
+ * A `FetchOptions.dashboard` serving the PWA build in `dir`, or `undefined` when there is no build
  * there (no `index.html`) when called. Files are read on first use and again when they change on disk
  * (a rebuild while the node runs is served at once, e.g. a new service worker version).
  */
-export function pwaDashboard(dir: string | undefined = webDir()): KernelOptions['dashboard'] | undefined {
+export function pwaDashboard(dir: string | undefined = webDir()): FetchOptions['dashboard'] | undefined {
   if (!dir || !existsSync(join(dir, 'index.html')) || !statSync(dir).isDirectory()) return undefined;
   const loaded = new Map<string, WebFile>();
   /** The file at `rel` (a safe relative path), or `undefined` when there is none. */

@@ -1,7 +1,7 @@
 import express, { type Express, type Request as ExpressRequest, type Response as ExpressResponse } from 'express';
 import type { Server } from 'node:http';
 import { Readable } from 'node:stream';
-import { errorBody, knownBody, type Kernel } from '../shared/index.js';
+import { createFetch, errorBody, knownBody, type FetchHandler, type Kernel } from '../shared/index.js';
 
 /**
  * The Node host's HTTP face: an express app whose every request goes to the kernel's
@@ -72,8 +72,11 @@ export async function sendFetchResponse(res: ExpressResponse, response: Response
   }
 }
 
-/** Builds the express app around a kernel. */
-export function createApp(kernel: Kernel): Express {
+/**
+ * Builds the express app around a kernel: a thin adapter from express to the kernel's HTTP face.
+ * @param fetch the kernel's HTTP face (default `createFetch(kernel)`: the built-in dashboard).
+ */
+export function createApp(kernel: Kernel, fetch: FetchHandler = createFetch(kernel)): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -87,7 +90,7 @@ export function createApp(kernel: Kernel): Express {
       return;
     }
     try {
-      const response = await kernel.fetch(request, { peer: req.socket.remoteAddress });
+      const response = await fetch(request, { peer: req.socket.remoteAddress });
       await sendFetchResponse(res, response, req.method === 'HEAD');
     } catch (e) {
       kernel.ports.logger.error('adapter failure', { error: String((e as Error)?.stack ?? e) });

@@ -3,7 +3,9 @@ import { drivers } from './testing/drivers.js';
 import { makeZip, sameBytes, streamOf } from './testing/zip.js';
 import { openCartridge } from './cartridge/index.js';
 import { createKernel, type Kernel } from './kernel.js';
+import { createFetch } from './http/index.js';
 import { CHUNK_SIZE } from './vfs/blobs.js';
+import { docIndexName } from './storage/index.js';
 
 /** The kernel, host-neutral: the same behaviour on sql.js (browser host) and better-sqlite3 (Node host). */
 
@@ -22,10 +24,10 @@ const site = {
 };
 
 async function deploy(k: Kernel, files: Record<string, string | Uint8Array>, name?: string) {
-  return k.deploy.deploy({ body: streamOf(makeZip(files)), contentType: 'application/zip', name });
+  return k.deployApp({ body: streamOf(makeZip(files)), contentType: 'application/zip', name });
 }
 const get = (k: Kernel, path: string, headers: Record<string, string> = {}, host = 'node.test') =>
-  k.fetch(new Request(`http://${host}${path}`, { headers }), { peer: '127.0.0.1' });
+  createFetch(k)(new Request(`http://${host}${path}`, { headers }), { peer: '127.0.0.1' });
 
 for (const d of drivers) {
   describe(`kernel static hosting on ${d.name}`, () => {
@@ -138,7 +140,7 @@ for (const d of drivers) {
       await deploy(k, { 'app.json': '{"name":"ver"}', 'index.html': 'one' });
       await deploy(k, { 'app.json': '{"name":"ver"}', 'index.html': 'two' });
       expect(await (await get(k, '/a/ver/')).text()).toBe('two');
-      const r = k.apps.rollback('ver');
+      const r = k.rollbackApp('ver');
       expect(r).toMatchObject({ from: 2, to: 1 });
       expect(await (await get(k, '/a/ver/')).text()).toBe('one');
       expect(k.apps.versions(r.app.id).map((v) => [v.version, v.current])).toEqual([
@@ -151,8 +153,7 @@ for (const d of drivers) {
       const unique = new Uint8Array(50_000).map((_, i) => (i * 31) % 256);
       await deploy(k, { 'app.json': '{"name":"gone"}', 'blob.bin': unique });
       const before = k.cartridge.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM vfs_blobs')!.n;
-      k.apps.remove('gone');
-      const gc = k.collectGarbage()!;
+      const gc = k.removeApp('gone').freed!;
       expect(gc.blobs).toBeGreaterThanOrEqual(2); // blob.bin and app.json
       expect(k.cartridge.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM vfs_blobs')!.n).toBe(before - gc.blobs);
       expect((await get(k, '/a/gone/')).status).toBe(404);
@@ -173,7 +174,7 @@ describe('apps open in their own origin', () => {
     const k = createKernel({ cartridge: openCartridge(await d.open()), domain: 'localhost' });
     await deploy(k, { 'app.json': '{"name":"blog"}', 'index.html': 'hi', 'docs/a.html': 'a' });
     const nav = { 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' };
-    const go = (host: string, headers: Record<string, string>) => k.fetch(new Request(`http://${host}/a/blog/docs/a.html?q=1`, { headers }));
+    const go = (host: string, headers: Record<string, string>) => createFetch(k)(new Request(`http://${host}/a/blog/docs/a.html?q=1`, { headers }));
     for (const host of ['localhost:8080', '127.0.0.1:8080']) {
       const r = await go(host, nav);
       expect(r.status, host).toBe(302);
@@ -186,5 +187,58 @@ describe('apps open in their own origin', () => {
     // subresources and non-browser clients are served in place
     expect((await go('localhost:8080', { 'sec-fetch-mode': 'cors', 'sec-fetch-dest': 'empty' })).status).toBe(200);
     expect((await go('localhost:8080', {})).status).toBe(200);
+  });
+});
+
+describe('use cases own their effects', () => {
+  it('a deploy syncs cron jobs, creates doc indexes, grants what the owner approved and collects replaced blobs; rollback and removal follow', async () => {
+    const k = createKernel({ cartridge: openCartridge(await drivers[0]!.open()) });
+    const upload = (manifest: object, html: string, grant?: 'all' | string[]) =>
+      k.deployApp({ body: streamOf(makeZip({ 'app.json': JSON.stringify(manifest), 'index.html': html })), contentType: 'application/zip', grant });
+    const v1 = { name: 'fx', permissions: ['ai', 'net:example.com'], schedule: [{ name: 'tick', cron: '*/5 * * * *' }], docs: { indexes: { notes: ['tag'] } } };
+    const r = await upload(v1, 'one '.repeat(100), ['ai']);
+    expect(k.jobs.list(r.id).map((j) => j.name)).toEqual(['tick']);
+    expect(r.permissions).toEqual({ requested: ['ai', 'net:example.com'], granted: ['ai'], pending: ['net:example.com'], dormant: [] });
+    const index = docIndexName(r.id, 'notes', 'tag');
+    expect(k.cartridge.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'index' AND name = ?", [index])!.n).toBe(1);
+    const blobs = () => k.cartridge.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM vfs_blobs')!.n;
+    const before = blobs();
+    // a refused upload leaves its staged blobs behind; the next deploy collects them itself
+    await expect(upload({ name: 'fx', schedule: [{ cron: 'not a cron' }] }, 'refused '.repeat(100))).rejects.toThrow();
+    expect(blobs()).toBeGreaterThan(before);
+    // v2 drops the schedule: the job goes
+    const r2 = await upload({ name: 'fx', permissions: ['ai'] }, 'two '.repeat(100));
+    expect(k.jobs.list(r.id)).toEqual([]);
+    expect(r2.permissions).toEqual({ requested: ['ai'], granted: ['ai'], pending: [], dormant: [] });
+    expect(k.collectGarbage()).toEqual({ blobs: 0, chunks: 0 }); // the deploy collected the refused upload's blobs itself
+    k.rollbackApp('fx');
+    expect(k.jobs.list(r.id).map((j) => j.name)).toEqual(['tick']);
+    expect(k.grantPermissions('fx', 'all')).toEqual(['ai', 'net:example.com']);
+    expect(k.permissionStatus(r.id).pending).toEqual([]);
+    k.revokePermission('fx', 'net:example.com');
+    expect(() => k.revokePermission('fx', 'net:example.com')).toThrow(/not granted/);
+    expect(() => k.grantPermissions('fx', ['Not A Permission'])).toThrow(/not a permission/);
+    const removed = k.removeApp('fx');
+    expect(removed.app.id).toBe(r.id);
+    expect(k.jobs.list(r.id)).toEqual([]);
+    expect(removed.freed!.blobs).toBeGreaterThanOrEqual(4);
+  });
+
+  it('a refused grant in a deploy deploys nothing', async () => {
+    const k = createKernel({ cartridge: openCartridge(await drivers[0]!.open()) });
+    await expect(
+      k.deployApp({ body: streamOf(makeZip({ 'app.json': '{"name":"nogo"}', 'index.html': 'x' })), contentType: 'application/zip', grant: ['BAD PERM'] }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(k.apps.list()).toEqual([]);
+  });
+
+  it('setSecret and removeSecret report what they did', async () => {
+    const k = createKernel({ cartridge: openCartridge(await drivers[0]!.open()) });
+    await deploy(k, { 'app.json': '{"name":"sec"}', 'index.html': 'x' });
+    expect(k.setSecret('sec', 'TOKEN', 'a')).toMatchObject({ created: true });
+    expect(k.setSecret('sec', 'TOKEN', 'b')).toMatchObject({ created: false });
+    expect(k.secrets.all(k.apps.require('sec').id)).toEqual({ TOKEN: 'b' });
+    k.removeSecret('sec', 'TOKEN');
+    expect(() => k.removeSecret('sec', 'TOKEN')).toThrow(/has no secret TOKEN/);
   });
 });

@@ -1,30 +1,15 @@
-import { AppRegistry } from './apps/index.js';
-import { AuthService, type Principal } from './auth/index.js';
+import { AppRegistry, type AppChange, type AppRecord } from './apps/index.js';
+import { AuthService } from './auth/index.js';
 import type { Cartridge } from './cartridge/index.js';
-import { DeployService, DEFAULT_DEPLOY_LIMITS, type DeployLimits } from './deploy/index.js';
-import { handleApi } from './http/admin-api.js';
-import { serveApp } from './http/app-host.js';
-import { DASHBOARD_HTML } from './http/dashboard.js';
-import { errorResponse, htmlPage, escapeHtml } from './http/responses.js';
+import { DeployService, DEFAULT_DEPLOY_LIMITS, type DeployInput, type DeployLimits, type DeployResult } from './deploy/index.js';
 import { FaztError } from './errors.js';
 import { defaultPorts, type KernelPorts } from './ports.js';
 import { BlobStore } from './vfs/blobs.js';
-import { PermissionStore } from './apps/permissions.js';
+import { PERMISSION_PATTERN, PermissionStore, type PermissionStatus } from './apps/permissions.js';
 import { EventBus, validateEventSchemas } from './events/index.js';
 import { JobStore, Scheduler, validateSchedule } from './schedule/index.js';
-import { AppBlobStore, AppLogStore, DocStore, KvStore, SecretStore } from './storage/index.js';
+import { AppBlobStore, AppLogStore, DocStore, KvStore, SecretStore, type CollectionInfo } from './storage/index.js';
 import { AppRuntime, type RuntimeHostOptions } from './runtime/index.js';
-
-/** Facts about one request that only the host knows. */
-export interface RequestContext {
-  /** TCP peer address (never a forwarded header): the key of login rate limits. */
-  peer?: string;
-  /**
-   * A principal the host vouches for, skipping HTTP authentication. Only in-process callers set it
-   * (the CLI acting on a cartridge file it has opened); it never comes from the network.
-   */
-  principal?: Principal;
-}
 
 /** Options of {@link createKernel}. */
 export interface KernelOptions {
@@ -36,11 +21,6 @@ export interface KernelOptions {
   domain?: string;
   /** Upload limits. */
   limits?: Partial<DeployLimits>;
-  /**
-   * The dashboard for the node's own host (paths other than `/api/` and `/a/`). Return `undefined`
-   * for "not found". Default: the built-in minimal dashboard page.
-   */
-  dashboard?: (request: Request, url: URL) => Response | Promise<Response | undefined> | undefined;
   /** Version string reported by `/api/health`. */
   version?: string;
   /**
@@ -52,32 +32,35 @@ export interface KernelOptions {
   secretKey?: Uint8Array;
 }
 
-/**
- * Security headers for apps served under `/a/<name>/` on the node's own origin. The CSP `sandbox`
- * directive gives the app's documents an opaque origin (HTML spec, "sandboxed origin browsing
- * context flag"), so app code cannot call the admin API with the owner's cookie or read the
- * dashboard. Apps that need their own storage origin are served on their subdomain.
- * `Access-Control-Allow-Origin: *` lets the sandboxed page load its own module scripts and fetch
- * its own files (they are public static files).
- */
-export const PATH_APP_HEADERS: Readonly<Record<string, string>> = {
-  'content-security-policy':
-    'sandbox allow-scripts allow-forms allow-popups allow-popups-to-escape-sandbox allow-modals allow-downloads allow-presentation allow-pointer-lock',
-  'access-control-allow-origin': '*',
-};
+/** What {@link Kernel.deployApp} reports: the deploy's result and the app's permission state after it. */
+export interface AppDeployed extends DeployResult {
+  /** The live version's requested permissions, granted, pending and dormant (see {@link Kernel.permissionStatus}). */
+  permissions: AppPermissions;
+}
 
-/** Headers for the node's own pages (dashboard): no framing, no opener access. */
-const NODE_HEADERS: Readonly<Record<string, string>> = {
-  'x-frame-options': 'DENY',
-  'cross-origin-opener-policy': 'same-origin',
-  'referrer-policy': 'same-origin',
-  'x-content-type-options': 'nosniff',
-};
+/** An app's permissions: those its live version requests (granted or pending), and dormant grants it no longer requests. */
+export interface AppPermissions extends PermissionStatus {
+  /** Granted but not requested by the live version (unused until a version asks again). */
+  dormant: string[];
+}
+
+/** What {@link Kernel.storageSummary} reports about an app's stored data. */
+export interface StorageSummary {
+  /** Live (not expired) kv keys. */
+  kv: { count: number };
+  /** Document collections with their counts and indexes. */
+  collections: CollectionInfo[];
+  /** Live blobs: how many and their total size, bytes. */
+  blobs: { count: number; bytes: number };
+}
 
 /**
- * The kernel: one Fetch-API function serving the admin API, the apps and the dashboard, plus the
- * services behind it. Host-neutral: the Node host mounts {@link Kernel.fetch} on express, the
- * service worker calls it from its fetch handler.
+ * The kernel: the composition root of a node. It builds the services over one cartridge, starts and
+ * stops their background work, and offers the use cases (deploy, rollback, rename, remove an app,
+ * set or remove a secret, grant or revoke a permission), each doing everything that use case implies.
+ * Callers — the admin API routes, the CLI's offline path, the seeding of examples — call these
+ * methods, never the stores behind them, for anything with consequences. Host-neutral; the HTTP face
+ * is `createFetch(kernel)` in `http/`.
  */
 export class Kernel {
   readonly ports: KernelPorts;
@@ -101,7 +84,10 @@ export class Kernel {
   /** The serverless runtime, when the host provided one. */
   readonly runtime: AppRuntime | undefined;
 
-  constructor(readonly cartridge: Cartridge, private readonly options: Omit<KernelOptions, 'cartridge'> = {}) {
+  constructor(
+    readonly cartridge: Cartridge,
+    options: Omit<KernelOptions, 'cartridge'> = {},
+  ) {
     this.ports = { ...defaultPorts, ...options.ports } as KernelPorts;
     this.domain = (options.domain ?? 'localhost').toLowerCase();
     this.version = options.version ?? '0.0.0';
@@ -141,6 +127,7 @@ export class Kernel {
           options.runtime,
         )
       : undefined;
+    // refusals a deploy must meet before anything is committed
     this.deploy.checks.push(({ manifest }) => {
       validateSchedule(manifest.schedule, cartridge.clock.now());
       validateEventSchemas(manifest.events);
@@ -149,20 +136,6 @@ export class Kernel {
       const rt = this.runtime;
       this.deploy.checks.push(({ files, manifest, readText }) => rt.checkUpload([...files.keys()], manifest, readText));
     }
-    this.apps.onChange((c) => {
-      if (c.kind === 'remove') {
-        // its jobs would fail and its logs describe code that is gone; its stored data (kv, docs,
-        // blobs, secrets) stays in the cartridge, keyed by the removed app's id
-        this.jobs.removeApp(c.appId);
-        this.logs.clear(c.appId);
-        return;
-      }
-      if (c.version === null) return;
-      const manifest = this.apps.manifest(c.appId, c.version);
-      if (!manifest) return;
-      this.jobs.syncCron(c.appId, manifest.schedule);
-      this.docs.ensureIndexes(c.appId, manifest.docs?.indexes ?? {});
-    });
   }
 
   /**
@@ -183,128 +156,186 @@ export class Kernel {
     this.runtime?.pool.drain();
   }
 
-  /** Grants an app every permission its live manifest requests (the owner approved them). @returns the granted list. */
-  grantRequested(appId: string): string[] {
-    const app = this.apps.resolve(appId);
-    const manifest = app?.currentVersion != null ? this.apps.manifest(app.id, app.currentVersion) : undefined;
-    const wanted = manifest?.permissions ?? [];
-    if (app && wanted.length) this.permissions.grant(app.id, wanted);
-    return wanted;
+  // ---------------------------------------------------------------- use cases: apps
+
+  /**
+   * Deploys an upload as the app's new live version, with everything a deploy implies, in order:
+   * 1. the upload lands whole or not at all (`DeployService.deploy`: staging, `app.json`, the
+   *    runtime's syntax check, cron and event-schema checks, one transaction);
+   * 2. the new live version takes effect ({@link Kernel.followLiveVersion}: cron jobs re-synced with
+   *    its `schedule`, its `docs.indexes` created, sandboxes primed with the old code replaced);
+   * 3. blobs nothing references any more (replaced files, leftovers of refused uploads) are collected;
+   * 4. the permissions the owner approved with this deploy are granted.
+   * @param input the upload (see `DeployInput`) and `grant`: `'all'` (everything the new version
+   *   requests) or a list of permissions; absent: nothing is granted, new requests stay pending.
+   *   Whether the caller may grant is the caller's check (the admin API needs the `admin` scope).
+   * @throws FaztError from the deploy (`BAD_REQUEST`, `INVALID_MANIFEST`, `PAYLOAD_TOO_LARGE` …) —
+   *   nothing changed then — and `INVALID_ARGUMENT` for a malformed permission in `grant`.
+   */
+  async deployApp(input: DeployInput & { grant?: 'all' | readonly string[] }): Promise<AppDeployed> {
+    const grant = input.grant === undefined || input.grant === 'all' ? input.grant : input.grant.map(checkPermission);
+    const r = await this.deploy.deploy(input);
+    this.followLiveVersion({ kind: 'deploy', appId: r.id, version: r.version });
+    this.collectGarbage();
+    const list = grant === 'all' ? (r.manifest.permissions ?? []) : (grant ?? []);
+    if (list.length) this.permissions.grant(r.id, list);
+    return { ...r, permissions: this.permissionStatus(r.id) };
   }
 
-  /** Serves an app's `/api/…` path through the runtime. */
-  private serveApi(request: Request, app: { id: string; version: number | null; name: string }, pathname: string, mount: { basePath: string; headers: Record<string, string> }): Promise<Response> | Response {
-    if (!this.runtime) {
-      return new Response(JSON.stringify({ error: { code: 'NO_HANDLER', message: 'This node runs no serverless code (no runtime configured).' } }), {
-        status: 501,
-        headers: { 'content-type': 'application/json; charset=utf-8', ...mount.headers },
-      });
+  /**
+   * Moves an app's live pointer back to an earlier version (default: the one before the live one),
+   * then lets that version take effect ({@link Kernel.followLiveVersion}).
+   * @throws FaztError `APP_NOT_FOUND`, `VERSION_NOT_FOUND`.
+   */
+  rollbackApp(ref: string, version?: number): { app: AppRecord; from: number | null; to: number } {
+    const r = this.apps.rollback(ref, version);
+    this.followLiveVersion({ kind: 'rollback', appId: r.app.id, version: r.to });
+    return r;
+  }
+
+  /**
+   * Renames an app (its id, data and versions stay); the old name is kept as an alias when asked.
+   * Sandboxes primed under the old name are replaced.
+   * @throws FaztError `APP_NOT_FOUND`, `INVALID_NAME`, `NAME_TAKEN`.
+   */
+  renameApp(ref: string, name: string, keepOldAsAlias = false): AppRecord {
+    const app = this.apps.rename(ref, name, keepOldAsAlias);
+    this.followLiveVersion({ kind: 'rename', appId: app.id, version: app.currentVersion });
+    return app;
+  }
+
+  /**
+   * Removes an app with its versions, names and aliases. Its jobs are deleted (they would fail), its
+   * logs cleared (they describe code that is gone), its sandboxes dropped, and blobs nothing else
+   * references are collected. Its stored data (kv, docs, blobs, secrets, grants) stays in the
+   * cartridge, keyed by the removed app's id.
+   * @returns the removed app and what garbage collection freed (`null` when it was skipped because a
+   *   write was open).
+   * @throws FaztError `APP_NOT_FOUND`.
+   */
+  removeApp(ref: string): { app: AppRecord; freed: { blobs: number; chunks: number } | null } {
+    const app = this.apps.remove(ref);
+    this.jobs.removeApp(app.id);
+    this.logs.clear(app.id);
+    this.runtime?.appChanged({ kind: 'remove', appId: app.id, version: null });
+    return { app, freed: this.collectGarbage() ?? null };
+  }
+
+  /**
+   * What follows from an app's live state changing (deploy, rollback, rename): its cron jobs are
+   * re-synced with the live manifest's `schedule`, the `docs.indexes` it declares are created, and
+   * the runtime replaces sandboxes primed with the old code. Failures are logged, never thrown: the
+   * change itself is committed (and the schedule was validated before it was).
+   */
+  private followLiveVersion(change: AppChange): void {
+    try {
+      const manifest = change.version === null ? undefined : this.apps.manifest(change.appId, change.version);
+      if (manifest) {
+        this.jobs.syncCron(change.appId, manifest.schedule);
+        this.docs.ensureIndexes(change.appId, manifest.docs?.indexes ?? {});
+      }
+    } catch (e) {
+      this.ports.logger.error('applying a new live version failed', { appId: change.appId, kind: change.kind, error: String((e as Error)?.message ?? e) });
     }
-    return this.runtime.handleRequest(request, app, pathname, mount);
+    this.runtime?.appChanged(change);
   }
 
-  /** Removes blobs and chunks nothing references (after app removal, crashed deploys). */
+  /** Removes blobs and chunks nothing references (after app removal, crashed deploys). `undefined`: skipped, a write is open. */
   collectGarbage(): { blobs: number; chunks: number } | undefined {
     return this.blobs.collectGarbage();
   }
 
-  /** The app alias a hostname addresses (`blog.localhost` → `blog`), or `undefined` for the node's own host. */
-  aliasForHost(hostname: string): string | undefined {
-    const h = hostname.toLowerCase().replace(/\.$/, '');
-    const suffix = '.' + this.domain;
-    if (!h.endsWith(suffix)) return undefined;
-    const label = h.slice(0, -suffix.length);
-    return label && !label.includes('.') ? label : undefined;
+  // ---------------------------------------------------------------- use cases: permissions
+
+  /**
+   * The app's permissions: `requested` by the live version, of those `granted` (in force) and
+   * `pending`, plus `dormant`: granted but not requested by the live version.
+   */
+  permissionStatus(appId: string): AppPermissions {
+    const status = this.permissions.status(appId, this.requestedBy(appId));
+    const req = new Set(status.requested);
+    return { ...status, dormant: this.permissions.granted(appId).filter((p) => !req.has(p)) };
   }
 
   /**
-   * Where a browser navigating to `/a/<name>/…` should go instead: the app's own origin
-   * (`http://<name>.<domain>:<port>`), when the client can surely resolve it — it addressed the node
-   * by its domain, or by a loopback IP while the domain is `localhost` (browsers resolve
-   * `*.localhost` to loopback, RFC 6761 §6.3). Only top-level navigations (`Sec-Fetch-Mode: navigate`,
-   * `Sec-Fetch-Dest: document`) are redirected; subresources and non-browser clients are served in place.
-   * @returns the origin, or `undefined` to serve on the path (sandboxed).
+   * Grants an app permissions (the owner approved them). Permissions are checked at every call, so
+   * they are in force at once.
+   * @param grant `'all'`: everything the live version requests; or a list (any permission, even one
+   *   not requested yet: it stays dormant until a version asks).
+   * @returns the permissions granted now (deduplicated).
+   * @throws FaztError `APP_NOT_FOUND`, `INVALID_ARGUMENT` for a malformed permission (nothing granted).
    */
-  appOriginFor(request: Request, url: URL, name: string): string | undefined {
-    if (request.headers.get('sec-fetch-mode') !== 'navigate' || request.headers.get('sec-fetch-dest') !== 'document') return undefined;
-    const host = url.hostname.toLowerCase();
-    const loopback = /^127\.\d+\.\d+\.\d+$/.test(host) || host === '[::1]';
-    if (host !== this.domain && !(this.domain === 'localhost' && loopback)) return undefined;
-    return `${url.protocol}//${name}.${this.domain}${url.port ? ':' + url.port : ''}`;
+  grantPermissions(ref: string, grant: 'all' | readonly string[]): string[] {
+    const app = this.apps.require(ref);
+    const list = grant === 'all' ? this.requestedBy(app.id) : grant.map(checkPermission);
+    if (list.length) this.permissions.grant(app.id, list);
+    return [...new Set(list)];
+  }
+
+  /** Grants an app every permission its live manifest requests. @returns the granted list. */
+  grantRequested(ref: string): string[] {
+    return this.grantPermissions(ref, 'all');
   }
 
   /**
-   * Handles one HTTP request. Never throws: failures become JSON (API) or HTML (pages) errors.
-   * @param request a Fetch API request with an absolute URL whose host is the `Host` the client used.
-   * @param ctx host-known facts (peer address).
+   * Revokes one permission; calls the app makes from now on are refused.
+   * @throws FaztError `APP_NOT_FOUND`, `INVALID_ARGUMENT` for a malformed permission, `NOT_FOUND` when it was not granted.
    */
-  async fetch(request: Request, ctx: RequestContext = {}): Promise<Response> {
-    let url: URL;
-    try {
-      url = new URL(request.url);
-    } catch {
-      return htmlPage(400, 'Bad request', 'Malformed URL.');
+  revokePermission(ref: string, permission: string): void {
+    const app = this.apps.require(ref);
+    if (!this.permissions.revoke(app.id, checkPermission(permission))) {
+      throw new FaztError('NOT_FOUND', `"${permission}" is not granted to "${app.name}"; nothing was revoked.`);
     }
-    try {
-      const alias = this.aliasForHost(url.hostname);
-      if (alias !== undefined) {
-        const app = this.apps.lookupLive(alias);
-        if (!app) return htmlPage(404, 'No such app', `No app is called “${escapeHtml(alias)}” on this node.`);
-        if (isApiPath(url.pathname)) return await this.serveApi(request, app, url.pathname, { basePath: '', headers: {} });
-        return serveApp(request, this, app, url.pathname, { basePath: '', headers: {} });
-      }
-      const p = url.pathname;
-      if (p === '/api' || p.startsWith('/api/')) return await handleApi(this, request, url, ctx);
-      if (p === '/a' || p.startsWith('/a/')) {
-        const rest = p.slice(3);
-        const slash = rest.indexOf('/');
-        const name = decodeURIComponent(slash < 0 ? rest : rest.slice(0, slash));
-        const app = name ? this.apps.lookupLive(name) : undefined;
-        if (!app) return htmlPage(404, 'No such app', `No app is called “${escapeHtml(name)}” on this node.`, PATH_APP_HEADERS);
-        if (slash < 0) return new Response(null, { status: 301, headers: { location: `/a/${name}/${url.search}` } });
-        const own = this.appOriginFor(request, url, name);
-        if (own) return new Response(null, { status: 302, headers: { location: own + rest.slice(slash) + url.search, 'cache-control': 'no-store' } });
-        const inner = rest.slice(slash);
-        if (isApiPath(inner)) {
-          // A page served in place under the sandbox CSP has an opaque origin, so its JSON writes
-          // are CORS-preflighted (Fetch standard §3.2.2). The API is public and no credentials reach
-          // it from there (the owner's cookie is Path=/api), so the preflight is answered here.
-          if (request.method === 'OPTIONS' && request.headers.get('origin') && request.headers.get('access-control-request-method')) {
-            return new Response(null, {
-              status: 204,
-              headers: {
-                ...PATH_APP_HEADERS,
-                'access-control-allow-methods': 'GET, HEAD, POST, PUT, PATCH, DELETE',
-                'access-control-allow-headers': request.headers.get('access-control-request-headers') ?? '',
-                'access-control-max-age': '600',
-              },
-            });
-          }
-          return await this.serveApi(request, app, inner, { basePath: `/a/${name}`, headers: PATH_APP_HEADERS });
-        }
-        return serveApp(request, this, app, rest.slice(slash), {
-          basePath: `/a/${name}`,
-          headers: PATH_APP_HEADERS,
-        });
-      }
-      const custom = this.options.dashboard && (await this.options.dashboard(request, url));
-      if (custom) return custom;
-      if (p === '/' || p === '/index.html' || p === '/setup' || p === '/login') {
-        return new Response(request.method === 'HEAD' ? null : DASHBOARD_HTML, {
-          headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', ...NODE_HEADERS },
-        });
-      }
-      return htmlPage(404, 'Not found', `Nothing at <code>${escapeHtml(p)}</code>. Apps live at <code>/a/&lt;name&gt;/</code>.`, NODE_HEADERS);
-    } catch (e) {
-      this.ports.logger.error('request failed', { url: request.url, error: String((e as Error)?.stack ?? e) });
-      return url.pathname.startsWith('/api') ? errorResponse(e) : htmlPage(500, 'Something went wrong', 'The node could not answer this request; the error was logged.');
-    }
+  }
+
+  /** What the app's live version requests in its manifest (`[]` before the first deploy). */
+  private requestedBy(appId: string): string[] {
+    const app = this.apps.resolve(appId);
+    if (!app || app.currentVersion === null) return [];
+    return this.apps.manifest(app.id, app.currentVersion)?.permissions ?? [];
+  }
+
+  // ---------------------------------------------------------------- use cases: secrets
+
+  /**
+   * Sets an app secret (encrypted at rest; the app reads it as `fazt.env[name]`). Sandboxes primed
+   * with the old values are dropped, so the next request sees the new one.
+   * @returns whether it was `created` (else replaced) and when it was stored (ms epoch).
+   * @throws FaztError `APP_NOT_FOUND`; `INVALID_ARGUMENT` / `LIMIT_EXCEEDED` from `SecretStore.set`.
+   */
+  setSecret(ref: string, name: string, value: string): { created: boolean; updatedAt: number | null } {
+    const app = this.apps.require(ref);
+    const existed = this.secrets.names(app.id).some((s) => s.name === name);
+    this.secrets.set(app.id, name, value);
+    this.runtime?.secretsChanged(app.id);
+    const stored = this.secrets.names(app.id).find((s) => s.name === name);
+    return { created: !existed, updatedAt: stored?.updatedAt ?? null };
+  }
+
+  /**
+   * Removes an app secret; sandboxes primed with it are dropped.
+   * @throws FaztError `APP_NOT_FOUND`; `NOT_FOUND` when the app has no such secret.
+   */
+  removeSecret(ref: string, name: string): void {
+    const app = this.apps.require(ref);
+    if (!this.secrets.delete(app.id, name)) throw new FaztError('NOT_FOUND', `"${app.name}" has no secret ${name}. See \`fazt app secret list ${app.name}\`.`);
+    this.runtime?.secretsChanged(app.id);
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  /** An app's stored data at a glance (the storage browser's summary). */
+  storageSummary(appId: string): StorageSummary {
+    return { kv: { count: this.kv.count(appId) }, collections: this.docs.collections(appId), blobs: this.appBlobs.usage(appId) };
   }
 }
 
-/** True for an app path served by its server code: `/api` and below. */
-function isApiPath(p: string): boolean {
-  return p === '/api' || p.startsWith('/api/');
+/** @throws FaztError `INVALID_ARGUMENT` unless `p` is a permission string (`ai`, `net:example.com`). */
+export function checkPermission(p: unknown): string {
+  if (typeof p !== 'string' || !PERMISSION_PATTERN.test(p)) {
+    throw new FaztError('INVALID_ARGUMENT', `"${String(p).slice(0, 100)}" is not a permission; they look like "ai" or "net:example.com". Nothing was changed.`);
+  }
+  return p;
 }
 
 /** Creates a kernel on an open cartridge. */

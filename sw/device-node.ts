@@ -17,7 +17,7 @@
  * the new worker).
  */
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
-import { checkSqliteHeader, createKernel, errorBody, getMeta, isFaztError, openCartridge, setMeta, SqlJsDatabase, statusOf, type FaztErrorCode, type Kernel, type Logger, type Principal } from '../shared/index.js';
+import { checkSqliteHeader, createFetch, createKernel, errorBody, type FetchHandler, getMeta, isFaztError, openCartridge, setMeta, SqlJsDatabase, statusOf, type FaztErrorCode, type Kernel, type Logger, type Principal } from '../shared/index.js';
 import { hashPassword, verifyPassword } from '../shared/auth/index.js';
 import { prestartSandbox, type RuntimeHostOptions, type Sandbox, type StdlibSource } from '../shared/runtime/index.js';
 import { CARTRIDGE_LOCK, CartridgeStore, isDomError, PREVIOUS } from './cartridge-store.js';
@@ -198,6 +198,8 @@ export class DeviceNode {
   private message: string | undefined;
   private code: FaztErrorCode | undefined;
   private kernel: Kernel | undefined;
+  /** The kernel's HTTP face (`createFetch`), made with the kernel. */
+  private http: FetchHandler | undefined;
   private db: SqlJsDatabase | undefined;
   private opening: Promise<void> | undefined;
   /** This instance's owner mark (see the module comment). */
@@ -290,6 +292,7 @@ export class DeviceNode {
         }
         this.db = db;
         this.kernel = kernel;
+        this.http = createFetch(kernel);
       });
       const db = this.db!;
       this.locked = getMeta(db, LOCK_KEY) !== undefined;
@@ -302,6 +305,7 @@ export class DeviceNode {
       this.state = 'ready';
     } catch (e) {
       this.kernel = undefined;
+      this.http = undefined;
       this.db = undefined;
       const code = isFaztError(e) ? e.code : e instanceof DeviceError ? e.code : isDomError(e, 'QuotaExceededError') ? 'QUOTA_EXCEEDED' : 'START_FAILED';
       this.code = code;
@@ -329,6 +333,7 @@ export class DeviceNode {
     const kernel = this.kernel;
     const db = this.db;
     this.kernel = undefined;
+    this.http = undefined;
     this.db = undefined;
     this.opening = undefined;
     if (kernel) void kernel.stop().catch(() => {});
@@ -433,7 +438,7 @@ export class DeviceNode {
       signal: request.signal,
     });
     const t1 = performance.now();
-    const response = await this.kernel!.fetch(inner, { principal });
+    const response = await this.http!(inner, { principal });
     const t2 = performance.now();
     let t3 = t2;
     if (this.commits !== before || this.epoch !== epoch) {

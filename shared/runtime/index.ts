@@ -2,7 +2,7 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { sha1 } from '@noble/hashes/legacy.js';
 import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
 import { parseMultipart, getMultipartBoundary } from '@remix-run/multipart-parser';
-import type { AppRegistry } from '../apps/index.js';
+import type { AppChange, AppRegistry } from '../apps/index.js';
 import type { AppManifest } from '../apps/manifest.js';
 import type { PermissionStore } from '../apps/permissions.js';
 import { externalWritesOf, type Cartridge } from '../cartridge/index.js';
@@ -214,11 +214,16 @@ export class AppRuntime {
     this.limits = { ...DEFAULT_RUNTIME_LIMITS, ...host.limits, net: { ...DEFAULT_NET_LIMITS, ...host.limits?.net } };
     this.pool = new EnginePool(host.wasm, this.limits);
     if (host.prestarted) this.pool.adopt(host.prestarted);
-    s.apps.onChange((c) => {
-      const unprimed = this.pool.evict((key) => key.startsWith(c.appId + '@'));
-      // the app was in use: load its new version into an idle sandbox now, not on its next request
-      if (unprimed > 0 && c.version !== null && c.kind !== 'remove') setTimeout(() => void this.prewarm(c.appId), 0);
-    });
+  }
+
+  /**
+   * Tells the runtime an app's live state changed (deploy, rollback, rename, removal): sandboxes
+   * primed with its old code are dropped and, when the app was in use, its new live version is
+   * loaded into an idle sandbox now rather than on its next request. The kernel's use cases call it.
+   */
+  appChanged(c: AppChange): void {
+    const unprimed = this.pool.evict((key) => key.startsWith(c.appId + '@'));
+    if (unprimed > 0 && c.version !== null && c.kind !== 'remove') setTimeout(() => void this.prewarm(c.appId), 0);
   }
 
   /** Sandboxes alive (busy and idle), for diagnostics. */

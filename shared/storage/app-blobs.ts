@@ -317,6 +317,12 @@ export class AppBlobStore {
     );
   }
 
+  /** How many live blobs the app has and their total size (bytes). */
+  usage(appId: string): { count: number; bytes: number } {
+    const r = this.db.get<{ n: number; bytes: number | null }>('SELECT COUNT(*) AS n, SUM(size) AS bytes FROM app_blobs WHERE app_id = ? AND deleted = 0', [appId]);
+    return { count: r?.n ?? 0, bytes: r?.bytes ?? 0 };
+  }
+
   /**
    * Lists live blobs in key order, a page at a time. Pages are keyset-paginated (the cursor holds
    * the last key returned), so writes between pages never repeat or skip other keys.

@@ -314,6 +314,11 @@ export class KvStore {
     });
   }
 
+  /** How many live (not deleted, not expired) keys the app has. */
+  count(appId: string): number {
+    return this.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM app_kv WHERE app_id = ? AND ${LIVE}`, [appId, this.cart.clock.now()])?.n ?? 0;
+  }
+
   /**
    * Turns every expired live key (all apps) into a tombstone, stamped with one HLC.
    * @returns how many keys were purged.
