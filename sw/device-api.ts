@@ -13,7 +13,7 @@
  * cartridge file itself, its backups, live logs, and the guided-mode lock.
  */
 import type { FaztErrorCode } from '../shared/errors.js';
-import type { LogEntry } from '../shared/storage/app-logs.js';
+import type { LogEntry } from '../shared/storage/index.js';
 
 /** Message a page posts to the service worker to open a comlink channel. */
 export interface DeviceConnectMessage {
