@@ -64,26 +64,28 @@ function etagMatches(header: string, etag: string): boolean {
 }
 
 /**
- * Parses a `Range` header for a resource of `size` bytes (RFC 9110 §14.1.2).
- * @returns `undefined` to ignore the header (absent, not bytes, several ranges, malformed),
- *   `'unsatisfiable'`, or the inclusive byte range clamped to the resource.
+ * Parses a `Range` header for a resource of `size` bytes (RFC 9110 §14.1.2; the unit is
+ * case-insensitive). Positions may have any number of digits: a last position or a suffix beyond
+ * the resource selects up to its end (§14.1.2: "the entire representation is used").
+ * @returns `undefined` to ignore the header (absent, not bytes, several ranges, malformed, last <
+ *   first), `'unsatisfiable'` (first position past the end, empty suffix, empty resource: answer
+ *   416), or the inclusive byte range clamped to the resource.
  */
 export function parseRange(header: string | null, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
   if (!header) return undefined;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  const m = /^bytes=(\d*)-(\d*)$/i.exec(header.trim());
   if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  // Numbers beyond 2^53 lose precision, but only ever in ways that keep them ≥ size (≤ 2^53):
+  // comparisons with size stay right; first vs last is compared exactly, as BigInts.
   if (m[1] === '') {
     const suffix = Number(m[2]);
-    if (!Number.isSafeInteger(suffix)) return undefined;
     if (suffix === 0 || size === 0) return 'unsatisfiable';
     return { start: Math.max(0, size - suffix), end: size - 1 };
   }
+  if (m[2] !== '' && BigInt(m[2]) < BigInt(m[1])) return undefined;
   const start = Number(m[1]);
-  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-  if (!Number.isSafeInteger(start) || (m[2] !== '' && !Number.isSafeInteger(Number(m[2])))) return 'unsatisfiable';
-  if (m[2] !== '' && Number(m[2]) < start) return undefined;
   if (start >= size) return 'unsatisfiable';
-  return { start, end };
+  return { start, end: m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1) };
 }
 
 
