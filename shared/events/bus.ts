@@ -7,7 +7,8 @@ import { FaztError } from '../errors.js';
 import type { Logger } from '../ports.js';
 import type { InvokeExport } from '../lib/invoke.js';
 import { MAX_JSON_BYTES, toStoredJson } from '../lib/stored-json.js';
-import { hostTimers, SingleTimer, type HostTimers } from '../lib/timer.js';
+import { TimedDispatcher } from '../lib/dispatcher.js';
+import { hostTimers, type HostTimers } from '../lib/timer.js';
 import { LruCache } from '../lib/lru.js';
 import { checkPayload, compilePayloadSchema } from './schema.js';
 
@@ -131,12 +132,10 @@ export class EventBus {
   private readonly maxAttempts: number;
   private readonly concurrency: number;
   private readonly logger: Logger;
-  private readonly timer: SingleTimer;
+  /** One delivery per subscriber (the lane), `concurrency` overall, one host timer: see `lib/dispatcher.ts`. */
+  private readonly dispatcher: TimedDispatcher<DeliveryRow>;
   private readonly versions = new LruCache<string, VersionInfo>(500);
   /** In-flight deliveries by subscriber app id. */
-  private readonly inflight = new Map<string, Promise<void>>();
-  private started = false;
-  private attemptsMade = 0;
 
   /**
    * @param cart the open cartridge (`events`, `event_deliveries`; its clock and HLC).
@@ -155,7 +154,17 @@ export class EventBus {
     this.maxAttempts = Math.max(1, opts.maxAttempts ?? 5);
     this.concurrency = Math.max(1, opts.concurrency ?? 4);
     this.logger = opts.logger ?? silentLogger;
-    this.timer = new SingleTimer(opts.timers ?? hostTimers, () => this.onTimer());
+    this.dispatcher = new TimedDispatcher<DeliveryRow>(
+      {
+        nextDue: (busy) => this.nextDue(busy),
+        claim: (now, busy) => {
+          const d = this.heads().find((h) => h.next_at <= now && !busy.has(h.app_id));
+          return d && { lane: d.app_id, item: d };
+        },
+        run: (d) => this.deliver(d),
+      },
+      { concurrency: this.concurrency, timers: opts.timers ?? hostTimers, now: () => this.now(), logger: this.logger, name: 'events' },
+    );
   }
 
   private get db() {
@@ -270,7 +279,7 @@ export class EventBus {
       }
       return hlc;
     });
-    if (subscribers.length) this.arm();
+    if (subscribers.length) this.dispatcher.kick();
     return { id, app: emitter.name, appId: emitter.id, type, payload: value, createdAt: now };
   }
 
@@ -324,16 +333,12 @@ export class EventBus {
 
   /** Starts background delivery of pending deliveries (including those left by a previous run). */
   start(): void {
-    if (this.started) return;
-    this.started = true;
-    this.arm();
+    this.dispatcher.start();
   }
 
   /** Stops background delivery. Deliveries in progress finish; the promise resolves when they have. */
-  async stop(): Promise<void> {
-    this.started = false;
-    this.timer.clear();
-    await Promise.all([...this.inflight.values()]);
+  stop(): Promise<void> {
+    return this.dispatcher.stop();
   }
 
   /**
@@ -341,15 +346,8 @@ export class EventBus {
    * unblocked, have finished. Works whether or not the bus is started.
    * @returns how many delivery attempts were made while it waited.
    */
-  async drain(): Promise<number> {
-    const before = this.attemptsMade;
-    this.pump();
-    while (this.inflight.size > 0) {
-      await Promise.race(this.inflight.values());
-      this.pump();
-    }
-    if (this.started) this.arm();
-    return this.attemptsMade - before;
+  drain(): Promise<number> {
+    return this.dispatcher.drain();
   }
 
   /** The oldest pending delivery of each subscriber (per-subscriber order: only heads may go). */
@@ -360,79 +358,33 @@ export class EventBus {
     );
   }
 
-  private arm(): void {
-    if (!this.started) return;
+  /** When the earliest head of a subscriber without a delivery in progress is due. */
+  private nextDue(busy: ReadonlySet<string>): number | undefined {
     let earliest: number | undefined;
-    try {
-      for (const h of this.heads()) if (!this.inflight.has(h.app_id) && (earliest === undefined || h.next_at < earliest)) earliest = h.next_at;
-    } catch (e) {
-      this.logger.error('events: cannot read deliveries', { error: String(e) });
-      this.timer.clear();
-      return;
-    }
-    const now = this.now();
-    if (earliest === undefined || (earliest <= now && this.inflight.size >= this.concurrency)) {
-      this.timer.clear();
-      return;
-    }
-    this.timer.arm(earliest, now);
+    for (const h of this.heads()) if (!busy.has(h.app_id) && (earliest === undefined || h.next_at < earliest)) earliest = h.next_at;
+    return earliest;
   }
 
-  private onTimer(): void {
-    if (!this.started) return;
-    try {
-      this.pump();
-    } catch (e) {
-      this.logger.error('events: dispatch failed', { error: String(e) });
-    }
-    this.arm();
-  }
-
-  private pump(): void {
-    if (this.inflight.size >= this.concurrency) return;
-    const now = this.now();
-    for (const h of this.heads()) {
-      if (this.inflight.size >= this.concurrency) return;
-      if (h.next_at > now || this.inflight.has(h.app_id)) continue;
-      this.launch(h);
-    }
-  }
-
-  private launch(d: DeliveryRow): void {
-    this.attemptsMade++;
+  /**
+   * Makes one delivery attempt and records its outcome. Subscription and permission are checked
+   * again now. Rejects only when the outcome cannot be written (the delivery stays due).
+   */
+  private async deliver(d: DeliveryRow): Promise<void> {
     const attempt = d.attempts + 1;
-    let recorded = false;
-    const p = (async () => {
-      let outcome: Outcome;
-      try {
-        const ev = this.get(d.event_id);
-        if (!ev) outcome = { ok: false, message: 'the event no longer exists', permanent: true };
-        else if (!this.subscribersOf(ev.appId, ev.type).includes(d.app_id)) {
-          outcome = { ok: false, message: 'not delivered: the app no longer subscribes to this event, lacks the events permission, or the emitter was removed', permanent: true };
-        } else {
-          await this.invoke(d.app_id, 'on', ev);
-          outcome = { ok: true };
-        }
-      } catch (e) {
-        outcome = { ok: false, ...describeFailure(e) };
+    let outcome: Outcome;
+    try {
+      const ev = this.get(d.event_id);
+      if (!ev) outcome = { ok: false, message: 'the event no longer exists', permanent: true };
+      else if (!this.subscribersOf(ev.appId, ev.type).includes(d.app_id)) {
+        outcome = { ok: false, message: 'not delivered: the app no longer subscribes to this event, lacks the events permission, or the emitter was removed', permanent: true };
+      } else {
+        await this.invoke(d.app_id, 'on', ev);
+        outcome = { ok: true };
       }
-      this.record(d, attempt, outcome);
-      recorded = true;
-    })()
-      .catch((e) => this.logger.error('events: cannot record a delivery', { eventId: d.event_id, appId: d.app_id, error: String(e) }))
-      .finally(() => {
-        this.inflight.delete(d.app_id);
-        // when the outcome could not be written, the same delivery is still due: do not spin on it
-        if (this.started && recorded) {
-          try {
-            this.pump();
-          } catch (e) {
-            this.logger.error('events: dispatch failed', { error: String(e) });
-          }
-          this.arm();
-        }
-      });
-    this.inflight.set(d.app_id, p);
+    } catch (e) {
+      outcome = { ok: false, ...describeFailure(e) };
+    }
+    this.record(d, attempt, outcome);
   }
 
   private record(d: DeliveryRow, attempt: number, outcome: Outcome): void {

@@ -82,7 +82,7 @@ export function parseRange(header: string | null, size: number): { start: number
     if (suffix === 0 || size === 0) return 'unsatisfiable';
     return { start: Math.max(0, size - suffix), end: size - 1 };
   }
-  if (m[2] !== '' && BigInt(m[2]) < BigInt(m[1])) return undefined;
+  if (m[2] !== '' && BigInt(m[2]!) < BigInt(m[1]!)) return undefined;
   const start = Number(m[1]);
   if (start >= size) return 'unsatisfiable';
   return { start, end: m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1) };

@@ -13,3 +13,4 @@ export { MAX_RETRY_DELAY_MS, silentLogger, retryDelay, describeFailure } from '.
 export { MAX_JSON_BYTES, toStoredJson } from './stored-json.js';
 export { hostTimers, MAX_TIMER_DELAY_MS, SingleTimer, type HostTimers } from './timer.js';
 export { utf8Length, isWellFormed } from './utf8.js';
+export { TimedDispatcher, type DispatchSource, type DispatcherOptions } from './dispatcher.js';

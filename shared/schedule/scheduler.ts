@@ -4,7 +4,8 @@ import type { Logger } from '../ports.js';
 import type { InvokeExport } from '../lib/invoke.js';
 import { boundBacklog, decodeCronColumn, nextCronRun, previousCronRuns } from './cron.js';
 import { parseStateColumn, stateColumn, stateJsonOf, type JobKind, type JobRow, type JobStore } from './jobs.js';
-import { hostTimers, SingleTimer, type HostTimers } from '../lib/timer.js';
+import { TimedDispatcher } from '../lib/dispatcher.js';
+import { hostTimers, type HostTimers } from '../lib/timer.js';
 
 /** The argument of an app's `scheduled(job)` export. */
 export interface ScheduledJobEvent {
@@ -64,11 +65,9 @@ export class Scheduler {
   private readonly concurrency: number;
   private readonly retentionMs: number;
   private readonly logger: Logger;
-  private readonly timer: SingleTimer;
-  private readonly inflight = new Map<string, { appId: string; done: Promise<void> }>();
-  private started = false;
+  /** One run per app (the lane), `concurrency` overall, one host timer: see `lib/dispatcher.ts`. */
+  private readonly dispatcher: TimedDispatcher<JobRow>;
   private unsubscribe: (() => void) | undefined;
-  private runs = 0;
   private lastPrune = -Infinity;
 
   /**
@@ -88,7 +87,17 @@ export class Scheduler {
     this.concurrency = Math.max(1, opts.concurrency ?? 4);
     this.retentionMs = opts.retentionMs ?? 7 * 24 * 3600_000;
     this.logger = opts.logger ?? silentLogger;
-    this.timer = new SingleTimer(opts.timers ?? hostTimers, () => this.onTimer());
+    this.dispatcher = new TimedDispatcher<JobRow>(
+      {
+        nextDue: (busy) => this.nextDue(busy),
+        claim: (now, busy) => {
+          const job = this.claim(now, busy);
+          return job && { lane: job.app_id, item: job };
+        },
+        run: (job) => this.run(job),
+      },
+      { concurrency: this.concurrency, timers: opts.timers ?? hostTimers, now: () => this.now(), logger: this.logger, name: 'scheduler', onWake: () => this.maybePrune() },
+    );
   }
 
   private get db() {
@@ -101,12 +110,12 @@ export class Scheduler {
 
   /** Jobs this scheduler is running now. */
   get runningCount(): number {
-    return this.inflight.size;
+    return this.dispatcher.running;
   }
 
   /** The moment (ms epoch) the host timer is armed for, `undefined` when idle. For diagnostics and tests. */
   get wakeAt(): number | undefined {
-    return this.timer.target;
+    return this.dispatcher.wakeAt;
   }
 
   /**
@@ -115,17 +124,16 @@ export class Scheduler {
    * then arms the timer. Calling it again while started does nothing.
    */
   start(): void {
-    if (this.started) return;
-    this.started = true;
+    if (this.dispatcher.isStarted) return;
     this.recover();
     this.unsubscribe = this.jobs.onChange((c) => {
-      if (!this.started) return;
-      const target = this.timer.target;
+      if (!this.dispatcher.isStarted) return;
+      const target = this.dispatcher.wakeAt;
       if (c.runAt !== undefined && target !== undefined && c.runAt >= target) return;
-      this.arm();
+      this.dispatcher.kick();
     });
     this.maybePrune();
-    this.arm();
+    this.dispatcher.start();
   }
 
   /**
@@ -133,11 +141,9 @@ export class Scheduler {
    * record their outcome; the returned promise resolves when they have.
    */
   async stop(): Promise<void> {
-    this.started = false;
-    this.timer.clear();
     this.unsubscribe?.();
     this.unsubscribe = undefined;
-    await Promise.all([...this.inflight.values()].map((r) => r.done));
+    await this.dispatcher.stop();
   }
 
   /**
@@ -146,50 +152,18 @@ export class Scheduler {
    * Works whether or not the scheduler is started.
    * @returns how many runs were started while it waited.
    */
-  async tick(): Promise<number> {
-    const before = this.runs;
-    this.pump();
-    while (this.inflight.size > 0) {
-      await Promise.race([...this.inflight.values()].map((r) => r.done));
-      this.pump();
-    }
-    if (this.started) this.arm();
-    return this.runs - before;
+  tick(): Promise<number> {
+    return this.dispatcher.drain();
   }
 
-  private onTimer(): void {
-    if (!this.started) return;
-    try {
-      this.pump();
-      this.maybePrune();
-    } catch (e) {
-      this.logger.error('scheduler: tick failed', { error: String(e) });
-    }
-    this.arm();
-  }
-
-  /** Arms the timer for the earliest scheduled job of an app that is not running one now. */
-  private arm(): void {
-    if (!this.started) return;
-    let earliest: number | null | undefined;
-    try {
-      const busy = this.busyApps();
-      earliest = this.db.get<{ t: number | null }>(
-        `SELECT MIN(run_at) AS t FROM jobs WHERE status = 'scheduled' AND app_id NOT IN (SELECT app_id FROM jobs WHERE status = 'running')${busy.sql}`,
-        busy.params,
-      )?.t;
-    } catch (e) {
-      this.logger.error('scheduler: cannot read the jobs table', { error: String(e) });
-      this.timer.clear();
-      return;
-    }
-    const now = this.now();
-    if (earliest === null || earliest === undefined || (earliest <= now && this.inflight.size >= this.concurrency)) {
-      // nothing to wait for, or a finishing run will re-arm
-      this.timer.clear();
-      return;
-    }
-    this.timer.arm(earliest, now);
+  /** The earliest scheduled job of an app that is not running one now (in the table or in `busy`). */
+  private nextDue(busy: ReadonlySet<string>): number | undefined {
+    const b = busyApps(busy);
+    const t = this.db.get<{ t: number | null }>(
+      `SELECT MIN(run_at) AS t FROM jobs WHERE status = 'scheduled' AND app_id NOT IN (SELECT app_id FROM jobs WHERE status = 'running')${b.sql}`,
+      b.params,
+    )?.t;
+    return t ?? undefined;
   }
 
   private maybePrune(): void {
@@ -199,29 +173,14 @@ export class Scheduler {
     this.jobs.prune(now - this.retentionMs);
   }
 
-  /** Starts as many due jobs as the limits allow. */
-  private pump(): void {
-    while (this.inflight.size < this.concurrency) {
-      const job = this.claim();
-      if (!job) return;
-      this.launch(job);
-    }
-  }
-
   /**
-   * SQL condition excluding apps with a run in progress in this process. (A run cancelled meanwhile
-   * no longer shows as `running` in the table, but it still occupies its app until it returns.)
+   * Marks the earliest due job of an app without a running job (in the table, or in `busy`: a run
+   * cancelled meanwhile no longer shows as `running`, but still occupies its app until it returns)
+   * as `running`.
    */
-  private busyApps(): { sql: string; params: string[] } {
-    const apps = [...new Set([...this.inflight.values()].map((r) => r.appId))];
-    return apps.length ? { sql: ` AND app_id NOT IN (${apps.map(() => '?').join(', ')})`, params: apps } : { sql: '', params: [] };
-  }
-
-  /** Marks the earliest due job of an app without a running job as `running`. */
-  private claim(): JobRow | undefined {
-    const now = this.now();
+  private claim(now: number, busyLanes: ReadonlySet<string>): JobRow | undefined {
     return this.db.transaction(() => {
-      const busy = this.busyApps();
+      const busy = busyApps(busyLanes);
       const row = this.db.get<JobRow>(
         `SELECT * FROM jobs WHERE status = 'scheduled' AND run_at <= ? AND app_id NOT IN (SELECT app_id FROM jobs WHERE status = 'running')${busy.sql} ORDER BY run_at, id LIMIT 1`,
         [now, ...busy.params],
@@ -232,7 +191,8 @@ export class Scheduler {
     });
   }
 
-  private launch(job: JobRow): void {
+  /** Runs a claimed job and records its outcome (never rejects: a failure to record is logged). */
+  private async run(job: JobRow): Promise<void> {
     const { state, slot } = parseStateColumn(job.state);
     const scheduledAt = slot ?? job.run_at;
     const attempt = job.attempts + 1;
@@ -245,34 +205,20 @@ export class Scheduler {
       state,
       attempt,
     };
-    this.runs++;
-    const p = (async () => {
-      let failure: unknown;
-      let failed = false;
-      try {
-        await this.invoke(job.app_id, 'scheduled', arg);
-      } catch (e) {
-        failed = true;
-        failure = e;
-      }
-      try {
-        if (failed) this.recordFailure(job, scheduledAt, attempt, describeFailure(failure));
-        else this.recordSuccess(job, scheduledAt, attempt);
-      } catch (e) {
-        this.logger.error('scheduler: cannot record a job outcome', { jobId: job.id, appId: job.app_id, error: String(e) });
-      }
-    })().finally(() => {
-      this.inflight.delete(job.id);
-      if (this.started) {
-        try {
-          this.pump();
-        } catch (e) {
-          this.logger.error('scheduler: tick failed', { error: String(e) });
-        }
-        this.arm();
-      }
-    });
-    this.inflight.set(job.id, { appId: job.app_id, done: p });
+    let failure: unknown;
+    let failed = false;
+    try {
+      await this.invoke(job.app_id, 'scheduled', arg);
+    } catch (e) {
+      failed = true;
+      failure = e;
+    }
+    try {
+      if (failed) this.recordFailure(job, scheduledAt, attempt, describeFailure(failure));
+      else this.recordSuccess(job, scheduledAt, attempt);
+    } catch (e) {
+      this.logger.error('scheduler: cannot record a job outcome', { jobId: job.id, appId: job.app_id, error: String(e) });
+    }
   }
 
   /** The still-running row, or `undefined` when it was cancelled (or removed) meanwhile. */
@@ -376,7 +322,7 @@ export class Scheduler {
   private recover(): void {
     const now = this.now();
     for (const row of this.db.query<JobRow>("SELECT * FROM jobs WHERE status = 'running'")) {
-      if (this.inflight.has(row.id)) continue; // still running in this process (stop() then start())
+      if (this.dispatcher.runningItems().some((j) => j.id === row.id)) continue; // still running in this process (stop() then start())
       const slot = parseStateColumn(row.state).slot ?? row.run_at;
       this.logger.warn('scheduler: a job was interrupted by a restart', { appId: row.app_id, jobId: row.id });
       this.recordFailure(row, slot, row.attempts + 1, { message: 'interrupted: the node stopped while the job was running', permanent: false }, 0);
@@ -398,4 +344,10 @@ export class Scheduler {
       }
     });
   }
+}
+
+/** SQL condition excluding the apps in `busy` (those with a run in progress in this process). */
+function busyApps(busy: ReadonlySet<string>): { sql: string; params: string[] } {
+  const apps = [...busy];
+  return apps.length ? { sql: ` AND app_id NOT IN (${apps.map(() => '?').join(', ')})`, params: apps } : { sql: '', params: [] };
 }
