@@ -3,7 +3,7 @@ import { scryptAsync } from '@noble/hashes/scrypt.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 
 /**
- * Ports the kernel asks its host for, beyond the `SqlDatabase` (DESIGN.md §1). Each has a portable
+ * Ports the kernel asks its host for, beyond the `SqlDatabase` (docs/architecture.md §1). Each has a portable
  * default here (pure JS, works in Node and in a service worker); a host may pass a faster native one
  * that gives the same bytes.
  */

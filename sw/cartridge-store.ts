@@ -20,7 +20,7 @@
  * interrupted swap. Callers serialize operations with the Web Lock {@link CARTRIDGE_LOCK}.
  *
  * Service workers have OPFS `getDirectory()` and `createWritable()` but no `createSyncAccessHandle`
- * (STACK.md).
+ * (docs/architecture.md §8).
  */
 import { FaztError } from '../shared/index.js';
 import type { DeviceBackup } from './device-api.js';

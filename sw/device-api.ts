@@ -5,7 +5,7 @@
  * How a page connects: it creates a `MessageChannel`, posts `{ type: 'fazt:connect', port }` (port
  * transferred) to the active service worker, and wraps the other port with `Comlink.wrap<DeviceNodeApi>`.
  * `web/lib/device-link.ts` does this with timeouts and reconnects (a comlink proxy to a stopped worker
- * never answers, STACK.md).
+ * never answers, docs/architecture.md §8).
  *
  * What goes over HTTP instead: everything the kernel's admin API already offers, under
  * `/~device/api/...` (the service worker strips `/~device` and hands the rest to its kernel, with the

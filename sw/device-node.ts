@@ -1,6 +1,6 @@
 /**
  * The device node: the `shared/` kernel running in this origin's service worker, on a sql.js
- * cartridge persisted in OPFS (DESIGN.md §1, issue 4 item 3).
+ * cartridge persisted in OPFS (docs/architecture.md §1, docs/browser-node.md).
  *
  * Persistence: the sql.js driver marks itself dirty after every committed write
  * (`SqlJsDatabase.onCommit`). A request that wrote (or ran while something else wrote) gets its

@@ -2,7 +2,7 @@
  * Files the device node needs from the workbox precache: the sql.js and QuickJS WebAssembly binaries
  * and the apps' standard library (dist/stdlib, copied into the PWA build as `/stdlib/`).
  *
- * A service worker's own `fetch()` does not pass through its fetch handler (STACK.md), so offline it
+ * A service worker's own `fetch()` does not pass through its fetch handler (docs/architecture.md §8), so offline it
  * would fail: everything is read with `matchPrecache`, falling back to the network only when the
  * precache lacks the file (a development build).
  */

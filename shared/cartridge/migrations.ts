@@ -1,7 +1,7 @@
 /**
  * Numbered schema migrations of the cartridge. Append only: a shipped migration never changes.
  *
- * Conventions (DESIGN.md §2):
+ * Conventions (docs/architecture.md §5):
  * - Replicated rows carry `hlc` (hybrid logical clock timestamp of the last write, see `clock/`) and
  *   `node_id` (the writer); deletes are tombstones (`deleted = 1`), never `DELETE`.
  * - Every table is listed in `cartridge_tables` with its sync class: `replicated` (LWW rows by HLC),

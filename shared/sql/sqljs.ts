@@ -21,7 +21,7 @@ export class SqlJsDatabase implements SqlDatabase {
   /**
    * True after a committed write (an autocommit write statement, or the commit of an outermost
    * transaction that wrote) until the host calls {@link markClean}. The browser host persists the
-   * image ({@link image}) to OPFS when it is set (DESIGN.md §1, persistence hook).
+   * image ({@link image}) to OPFS when it is set (docs/architecture.md §1, ports).
    * Writes are recognised by statement kind and effect: an INSERT/UPDATE/DELETE/REPLACE (by `run()`,
    * or by `query()`/`get()` with RETURNING) that changed at least one row, every other `run()` and
    * every `exec()` (DDL, PRAGMA); reads never set it.

@@ -3,7 +3,7 @@
  * worker, connects to it over a `MessageChannel`, and makes every call safe against a stopped worker.
  *
  * A comlink proxy to a service worker that was stopped (idle, updated, killed) never answers
- * (STACK.md). So every call has a timeout (default 10 s); on a timeout, or when the page's controller
+ * (docs/architecture.md §8). So every call has a timeout (default 10 s); on a timeout, or when the page's controller
  * changes (`controllerchange`: a new worker version took over), the link drops the old channel,
  * connects on a fresh `MessageChannel` (posting to the active worker starts it again) and retries the
  * call once. Live log followers are re-subscribed after every reconnect, resuming after the last entry
