@@ -5,7 +5,7 @@ import { DeployService, DEFAULT_DEPLOY_LIMITS, type DeployInput, type DeployLimi
 import { FaztError } from './errors.js';
 import { defaultPorts, type KernelPorts } from './ports.js';
 import { BlobStore } from './vfs/blobs.js';
-import { PERMISSION_PATTERN, PermissionStore, type PermissionStatus } from './apps/permissions.js';
+import { checkPermission, PermissionStore, type PermissionStatus } from './apps/permissions.js';
 import { EventBus, validateEventSchemas } from './events/index.js';
 import { JobStore, Scheduler, validateSchedule } from './schedule/index.js';
 import { AppBlobStore, AppLogStore, DocStore, KvStore, SecretStore, type CollectionInfo } from './storage/index.js';
@@ -328,14 +328,6 @@ export class Kernel {
   storageSummary(appId: string): StorageSummary {
     return { kv: { count: this.kv.count(appId) }, collections: this.docs.collections(appId), blobs: this.appBlobs.usage(appId) };
   }
-}
-
-/** @throws FaztError `INVALID_ARGUMENT` unless `p` is a permission string (`ai`, `net:example.com`). */
-export function checkPermission(p: unknown): string {
-  if (typeof p !== 'string' || !PERMISSION_PATTERN.test(p)) {
-    throw new FaztError('INVALID_ARGUMENT', `"${String(p).slice(0, 100)}" is not a permission; they look like "ai" or "net:example.com". Nothing was changed.`);
-  }
-  return p;
 }
 
 /** Creates a kernel on an open cartridge. */

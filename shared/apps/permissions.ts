@@ -17,6 +17,14 @@ export const PERMISSION_PATTERN = /^[a-z][a-z0-9-]*(:[a-zA-Z0-9.*_-]+)?$/;
  * answer the runtime's questions for a given effective permission list.
  */
 
+/** @throws FaztError `INVALID_ARGUMENT` unless `p` is a permission string (`ai`, `net:example.com`). */
+export function checkPermission(p: unknown): string {
+  if (typeof p !== 'string' || !PERMISSION_PATTERN.test(p)) {
+    throw new FaztError('INVALID_ARGUMENT', `"${String(p).slice(0, 100)}" is not a permission; they look like "ai" or "net:example.com". Nothing was changed.`);
+  }
+  return p;
+}
+
 /** Grant state of an app's requested permissions. */
 export interface PermissionStatus {
   /** What the manifest asks for (deduplicated, in manifest order). */

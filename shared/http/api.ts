@@ -33,10 +33,10 @@ export function createAdminApi(): ApiRouter {
   return api;
 }
 
-let shared: ApiRouter | undefined;
+let adminApi: ApiRouter | undefined;
 
 /** Handles a request under `/api/`. Never throws: errors become JSON error responses. */
 export function handleApi(kernel: Kernel, request: Request, url: URL, ctx: RequestContext): Promise<Response> {
-  shared ??= createAdminApi();
-  return shared.handle(kernel, request, url, ctx);
+  adminApi ??= createAdminApi();
+  return adminApi.handle(kernel, request, url, ctx);
 }

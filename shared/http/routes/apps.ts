@@ -1,6 +1,6 @@
 import { FaztError } from '../../errors.js';
-import type { AppRecord } from '../../apps/index.js';
-import { checkPermission, type Kernel } from '../../kernel.js';
+import { checkPermission, type AppRecord } from '../../apps/index.js';
+import type { Kernel } from '../../kernel.js';
 import { jsonBody, param } from '../api-input.js';
 import { json } from '../responses.js';
 import type { ApiCall, ApiRouter } from '../router.js';

@@ -1,5 +1,5 @@
 import { FaztError } from '../../errors.js';
-import { checkPermission } from '../../kernel.js';
+import { checkPermission } from '../../apps/index.js';
 import { appOf, jsonBody, param } from '../api-input.js';
 import { json } from '../responses.js';
 import type { ApiRouter } from '../router.js';
