@@ -101,7 +101,7 @@ async function kvRaw(dbFile, n) {
   if (tsImport) {
     const { BetterSqliteDatabase } = await tsImport(pathToFileURL(path.join(ROOT, 'node/sqlite.ts')).href, import.meta.url);
     const { openCartridge } = await tsImport(pathToFileURL(path.join(ROOT, 'shared/cartridge/index.ts')).href, import.meta.url);
-    const { KvStore } = await tsImport(pathToFileURL(path.join(ROOT, 'shared/storage/kv.ts')).href, import.meta.url);
+    const { KvStore } = await tsImport(pathToFileURL(path.join(ROOT, 'shared/storage/index.ts')).href, import.meta.url);
     const db = BetterSqliteDatabase.open(dbFile);
     const cart = openCartridge(db, { label: dbFile });
     const kv = new KvStore(cart);
