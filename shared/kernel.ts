@@ -1,9 +1,10 @@
 import { AppRegistry } from './apps/index.js';
-import { AuthService, type Principal } from './auth/index.js';
+import { AuthService, SESSION_COOKIE, type Principal } from './auth/index.js';
 import type { Cartridge } from './cartridge/index.js';
 import { DeployService, DEFAULT_DEPLOY_LIMITS, type DeployLimits } from './deploy/index.js';
 import { handleApi } from './http/admin-api.js';
 import { serveApp } from './http/app-host.js';
+import { applyAppHeaderPolicy } from './http/app-headers.js';
 import { DASHBOARD_HTML } from './http/dashboard.js';
 import { errorResponse, htmlPage, escapeHtml } from './http/responses.js';
 import { FaztError } from './errors.js';
@@ -192,15 +193,27 @@ export class Kernel {
     return wanted;
   }
 
-  /** Serves an app's `/api/…` path through the runtime. */
-  private serveApi(request: Request, app: { id: string; version: number | null; name: string }, pathname: string, mount: { basePath: string; headers: Record<string, string> }): Promise<Response> | Response {
+  /**
+   * Serves an app's `/api/…` path through the runtime, then applies the app header policy
+   * (`http/app-headers.ts`): what was removed is logged to the app's log as a warning.
+   */
+  private async serveApi(request: Request, app: { id: string; version: number | null; name: string }, pathname: string, mount: { basePath: string; headers: Record<string, string> }): Promise<Response> {
     if (!this.runtime) {
       return new Response(JSON.stringify({ error: { code: 'NO_HANDLER', message: 'This node runs no serverless code (no runtime configured).' } }), {
         status: 501,
         headers: { 'content-type': 'application/json; charset=utf-8', ...mount.headers },
       });
     }
-    return this.runtime.handleRequest(request, app, pathname, mount);
+    const response = await this.runtime.handleRequest(request, app, pathname, mount);
+    const stripped = applyAppHeaderPolicy(response.headers, mount.basePath === '' ? 'app' : 'node', SESSION_COOKIE);
+    if (stripped.length) {
+      this.logs.append(app.id, {
+        level: 'warn',
+        message: `Response headers removed: ${stripped.map((h) => `${h.name} (${h.reason})`).join('; ')}. See docs/apps.md.`,
+        source: `${request.method} ${pathname}`,
+      });
+    }
+    return response;
   }
 
   /** Removes blobs and chunks nothing references (after app removal, crashed deploys). */
