@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 // The `fazt` command. Runs the bundle built by `npm install` (scripts/build.mjs); builds it first
 // when missing (e.g. after a fresh clone with --ignore-scripts).
 //
