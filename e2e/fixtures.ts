@@ -128,7 +128,8 @@ export async function startNode(opts: StartNodeOptions = {}): Promise<FaztNode> 
   const logFile = path.join(LOG_DIR, `node-${port}-${Date.now()}.log`);
   const logFd = fs.openSync(logFile, 'w');
 
-  const args = [FAZT_BIN, 'start', '--port', String(port), '--host', '127.0.0.1', '--db', dbPath, '--domain', domain, ...(opts.args ?? [])];
+  // the lean flags given: bin/fazt.js runs the node in this process (no supervising parent)
+  const args = ['--max-semi-space-size=1', FAZT_BIN, 'start', '--port', String(port), '--host', '127.0.0.1', '--db', dbPath, '--domain', domain, ...(opts.args ?? [])];
   const proc = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, FAZT_NODE: '', FAZT_TOKEN: '', ...opts.env },

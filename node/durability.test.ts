@@ -28,7 +28,9 @@ interface Child {
 }
 
 async function startChild(db: string): Promise<Child> {
-  const proc = spawn(process.execPath, [BIN, 'start', '--port', '0', '--host', '127.0.0.1', '--db', db, '--no-example'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // with the lean flags given, bin/fazt.js runs the node in this very process (no supervising
+  // parent), so SIGKILL really kills the node and /proc/PID is the node's
+  const proc = spawn(process.execPath, ['--max-semi-space-size=1', BIN, 'start', '--port', '0', '--host', '127.0.0.1', '--db', db, '--no-example'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('node did not start: ' + out)), 20_000);

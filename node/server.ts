@@ -37,9 +37,14 @@ export async function sendFetchResponse(res: ExpressResponse, response: Response
   const cookies = response.headers.getSetCookie();
   if (cookies.length) headers['set-cookie'] = cookies;
   res.writeHead(response.status, headers);
-  const bytes = knownBody(response);
-  if (bytes) {
-    res.end(head ? undefined : bytes);
+  const known = knownBody(response);
+  if (known instanceof Uint8Array) {
+    res.end(head ? undefined : known);
+    return;
+  }
+  if (known) {
+    if (head) return void res.end();
+    await writeChunks(res, known.chunks());
     return;
   }
   if (!response.body || head) {
@@ -69,6 +74,36 @@ export async function sendFetchResponse(res: ExpressResponse, response: Response
   } finally {
     reader.cancel().catch(() => {});
     res.end();
+  }
+}
+
+/**
+ * Writes a known body's chunks with backpressure: the next chunk is read (from the cartridge) only
+ * when the socket took the last one, so a slow client holds at most about one chunk in memory.
+ * Stops when the client goes away; a chunk that cannot be read (damaged cartridge) aborts the
+ * connection, since the status line is already sent.
+ */
+async function writeChunks(res: ExpressResponse, chunks: Iterable<Uint8Array>): Promise<void> {
+  let closed = false;
+  const onClose = () => {
+    closed = true;
+  };
+  res.on('close', onClose);
+  const it = chunks[Symbol.iterator]();
+  try {
+    for (;;) {
+      const n = it.next();
+      if (n.done) break;
+      if (!res.write(n.value) && !closed) await new Promise<void>((r) => res.once('drain', r).once('close', r));
+      if (closed) return;
+    }
+    res.end();
+  } catch (e) {
+    res.destroy();
+    throw e;
+  } finally {
+    it.return?.();
+    res.off('close', onClose);
   }
 }
 

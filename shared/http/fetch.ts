@@ -1,5 +1,7 @@
 import type { Kernel } from '../kernel.js';
 import { handleApi } from './api.js';
+import { SESSION_COOKIE } from '../auth/index.js';
+import { applyAppHeaderPolicy } from './app-headers.js';
 import { serveApp, type AppMount } from './app-host.js';
 import type { RequestContext } from './context.js';
 import { DASHBOARD_HTML } from './dashboard.js';
@@ -82,10 +84,22 @@ export function appOriginFor(domain: string, request: Request, url: URL, name: s
  * @param kernel the composition root whose services answer.
  */
 export function createFetch(kernel: Kernel, options: FetchOptions = {}): FetchHandler {
-  /** Serves an app's `/api/…` path through the runtime (501 `NO_HANDLER` without one). */
-  const serveApi = (request: Request, app: { id: string; version: number | null; name: string }, pathname: string, mount: AppMount): Promise<Response> | Response => {
+  /**
+   * Serves an app's `/api/…` path through the runtime (501 `NO_HANDLER` without one), then applies
+   * the app header policy (`app-headers.ts`); what it removed goes to the app's log as a warning.
+   */
+  const serveApi = async (request: Request, app: { id: string; version: number | null; name: string }, pathname: string, mount: AppMount): Promise<Response> => {
     if (!kernel.runtime) return errorJson(501, 'NO_HANDLER', 'This node runs no serverless code (no runtime configured).', mount.headers);
-    return kernel.runtime.handleRequest(request, app, pathname, mount);
+    const response = await kernel.runtime.handleRequest(request, app, pathname, mount);
+    const stripped = applyAppHeaderPolicy(response.headers, mount.basePath === '' ? 'app' : 'node', SESSION_COOKIE);
+    if (stripped.length) {
+      kernel.logs.append(app.id, {
+        level: 'warn',
+        message: `Response headers removed: ${stripped.map((h) => `${h.name} (${h.reason})`).join('; ')}. See docs/apps.md.`,
+        source: `${request.method} ${pathname}`,
+      });
+    }
+    return response;
   };
 
   /**

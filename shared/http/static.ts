@@ -1,5 +1,5 @@
 import type { BlobInfo, BlobStore } from '../vfs/blobs.js';
-import { bytesResponse } from '../lib/known-body.js';
+import { bytesResponse, chunksResponse } from '../lib/known-body.js';
 import { contentTypeFor } from '../lib/mime.js';
 
 /**
@@ -89,11 +89,14 @@ export function parseRange(header: string | null, size: number): { start: number
 }
 
 
-/** Body for a blob range: the bytes themselves for one chunk, a stream for more. */
+/**
+ * Body for a blob range: the bytes themselves for one chunk, the chunks read one at a time for more
+ * (a host writes them directly, see `known-body.ts`; `response.body` streams the same chunks).
+ */
 function respond(blobs: BlobStore, info: BlobInfo | null, start: number, end: number, init: ResponseInit): Response {
   if (!info || end < start) return new Response(null, init);
   if (info.chunkCount <= 1) return bytesResponse(blobs.readAll(info).subarray(start, end + 1), init);
-  return new Response(blobs.stream(info, start, end), init);
+  return chunksResponse({ length: end - start + 1, chunks: () => blobs.chunks(info, start, end) }, init);
 }
 
 /**

@@ -14,6 +14,9 @@ import { LruCache } from '../lib/lru.js';
 /** Chunk size in bytes (256 KiB). Blobs remember the size they were cut with. */
 export const CHUNK_SIZE = 256 * 1024;
 
+/** Bytes of recently served chunks of large blobs kept in memory (see `BlobStore.chunks`). */
+export const HOT_CHUNK_BYTES = 16 * 1024 * 1024;
+
 /** Stored blob metadata. */
 export interface BlobInfo {
   /** SHA-256 of the content, hex. */
@@ -111,6 +114,13 @@ export class BlobStore {
   private activeWriters = 0;
   /** Bodies of small blobs (≤ 64 KiB each, 32 MiB in all), by hash: content-addressed, never stale. */
   private readonly small = new LruCache<string, Uint8Array>(10_000, 32 * 1024 * 1024);
+  /**
+   * Chunks of larger blobs recently served by {@link chunks}, by `blobHash:index` (16 MiB in all).
+   * Reading a 256 KiB chunk from SQLite walks 64 overflow pages (~0.4–0.5 ms here, against ~0.07 ms
+   * for the same bytes from a file), so a file served again and again is kept; content-addressed,
+   * so never stale.
+   */
+  private readonly hot = new LruCache<string, Uint8Array>(256, HOT_CHUNK_BYTES);
   /** Encoded variants (`br`, `gzip` → hash) by blob hash; written before a version is committed. */
   private readonly variants_ = new LruCache<string, ReadonlyMap<string, string>>(20_000);
 
@@ -183,6 +193,7 @@ export class BlobStore {
   private forgetCaches(): void {
     this.variants_.clear();
     this.small.clear();
+    this.hot.clear();
   }
 
   /** Whole content of a blob (use for small blobs only). Small bodies are cached in memory. */
@@ -205,24 +216,46 @@ export class BlobStore {
   }
 
   /**
+   * The chunks holding bytes `[start, end]` (inclusive, like HTTP ranges) of a blob, read one chunk
+   * per step, the first and last cut to the range.
+   * @throws RangeError when the range lies outside the blob; Error when a chunk is missing (damaged cartridge).
+   */
+  *chunks(info: BlobInfo, start = 0, end = info.size - 1): Generator<Uint8Array, void, undefined> {
+    if (info.size === 0) return;
+    if (start < 0 || end >= info.size || start > end) throw new RangeError(`range ${start}-${end} outside blob of ${info.size} bytes`);
+    let pos = start;
+    while (pos <= end) {
+      const idx = Math.floor(pos / info.chunkSize);
+      const chunkStart = idx * info.chunkSize;
+      const key = `${info.hash}:${idx}`;
+      let data = this.hot.get(key);
+      if (!data) {
+        data = this.chunk(info.hash, idx);
+        this.hot.set(key, data, data.length);
+      }
+      const from = pos - chunkStart;
+      const to = Math.min(data.length, end - chunkStart + 1);
+      yield from === 0 && to === data.length ? data : data.subarray(from, to);
+      pos = chunkStart + to;
+    }
+  }
+
+  /**
    * Streams bytes `[start, end]` (inclusive, like HTTP ranges) of a blob, reading one chunk per pull.
    * @throws RangeError when the range lies outside the blob.
    */
   stream(info: BlobInfo, start = 0, end = info.size - 1): ReadableStream<Uint8Array> {
     if (info.size === 0) return new ReadableStream({ start: (c) => c.close() });
-    if (start < 0 || end >= info.size || start > end) throw new RangeError(`range ${start}-${end} outside blob of ${info.size} bytes`);
-    let pos = start;
+    const it = this.chunks(info, start, end);
     return new ReadableStream<Uint8Array>(
       {
         pull: (controller) => {
-          const idx = Math.floor(pos / info.chunkSize);
-          const chunkStart = idx * info.chunkSize;
-          const data = this.chunk(info.hash, idx);
-          const from = pos - chunkStart;
-          const to = Math.min(data.length, end - chunkStart + 1);
-          controller.enqueue(data.subarray(from, to));
-          pos = chunkStart + to;
-          if (pos > end) controller.close();
+          const n = it.next();
+          if (n.done) controller.close();
+          else controller.enqueue(n.value);
+        },
+        cancel: () => {
+          it.return();
         },
       },
       { highWaterMark: 1 },
