@@ -1,7 +1,7 @@
 import express, { type Express, type Request as ExpressRequest, type Response as ExpressResponse } from 'express';
 import type { Server } from 'node:http';
 import { Readable } from 'node:stream';
-import { knownBody, type Kernel } from '../shared/index.js';
+import { knownBody, normalizeAddress, type Kernel, type RequestContext } from '../shared/index.js';
 
 /**
  * The Node host's HTTP face: an express app whose every request goes to the kernel's
@@ -72,8 +72,42 @@ export async function sendFetchResponse(res: ExpressResponse, response: Response
   }
 }
 
+/** Options of {@link createApp}. */
+export interface AppOptions {
+  /**
+   * Addresses of reverse proxies whose `X-Forwarded-For` is believed (`fazt start --trusted-proxy`).
+   * Exact addresses (IPv4-mapped IPv6 compares as IPv4); empty (default): no header is believed.
+   */
+  trustedProxies?: readonly string[];
+}
+
+/**
+ * The request's source address and whether it came through a trusted proxy.
+ *
+ * Without trusted proxies, or when the TCP peer is not one, the source is the peer and headers are
+ * ignored (a client can write any `X-Forwarded-For`). When the peer is a trusted proxy, the source is
+ * the rightmost `X-Forwarded-For` entry that is not itself a trusted proxy — the entry the nearest
+ * trusted proxy wrote (entries further left come from the client and are not believed); the peer when
+ * the header is absent or holds only trusted proxies. See MDN "X-Forwarded-For", security section.
+ * @param peer the TCP peer address (`socket.remoteAddress`).
+ * @param xff the `X-Forwarded-For` value (repeated headers joined by commas).
+ */
+export function clientSource(peer: string | undefined, xff: string | undefined, trusted: ReadonlySet<string>): Pick<RequestContext, 'source' | 'proxied'> {
+  if (!peer || trusted.size === 0 || !trusted.has(normalizeAddress(peer))) return { source: peer, proxied: false };
+  const hops = (xff ?? '')
+    .split(',')
+    .map((h) => h.trim())
+    .filter((h) => h !== '');
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = normalizeAddress(hops[i]!);
+    if (!trusted.has(hop)) return { source: hop.slice(0, 100), proxied: true };
+  }
+  return { source: peer, proxied: true };
+}
+
 /** Builds the express app around a kernel. */
-export function createApp(kernel: Kernel): Express {
+export function createApp(kernel: Kernel, options: AppOptions = {}): Express {
+  const trusted = new Set((options.trustedProxies ?? []).map(normalizeAddress));
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -87,7 +121,9 @@ export function createApp(kernel: Kernel): Express {
       return;
     }
     try {
-      const response = await kernel.fetch(request, { peer: req.socket.remoteAddress });
+      const peer = req.socket.remoteAddress;
+      const xff = req.headers['x-forwarded-for'];
+      const response = await kernel.fetch(request, { peer, ...clientSource(peer, Array.isArray(xff) ? xff.join(',') : xff, trusted) });
       await sendFetchResponse(res, response, req.method === 'HEAD');
     } catch (e) {
       kernel.ports.logger.error('adapter failure', { error: String((e as Error)?.stack ?? e) });

@@ -36,6 +36,20 @@ export interface VersionRecord {
   manifest: AppManifest;
   /** True for the live version. */
   current: boolean;
+  /**
+   * True while the version waits for the owner's approval (deployed by a non-admin to an app holding
+   * secrets or grants): it is never live, and no rollback reaches it, until approved.
+   */
+  pending: boolean;
+}
+
+/** A version waiting for the owner's approval. */
+export interface PendingVersion {
+  version: number;
+  /** Who deployed it: `token:<id>` or `session:<user id>`. */
+  deployedBy: string;
+  /** ms since epoch. */
+  requestedAt: number;
 }
 
 /** A file of a version. */
@@ -191,6 +205,7 @@ export class AppRegistry {
   /** Versions of an app, newest first. */
   versions(appId: string): VersionRecord[] {
     const current = this.db.get<{ v: number | null }>('SELECT current_version AS v FROM apps WHERE id = ?', [appId])?.v;
+    const pending = new Set(this.pendingVersions(appId).map((p) => p.version));
     return this.db
       .query<{ version: number; created_at: number; file_count: number; total_bytes: number; tree_hash: string; manifest: string }>(
         'SELECT version, created_at, file_count, total_bytes, tree_hash, manifest FROM app_versions WHERE app_id = ? ORDER BY version DESC',
@@ -204,7 +219,42 @@ export class AppRegistry {
         treeHash: r.tree_hash,
         manifest: JSON.parse(r.manifest) as AppManifest,
         current: r.version === current,
+        pending: pending.has(r.version),
       }));
+  }
+
+  /** Versions of an app waiting for the owner's approval, newest first. */
+  pendingVersions(appId: string): PendingVersion[] {
+    return this.db
+      .query<{ version: number; deployed_by: string; requested_at: number }>(
+        'SELECT version, deployed_by, requested_at FROM app_version_approvals WHERE app_id = ? ORDER BY version DESC',
+        [appId],
+      )
+      .map((r) => ({ version: r.version, deployedBy: r.deployed_by, requestedAt: r.requested_at }));
+  }
+
+  /**
+   * Makes a version that waits for approval live (the owner approved it).
+   * @throws FaztError `APP_NOT_FOUND`, `VERSION_NOT_FOUND` (no such version waits for approval).
+   */
+  approve(ref: string, version: number): { app: AppRecord; from: number | null; to: number } {
+    const r = this.db.transaction(() => {
+      const app = this.require(ref);
+      const removed = this.db.run('DELETE FROM app_version_approvals WHERE app_id = ? AND version = ?', [app.id, version]);
+      if (removed.changes === 0) {
+        throw new FaztError('VERSION_NOT_FOUND', `Version ${version} of "${app.name}" is not waiting for approval. Run \`fazt app versions ${app.name}\`.`);
+      }
+      this.db.run('UPDATE apps SET current_version = ?, updated_at = ?, hlc = ?, node_id = ? WHERE id = ?', [
+        version,
+        this.cart.clock.now(),
+        this.cart.hlc.now(),
+        this.cart.nodeId,
+        app.id,
+      ]);
+      return { app: this.require(app.id), from: app.currentVersion, to: version };
+    });
+    this.changed({ kind: 'deploy', appId: r.app.id, version: r.to });
+    return r;
   }
 
   /** The manifest of one version. */
@@ -254,15 +304,26 @@ export class AppRegistry {
    * Creates the next version of the app `name` (creating the app when the name is free) and makes
    * it live, in one transaction: either everything lands or nothing does.
    * @param files path → blob hash; the blobs must already be stored.
-   * @throws FaztError `INVALID_NAME`, `RESERVED_NAME`.
+   * @param hold called inside the transaction with the existing app (`undefined` for a new one) and the name:
+   *   returns who deployed the version when it must wait for the owner's approval (it is then stored
+   *   but not made live), `undefined` to make it live; may throw to refuse the deploy.
+   * @returns `live: false` for a version that waits for approval.
+   * @throws FaztError `INVALID_NAME`, `RESERVED_NAME`, or what `hold` throws.
    */
-  commitVersion(name: string, manifest: AppManifest, files: Map<string, BlobInfo>, treeHash: string): { app: AppRecord; version: number; created: boolean } {
+  commitVersion(
+    name: string,
+    manifest: AppManifest,
+    files: Map<string, BlobInfo>,
+    treeHash: string,
+    hold?: (app: AppRecord | undefined, name: string) => string | undefined,
+  ): { app: AppRecord; version: number; created: boolean; live: boolean } {
     assertAppName(name);
     const db = this.db;
     const result = db.transaction(() => {
       const now = this.cart.clock.now();
       const hlc = this.cart.hlc.now();
       let existing = this.lookupAlias(name);
+      const heldBy = hold?.(existing ? this.require(existing.id) : undefined, name);
       let created = false;
       if (!existing) {
         const id = crypto.randomUUID();
@@ -290,6 +351,10 @@ export class AppRegistry {
       for (const [path, blob] of files) {
         db.run('INSERT INTO vfs_files (app_id, version, path, blob_hash) VALUES (?, ?, ?, ?)', [appId, version, path, blob.hash]);
       }
+      if (heldBy !== undefined) {
+        db.run('INSERT INTO app_version_approvals (app_id, version, deployed_by, requested_at) VALUES (?, ?, ?, ?)', [appId, version, heldBy, now]);
+        return { app: this.require(appId), version, created, live: false };
+      }
       db.run('UPDATE apps SET current_version = ?, title = ?, updated_at = ?, hlc = ?, node_id = ? WHERE id = ?', [
         version,
         manifest.title ?? existing.name,
@@ -298,9 +363,9 @@ export class AppRegistry {
         this.cart.nodeId,
         appId,
       ]);
-      return { app: this.require(appId), version, created };
+      return { app: this.require(appId), version, created, live: true };
     });
-    this.changed({ kind: 'deploy', appId: result.app.id, version: result.version });
+    if (result.live) this.changed({ kind: 'deploy', appId: result.app.id, version: result.version });
     return result;
   }
 
@@ -329,11 +394,18 @@ export class AppRegistry {
       const from = app.currentVersion;
       let to = version;
       if (to === undefined) {
-        to = this.db.get<{ v: number | null }>('SELECT MAX(version) AS v FROM app_versions WHERE app_id = ? AND version < ?', [app.id, from ?? 0])!.v ?? undefined;
+        to =
+          this.db.get<{ v: number | null }>(
+            'SELECT MAX(version) AS v FROM app_versions v WHERE app_id = ? AND version < ? AND NOT EXISTS (SELECT 1 FROM app_version_approvals p WHERE p.app_id = v.app_id AND p.version = v.version)',
+            [app.id, from ?? 0],
+          )!.v ?? undefined;
         if (to === undefined) throw new FaztError('VERSION_NOT_FOUND', `"${app.name}" has no version before ${from}; nothing to roll back to.`);
       }
       if (!this.db.get('SELECT 1 FROM app_versions WHERE app_id = ? AND version = ?', [app.id, to])) {
         throw new FaztError('VERSION_NOT_FOUND', `"${app.name}" has no version ${to}. Run \`fazt app versions ${app.name}\`.`);
+      }
+      if (this.db.get('SELECT 1 FROM app_version_approvals WHERE app_id = ? AND version = ?', [app.id, to])) {
+        throw new FaztError('CONFLICT', `Version ${to} of "${app.name}" waits for the owner's approval; only \`fazt app approve ${app.name} ${to}\` (admin) makes it live.`);
       }
       this.db.run('UPDATE apps SET current_version = ?, updated_at = ?, hlc = ?, node_id = ? WHERE id = ?', [
         to,
@@ -416,6 +488,7 @@ export class AppRegistry {
       ]);
       this.db.run('DELETE FROM vfs_files WHERE app_id = ?', [app.id]);
       this.db.run('DELETE FROM app_versions WHERE app_id = ?', [app.id]);
+      this.db.run('DELETE FROM app_version_approvals WHERE app_id = ?', [app.id]);
       return app;
     });
     this.changed({ kind: 'remove', appId: removed.id, version: null });

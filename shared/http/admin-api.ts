@@ -1,6 +1,6 @@
 import { FaztError } from '../errors.js';
 import type { Kernel, RequestContext } from '../kernel.js';
-import { SESSION_COOKIE, type Principal, type TokenScope } from '../auth/index.js';
+import { SESSION_COOKIE, assertMayUseApp, deployNeedsApproval, mayUseApp, type Principal, type TokenScope } from '../auth/index.js';
 import type { AppRecord } from '../apps/index.js';
 import { PERMISSION_PATTERN } from '../apps/permissions.js';
 import { LOG_LEVELS, type LogEntry, type LogLevel } from '../storage/index.js';
@@ -29,12 +29,14 @@ interface Route {
   pattern: RegExp;
   scope: TokenScope | null;
   handler: Handler;
+  /** The route acts on the app named by its first parameter (`/api/apps/:ref…`): app-scoped tokens are checked. */
+  onApp: boolean;
 }
 
 const routes: Route[] = [];
 function route(method: string, path: string, scope: TokenScope | null, handler: Handler): void {
   const pattern = new RegExp('^' + path.replace(/:[a-z]+/g, '([^/]+)') + '/?$');
-  routes.push({ method, pattern, scope, handler });
+  routes.push({ method, pattern, scope, handler, onApp: path.startsWith('/api/apps/:ref') });
 }
 
 /** Reads a JSON object body (≤ `maxChars`, default 64 KiB). @throws FaztError `BAD_REQUEST`, `PAYLOAD_TOO_LARGE`. */
@@ -74,15 +76,27 @@ function appJson(c: ApiCall, app: AppRecord) {
   return { ...app, urls: appUrls(c.kernel, c.url, app.name) };
 }
 
-const peer = (c: ApiCall) => c.ctx.peer ?? 'unknown';
+/** The request's source address (rate-limit key): what the host computed, else the TCP peer. */
+const peer = (c: ApiCall) => c.ctx.source ?? c.ctx.peer ?? 'unknown';
 const isLoopback = (addr: string | undefined) => !!addr && /^(127\.|::1$|::ffff:127\.)/.test(addr);
 /**
- * True when the request comes from this machine AND names the node by a loopback host: a page
- * elsewhere that DNS-rebinds its own name to 127.0.0.1 reaches us from loopback too, with its own Host.
+ * True when the request came through a proxy: the host says so (a trusted-proxy peer), or it carries
+ * a `Forwarded` (RFC 7239) or `X-Forwarded-*` header. A reverse proxy on the node's machine connects
+ * from loopback on behalf of anyone.
+ */
+const viaProxy = (c: ApiCall) => {
+  if (c.ctx.proxied) return true;
+  for (const name of c.request.headers.keys()) if (name === 'forwarded' || name.startsWith('x-forwarded-')) return true;
+  return false;
+};
+/**
+ * True when the request comes from this machine AND names the node by a loopback host AND did not
+ * come through a proxy: a page elsewhere that DNS-rebinds its own name to 127.0.0.1 reaches us from
+ * loopback too, with its own Host; a reverse proxy on this machine connects from loopback for anyone.
  */
 const isLocalSetup = (c: ApiCall) => {
   const h = c.url.hostname;
-  return isLoopback(c.ctx.peer) && (h === 'localhost' || h === c.kernel.domain || h === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(h));
+  return isLoopback(c.ctx.peer) && !viaProxy(c) && (h === 'localhost' || h === c.kernel.domain || h === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(h));
 };
 /**
  * Refuses browser requests from other origins to the public sign-in routes: a form on any web site
@@ -260,7 +274,7 @@ route('POST', '/api/setup', null, async (c) => {
   const b = await body(c);
   if (c.kernel.auth.hasOwner()) throw new FaztError('ALREADY_SET_UP', 'This node already has an owner. Sign in instead.');
   if (!isLocalSetup(c) && b.code !== c.kernel.auth.setupCode()) {
-    throw new FaztError('FORBIDDEN', 'Setting up from another machine needs the setup code the node printed when it started.');
+    throw new FaztError('FORBIDDEN', 'Setting up from another machine (or through a proxy) needs the setup code the node printed when it started.');
   }
   const { userId } = await c.kernel.auth.setupOwner(b.password);
   const s = c.kernel.auth.openSession(userId);
@@ -270,7 +284,8 @@ route('POST', '/api/setup', null, async (c) => {
 route('POST', '/api/login', null, async (c) => {
   assertNotCrossOrigin(c);
   const b = await body(c);
-  const s = await c.kernel.auth.login(b.password, peer(c));
+  // {"code"}: a one-time code from `fazt owner login-code`, accepted even while passwords are rate limited
+  const s = b.code !== undefined ? c.kernel.auth.loginWithCode(b.code) : await c.kernel.auth.login(b.password, peer(c));
   return json({ ok: true, expiresAt: s.expiresAt }, 200, { 'set-cookie': sessionCookie(c, s.session, Math.floor(c.kernel.auth.sessionTtlMs / 1000)) });
 });
 
@@ -284,7 +299,7 @@ route('GET', '/api/session', null, (c) =>
   json({ authenticated: !!c.principal, kind: c.principal?.kind ?? null, scope: c.principal?.scope ?? null, setUp: c.kernel.auth.hasOwner() }),
 );
 
-route('GET', '/api/apps', 'deploy', (c) => json({ apps: c.kernel.apps.list().map((a) => appJson(c, a)) }));
+route('GET', '/api/apps', 'deploy', (c) => json({ apps: c.kernel.apps.list().filter((a) => mayUseApp(c.principal, a)).map((a) => appJson(c, a)) }));
 
 route('POST', '/api/apps', 'deploy', async (c) => {
   const name = c.url.searchParams.get('name') ?? undefined;
@@ -296,13 +311,21 @@ route('POST', '/api/apps', 'deploy', async (c) => {
       'Granting permissions needs the "admin" scope; this token has "deploy". Deploy without granting (new permissions stay pending), then the owner grants them: `fazt app grant APP PERM…`.',
     );
   }
+  if (name !== undefined) assertMayUseApp(c.principal, c.kernel.apps.resolve(name) ?? name);
   if (!c.request.body) throw new FaztError('BAD_REQUEST', 'Send the app as a zip (Content-Type: application/zip) or multipart/form-data.');
   const len = c.request.headers.get('content-length');
+  const p = c.principal;
   const r = await c.kernel.deploy.deploy({
     body: c.request.body,
     contentType: c.request.headers.get('content-type') ?? '',
     contentLength: len ? Number(len) : undefined,
     name,
+    // Secrets and grants are the owner's: a non-admin's version of an app holding any waits for approval.
+    hold: (app, target) => {
+      assertMayUseApp(p, app ?? target);
+      const holds = !!app && (c.kernel.secrets.names(app.id).length > 0 || c.kernel.permissions.granted(app.id).length > 0);
+      return deployNeedsApproval(p, holds) ? (p?.tokenId ? `token:${p.tokenId}` : `session:${p?.userId ?? 'unknown'}`) : undefined;
+    },
   });
   c.kernel.collectGarbage();
   const requested = r.manifest.permissions ?? [];
@@ -315,6 +338,13 @@ route('POST', '/api/apps', 'deploy', async (c) => {
       id: r.id,
       name: r.name,
       version: r.version,
+      live: r.live,
+      ...(r.live
+        ? {}
+        : {
+            pending: true,
+            message: `Version ${r.version} of "${r.name}" is stored but not live: the app holds secrets or permission grants, so a version deployed without the admin scope waits for the owner's approval (\`fazt app approve ${r.name} ${r.version}\`).`,
+          }),
       created: r.created,
       files: r.files,
       bytes: r.bytes,
@@ -322,7 +352,7 @@ route('POST', '/api/apps', 'deploy', async (c) => {
       permissions: permissionStatus(c, r.id, requested),
       urls: appUrls(c.kernel, c.url, r.name),
     },
-    r.created ? 201 : 200,
+    r.live ? (r.created ? 201 : 200) : 202,
   );
 });
 
@@ -351,6 +381,13 @@ route('POST', '/api/apps/:ref/rollback', 'deploy', async (c) => {
   const b = await body(c);
   if (b.version !== undefined && !Number.isInteger(b.version)) throw new FaztError('BAD_REQUEST', '"version" must be an integer.');
   const r = c.kernel.apps.rollback(param(c, 0), b.version as number | undefined);
+  return json({ app: appJson(c, r.app), from: r.from, to: r.to });
+});
+
+route('POST', '/api/apps/:ref/approve', 'admin', async (c) => {
+  const b = await body(c);
+  if (!Number.isInteger(b.version)) throw new FaztError('BAD_REQUEST', 'Send {"version": N}: the version waiting for approval (see `fazt app versions APP`).');
+  const r = c.kernel.apps.approve(param(c, 0), b.version as number);
   return json({ app: appJson(c, r.app), from: r.from, to: r.to });
 });
 
@@ -460,6 +497,8 @@ route('GET', '/api/apps/:ref/jobs', 'deploy', (c) => {
 
 route('GET', '/api/events', 'deploy', (c) => {
   const ref = c.url.searchParams.get('app');
+  if (c.principal?.apps && (ref === null || ref === '')) throw new FaztError('FORBIDDEN', 'This token is limited to some apps: ask for one with ?app=NAME.');
+  if (ref !== null && ref !== '') assertMayUseApp(c.principal, c.kernel.apps.resolve(ref) ?? ref);
   const app = ref !== null && ref !== '' ? c.kernel.apps.require(ref) : undefined;
   const limit = intParam('limit', c.url.searchParams.get('limit'), 1, 1000) ?? 50;
   return json({ events: c.kernel.events.recent(app?.id, limit) });
@@ -529,7 +568,7 @@ route('GET', '/api/tokens', 'admin', (c) => json({ tokens: c.kernel.auth.listTok
 
 route('POST', '/api/tokens', 'admin', async (c) => {
   const b = await body(c);
-  return json(c.kernel.auth.createToken(b.scope ?? 'deploy', (b.name as string | undefined) ?? 'token'), 201);
+  return json(c.kernel.auth.createToken(b.scope ?? 'deploy', (b.name as string | undefined) ?? 'token', b.apps), 201);
 });
 
 route('DELETE', '/api/tokens/:id', 'admin', (c) => {
@@ -598,6 +637,11 @@ export async function handleApi(kernel: Kernel, request: Request, url: URL, ctx:
         if (SCOPE_RANK[c.principal.scope] < SCOPE_RANK[r.scope]) {
           throw new FaztError('FORBIDDEN', `This needs a token with the "${r.scope}" scope; yours has "${c.principal.scope}".`);
         }
+      }
+      if (r.onApp && c.principal?.apps) {
+        // an app-scoped token learns nothing of other apps, not even whether they exist
+        const ref = param(c, 0);
+        assertMayUseApp(c.principal, c.kernel.apps.resolve(ref) ?? ref);
       }
       return await r.handler(c);
     }
