@@ -168,6 +168,14 @@ export class FaztApi {
     return this.call('POST', '/login', { password });
   }
 
+  /**
+   * Signs the owner in with a one-time code printed by `fazt owner login-code` on the node's machine
+   * (accepted even while password sign-in is rate limited; each code works once).
+   */
+  loginWithCode(code: string): Promise<{ ok: true; expiresAt: number }> {
+    return this.call('POST', '/login', { code });
+  }
+
   /** Ends the session. */
   logout(): Promise<{ ok: true }> {
     return this.call('POST', '/logout');
