@@ -198,6 +198,11 @@ export class FaztApi {
     return r.versions.sort((a, b) => b.version - a.version);
   }
 
+  /** Makes a version that waits for the owner's approval live (`POST /api/apps/:app/approve`, admin). */
+  approve(name: string, version: number): Promise<{ from: number | null; to: number }> {
+    return this.call('POST', `/apps/${encodeURIComponent(name)}/approve`, { version });
+  }
+
   /** Makes `version` (default: the one before the live one) live. */
   rollback(name: string, version?: number): Promise<{ from: number; to: number }> {
     return this.call('POST', `/apps/${encodeURIComponent(name)}/rollback`, version === undefined ? {} : { version });
