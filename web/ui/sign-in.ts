@@ -90,7 +90,7 @@ export class FaztSignIn extends LitElement {
         <button type="submit" ?disabled=${this.busy}>Sign in</button>
       </form>
       <button type="button" class="link" id="toggle-code" @click=${this.toggleCode}>
-        ${this.useCode ? 'Sign in with the password' : 'Sign in with a one-time code'}
+        ${this.useCode ? 'Use the password instead' : 'Locked out? Use a one-time code'}
       </button>
     </section>`;
   }
