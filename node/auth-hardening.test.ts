@@ -17,6 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode } from './node.js';
+import { clientSource } from './server.js';
 import { createToken, expectError, internalErrors, manifest, memoryLogger, removeTempDirs, request, startTestNode, tempDir, zip, type FileSet, type HttpResult, type TestNode } from './test-helpers.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -391,5 +392,22 @@ describe('behind a trusted reverse proxy (--trusted-proxy 127.0.0.1)', () => {
 
   it('logged no internal errors', () => {
     expect(logs.lines.filter((l) => l.level === 'error')).toEqual([]);
+  });
+});
+
+describe('clientSource (the address the node keys sign-in limits by)', () => {
+  const trusted = new Set(['127.0.0.1', '10.0.0.2']);
+  it('is the peer, whatever the headers say, unless the peer is a trusted proxy', () => {
+    expect(clientSource('192.0.2.1', '198.51.100.1', new Set())).toEqual({ source: '192.0.2.1', proxied: false });
+    expect(clientSource('192.0.2.1', '198.51.100.1', trusted)).toEqual({ source: '192.0.2.1', proxied: false });
+    expect(clientSource(undefined, '198.51.100.1', trusted)).toEqual({ source: undefined, proxied: false });
+  });
+  it('behind trusted proxies: the rightmost untrusted X-Forwarded-For entry; IPv4-mapped peers count as IPv4', () => {
+    expect(clientSource('::ffff:127.0.0.1', '198.51.100.1', trusted)).toEqual({ source: '198.51.100.1', proxied: true });
+    expect(clientSource('127.0.0.1', 'spoofed, 203.0.113.5, 10.0.0.2', trusted)).toEqual({ source: '203.0.113.5', proxied: true });
+    expect(clientSource('127.0.0.1', ' 2001:DB8::1 ', trusted)).toEqual({ source: '2001:db8::1', proxied: true });
+    expect(clientSource('127.0.0.1', undefined, trusted)).toEqual({ source: '127.0.0.1', proxied: true });
+    expect(clientSource('127.0.0.1', '10.0.0.2, 127.0.0.1', trusted)).toEqual({ source: '127.0.0.1', proxied: true });
+    expect(clientSource('127.0.0.1', ' , ', trusted)).toEqual({ source: '127.0.0.1', proxied: true });
   });
 });

@@ -19,8 +19,9 @@ export class LoginRateLimiter {
    * @param maxPerKey failures allowed per source per window.
    * @param windowMs window length, ms.
    * @param now clock, ms.
-   * @param maxKeys sources remembered at most; when full, the entries whose window ends soonest are
-   *   forgotten first (a source can only gain by that after failing, never lock out another).
+   * @param maxKeys sources remembered at most; when full, expired entries go first, then the oldest.
+   *   Forgetting can only free a source, never block one; to get its own entry forgotten an attacker
+   *   must first fail from `maxKeys` other sources (100,000 scrypt checks, hours of CPU).
    */
   constructor(
     readonly maxPerKey = 10,
