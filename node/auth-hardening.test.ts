@@ -168,6 +168,24 @@ describe('a deploy token must not read secrets', () => {
     expect(t.node.kernel.apps.pendingVersions(t.node.kernel.apps.require('vault').id)).toEqual([]);
   });
 
+  it('a deploy token cannot roll an app that now holds a secret back to code it shipped earlier, never reviewed', async () => {
+    // CI ships code to an app with nothing to protect: it goes live (and is recorded as unreviewed)
+    expect((await deploy(deployOnly, appFiles('later', LEAK_CODE))).status).toBe(201);
+    expect((await deploy(admin, appFiles('later', SAFE_CODE))).status).toBe(200);
+    expect((await api('/api/apps/later/secrets/API_KEY', { method: 'PUT', token: admin, json: { value: SECRET } })).status).toBe(201);
+    expectError(await api('/api/apps/later/rollback', { method: 'POST', token: deployOnly, json: { version: 1 } }), 403, 'FORBIDDEN', /never approved/);
+    expectError(await api('/api/apps/later/rollback', { method: 'POST', token: deployOnly, json: {} }), 403, 'FORBIDDEN', /never approved/);
+    expect(await callApp('later')).not.toContain(SECRET);
+    const versions = (await api('/api/apps/later/versions', { token: deployOnly })).json().versions;
+    expect(versions.map((v: { version: number; pending: boolean; reviewed: boolean }) => [v.version, v.pending, v.reviewed])).toEqual([
+      [2, false, true],
+      [1, false, false],
+    ]);
+    // the owner may look at it and approve it
+    const ok = await api('/api/apps/later/approve', { method: 'POST', token: admin, json: { version: 1 } });
+    expect(ok.json(), ok.text()).toMatchObject({ from: 2, to: 1 });
+  });
+
   it('an app holding permission grants (no secrets) holds a deploy token’s version for approval too', async () => {
     expect((await deploy(admin, appFiles('granted', SAFE_CODE, ['ai']), '?grant=all')).status).toBe(201);
     const r = await deploy(deployOnly, appFiles('granted', LEAK_CODE, ['ai']));

@@ -268,11 +268,15 @@ INSERT INTO cartridge_tables (name, sync) VALUES
     sql: `
 ALTER TABLE api_tokens ADD COLUMN apps TEXT;
 
+-- one row per app version deployed without the admin scope: held = 1 when it was stored without
+-- going live (it waits for approval); approved_at once the owner approved it
 CREATE TABLE app_version_approvals (
   app_id TEXT NOT NULL,
   version INTEGER NOT NULL,
   deployed_by TEXT NOT NULL,
   requested_at INTEGER NOT NULL,
+  held INTEGER NOT NULL,
+  approved_at INTEGER,
   PRIMARY KEY (app_id, version)
 ) WITHOUT ROWID;
 

@@ -1,5 +1,6 @@
 import { FaztError } from '../errors.js';
 import type { AppRegistry, AppRecord } from '../apps/index.js';
+import type { UnreviewedDeploy } from '../apps/registry.js';
 import type { AppManifest } from '../apps/manifest.js';
 import { assertAppName } from '../apps/names.js';
 import type { BlobInfo, BlobStore } from '../vfs/blobs.js';
@@ -21,7 +22,7 @@ export interface DeployResult {
   /** The new version number (live unless `live` is false). */
   version: number;
   /**
-   * False when the version waits for the owner's approval (see {@link DeployInput.hold}): stored,
+   * False when the version waits for the owner's approval (see {@link DeployInput.review}): stored,
    * not live, runs no code.
    */
   live: boolean;
@@ -52,13 +53,13 @@ export interface DeployInput {
   /** Called as the upload is received. */
   onProgress?: (p: UploadProgress) => void;
   /**
-   * Who may land the version, decided against the target app (`undefined` when the name is free) and name:
-   * return who deployed it when the version must wait for the owner's approval, `undefined` to make
-   * it live, or throw (e.g. FaztError `FORBIDDEN`) to refuse. Called once as soon as the name is
-   * known (before the checks, so a refused deploy costs little) and again inside the committing
-   * transaction, which decides.
+   * Who may land the version and how, decided against the target app (`undefined` when the name is
+   * free) and name: `undefined` for an admin's deploy (live at once); for anyone else's, who deployed
+   * it and whether it must wait for the owner's approval; or throw (e.g. FaztError `FORBIDDEN`) to
+   * refuse. Called once as soon as the name is known (before the checks, so a refused deploy costs
+   * little) and again inside the committing transaction, which decides.
    */
-  hold?: (app: AppRecord | undefined, name: string) => string | undefined;
+  review?: (app: AppRecord | undefined, name: string) => UnreviewedDeploy | undefined;
 }
 
 /** A pre-commit check of an upload, see {@link DeployService.checks}. */
@@ -126,7 +127,7 @@ export class DeployService {
       const name = input.name ?? manifest.name;
       if (!name) throw new FaztError('INVALID_MANIFEST', 'The app has no name: put "name" in app.json or pass --name. Nothing was deployed.');
       assertAppName(name);
-      input.hold?.(this.apps.resolve(name), name);
+      input.review?.(this.apps.resolve(name), name);
       const readText = (path: string) => {
         const b = files.get(path);
         return b ? new TextDecoder().decode(this.blobs.readAll(b)) : undefined;
@@ -134,7 +135,7 @@ export class DeployService {
       for (const check of this.checks) await check({ files, manifest, readText });
       await this.precompress(files);
       const treeHash = this.treeHash(files);
-      const { app, version, created, live } = this.apps.commitVersion(name, manifest, files, treeHash, input.hold);
+      const { app, version, created, live } = this.apps.commitVersion(name, manifest, files, treeHash, input.review);
       let bytes = 0;
       for (const b of files.values()) bytes += b.size;
       this.ports.logger.info(live ? 'deployed' : 'deployed, waiting for approval', { app: app.name, id: app.id, version, files: files.size, bytes });

@@ -122,6 +122,11 @@ function param(c: ApiCall, i: number): string {
 /** The app named by the first path parameter. @throws FaztError `APP_NOT_FOUND`. */
 const appOf = (c: ApiCall) => c.kernel.apps.require(param(c, 0));
 
+/** True when the app holds secrets or permission grants: the owner's decisions a non-admin's code must not inherit. */
+function holdsOwnerDecisions(c: ApiCall, appId: string): boolean {
+  return c.kernel.secrets.names(appId).length > 0 || c.kernel.permissions.granted(appId).length > 0;
+}
+
 /** What the app's live version requests in its manifest. */
 function requestedBy(c: ApiCall, app: AppRecord): string[] {
   if (app.currentVersion === null) return [];
@@ -321,10 +326,13 @@ route('POST', '/api/apps', 'deploy', async (c) => {
     contentLength: len ? Number(len) : undefined,
     name,
     // Secrets and grants are the owner's: a non-admin's version of an app holding any waits for approval.
-    hold: (app, target) => {
+    review: (app, target) => {
       assertMayUseApp(p, app ?? target);
-      const holds = !!app && (c.kernel.secrets.names(app.id).length > 0 || c.kernel.permissions.granted(app.id).length > 0);
-      return deployNeedsApproval(p, holds) ? (p?.tokenId ? `token:${p.tokenId}` : `session:${p?.userId ?? 'unknown'}`) : undefined;
+      if (p?.scope === 'admin') return undefined;
+      return {
+        deployedBy: p?.tokenId ? `token:${p.tokenId}` : `session:${p?.userId ?? 'unknown'}`,
+        hold: deployNeedsApproval(p, !!app && holdsOwnerDecisions(c, app.id)),
+      };
     },
   });
   c.kernel.collectGarbage();
@@ -380,7 +388,8 @@ route('GET', '/api/apps/:ref/files', 'deploy', (c) => {
 route('POST', '/api/apps/:ref/rollback', 'deploy', async (c) => {
   const b = await body(c);
   if (b.version !== undefined && !Number.isInteger(b.version)) throw new FaztError('BAD_REQUEST', '"version" must be an integer.');
-  const r = c.kernel.apps.rollback(param(c, 0), b.version as number | undefined);
+  const app = appOf(c);
+  const r = c.kernel.apps.rollback(app.id, b.version as number | undefined, { reviewedOnly: deployNeedsApproval(c.principal, holdsOwnerDecisions(c, app.id)) });
   return json({ app: appJson(c, r.app), from: r.from, to: r.to });
 });
 
