@@ -454,7 +454,7 @@ export function buildProgram(): Command {
   );
   targetOptions(app.command('versions').description('list versions').argument('<app>')).action(async (name: string, o: Common) =>
     withClient(o, async (c) => {
-      const r = await callJson<{ versions: { version: number; createdAt: number; fileCount: number; totalBytes: number; current: boolean; pending?: boolean }[] }>(
+      const r = await callJson<{ versions: { version: number; createdAt: number; fileCount: number; totalBytes: number; current: boolean; pending?: boolean; reviewed?: boolean }[] }>(
         c,
         'GET',
         `/api/apps/${enc(name)}/versions`,
@@ -463,7 +463,7 @@ export function buildProgram(): Command {
         r.versions
           .map(
             (v) =>
-              `${v.current ? '*' : ' '} v${String(v.version).padEnd(4)} ${new Date(v.createdAt).toISOString()}  ${v.fileCount} files  ${formatBytes(v.totalBytes)}${v.pending ? '  (waiting for approval)' : ''}`,
+              `${v.current ? '*' : ' '} v${String(v.version).padEnd(4)} ${new Date(v.createdAt).toISOString()}  ${v.fileCount} files  ${formatBytes(v.totalBytes)}${v.pending ? '  (waiting for approval)' : v.reviewed === false ? '  (unreviewed: deployed without the admin scope)' : ''}`,
           )
           .join('\n'),
       );
