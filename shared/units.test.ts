@@ -6,6 +6,7 @@ import { assertAppName } from './apps/names.js';
 import { HybridLogicalClock, decodeHlc } from './clock/index.js';
 import { isFingerprinted, parseRange } from './http/static.js';
 import { LoginRateLimiter, sourceKey } from './auth/rate-limit.js';
+import { normalizeLoginCode } from './auth/login-codes.js';
 import { FaztError } from './errors.js';
 
 const code = (fn: () => unknown) => {
@@ -141,6 +142,10 @@ describe('login rate limiter', () => {
     l.fail('2001:db8:1:2::2');
     expect(l.retryAfter('2001:db8:1:2::3')).toBeGreaterThan(0);
     expect(l.retryAfter('2001:db8:1:3::1')).toBe(0);
+  });
+  it('reads one-time login codes as typed: any case, dashes and spaces, Crockford look-alikes', () => {
+    expect(normalizeLoginCode('abcd-efgh-jkmn-pqrs')).toBe('ABCDEFGHJKMNPQRS');
+    expect(normalizeLoginCode(' 0O1I L  ')).toBe('00111');
   });
   it('stays bounded in memory', () => {
     const l = new LoginRateLimiter(2, 1000, () => 0, 100);
