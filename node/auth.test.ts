@@ -222,7 +222,7 @@ describe('login rate limit', () => {
       expectError(r, 401, 'UNAUTHORIZED', /Wrong password/);
     }
     const r = await login('wrong password 11', { 'x-forwarded-for': '198.51.100.11' });
-    expectError(r, 429, 'RATE_LIMITED', /Too many failed sign-ins\. Try again in \d+ s\./);
+    expectError(r, 429, 'RATE_LIMITED', /Too many failed sign-ins\. Try again in \d+ s, or sign in with a one-time code: run `fazt owner login-code`/);
     const retry = Number(r.headers['retry-after']);
     expect(Number.isInteger(retry)).toBe(true);
     expect(retry).toBeGreaterThan(0);

@@ -252,6 +252,16 @@ async function* serverSentEvents(body: ReadableStream<Uint8Array>): AsyncGenerat
   }
 }
 
+/** `--trusted-proxy` values (repeated, comma-separated or from FAZT_TRUSTED_PROXY) as one list. */
+function trustedProxyList(v: string[] | string | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  const list = (Array.isArray(v) ? v : [v]).flatMap((x) => x.split(',')).map((x) => x.trim()).filter((x) => x !== '');
+  for (const a of list) {
+    if (!/^[0-9a-fA-F:.]+$/.test(a)) throw new FaztError('BAD_REQUEST', `--trusted-proxy takes IP addresses (e.g. 127.0.0.1), not "${a}".`);
+  }
+  return list;
+}
+
 /** Builds the program. Exported for tests. */
 export function buildProgram(): Command {
   const program = new Command('fazt')
@@ -272,7 +282,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--domain <domain>', 'base domain for app subdomains').env('FAZT_DOMAIN').default('localhost'))
     .option('--max-upload <bytes>', 'largest deploy upload, bytes')
     .option('--no-example', 'do not deploy the example apps (hello, notes) into a new cartridge')
-    .action(async (o: { port: string; host: string; db?: string; domain: string; maxUpload?: string; example: boolean }) => {
+    .addOption(new Option('--trusted-proxy <addr...>', 'believe X-Forwarded-For from this reverse proxy address (repeatable, or comma-separated)').env('FAZT_TRUSTED_PROXY'))
+    .action(async (o: { port: string; host: string; db?: string; domain: string; maxUpload?: string; example: boolean; trustedProxy?: string[] | string }) => {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new FaztError('BAD_REQUEST', `--port must be 0–65535, not "${o.port}".`);
       const db = resolve(o.db ?? defaultDbPath());
@@ -286,6 +297,7 @@ export function buildProgram(): Command {
         domain: o.domain,
         seedExample: o.example,
         limits: o.maxUpload ? { maxUploadBytes: Number(o.maxUpload) } : undefined,
+        trustedProxies: trustedProxyList(o.trustedProxy),
       });
       const k = node.kernel;
       const lines = [
@@ -315,17 +327,28 @@ export function buildProgram(): Command {
       .command('create')
       .description('create an API token (prints it once)')
       .addOption(new Option('--scope <scope>', 'what the token may do').choices(['deploy', 'admin']).default('deploy'))
-      .option('--name <name>', 'a label for the token', 'cli'),
-  ).action(async (o: Common & { scope: string; name: string }) =>
+      .option('--name <name>', 'a label for the token', 'cli')
+      .option('--app <name...>', 'limit a deploy token to these apps (repeatable)'),
+  ).action(async (o: Common & { scope: string; name: string; app?: string[] }) =>
     withClient(o, async (c) => {
-      const t = await callJson<{ token: string; id: string; scope: string; name: string }>(c, 'POST', '/api/tokens', { scope: o.scope, name: o.name });
+      const t = await callJson<{ token: string; id: string; scope: string; name: string }>(c, 'POST', '/api/tokens', {
+        scope: o.scope,
+        name: o.name,
+        ...(o.app ? { apps: o.app.flatMap((a) => a.split(',')).map((a) => a.trim()).filter((a) => a !== '') } : {}),
+      });
       emit(o, t, () => t.token);
     }),
   );
   targetOptions(token.command('list').description('list API tokens')).action(async (o: Common) =>
     withClient(o, async (c) => {
-      const r = await callJson<{ tokens: { id: string; name: string; scope: string; createdAt: number }[] }>(c, 'GET', '/api/tokens');
-      emit(o, r, () => r.tokens.map((t) => `${t.id}  ${t.scope.padEnd(6)}  ${t.name}  ${new Date(t.createdAt).toISOString()}`).join('\n') || '(no tokens)');
+      const r = await callJson<{ tokens: { id: string; name: string; scope: string; createdAt: number; apps: string[] | null }[] }>(c, 'GET', '/api/tokens');
+      emit(
+        o,
+        r,
+        () =>
+          r.tokens.map((t) => `${t.id}  ${t.scope.padEnd(6)}  ${t.name}  ${new Date(t.createdAt).toISOString()}${t.apps ? `  apps: ${t.apps.join(', ')}` : ''}`).join('\n') ||
+          '(no tokens)',
+      );
     }),
   );
   targetOptions(token.command('revoke').description('revoke an API token').argument('<id>')).action(async (id: string, o: Common) =>
@@ -372,11 +395,17 @@ export function buildProgram(): Command {
       const res = await c.call('POST', `/api/apps${qs.size ? `?${qs}` : ''}`, { body, headers: { 'content-type': 'application/zip' } });
       bar.draw(total, `${files.length}/${files.length} files`, true);
       bar.end();
-      const r = await readJson<{ id: string; name: string; version: number; files: number; bytes: number; urls: string[]; warnings: string[]; permissions: PermissionStatus }>(res);
+      const r = await readJson<{ id: string; name: string; version: number; live: boolean; files: number; bytes: number; urls: string[]; warnings: string[]; permissions: PermissionStatus }>(res);
       for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
       const p = r.permissions;
       emit(o, r, () =>
-        [
+        r.live === false
+          ? [
+              `Stored ${r.name} version ${r.version} (${r.files} files, ${formatBytes(r.bytes)}), NOT live: the app holds secrets or permission grants,`,
+              `so a version deployed without the admin scope waits for the owner's approval:`,
+              `  fazt app approve ${shellWord(r.name)} ${r.version}`,
+            ].join('\n')
+          : [
           `Deployed ${r.name} version ${r.version} (${r.files} files, ${formatBytes(r.bytes)})`,
           ...r.urls.map((u) => `  ${u}`),
           ...(p.granted.length ? [`Permissions granted: ${p.granted.join(', ')}`] : []),
@@ -425,17 +454,28 @@ export function buildProgram(): Command {
   );
   targetOptions(app.command('versions').description('list versions').argument('<app>')).action(async (name: string, o: Common) =>
     withClient(o, async (c) => {
-      const r = await callJson<{ versions: { version: number; createdAt: number; fileCount: number; totalBytes: number; current: boolean }[] }>(
+      const r = await callJson<{ versions: { version: number; createdAt: number; fileCount: number; totalBytes: number; current: boolean; pending?: boolean; reviewed?: boolean }[] }>(
         c,
         'GET',
         `/api/apps/${enc(name)}/versions`,
       );
       emit(o, r, () =>
         r.versions
-          .map((v) => `${v.current ? '*' : ' '} v${String(v.version).padEnd(4)} ${new Date(v.createdAt).toISOString()}  ${v.fileCount} files  ${formatBytes(v.totalBytes)}`)
+          .map(
+            (v) =>
+              `${v.current ? '*' : ' '} v${String(v.version).padEnd(4)} ${new Date(v.createdAt).toISOString()}  ${v.fileCount} files  ${formatBytes(v.totalBytes)}${v.pending ? '  (waiting for approval)' : v.reviewed === false ? '  (unreviewed: deployed without the admin scope)' : ''}`,
+          )
           .join('\n'),
       );
     }),
+  );
+  targetOptions(app.command('approve').description('make a version that waits for approval live (admin)').argument('<app>').argument('<version>')).action(
+    async (name: string, version: string, o: Common) =>
+      withClient(o, async (c) => {
+        if (!/^\d+$/.test(version)) throw new FaztError('BAD_REQUEST', `The version must be a number (see \`fazt app versions ${name}\`), not "${version}".`);
+        const r = await callJson<{ from: number | null; to: number }>(c, 'POST', `/api/apps/${enc(name)}/approve`, { version: Number(version) });
+        emit(o, r, () => `${name}: version ${r.to} approved and live (was ${r.from ?? 'none'})`);
+      }),
   );
   targetOptions(app.command('rollback').description('make an earlier version live').argument('<app>').option('--version <n>', 'target version (default: the previous one)')).action(
     async (name: string, o: Common & { version?: string }) =>
@@ -724,6 +764,24 @@ export function buildProgram(): Command {
         if (k.auth.hasOwner()) await k.auth.setOwnerPassword(pw);
         else await k.auth.setupOwner(pw);
         out('Owner password set.');
+      } finally {
+        file.db.close();
+      }
+    });
+  owner
+    .command('login-code')
+    .description('print a one-time sign-in code for the owner (on the node’s machine; works while password sign-in is rate limited)')
+    .option('--db <path>', 'cartridge file (env FAZT_DB)')
+    .option('--json', 'machine-readable JSON output')
+    .action(async (o: { db?: string; json?: boolean }) => {
+      const file = openCartridgeFile(o.db ?? defaultDbPath(), { mustExist: true });
+      try {
+        const { kernelForFile } = await import('./kernel-file.js');
+        const k = kernelForFile(file, { logger: jsonLogger(process.stderr, 'warn') });
+        const r = k.auth.createLoginCode();
+        emit(o, r, () =>
+          [r.code, `One-time owner sign-in code, valid until ${new Date(r.expiresAt).toISOString()} (10 minutes), usable once: enter it on the dashboard's sign-in screen.`].join('\n'),
+        );
       } finally {
         file.db.close();
       }

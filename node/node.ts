@@ -30,6 +30,8 @@ export interface NodeOptions {
   runtimeLimits?: Partial<RuntimeLimits>;
   /** Logger (JSON lines on stderr by default). */
   logger?: Logger;
+  /** Reverse proxies whose `X-Forwarded-For` is believed (see `clientSource` in server.ts); default none. */
+  trustedProxies?: readonly string[];
 }
 
 /** A running headless node. */
@@ -72,7 +74,7 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
   await kernel.start();
   let bound: { server: Server; port: number };
   try {
-    bound = await listen(createApp(kernel, fetch), options.port, options.host);
+    bound = await listen(createApp(kernel, fetch, { trustedProxies: options.trustedProxies }), options.port, options.host);
   } catch (e) {
     await kernel.stop();
     file.db.close();

@@ -1,7 +1,7 @@
 import express, { type Express, type Request as ExpressRequest, type Response as ExpressResponse } from 'express';
 import type { Server } from 'node:http';
 import { Readable } from 'node:stream';
-import { createFetch, errorBody, knownBody, type FetchHandler, type Kernel } from '../shared/index.js';
+import { createFetch, errorBody, knownBody, normalizeAddress, type FetchHandler, type Kernel, type RequestContext } from '../shared/index.js';
 
 /**
  * The Node host's HTTP face: an express app whose every request goes to the kernel's
@@ -107,11 +107,46 @@ async function writeChunks(res: ExpressResponse, chunks: Iterable<Uint8Array>): 
   }
 }
 
+/** Options of {@link createApp}. */
+export interface AppOptions {
+  /**
+   * Addresses of reverse proxies whose `X-Forwarded-For` is believed (`fazt start --trusted-proxy`).
+   * Exact addresses (IPv4-mapped IPv6 compares as IPv4); empty (default): no header is believed.
+   */
+  trustedProxies?: readonly string[];
+}
+
+/**
+ * The request's source address and whether it came through a trusted proxy.
+ *
+ * Without trusted proxies, or when the TCP peer is not one, the source is the peer and headers are
+ * ignored (a client can write any `X-Forwarded-For`). When the peer is a trusted proxy, the source is
+ * the rightmost `X-Forwarded-For` entry that is not itself a trusted proxy — the entry the nearest
+ * trusted proxy wrote (entries further left come from the client and are not believed); the peer when
+ * the header is absent or holds only trusted proxies. See MDN "X-Forwarded-For", security section.
+ * @param peer the TCP peer address (`socket.remoteAddress`).
+ * @param xff the `X-Forwarded-For` value (repeated headers joined by commas).
+ */
+export function clientSource(peer: string | undefined, xff: string | undefined, trusted: ReadonlySet<string>): Pick<RequestContext, 'source' | 'proxied'> {
+  if (!peer || trusted.size === 0 || !trusted.has(normalizeAddress(peer))) return { source: peer, proxied: false };
+  const hops = (xff ?? '')
+    .split(',')
+    .map((h) => h.trim())
+    .filter((h) => h !== '');
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = normalizeAddress(hops[i]!);
+    if (!trusted.has(hop)) return { source: hop.slice(0, 100), proxied: true };
+  }
+  return { source: peer, proxied: true };
+}
+
 /**
  * Builds the express app around a kernel: a thin adapter from express to the kernel's HTTP face.
  * @param fetch the kernel's HTTP face (default `createFetch(kernel)`: the built-in dashboard).
+ * @param options how the source address of a request is found (trusted proxies).
  */
-export function createApp(kernel: Kernel, fetch: FetchHandler = createFetch(kernel)): Express {
+export function createApp(kernel: Kernel, fetch: FetchHandler = createFetch(kernel), options: AppOptions = {}): Express {
+  const trusted = new Set((options.trustedProxies ?? []).map(normalizeAddress));
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -125,7 +160,9 @@ export function createApp(kernel: Kernel, fetch: FetchHandler = createFetch(kern
       return;
     }
     try {
-      const response = await fetch(request, { peer: req.socket.remoteAddress });
+      const peer = req.socket.remoteAddress;
+      const xff = req.headers['x-forwarded-for'];
+      const response = await fetch(request, { peer, ...clientSource(peer, Array.isArray(xff) ? xff.join(',') : xff, trusted) });
       await sendFetchResponse(res, response, req.method === 'HEAD');
     } catch (e) {
       kernel.ports.logger.error('adapter failure', { error: String((e as Error)?.stack ?? e) });

@@ -1,6 +1,6 @@
 /**
  * Files larger than one chunk (256 KiB) are written by the Node adapter straight from the blob
- * store's chunks (shared/http/known-body.ts, `BlobStore.chunks`), served again from the hot-chunk
+ * store's chunks (shared/lib/known-body.ts, `BlobStore.chunks`), served again from the hot-chunk
  * cache: whole, by ranges across chunk boundaries, HEAD, a client that leaves mid-body, and a chunk
  * missing from a damaged cartridge — against a real node over HTTP.
  */

@@ -10,4 +10,5 @@ export { systemClock, HybridLogicalClock, type Clock } from './clock/index.js';
 export { DEFAULT_DEPLOY_LIMITS, formatBytes, type DeployLimits, type DeployResult } from './deploy/index.js';
 export type { AppRecord, VersionRecord, FileRecord } from './apps/index.js';
 export type { TokenScope, Principal } from './auth/index.js';
+export { normalizeAddress, LOGIN_CODE_TTL_MS } from './auth/index.js';
 export { knownBody } from './lib/known-body.js';

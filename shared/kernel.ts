@@ -175,20 +175,34 @@ export class Kernel {
   async deployApp(input: DeployInput & { grant?: 'all' | readonly string[] }): Promise<AppDeployed> {
     const grant = input.grant === undefined || input.grant === 'all' ? input.grant : input.grant.map(checkPermission);
     const r = await this.deploy.deploy(input);
-    this.followLiveVersion({ kind: 'deploy', appId: r.id, version: r.version });
+    // a version waiting for the owner's approval (see DeployInput.review) is stored, not live: nothing follows yet
+    if (r.live) this.followLiveVersion({ kind: 'deploy', appId: r.id, version: r.version });
     this.collectGarbage();
-    const list = grant === 'all' ? (r.manifest.permissions ?? []) : (grant ?? []);
+    const list = !r.live ? [] : grant === 'all' ? (r.manifest.permissions ?? []) : (grant ?? []);
     if (list.length) this.permissions.grant(r.id, list);
     return { ...r, permissions: this.permissionStatus(r.id) };
   }
 
   /**
+   * The owner approves a version that waits for approval (deployed without the admin scope to an app
+   * holding secrets or grants): it becomes live and takes effect ({@link Kernel.followLiveVersion}).
+   * @throws FaztError `APP_NOT_FOUND`, `VERSION_NOT_FOUND`, `CONFLICT` (see `AppRegistry.approve`).
+   */
+  approveVersion(ref: string, version: number): { app: AppRecord; from: number | null; to: number } {
+    const r = this.apps.approve(ref, version);
+    this.followLiveVersion({ kind: 'rollback', appId: r.app.id, version: r.to });
+    return r;
+  }
+
+  /**
    * Moves an app's live pointer back to an earlier version (default: the one before the live one),
    * then lets that version take effect ({@link Kernel.followLiveVersion}).
-   * @throws FaztError `APP_NOT_FOUND`, `VERSION_NOT_FOUND`.
+   * @param options.reviewedOnly refuse versions deployed without the admin scope and never approved
+   *   (for a non-admin caller on an app holding secrets or grants; see `AppRegistry.rollback`).
+   * @throws FaztError `APP_NOT_FOUND`, `VERSION_NOT_FOUND`, `CONFLICT`, `FORBIDDEN`.
    */
-  rollbackApp(ref: string, version?: number): { app: AppRecord; from: number | null; to: number } {
-    const r = this.apps.rollback(ref, version);
+  rollbackApp(ref: string, version?: number, options: { reviewedOnly?: boolean } = {}): { app: AppRecord; from: number | null; to: number } {
+    const r = this.apps.rollback(ref, version, options);
     this.followLiveVersion({ kind: 'rollback', appId: r.app.id, version: r.to });
     return r;
   }

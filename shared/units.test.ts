@@ -5,7 +5,8 @@ import { parseManifest } from './apps/manifest.js';
 import { assertAppName } from './apps/names.js';
 import { HybridLogicalClock, decodeHlc } from './clock/index.js';
 import { isFingerprinted, parseRange } from './http/static.js';
-import { LoginRateLimiter } from './auth/rate-limit.js';
+import { LoginRateLimiter, sourceKey } from './auth/rate-limit.js';
+import { normalizeLoginCode } from './auth/login-codes.js';
 import { FaztError } from './errors.js';
 
 const code = (fn: () => unknown) => {
@@ -117,16 +118,40 @@ describe('HTTP helpers', () => {
 });
 
 describe('login rate limiter', () => {
-  it('blocks an address after too many failures until the window ends, and caps all addresses together', () => {
+  it('blocks a source after too many failures until the window ends; other sources are never blocked', () => {
     let now = 0;
-    const l = new LoginRateLimiter(3, 5, 1000, () => now);
+    const l = new LoginRateLimiter(3, 1000, () => now);
     for (let i = 0; i < 3; i++) l.fail('a');
     expect(l.retryAfter('a')).toBe(1);
     expect(l.retryAfter('b')).toBe(0);
-    l.fail('b');
-    l.fail('c');
-    expect(l.retryAfter('d')).toBe(1); // 5 failures in all
+    for (let i = 0; i < 50; i++) l.fail(`10.0.0.${i}`);
+    expect(l.retryAfter('d')).toBe(0); // no node-wide lock-out
     now = 1001;
     expect(l.retryAfter('a')).toBe(0);
+  });
+  it('keys IPv6 sources by /64 and IPv4-mapped addresses as IPv4', () => {
+    expect(sourceKey('2001:db8:1:2:aaaa::1')).toBe('2001:0db8:0001:0002::/64');
+    expect(sourceKey('2001:db8:1:2:ffff:ffff:ffff:ffff')).toBe('2001:0db8:0001:0002::/64');
+    expect(sourceKey('[2001:DB8:1:2::9%eth0]')).toBe('2001:0db8:0001:0002::/64');
+    expect(sourceKey('::1')).toBe('0000:0000:0000:0000::/64');
+    expect(sourceKey('::ffff:127.0.0.1')).toBe('127.0.0.1');
+    expect(sourceKey('203.0.113.7')).toBe('203.0.113.7');
+    expect(sourceKey('unknown')).toBe('unknown');
+    const l = new LoginRateLimiter(2, 1000, () => 0);
+    l.fail('2001:db8:1:2::1');
+    l.fail('2001:db8:1:2::2');
+    expect(l.retryAfter('2001:db8:1:2::3')).toBeGreaterThan(0);
+    expect(l.retryAfter('2001:db8:1:3::1')).toBe(0);
+  });
+  it('reads one-time login codes as typed: any case, dashes and spaces, Crockford look-alikes', () => {
+    expect(normalizeLoginCode('abcd-efgh-jkmn-pqrs')).toBe('ABCDEFGHJKMNPQRS');
+    expect(normalizeLoginCode(' 0O1I L  ')).toBe('00111');
+  });
+  it('stays bounded in memory', () => {
+    const l = new LoginRateLimiter(2, 1000, () => 0, 100);
+    for (let i = 0; i < 1000; i++) l.fail(`10.0.${i >> 8}.${i & 255}`);
+    l.fail('10.9.9.9');
+    l.fail('10.9.9.9');
+    expect(l.retryAfter('10.9.9.9')).toBeGreaterThan(0);
   });
 });

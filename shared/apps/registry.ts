@@ -36,6 +36,34 @@ export interface VersionRecord {
   manifest: AppManifest;
   /** True for the live version. */
   current: boolean;
+  /**
+   * True while the version waits for the owner's approval (deployed by a non-admin to an app holding
+   * secrets or grants): it is never live, and no rollback reaches it, until approved.
+   */
+  pending: boolean;
+  /**
+   * True when an admin deployed the version or the owner approved it; false for a version deployed
+   * without the admin scope and never approved (a non-admin may not make it live again while the app
+   * holds secrets or grants).
+   */
+  reviewed: boolean;
+}
+
+/** How a version deployed without the admin scope lands, see {@link AppRegistry.commitVersion}. */
+export interface UnreviewedDeploy {
+  /** Who deployed it: `token:<id>` or `session:<user id>`. */
+  deployedBy: string;
+  /** Store it without making it live: it waits for the owner's approval. */
+  hold: boolean;
+}
+
+/** A version waiting for the owner's approval. */
+export interface PendingVersion {
+  version: number;
+  /** Who deployed it: `token:<id>` or `session:<user id>`. */
+  deployedBy: string;
+  /** ms since epoch. */
+  requestedAt: number;
 }
 
 /** A file of a version. */
@@ -191,6 +219,11 @@ export class AppRegistry {
   /** Versions of an app, newest first. */
   versions(appId: string): VersionRecord[] {
     const current = this.db.get<{ v: number | null }>('SELECT current_version AS v FROM apps WHERE id = ?', [appId])?.v;
+    const unreviewed = new Map(
+      this.db
+        .query<{ version: number; held: number }>('SELECT version, held FROM app_version_approvals WHERE app_id = ? AND approved_at IS NULL', [appId])
+        .map((r) => [r.version, r.held === 1]),
+    );
     return this.db
       .query<{ version: number; created_at: number; file_count: number; total_bytes: number; tree_hash: string; manifest: string }>(
         'SELECT version, created_at, file_count, total_bytes, tree_hash, manifest FROM app_versions WHERE app_id = ? ORDER BY version DESC',
@@ -204,7 +237,48 @@ export class AppRegistry {
         treeHash: r.tree_hash,
         manifest: JSON.parse(r.manifest) as AppManifest,
         current: r.version === current,
+        pending: unreviewed.get(r.version) === true,
+        reviewed: !unreviewed.has(r.version),
       }));
+  }
+
+  /** Versions of an app waiting for the owner's approval, newest first. */
+  pendingVersions(appId: string): PendingVersion[] {
+    return this.db
+      .query<{ version: number; deployed_by: string; requested_at: number }>(
+        'SELECT version, deployed_by, requested_at FROM app_version_approvals WHERE app_id = ? AND held = 1 AND approved_at IS NULL ORDER BY version DESC',
+        [appId],
+      )
+      .map((r) => ({ version: r.version, deployedBy: r.deployed_by, requestedAt: r.requested_at }));
+  }
+
+  /**
+   * The owner approves a version deployed without the admin scope (one waiting for approval, or an
+   * earlier unreviewed one) and makes it live.
+   * @throws FaztError `APP_NOT_FOUND`, `VERSION_NOT_FOUND` (no such unreviewed version).
+   */
+  approve(ref: string, version: number): { app: AppRecord; from: number | null; to: number } {
+    const r = this.db.transaction(() => {
+      const app = this.require(ref);
+      const approved = this.db.run('UPDATE app_version_approvals SET approved_at = ? WHERE app_id = ? AND version = ? AND approved_at IS NULL', [
+        this.cart.clock.now(),
+        app.id,
+        version,
+      ]);
+      if (approved.changes === 0) {
+        throw new FaztError('VERSION_NOT_FOUND', `Version ${version} of "${app.name}" is not waiting for approval. Run \`fazt app versions ${app.name}\`.`);
+      }
+      this.db.run('UPDATE apps SET current_version = ?, updated_at = ?, hlc = ?, node_id = ? WHERE id = ?', [
+        version,
+        this.cart.clock.now(),
+        this.cart.hlc.now(),
+        this.cart.nodeId,
+        app.id,
+      ]);
+      return { app: this.require(app.id), from: app.currentVersion, to: version };
+    });
+    this.changed({ kind: 'deploy', appId: r.app.id, version: r.to });
+    return r;
   }
 
   /** The manifest of one version. */
@@ -254,15 +328,27 @@ export class AppRegistry {
    * Creates the next version of the app `name` (creating the app when the name is free) and makes
    * it live, in one transaction: either everything lands or nothing does.
    * @param files path → blob hash; the blobs must already be stored.
-   * @throws FaztError `INVALID_NAME`, `RESERVED_NAME`.
+   * @param review called inside the transaction with the existing app (`undefined` for a new one)
+   *   and the name: `undefined` for an admin's deploy; for anyone else's, who deployed it and whether
+   *   the version must wait for the owner's approval (it is then stored but not made live). May throw
+   *   to refuse the deploy.
+   * @returns `live: false` for a version that waits for approval.
+   * @throws FaztError `INVALID_NAME`, `RESERVED_NAME`, or what `review` throws.
    */
-  commitVersion(name: string, manifest: AppManifest, files: Map<string, BlobInfo>, treeHash: string): { app: AppRecord; version: number; created: boolean } {
+  commitVersion(
+    name: string,
+    manifest: AppManifest,
+    files: Map<string, BlobInfo>,
+    treeHash: string,
+    review?: (app: AppRecord | undefined, name: string) => UnreviewedDeploy | undefined,
+  ): { app: AppRecord; version: number; created: boolean; live: boolean } {
     assertAppName(name);
     const db = this.db;
     const result = db.transaction(() => {
       const now = this.cart.clock.now();
       const hlc = this.cart.hlc.now();
       let existing = this.lookupAlias(name);
+      const unreviewed = review?.(existing ? this.require(existing.id) : undefined, name);
       let created = false;
       if (!existing) {
         const id = crypto.randomUUID();
@@ -290,6 +376,16 @@ export class AppRegistry {
       for (const [path, blob] of files) {
         db.run('INSERT INTO vfs_files (app_id, version, path, blob_hash) VALUES (?, ?, ?, ?)', [appId, version, path, blob.hash]);
       }
+      if (unreviewed) {
+        db.run('INSERT INTO app_version_approvals (app_id, version, deployed_by, requested_at, held, approved_at) VALUES (?, ?, ?, ?, ?, NULL)', [
+          appId,
+          version,
+          unreviewed.deployedBy,
+          now,
+          unreviewed.hold ? 1 : 0,
+        ]);
+        if (unreviewed.hold) return { app: this.require(appId), version, created, live: false };
+      }
       db.run('UPDATE apps SET current_version = ?, title = ?, updated_at = ?, hlc = ?, node_id = ? WHERE id = ?', [
         version,
         manifest.title ?? existing.name,
@@ -298,9 +394,9 @@ export class AppRegistry {
         this.cart.nodeId,
         appId,
       ]);
-      return { app: this.require(appId), version, created };
+      return { app: this.require(appId), version, created, live: true };
     });
-    this.changed({ kind: 'deploy', appId: result.app.id, version: result.version });
+    if (result.live) this.changed({ kind: 'deploy', appId: result.app.id, version: result.version });
     return result;
   }
 
@@ -320,20 +416,38 @@ export class AppRegistry {
   }
 
   /**
-   * Makes an earlier version live again (default: the one before the live one).
-   * @throws FaztError `APP_NOT_FOUND`, `VERSION_NOT_FOUND`.
+   * Makes an earlier version live again (default: the newest one before the live one that does not
+   * wait for approval).
+   * @param options.reviewedOnly refuse a version deployed without the admin scope and never approved
+   *   (set for a non-admin caller on an app that holds secrets or grants).
+   * @throws FaztError `APP_NOT_FOUND`, `VERSION_NOT_FOUND`, `CONFLICT` (the version waits for
+   *   approval), `FORBIDDEN` (unreviewed, with `reviewedOnly`).
    */
-  rollback(ref: string, version?: number): { app: AppRecord; from: number | null; to: number } {
+  rollback(ref: string, version?: number, options: { reviewedOnly?: boolean } = {}): { app: AppRecord; from: number | null; to: number } {
     const r = this.db.transaction(() => {
       const app = this.require(ref);
       const from = app.currentVersion;
       let to = version;
       if (to === undefined) {
-        to = this.db.get<{ v: number | null }>('SELECT MAX(version) AS v FROM app_versions WHERE app_id = ? AND version < ?', [app.id, from ?? 0])!.v ?? undefined;
+        to =
+          this.db.get<{ v: number | null }>(
+            'SELECT MAX(version) AS v FROM app_versions v WHERE app_id = ? AND version < ? AND NOT EXISTS (SELECT 1 FROM app_version_approvals p WHERE p.app_id = v.app_id AND p.version = v.version AND p.held = 1 AND p.approved_at IS NULL)',
+            [app.id, from ?? 0],
+          )!.v ?? undefined;
         if (to === undefined) throw new FaztError('VERSION_NOT_FOUND', `"${app.name}" has no version before ${from}; nothing to roll back to.`);
       }
       if (!this.db.get('SELECT 1 FROM app_versions WHERE app_id = ? AND version = ?', [app.id, to])) {
         throw new FaztError('VERSION_NOT_FOUND', `"${app.name}" has no version ${to}. Run \`fazt app versions ${app.name}\`.`);
+      }
+      const review = this.db.get<{ held: number }>('SELECT held FROM app_version_approvals WHERE app_id = ? AND version = ? AND approved_at IS NULL', [app.id, to]);
+      if (review?.held === 1) {
+        throw new FaztError('CONFLICT', `Version ${to} of "${app.name}" waits for the owner's approval; only \`fazt app approve ${app.name} ${to}\` (admin) makes it live.`);
+      }
+      if (review && options.reviewedOnly) {
+        throw new FaztError(
+          'FORBIDDEN',
+          `Version ${to} of "${app.name}" was deployed without the admin scope and never approved, and the app now holds secrets or permission grants: only the owner can make it live (\`fazt app approve ${app.name} ${to}\`).`,
+        );
       }
       this.db.run('UPDATE apps SET current_version = ?, updated_at = ?, hlc = ?, node_id = ? WHERE id = ?', [
         to,
@@ -416,6 +530,7 @@ export class AppRegistry {
       ]);
       this.db.run('DELETE FROM vfs_files WHERE app_id = ?', [app.id]);
       this.db.run('DELETE FROM app_versions WHERE app_id = ?', [app.id]);
+      this.db.run('DELETE FROM app_version_approvals WHERE app_id = ?', [app.id]);
       return app;
     });
     this.changed({ kind: 'remove', appId: removed.id, version: null });

@@ -260,6 +260,36 @@ INSERT INTO cartridge_tables (name, sync) VALUES
   ('event_deliveries','local'), ('jobs','local'), ('app_logs','local');
 `,
   },
+  {
+    // Self-contained (issue 15, parts 4 and 5): touches only api_tokens and two new local tables, so
+    // it can be renumbered after another version 3 without change.
+    version: 3,
+    name: 'app-scoped deploy tokens, versions awaiting approval, owner login codes',
+    sql: `
+ALTER TABLE api_tokens ADD COLUMN apps TEXT;
+
+-- one row per app version deployed without the admin scope: held = 1 when it was stored without
+-- going live (it waits for approval); approved_at once the owner approved it
+CREATE TABLE app_version_approvals (
+  app_id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  deployed_by TEXT NOT NULL,
+  requested_at INTEGER NOT NULL,
+  held INTEGER NOT NULL,
+  approved_at INTEGER,
+  PRIMARY KEY (app_id, version)
+) WITHOUT ROWID;
+
+CREATE TABLE owner_login_codes (
+  code_hash TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  used_at INTEGER
+) WITHOUT ROWID;
+
+INSERT INTO cartridge_tables (name, sync) VALUES ('app_version_approvals','local'), ('owner_login_codes','local');
+`,
+  },
 ];
 
 /** The newest schema version this build knows. */

@@ -1,5 +1,6 @@
 import { FaztError } from '../errors.js';
 import type { AppRegistry, AppRecord } from '../apps/index.js';
+import type { UnreviewedDeploy } from '../apps/registry.js';
 import type { AppManifest } from '../apps/manifest.js';
 import { assertAppName } from '../apps/names.js';
 import type { BlobInfo, BlobStore } from '../vfs/blobs.js';
@@ -18,8 +19,13 @@ export interface DeployResult {
   id: string;
   /** The app's name. */
   name: string;
-  /** The new live version number. */
+  /** The new version number (live unless `live` is false). */
   version: number;
+  /**
+   * False when the version waits for the owner's approval (see {@link DeployInput.review}): stored,
+   * not live, runs no code.
+   */
+  live: boolean;
   /** True when this deploy created the app. */
   created: boolean;
   /** Number of files in the version. */
@@ -46,6 +52,14 @@ export interface DeployInput {
   name?: string;
   /** Called as the upload is received. */
   onProgress?: (p: UploadProgress) => void;
+  /**
+   * Who may land the version and how, decided against the target app (`undefined` when the name is
+   * free) and name: `undefined` for an admin's deploy (live at once); for anyone else's, who deployed
+   * it and whether it must wait for the owner's approval; or throw (e.g. FaztError `FORBIDDEN`) to
+   * refuse. Called once as soon as the name is known (before the checks, so a refused deploy costs
+   * little) and again inside the committing transaction, which decides.
+   */
+  review?: (app: AppRecord | undefined, name: string) => UnreviewedDeploy | undefined;
 }
 
 /** A pre-commit check of an upload, see {@link DeployService.checks}. */
@@ -113,6 +127,7 @@ export class DeployService {
       const name = input.name ?? manifest.name;
       if (!name) throw new FaztError('INVALID_MANIFEST', 'The app has no name: put "name" in app.json or pass --name. Nothing was deployed.');
       assertAppName(name);
+      input.review?.(this.apps.resolve(name), name);
       const readText = (path: string) => {
         const b = files.get(path);
         return b ? new TextDecoder().decode(this.blobs.readAll(b)) : undefined;
@@ -120,11 +135,11 @@ export class DeployService {
       for (const check of this.checks) await check({ files, manifest, readText });
       await this.precompress(files);
       const treeHash = this.treeHash(files);
-      const { app, version, created } = this.apps.commitVersion(name, manifest, files, treeHash);
+      const { app, version, created, live } = this.apps.commitVersion(name, manifest, files, treeHash, input.review);
       let bytes = 0;
       for (const b of files.values()) bytes += b.size;
-      this.ports.logger.info('deployed', { app: app.name, id: app.id, version, files: files.size, bytes });
-      return { id: app.id, name: app.name, version, created, files: files.size, bytes, warnings, app, manifest };
+      this.ports.logger.info(live ? 'deployed' : 'deployed, waiting for approval', { app: app.name, id: app.id, version, files: files.size, bytes });
+      return { id: app.id, name: app.name, version, live, created, files: files.size, bytes, warnings, app, manifest };
     } finally {
       end();
     }

@@ -1,6 +1,6 @@
 import { FaztError } from '../errors.js';
 import type { Kernel } from '../kernel.js';
-import { SESSION_COOKIE, type Principal, type TokenScope } from '../auth/index.js';
+import { SESSION_COOKIE, assertMayUseApp, type Principal, type TokenScope } from '../auth/index.js';
 import type { RequestContext } from './context.js';
 import { readCookie } from './cookies.js';
 import { errorResponse } from './responses.js';
@@ -31,6 +31,8 @@ interface Route {
   pattern: RegExp;
   scope: TokenScope | null;
   handler: ApiHandler;
+  /** The route acts on the app named by its first parameter (`/api/apps/:ref…`): app-scoped tokens are checked. */
+  onApp: boolean;
 }
 
 const SCOPE_RANK: Record<TokenScope, number> = { deploy: 1, admin: 2 };
@@ -48,7 +50,7 @@ export class ApiRouter {
    */
   route(method: string, path: string, scope: TokenScope | null, handler: ApiHandler): void {
     const pattern = new RegExp('^' + path.replace(/:[a-z]+/g, '([^/]+)') + '/?$');
-    this.routes.push({ method, pattern, scope, handler });
+    this.routes.push({ method, pattern, scope, handler, onApp: path.startsWith('/api/apps/:ref') });
   }
 
   /**
@@ -74,6 +76,11 @@ export class ApiRouter {
           if (SCOPE_RANK[c.principal.scope] < SCOPE_RANK[r.scope]) {
             throw new FaztError('FORBIDDEN', `This needs a token with the "${r.scope}" scope; yours has "${c.principal.scope}".`);
           }
+        }
+        if (r.onApp && c.principal?.apps) {
+          // an app-scoped token learns nothing of other apps, not even whether they exist
+          const ref = decodeURIComponent(c.params[0]!);
+          assertMayUseApp(c.principal, kernel.apps.resolve(ref) ?? ref);
         }
         return await r.handler(c);
       }

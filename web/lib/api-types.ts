@@ -55,6 +55,8 @@ export interface VersionInfo {
   treeHash: string;
   manifest: Record<string, unknown> | null;
   current: boolean;
+  /** Waits for the owner's approval (deployed without the admin scope to an app holding secrets or grants). */
+  pending?: boolean;
 }
 
 /** Answer of a deploy (`POST /api/apps`). */

@@ -168,6 +168,14 @@ export class FaztApi {
     return this.call('POST', '/login', { password });
   }
 
+  /**
+   * Signs the owner in with a one-time code printed by `fazt owner login-code` on the node's machine
+   * (accepted even while password sign-in is rate limited; each code works once).
+   */
+  loginWithCode(code: string): Promise<{ ok: true; expiresAt: number }> {
+    return this.call('POST', '/login', { code });
+  }
+
   /** Ends the session. */
   logout(): Promise<{ ok: true }> {
     return this.call('POST', '/logout');
@@ -188,6 +196,11 @@ export class FaztApi {
   async versions(name: string): Promise<VersionInfo[]> {
     const r = await this.call<{ versions: VersionInfo[] }>('GET', `/apps/${encodeURIComponent(name)}/versions`);
     return r.versions.sort((a, b) => b.version - a.version);
+  }
+
+  /** Makes a version that waits for the owner's approval live (`POST /api/apps/:app/approve`, admin). */
+  approve(name: string, version: number): Promise<{ from: number | null; to: number }> {
+    return this.call('POST', `/apps/${encodeURIComponent(name)}/approve`, { version });
   }
 
   /** Makes `version` (default: the one before the live one) live. */

@@ -152,10 +152,16 @@ export class FaztAppDetail extends LitElement {
           (v) => html`<li class="version">
             <div>
               <strong>Version ${v.version}</strong> ${v.current ? html`<span class="badge live">live</span>` : ''}
+              ${v.pending ? html`<span class="badge">waiting for approval</span>` : ''}
               <div class="muted small">${formatTime(v.createdAt)} · ${plural(v.fileCount, 'file')}, ${formatBytes(v.totalBytes)}</div>
             </div>
             ${v.current
               ? ''
+              : v.pending
+              ? html`<button ?disabled=${this.busy} @click=${() => this.rollback(v.version, true)} aria-label="Approve version ${v.version} and make it live"
+                  title="Deployed without the admin scope: it sees the app's secrets and permissions once you approve it">
+                  Approve and make live
+                </button>`
               : html`<button class="secondary" ?disabled=${this.busy} @click=${() => this.rollback(v.version)} aria-label="Make version ${v.version} live">
                   Make live
                 </button>`}
@@ -178,12 +184,12 @@ export class FaztAppDetail extends LitElement {
     </section>`;
   }
 
-  private async rollback(version: number) {
+  private async rollback(version: number, approve = false) {
     this.busy = true;
     this.error = '';
     try {
-      const r = await this.api.rollback(this.name, version);
-      toast(this, `Version ${r.to} of ${this.name} is live (was ${r.from}).`);
+      const r = approve ? await this.api.approve(this.name, version) : await this.api.rollback(this.name, version);
+      toast(this, `Version ${r.to} of ${this.name} is live (was ${r.from ?? 'none'}).`);
       emit(this, APPS_CHANGED);
       await this.load();
     } catch (e) {

@@ -1,6 +1,8 @@
 /**
  * `<fazt-sign-in>`: the hub's first-run owner setup ("Welcome: set up this node") and the owner's
- * sign-in. Errors are the node's own sentences (too short a password, wrong password, rate limit).
+ * sign-in, by password or by a one-time code printed on the node's machine (`fazt owner login-code`,
+ * the way in while strangers keep password sign-in rate limited). Errors are the node's own sentences
+ * (too short a password, wrong password, rate limit, used code).
  */
 import { LitElement, html, css } from 'lit';
 import type { FaztApi } from '../lib/api.js';
@@ -16,6 +18,7 @@ export class FaztSignIn extends LitElement {
     hubLabel: {},
     error: { state: true },
     busy: { state: true },
+    useCode: { state: true },
   };
   static styles = [
     base,
@@ -31,6 +34,16 @@ export class FaztSignIn extends LitElement {
       .error {
         margin: 0.75rem 0 0;
       }
+      button.link {
+        margin-top: 0.75rem;
+        width: auto;
+        background: none;
+        border: none;
+        padding: 0;
+        color: inherit;
+        text-decoration: underline;
+        cursor: pointer;
+      }
     `,
   ];
 
@@ -44,6 +57,8 @@ export class FaztSignIn extends LitElement {
   hubLabel = '';
   private error = '';
   private busy = false;
+  /** Sign in with a one-time code instead of the password. */
+  private useCode = false;
 
   render() {
     if (this.mode === 'setup') {
@@ -66,12 +81,25 @@ export class FaztSignIn extends LitElement {
       <h2>Sign in</h2>
       <p class="muted">to ${this.hubLabel || 'this hub'}</p>
       <form @submit=${this.submit}>
-        <label for="pw">Owner password</label>
-        <input id="pw" name="password" type="password" autocomplete="current-password" required />
+        ${this.useCode
+          ? html`<label for="login-code">One-time code (run <code>fazt owner login-code</code> on the node's machine)</label>
+              <input id="login-code" name="code" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" required />`
+          : html`<label for="pw">Owner password</label>
+              <input id="pw" name="password" type="password" autocomplete="current-password" required />`}
         ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}
         <button type="submit" ?disabled=${this.busy}>Sign in</button>
       </form>
+      <button type="button" class="link" id="toggle-code" @click=${this.toggleCode}>
+        ${this.useCode ? 'Use the password instead' : 'Locked out? Use a one-time code'}
+      </button>
     </section>`;
+  }
+
+  private async toggleCode() {
+    this.useCode = !this.useCode;
+    this.error = '';
+    await this.updateComplete;
+    this.renderRoot.querySelector<HTMLInputElement>(this.useCode ? '#login-code' : '#pw')?.focus();
   }
 
   private async submit(e: SubmitEvent) {
@@ -83,13 +111,14 @@ export class FaztSignIn extends LitElement {
     this.busy = true;
     try {
       if (this.mode === 'setup') await this.api.setup(password, data.get('code') ? String(data.get('code')) : undefined);
+      else if (this.useCode) await this.api.loginWithCode(String(data.get('code') ?? ''));
       else await this.api.login(password);
       form.reset();
       emit(this, SESSION_CHANGED);
     } catch (err) {
       this.error = (err as Error).message;
       await this.updateComplete;
-      this.renderRoot.querySelector<HTMLInputElement>('#pw')?.focus();
+      this.renderRoot.querySelector<HTMLInputElement>(this.useCode ? '#login-code' : '#pw')?.focus();
     } finally {
       this.busy = false;
     }

@@ -1,5 +1,6 @@
 import { FaztError } from '../../errors.js';
 import { checkPermission, type AppRecord } from '../../apps/index.js';
+import { assertMayUseApp, deployNeedsApproval, mayUseApp } from '../../auth/index.js';
 import type { Kernel } from '../../kernel.js';
 import { jsonBody, param } from '../api-input.js';
 import { json } from '../responses.js';
@@ -11,6 +12,11 @@ import type { ApiCall, ApiRouter } from '../router.js';
 export function appUrls(kernel: Kernel, url: URL, name: string): string[] {
   const port = url.port ? `:${url.port}` : '';
   return [`${url.protocol}//${name}.${kernel.domain}${port}/`, `${url.origin}/a/${name}/`];
+}
+
+/** True when the app holds secrets or permission grants: the owner's decisions a non-admin's code must not inherit. */
+function holdsOwnerDecisions(c: ApiCall, appId: string): boolean {
+  return c.kernel.secrets.names(appId).length > 0 || c.kernel.permissions.granted(appId).length > 0;
 }
 
 function appJson(c: ApiCall, app: AppRecord) {
@@ -31,7 +37,7 @@ function parseGrantParam(values: string[]): 'all' | string[] | undefined {
 
 /** Adds `/api/apps` and `/api/apps/:ref/{versions,files,rollback,rename,aliases}`. */
 export function appRoutes(api: ApiRouter): void {
-  api.route('GET', '/api/apps', 'deploy', (c) => json({ apps: c.kernel.apps.list().map((a) => appJson(c, a)) }));
+  api.route('GET', '/api/apps', 'deploy', (c) => json({ apps: c.kernel.apps.list().filter((a) => mayUseApp(c.principal, a)).map((a) => appJson(c, a)) }));
 
   api.route('POST', '/api/apps', 'deploy', async (c) => {
     const name = c.url.searchParams.get('name') ?? undefined;
@@ -43,20 +49,38 @@ export function appRoutes(api: ApiRouter): void {
         'Granting permissions needs the "admin" scope; this token has "deploy". Deploy without granting (new permissions stay pending), then the owner grants them: `fazt app grant APP PERM…`.',
       );
     }
+    if (name !== undefined) assertMayUseApp(c.principal, c.kernel.apps.resolve(name) ?? name);
     if (!c.request.body) throw new FaztError('BAD_REQUEST', 'Send the app as a zip (Content-Type: application/zip) or multipart/form-data.');
     const len = c.request.headers.get('content-length');
+    const p = c.principal;
     const r = await c.kernel.deployApp({
       body: c.request.body,
       contentType: c.request.headers.get('content-type') ?? '',
       contentLength: len ? Number(len) : undefined,
       name,
       grant,
+      // Secrets and grants are the owner's: a non-admin's version of an app holding any waits for approval.
+      review: (app, target) => {
+        assertMayUseApp(p, app ?? target);
+        if (p?.scope === 'admin') return undefined;
+        return {
+          deployedBy: p?.tokenId ? `token:${p.tokenId}` : `session:${p?.userId ?? 'unknown'}`,
+          hold: deployNeedsApproval(p, !!app && holdsOwnerDecisions(c, app.id)),
+        };
+      },
     });
     return json(
       {
         id: r.id,
         name: r.name,
         version: r.version,
+        live: r.live,
+        ...(r.live
+          ? {}
+          : {
+              pending: true,
+              message: `Version ${r.version} of "${r.name}" is stored but not live: the app holds secrets or permission grants, so a version deployed without the admin scope waits for the owner's approval (\`fazt app approve ${r.name} ${r.version}\`).`,
+            }),
         created: r.created,
         files: r.files,
         bytes: r.bytes,
@@ -64,7 +88,7 @@ export function appRoutes(api: ApiRouter): void {
         permissions: r.permissions,
         urls: appUrls(c.kernel, c.url, r.name),
       },
-      r.created ? 201 : 200,
+      r.live ? (r.created ? 201 : 200) : 202,
     );
   });
 
@@ -92,7 +116,15 @@ export function appRoutes(api: ApiRouter): void {
   api.route('POST', '/api/apps/:ref/rollback', 'deploy', async (c) => {
     const b = await jsonBody(c);
     if (b.version !== undefined && !Number.isInteger(b.version)) throw new FaztError('BAD_REQUEST', '"version" must be an integer.');
-    const r = c.kernel.rollbackApp(param(c, 0), b.version as number | undefined);
+    const app = c.kernel.apps.require(param(c, 0));
+    const r = c.kernel.rollbackApp(app.id, b.version as number | undefined, { reviewedOnly: deployNeedsApproval(c.principal, holdsOwnerDecisions(c, app.id)) });
+    return json({ app: appJson(c, r.app), from: r.from, to: r.to });
+  });
+
+  api.route('POST', '/api/apps/:ref/approve', 'admin', async (c) => {
+    const b = await jsonBody(c);
+    if (!Number.isInteger(b.version)) throw new FaztError('BAD_REQUEST', 'Send {"version": N}: the version waiting for approval (see `fazt app versions APP`).');
+    const r = c.kernel.approveVersion(param(c, 0), b.version as number);
     return json({ app: appJson(c, r.app), from: r.from, to: r.to });
   });
 

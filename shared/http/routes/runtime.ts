@@ -1,3 +1,4 @@
+import { assertMayUseApp } from '../../auth/index.js';
 import { FaztError } from '../../errors.js';
 import { appOf, intParam, jsonBody, param } from '../api-input.js';
 import { json } from '../responses.js';
@@ -36,6 +37,8 @@ export function runtimeRoutes(api: ApiRouter): void {
 
   api.route('GET', '/api/events', 'deploy', (c) => {
     const ref = c.url.searchParams.get('app');
+    if (c.principal?.apps && (ref === null || ref === '')) throw new FaztError('FORBIDDEN', 'This token is limited to some apps: ask for one with ?app=NAME.');
+    if (ref !== null && ref !== '') assertMayUseApp(c.principal, c.kernel.apps.resolve(ref) ?? ref);
     const app = ref !== null && ref !== '' ? c.kernel.apps.require(ref) : undefined;
     const limit = intParam('limit', c.url.searchParams.get('limit'), 1, 1000) ?? 50;
     return json({ events: c.kernel.events.recent(app?.id, limit) });

@@ -17,15 +17,27 @@ function sessionCookie(c: ApiCall, value: string, maxAgeSeconds: number): string
   });
 }
 
-const peer = (c: ApiCall) => c.ctx.peer ?? 'unknown';
+/** The request's source address (rate-limit key): what the host computed, else the TCP peer. */
+const peer = (c: ApiCall) => c.ctx.source ?? c.ctx.peer ?? 'unknown';
 const isLoopback = (addr: string | undefined) => !!addr && /^(127\.|::1$|::ffff:127\.)/.test(addr);
 /**
- * True when the request comes from this machine AND names the node by a loopback host: a page
- * elsewhere that DNS-rebinds its own name to 127.0.0.1 reaches us from loopback too, with its own Host.
+ * True when the request came through a proxy: the host says so (a trusted-proxy peer), or it carries
+ * a `Forwarded` (RFC 7239) or `X-Forwarded-*` header. A reverse proxy on the node's machine connects
+ * from loopback on behalf of anyone.
+ */
+const viaProxy = (c: ApiCall) => {
+  if (c.ctx.proxied) return true;
+  for (const name of c.request.headers.keys()) if (name === 'forwarded' || name.startsWith('x-forwarded-')) return true;
+  return false;
+};
+/**
+ * True when the request comes from this machine AND names the node by a loopback host AND did not
+ * come through a proxy: a page elsewhere that DNS-rebinds its own name to 127.0.0.1 reaches us from
+ * loopback too, with its own Host; a reverse proxy on this machine connects from loopback for anyone.
  */
 const isLocalSetup = (c: ApiCall) => {
   const h = c.url.hostname;
-  return isLoopback(c.ctx.peer) && (h === 'localhost' || h === c.kernel.domain || h === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(h));
+  return isLoopback(c.ctx.peer) && !viaProxy(c) && (h === 'localhost' || h === c.kernel.domain || h === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(h));
 };
 
 /**
@@ -53,7 +65,7 @@ export function sessionRoutes(api: ApiRouter): void {
     const b = await jsonBody(c);
     if (c.kernel.auth.hasOwner()) throw new FaztError('ALREADY_SET_UP', 'This node already has an owner. Sign in instead.');
     if (!isLocalSetup(c) && b.code !== c.kernel.auth.setupCode()) {
-      throw new FaztError('FORBIDDEN', 'Setting up from another machine needs the setup code the node printed when it started.');
+      throw new FaztError('FORBIDDEN', 'Setting up from another machine (or through a proxy) needs the setup code the node printed when it started.');
     }
     const { userId } = await c.kernel.auth.setupOwner(b.password);
     const s = c.kernel.auth.openSession(userId);
@@ -63,7 +75,8 @@ export function sessionRoutes(api: ApiRouter): void {
   api.route('POST', '/api/login', null, async (c) => {
     assertNotCrossOrigin(c);
     const b = await jsonBody(c);
-    const s = await c.kernel.auth.login(b.password, peer(c));
+    // {"code"}: a one-time code from `fazt owner login-code`, accepted even while passwords are rate limited
+    const s = b.code !== undefined ? c.kernel.auth.loginWithCode(b.code) : await c.kernel.auth.login(b.password, peer(c));
     return json({ ok: true, expiresAt: s.expiresAt }, 200, { 'set-cookie': sessionCookie(c, s.session, Math.floor(c.kernel.auth.sessionTtlMs / 1000)) });
   });
 

@@ -10,7 +10,7 @@ export function tokenRoutes(api: ApiRouter): void {
 
   api.route('POST', '/api/tokens', 'admin', async (c) => {
     const b = await jsonBody(c);
-    return json(c.kernel.auth.createToken(b.scope ?? 'deploy', (b.name as string | undefined) ?? 'token'), 201);
+    return json(c.kernel.auth.createToken(b.scope ?? 'deploy', (b.name as string | undefined) ?? 'token', b.apps), 201);
   });
 
   api.route('DELETE', '/api/tokens/:id', 'admin', (c) => {
