@@ -95,6 +95,10 @@ describe('refused uploads change nothing', () => {
     ['a\\b', /backslash/],
     ['..\\..\\windows\\x', /backslash/],
     ['a\u0000b', /NUL or control character/],
+    ['a\u007fb', /NUL or control character/],
+    ['next\u0085line.html', /NUL or control character/], // C1 NEL
+    ['\u009b2Jcleared.html', /NUL or control character/], // C1 CSI: clears a terminal listing the files
+    ['x\u0080\u009f.txt', /NUL or control character/],
     ['C:/x', /drive letter/],
     ['c:x', /drive letter/],
     ['a//b', /empty segment/],

@@ -7,6 +7,7 @@ import { FAZT_APPLICATION_ID } from './header.js';
 export { checkSqliteHeader, FAZT_APPLICATION_ID, type SqliteHeaderInfo } from './header.js';
 export { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations.js';
 export { ExternalWrites, externalWritesOf } from './external-writes.js';
+export { autoVacuumMode, freePages, reclaimFreePages, type AutoVacuumMode } from './space.js';
 
 /** An open, migrated cartridge: the database plus this node's identity and clocks. */
 export interface Cartridge {
@@ -80,6 +81,8 @@ export function openCartridge(db: SqlDatabase, options: OpenCartridgeOptions = {
       );
     }
     if (fresh) {
+      // before the first table, or it takes a VACUUM (migration 3)
+      db.exec('PRAGMA auto_vacuum = INCREMENTAL');
       db.exec(`PRAGMA application_id = ${FAZT_APPLICATION_ID}`);
       db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
     }
@@ -93,6 +96,7 @@ export function openCartridge(db: SqlDatabase, options: OpenCartridgeOptions = {
     }
     for (const m of migrations) {
       if (m.version <= applied) continue;
+      m.before?.(db);
       db.transaction(() => {
         db.exec(m.sql);
         db.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [m.version, m.name, clock.now()]);
