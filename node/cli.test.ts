@@ -300,6 +300,30 @@ describe.concurrent('fazt directly on the cartridge file (--db), shared with a r
   });
 });
 
+describe('a plain built folder (no app.json) deploys', () => {
+  it('under the folder\'s name, titled with it, and under --name', async () => {
+    const admin = createToken(t, 'admin', 'plain').token;
+    const dir = join(tempDir(), 'swagger-ui');
+    mkdirSync(join(dir, 'assets'), { recursive: true });
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><p>built site</p>');
+    writeFileSync(join(dir, 'assets', 'app.js'), 'console.log(1)');
+    const r = await faztJson(['app', 'deploy', dir, '--node', t.url, '--token', admin]);
+    expect(r).toMatchObject({ name: 'swagger-ui', version: 1, created: true, files: 2 });
+    expect((await request(`${t.url}/a/swagger-ui/`)).text()).toBe('<!doctype html><p>built site</p>');
+    expect((await request(`${t.url}/a/swagger-ui/assets/app.js`)).text()).toBe('console.log(1)');
+    const info = await faztJson(['app', 'info', 'swagger-ui', '--node', t.url, '--token', admin]);
+    expect(info).toMatchObject({ name: 'swagger-ui', title: 'swagger-ui' });
+    // --name wins over the folder's name
+    const named = await faztJson(['app', 'deploy', dir, '--name', 'swagger', '--node', t.url, '--token', admin]);
+    expect(named).toMatchObject({ name: 'swagger', version: 1, created: true });
+    expect((await request(`${t.url}/a/swagger/`)).text()).toBe('<!doctype html><p>built site</p>');
+    // human output names the app
+    const human = await fazt(['app', 'deploy', dir, '--node', t.url, '--token', admin]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^Deployed swagger-ui version 2 \(2 files/);
+  });
+});
+
 // The failure cases are independent of each other and of the groups above: all run side by side.
 describe.concurrent('fazt failures: non-zero exit, one line "fazt: …" on stderr', () => {
   let admin: string;
@@ -327,9 +351,22 @@ describe.concurrent('fazt failures: non-zero exit, one line "fazt: …" on stder
     );
   });
 
-  it('deploying a folder without app.json', async () => {
-    const dir = appDir({ 'index.html': 'no manifest here' });
-    await faztFails(['app', 'deploy', dir, '--node', t.url, '--token', admin, '--json'], /^fazt: .* has no app\.json\. Create one/);
+  it('deploying a folder without app.json whose name is not an app name, without --name', async () => {
+    const dir = join(tempDir(), 'My Site');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'index.html'), 'no manifest here');
+    await faztFails(['app', 'deploy', dir, '--node', t.url, '--token', admin, '--json'], /^fazt: The app would take its name from the folder "My Site", and that is not an app name .*Pass one with --name/);
+    expect(t.node.kernel.apps.lookupLive('my-site')).toBeUndefined();
+  });
+
+  it('deploying a folder whose app.json is present but malformed', async () => {
+    const dir = join(tempDir(), 'broken');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'app.json'), '{"name": "broken",');
+    writeFileSync(join(dir, 'index.html'), 'x');
+    await faztFails(['app', 'deploy', dir, '--node', t.url, '--token', admin], /^fazt: app\.json is not valid JSON: .+Nothing was deployed\.$/);
+    await faztFails(['app', 'deploy', dir, '--name', 'broken', '--node', t.url, '--token', admin], /^fazt: app\.json is not valid JSON/);
+    expect(t.node.kernel.apps.lookupLive('broken')).toBeUndefined();
   });
 
   it('a deploy the node refuses mid-upload reports the node’s reason', async () => {

@@ -1,10 +1,11 @@
 import { Command, Option } from 'commander';
 import { existsSync, statSync, createWriteStream, readFileSync, renameSync, unlinkSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FaztError, formatBytes, isFaztError } from '../shared/index.js';
+import { assertAppName } from '../shared/apps/index.js';
 import { backupCartridge, openCartridgeFile } from './cartridge-file.js';
 import { callJson, connect, readConfig, readJson, writeConfig, type NodeClient, type TargetOptions } from './client.js';
 import { FAZT_VERSION } from './kernel-file.js';
@@ -340,18 +341,30 @@ export function buildProgram(): Command {
     app
       .command('deploy')
       .description('deploy a folder as a new version of an app')
-      .argument('<dir>', 'folder with app.json')
-      .option('--name <name>', 'app name (default: "name" in app.json)')
+      .argument('<dir>', 'the app\'s folder (app.json optional: a built static site deploys as it is)')
+      .option('--name <name>', 'app name (default: "name" in app.json, else the folder\'s name)')
       .option('--grant', 'grant the permissions app.json requests, without asking (needs an admin token)'),
   ).action(async (dir: string, o: Common & { name?: string; grant?: boolean }) => {
     const abs = resolve(dir);
     if (!existsSync(abs) || !statSync(abs).isDirectory()) throw new FaztError('BAD_REQUEST', `${dir} is not a folder.`);
     const files = listDir(abs);
-    if (!files.some((f) => f.path === 'app.json')) {
-      throw new FaztError('MISSING_MANIFEST', `${dir} has no app.json. Create one, e.g. {"name": "my-site", "title": "My site"}.`);
+    if (files.length === 0) throw new FaztError('BAD_REQUEST', `${dir} is empty: nothing to deploy.`);
+    const hasManifest = files.some((f) => f.path === 'app.json');
+    const local = hasManifest ? readLocalManifest(join(abs, 'app.json')) : { permissions: [] as string[] };
+    // app.json is optional: without a name there (or --name), the folder's name is the app's name
+    let fromFolder: string | undefined;
+    if (o.name === undefined && local.name === undefined) {
+      fromFolder = basename(abs);
+      try {
+        assertAppName(fromFolder);
+      } catch (e) {
+        throw new FaztError(
+          (e as FaztError).code,
+          `The app would take its name from the folder "${fromFolder}", and that is not an app name (${(e as FaztError).message.replace(/\.$/, '')}). Pass one with --name, e.g. --name my-site.`,
+        );
+      }
     }
-    const local = readLocalManifest(join(abs, 'app.json'));
-    const label = o.name ?? local.name;
+    const label = o.name ?? local.name ?? fromFolder;
     const total = files.reduce((s, f) => s + f.size, 0);
     await withClient(o, async (c) => {
       let grant = o.grant === true;
@@ -367,7 +380,7 @@ export function buildProgram(): Command {
       const bar = progress('Uploading', total, !o.json && process.stderr.isTTY === true);
       const body = zipStream(files, (bytes, done) => bar.draw(bytes, `${done}/${files.length} files`));
       const qs = new URLSearchParams();
-      if (o.name) qs.set('name', o.name);
+      if (o.name ?? fromFolder) qs.set('name', (o.name ?? fromFolder)!);
       if (grant) qs.set('grant', 'all');
       const res = await c.call('POST', `/api/apps${qs.size ? `?${qs}` : ''}`, { body, headers: { 'content-type': 'application/zip' } });
       bar.draw(total, `${files.length}/${files.length} files`, true);

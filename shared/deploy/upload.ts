@@ -302,14 +302,15 @@ export async function stageMultipart(
 }
 
 /**
- * When every file sits under one top folder and that folder holds `app.json` (a zipped folder, a
- * GitHub archive), returns the tree with that folder stripped; otherwise the tree unchanged.
+ * When every file sits under one top folder and that folder holds `app.json` or `index.html` (a
+ * zipped folder, a GitHub archive), returns the tree with that folder stripped and the folder's
+ * name; otherwise the tree unchanged.
  */
-export function stripCommonFolder(files: Map<string, BlobInfo>): Map<string, BlobInfo> {
-  if (files.has('app.json')) return files;
+export function stripCommonFolder(files: Map<string, BlobInfo>): { files: Map<string, BlobInfo>; folder?: string } {
+  if (files.has('app.json') || files.has('index.html')) return { files };
   const firsts = new Set([...files.keys()].map((p) => p.split('/')[0]));
-  if (firsts.size !== 1) return files;
+  if (firsts.size !== 1) return { files };
   const top = [...firsts][0]!;
-  if (!files.has(`${top}/app.json`)) return files;
-  return new Map([...files].map(([p, b]) => [p.slice(top.length + 1), b]));
+  if (!files.has(`${top}/app.json`) && !files.has(`${top}/index.html`)) return { files };
+  return { files: new Map([...files].map(([p, b]) => [p.slice(top.length + 1), b])), folder: top };
 }

@@ -4,6 +4,7 @@ import { SESSION_COOKIE, type Principal, type TokenScope } from '../auth/index.j
 import type { AppRecord } from '../apps/index.js';
 import { PERMISSION_PATTERN } from '../apps/permissions.js';
 import { LOG_LEVELS, type LogEntry, type LogLevel } from '../storage/index.js';
+import { integritySummary } from '../cartridge/index.js';
 import { readCookie, serializeCookie } from './cookies.js';
 import { errorResponse, json } from './responses.js';
 
@@ -250,7 +251,7 @@ function followLogs(c: ApiCall, app: AppRecord, o: { after?: number; limit: numb
 }
 
 route('GET', '/api/health', null, (c) =>
-  json({ ok: true, node: c.kernel.cartridge.nodeId, version: c.kernel.version, schema: c.kernel.cartridge.schemaVersion }),
+  json({ ok: true, node: c.kernel.cartridge.nodeId, version: c.kernel.version, schema: c.kernel.cartridge.schemaVersion, integrity: integritySummary(c.kernel.cartridge.integrity) }),
 );
 
 route('GET', '/api/setup', null, (c) => json({ setUp: c.kernel.auth.hasOwner(), codeRequired: !isLocalSetup(c) }));

@@ -1,6 +1,7 @@
 import type { SqlDatabase } from '../sql/index.js';
 import type { KernelPorts } from '../ports.js';
 import { LruCache } from './lru.js';
+import { reclaimFreePages } from '../cartridge/index.js';
 
 /**
  * Content-addressed blob store inside the cartridge.
@@ -109,6 +110,10 @@ export class BlobWriter {
 export class BlobStore {
   /** Writers in progress; garbage collection waits while any is open. */
   private activeWriters = 0;
+  /** A {@link tidy} was asked for while writers were open: it runs when the last one ends. */
+  private tidyWanted = false;
+  /** The tidy in progress, if any. */
+  private tidying: Promise<unknown> | undefined;
   /** Bodies of small blobs (≤ 64 KiB each, 32 MiB in all), by hash: content-addressed, never stale. */
   private readonly small = new LruCache<string, Uint8Array>(10_000, 32 * 1024 * 1024);
   /** Encoded variants (`br`, `gzip` → hash) by blob hash; written before a version is committed. */
@@ -133,6 +138,7 @@ export class BlobStore {
       if (!ended) {
         ended = true;
         this.activeWriters--;
+        if (this.activeWriters === 0 && this.tidyWanted) void this.tidy().catch(() => {});
       }
     };
   }
@@ -230,14 +236,36 @@ export class BlobStore {
   }
 
   /**
+   * Removes what nothing references ({@link collectGarbage}) and gives the freed pages back to the
+   * file system (`incremental_vacuum`, in small steps with the event loop running in between).
+   * Called after a failed or aborted deploy. While another write is in progress it is postponed
+   * until the last one ends (their chunks are not referenced yet).
+   * @returns what was removed and the pages freed, or `undefined` when postponed.
+   */
+  async tidy(): Promise<{ blobs: number; chunks: number; pages: number } | undefined> {
+    if (this.activeWriters > 0) {
+      this.tidyWanted = true;
+      return undefined;
+    }
+    this.tidyWanted = false;
+    const gc = this.collectGarbage()!;
+    const run = (this.tidying ?? Promise.resolve()).then(() => reclaimFreePages(this.db));
+    this.tidying = run;
+    const pages = await run;
+    if (this.tidying === run) this.tidying = undefined;
+    return { ...gc, pages };
+  }
+
+  /**
    * Deletes blobs no file, encoding or live app blob (`fazt.blobs`) references, then chunks no blob references.
-   * Skipped (returns `undefined`) while a write is in progress.
+   * Skipped (returns `undefined`) while a write is in progress. When chunks were deleted, their pages
+   * are given back to the file system afterwards, in the background ({@link reclaimFreePages}).
    * @returns counts of deleted rows.
    */
   collectGarbage(): { blobs: number; chunks: number } | undefined {
     if (this.activeWriters > 0) return undefined;
     this.forgetCaches();
-    return this.db.transaction(() => {
+    const r = this.db.transaction(() => {
       const orphanBlobs = `SELECT hash FROM vfs_blobs b WHERE NOT EXISTS (SELECT 1 FROM vfs_files f WHERE f.blob_hash = b.hash)
         AND NOT EXISTS (SELECT 1 FROM vfs_encodings e WHERE e.encoded_hash = b.hash)
         AND NOT EXISTS (SELECT 1 FROM app_blobs a WHERE a.blob_hash = b.hash AND a.deleted = 0)`;
@@ -250,5 +278,14 @@ export class BlobStore {
       const chunks = this.db.run('DELETE FROM vfs_chunks WHERE NOT EXISTS (SELECT 1 FROM vfs_blob_chunks bc WHERE bc.chunk_hash = vfs_chunks.hash)').changes;
       return { blobs: hashes.length, chunks };
     });
+    // the pages of deleted chunks go back to the file system, in the background, in small steps
+    if (r.chunks > 0 && !this.tidying) {
+      const run = reclaimFreePages(this.db).catch(() => 0);
+      this.tidying = run;
+      void run.then(() => {
+        if (this.tidying === run) this.tidying = undefined;
+      });
+    }
+    return r;
   }
 }
