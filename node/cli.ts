@@ -301,6 +301,14 @@ export function buildProgram(): Command {
       }
       lines.push(`  ready in ${Date.now() - started} ms. Ctrl-C stops.`);
       process.stdout.write(lines.join('\n') + '\n');
+      // the start-up quick_check runs on a worker thread while the node serves
+      void node.integrity.then((s) => {
+        if (s.state === 'damaged') {
+          process.stdout.write(`  WARNING    the cartridge is damaged (quick_check: ${s.problems[0]?.split('\n').at(-1) ?? '?'}); apps or data may be missing.\n             Run \`fazt doctor --db ${db}\` and restore a backup.\n`);
+        } else if (s.state === 'failed') {
+          process.stdout.write(`  WARNING    the cartridge could not be checked (${s.error}). Run \`fazt doctor --db ${db}\`.\n`);
+        }
+      });
       const stop = async (signal: string) => {
         jsonLogger().info('stopping', { signal });
         await node.stop();
@@ -685,6 +693,18 @@ export function buildProgram(): Command {
       emit(o, { path: target, bytes }, () => `Backup written: ${target} (${formatBytes(bytes)})`);
     },
   );
+
+  program
+    .command('doctor')
+    .description("check a cartridge file fully (SQLite integrity_check) without changing it; exit status 1 when it is damaged")
+    .addOption(new Option('--db <path>', 'cartridge file').env('FAZT_DB'))
+    .option('--json', 'machine-readable JSON output')
+    .action(async (o: { db?: string; json?: boolean }) => {
+      const { doctor, formatDoctorReport } = await import('./doctor.js');
+      const r = await doctor(resolve(o.db ?? defaultDbPath()));
+      emit(o, r, () => formatDoctorReport(r));
+      if (!r.ok) process.exitCode = 1;
+    });
 
   const remote = program.command('remote').description('named nodes for --node');
   remote

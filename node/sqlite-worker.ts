@@ -23,12 +23,20 @@ const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const job = workerData.job;
 let db;
+let answer;
 try {
   db = new Database(job.path, { readonly: true, fileMustExist: true });
   db.pragma('busy_timeout = 5000');
   if (job.op === 'check') {
-    const rows = db.prepare('PRAGMA ' + (job.full ? 'integrity_check' : 'quick_check') + '(' + Number(job.max) + ')').raw().all();
-    parentPort.postMessage({ ok: true, value: rows.map((r) => String(r[0])) });
+    let lines;
+    try {
+      lines = db.prepare('PRAGMA ' + (job.full ? 'integrity_check' : 'quick_check') + '(' + Number(job.max) + ')').raw().all().map((r) => String(r[0]));
+    } catch (e) {
+      // damage that stops the check itself (an unreadable schema or b-tree page) is a finding too
+      if (!(e && typeof e.code === 'string' && e.code.startsWith('SQLITE_CORRUPT'))) throw e;
+      lines = [String(e.message)];
+    }
+    answer = { ok: true, value: lines };
   } else {
     db.prepare('VACUUM INTO ?').run(job.out);
     db.close();
@@ -37,13 +45,15 @@ try {
     const out = new Database(job.out);
     out.pragma('journal_mode = DELETE');
     out.close();
-    parentPort.postMessage({ ok: true, value: null });
+    answer = { ok: true, value: null };
   }
 } catch (e) {
-  parentPort.postMessage({ ok: false, message: String(e && e.message || e), code: e && e.code });
+  answer = { ok: false, message: String((e && e.message) || e), code: e && e.code };
 } finally {
+  // closed before answering: the node's own close must be the last one, so it checkpoints the WAL
   if (db) db.close();
 }
+parentPort.postMessage(answer);
 `;
 
 /**
@@ -56,19 +66,15 @@ export function runSqliteJob(job: Extract<SqliteJob, { op: 'vacuumInto' }>): Pro
 export function runSqliteJob(job: SqliteJob): Promise<string[] | null> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(SOURCE, { eval: true, workerData: { driver: DRIVER, job } });
-    let settled = false;
-    worker.once('message', (m: { ok: true; value: string[] | null } | { ok: false; message: string; code?: string }) => {
-      settled = true;
-      if (m.ok) resolve(m.value);
-      else reject(Object.assign(new Error(m.message), { code: m.code }));
-    });
-    worker.once('error', (e) => {
-      if (!settled) reject(e);
-      settled = true;
-    });
+    let answer: { ok: true; value: string[] | null } | { ok: false; message: string; code?: string } | undefined;
+    let failure: Error | undefined;
+    worker.once('message', (m: typeof answer) => (answer = m));
+    worker.once('error', (e) => (failure = e));
+    // settled when the thread is gone, so its connection to the file is closed too
     worker.once('exit', (code) => {
-      if (!settled) reject(new Error(`the SQLite worker stopped (exit code ${code})`));
-      settled = true;
+      if (answer?.ok) resolve(answer.value);
+      else if (answer) reject(Object.assign(new Error(answer.message), { code: answer.code }));
+      else reject(failure ?? new Error(`the SQLite worker stopped (exit code ${code})`));
     });
   });
 }
