@@ -149,11 +149,15 @@ export async function* limitedChunks(body: ReadableStream<Uint8Array>, max: numb
   }
 }
 
+/** Largest piece of zip fed to the unpacker at once, bytes (data that barely expands: stored files, media). */
+const FEED_MAX = 64 * 1024;
+/** Smallest piece, bytes (deflate expands at most 1032×: ≤ 256 KiB out of one). */
+const FEED_MIN = 256;
 /**
- * Piece size fed to the inflater, bytes: bounds the bytes one synchronous step can produce
- * (deflate expands at most 1032×, so ≤ 4 MiB, a few ms of inflating and hashing).
+ * Unpacked bytes one piece should produce at most: the pieces shrink as the data expands, so one
+ * synchronous step (fflate inflates long runs at ≈ 50 MB/s here) stays a few ms even in a bomb.
  */
-const FEED = 4 * 1024;
+const FEED_OUTPUT = 256 * 1024;
 
 /**
  * Stages a zip archive (PKWARE APPNOTE 6.3; stored and deflate entries, data descriptors, zip64) from a stream.
@@ -161,7 +165,8 @@ const FEED = 4 * 1024;
  * Unpacking, hashing and chunk writes run in slices of ≈ {@link DEPLOY_SLICE_MS} with the event loop
  * running in between, so other requests are served during a big deploy. Limits trip as early as
  * they can: on an entry's declared sizes before it is unpacked, and on the bytes actually unpacked
- * (per file, in total, and as a ratio to the zip bytes fed) within one {@link FEED} piece.
+ * (per file, in total, and as a ratio to the zip bytes fed) within one piece, whose size adapts so
+ * that it unpacks to ≤ {@link FEED_OUTPUT} bytes.
  * @throws FaztError `UNSAFE_PATH`, `PAYLOAD_TOO_LARGE` (details `receivedBytes`, `unpackedBytes`),
  *   `TOO_MANY_FILES`, `BAD_ARCHIVE`.
  */
@@ -216,9 +221,16 @@ export async function stageZip(
     }
   };
   const slicer = new Slicer();
+  let feed = FEED_MIN * 4; // grows while the data does not expand much
   for await (const chunk of limitedChunks(body, limits.maxUploadBytes, (n) => (staging.received = n))) {
-    for (let off = 0; off < chunk.length && !failure; off += FEED) {
-      push(chunk.subarray(off, off + FEED), false);
+    for (let off = 0; off < chunk.length && !failure; ) {
+      const piece = chunk.subarray(off, off + feed);
+      off += piece.length;
+      const before = staging.total;
+      push(piece, false);
+      // the next piece is sized by how much this one expanded
+      const ratio = (staging.total - before) / piece.length;
+      feed = Math.max(FEED_MIN, Math.min(FEED_MAX, feed * 2, Math.floor(FEED_OUTPUT / Math.max(ratio, 1))));
       if (!failure) await slicer.maybeYield();
     }
     if (failure) throw failure;
