@@ -9,7 +9,8 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createToken, internalErrors, randomish, removeTempDirs, request, sha256, startTestNode, tempDir, type TestNode } from './test-helpers.js';
+import { zipSync, strToU8 } from 'fflate';
+import { createToken, damageTablePage, internalErrors, randomish, removeTempDirs, request, sha256, startTestNode, tempDir, type TestNode } from './test-helpers.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'fazt.js');
@@ -297,6 +298,27 @@ describe.concurrent('fazt directly on the cartridge file (--db), shared with a r
     expect((await faztJson(['app', 'remove', 'offline2', ...db()])).removed).toEqual({ id, name: 'offline2' });
     expect((await request(`${n2.url}/a/offline2/`)).status).toBe(404);
     expect(n2.node.kernel.apps.list()).toEqual([]);
+  });
+});
+
+describe('fazt doctor', () => {
+  it('passes a sound cartridge (exit 0) and describes a damaged one in words and JSON (exit 1)', async () => {
+    const n = await startTestNode();
+    const admin = createToken(n, 'admin').token;
+    expect((await request(`${n.url}/api/apps`, { method: 'POST', token: admin, headers: { 'content-type': 'application/zip' }, body: zipSync({ 'app.json': strToU8('{"name":"doc"}'), 'index.html': strToU8('x') }) })).status).toBe(201);
+    await n.stop();
+    const sound = await fazt(['doctor', '--db', n.db]);
+    expect(sound.code).toBe(0);
+    expect(sound.stdout).toMatch(/integrity_check: ok[\s\S]*The cartridge is sound\./);
+    damageTablePage(n.db, 'apps', 'hide-rows');
+    const words = await fazt(['doctor', '--db', n.db]);
+    expect(words.code).toBe(1);
+    expect(words.stdout).toMatch(/integrity_check: DAMAGED \(1 problem\):\n  \*\*\* in database main \*\*\*\n  .*page \d+/);
+    expect(words.stdout).toMatch(/The cartridge is damaged\.\n  - Stop the node[\s\S]*fazt backup/);
+    const json = await fazt(['doctor', '--db', n.db, '--json']);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ path: n.db, ok: false, headerProblem: null, integrity: { check: 'full', ok: false }, facts: { autoVacuum: 'incremental', schema: 3 } });
+    await faztFails(['doctor', '--db', join(tempDir(), 'none.db')], /^fazt: No cartridge at .*none\.db\.$/);
   });
 });
 
