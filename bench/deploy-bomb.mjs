@@ -13,6 +13,8 @@
 //   bomb-honest  the same with true sizes in the headers: refused on the declared sizes
 //   big          BENCH_BIG_MIB (128) MiB of incompressible data (stored entries) that deploys: hashing
 //                and chunk writes of a legitimate big upload
+//   aborted      the same upload abandoned by the client after 100 MiB, then 3 s of probing while the
+//                node removes what it staged and gives the pages back (cartridge size before/after)
 // Knobs: BENCH_IDLE_SECONDS (3), BENCH_BOMBS (10), BENCH_BIG_MIB (128), BENCH_NODE_FLAGS ('--max-semi-space-size=1').
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -164,6 +166,37 @@ async function main() {
   await attack('bomb-liar', liar, BOMBS);
   await attack('bomb-honest', honest, BOMBS);
   await attack('big', big, 1);
+
+  // a big upload the client abandons after ~100 MiB: the node removes what it staged and gives the space back
+  {
+    log('aborted: 100 MiB of a 128 MiB upload, then the client hangs up …');
+    const before = fs.statSync(db).size + (fs.existsSync(db + '-wal') ? fs.statSync(db + '-wal').size : 0);
+    let done = false;
+    const probing = probe(port, () => done);
+    const t0 = performance.now();
+    await new Promise((resolve) => {
+      const r = http.request({ host: '127.0.0.1', port, path: '/api/apps?name=abandoned', method: 'POST', headers: { ...auth, 'content-length': big.length }, agent: false });
+      r.on('error', () => resolve());
+      r.on('response', () => resolve());
+      let off = 0;
+      const next = () => {
+        while (off < 100 * MiB) {
+          const piece = big.subarray(off, off + 256 * 1024);
+          off += piece.length;
+          if (!r.write(piece)) return void r.once('drain', next);
+        }
+        r.destroy();
+        resolve();
+      };
+      next();
+    });
+    const uploadMs = performance.now() - t0;
+    await new Promise((r) => setTimeout(r, 3000)); // clean-up and reclaim happen now
+    done = true;
+    const lat = stats(await probing);
+    const after = fs.statSync(db).size + (fs.existsSync(db + '-wal') ? fs.statSync(db + '-wal').size : 0);
+    result.attacks.aborted = { uploadMs: +uploadMs.toFixed(0), neighbour: lat, p50Ratio: +(lat.p50 / result.idle.p50).toFixed(2), p99Ratio: +(lat.p99 / result.idle.p99).toFixed(2), cartridgeMiBBefore: +(before / MiB).toFixed(1), cartridgeMiBAfter: +(after / MiB).toFixed(1) };
+  }
   const size = fs.statSync(db).size + (fs.existsSync(db + '-wal') ? fs.statSync(db + '-wal').size : 0);
   result.cartridgeMiB = +(size / MiB).toFixed(1);
 
@@ -173,7 +206,8 @@ async function main() {
     console.log(row('idle', result.idle));
     for (const [k, v] of Object.entries(result.attacks)) {
       console.log(row(k, v.neighbour, v));
-      console.log(`${''.padEnd(12)} deploy answered ${v.statuses.join('/')} in ${v.msEach} ms each${v.answers[0].unpackedMiB !== undefined ? `, after unpacking ${v.answers[0].unpackedMiB} MiB` : ''}`);
+      if (k === 'aborted') console.log(`${''.padEnd(12)} 100 MiB sent in ${v.uploadMs} ms, then 3 s of clean-up; cartridge + WAL ${v.cartridgeMiBBefore} → ${v.cartridgeMiBAfter} MiB`);
+      else console.log(`${''.padEnd(12)} deploy answered ${v.statuses.join('/')} in ${v.msEach} ms each${v.answers[0].unpackedMiB !== undefined ? `, after unpacking ${v.answers[0].unpackedMiB} MiB` : ''}`);
     }
     console.log(`bomb zip ${(liar.length / MiB).toFixed(2)} MiB (2250 MiB inside); cartridge + WAL after all: ${result.cartridgeMiB} MiB (the big app is live)`);
   }
