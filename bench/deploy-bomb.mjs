@@ -134,12 +134,14 @@ async function main() {
     ...Array.from({ length: 5 }, (_, i) => ({ name: `zeros${i}.bin`, method: 8, size: declared, payload }))]);
   const liar = bomb(10);
   const honest = bomb(450 * MiB);
-  const bigEntries = Array.from({ length: Math.max(1, BIG_MIB / 16) }, (_, i) => {
+  const noise = (seed) => Array.from({ length: Math.max(1, BIG_MIB / 16) }, (_, i) => {
     const b = Buffer.alloc(16 * MiB);
-    for (let o = 0; o < b.length; o += 4) b.writeUInt32LE((Math.imul(o + 1, 2654435761) ^ (i * 977)) >>> 0, o);
+    for (let o = 0; o < b.length; o += 4) b.writeUInt32LE((Math.imul(o + 1, 2654435761) ^ Math.imul(i + 1, seed)) >>> 0, o);
     return { name: `noise${i}.bin`, method: 0, size: b.length, payload: b };
   });
-  const big = rawZip([{ name: 'app.json', method: 0, size: 16, payload: Buffer.from('{"name":"big"}  ') }, ...bigEntries]);
+  const big = rawZip([{ name: 'app.json', method: 0, size: 16, payload: Buffer.from('{"name":"big"}  ') }, ...noise(977)]);
+  // other bytes than `big` (chunks are content-addressed: the same bytes would cost nothing twice)
+  const abandoned = rawZip([{ name: 'app.json', method: 0, size: 16, payload: Buffer.from('{"name":"gone"} ') }, ...noise(40503)]);
 
   const result = { zipBytes: { bomb: liar.length, big: big.length }, idle: null, attacks: {} };
   for (let i = 0; i < 20; i++) await req(port, 'GET', '/a/neighbour/'); // warm-up
@@ -173,15 +175,18 @@ async function main() {
     const before = fs.statSync(db).size + (fs.existsSync(db + '-wal') ? fs.statSync(db + '-wal').size : 0);
     let done = false;
     const probing = probe(port, () => done);
+    let peak = before;
+    let answered = null;
+    const sizer = setInterval(() => { peak = Math.max(peak, fs.statSync(db).size + (fs.existsSync(db + '-wal') ? fs.statSync(db + '-wal').size : 0)); }, 100);
     const t0 = performance.now();
     await new Promise((resolve) => {
-      const r = http.request({ host: '127.0.0.1', port, path: '/api/apps?name=abandoned', method: 'POST', headers: { ...auth, 'content-length': big.length }, agent: false });
+      const r = http.request({ host: '127.0.0.1', port, path: '/api/apps', method: 'POST', headers: { ...auth, 'content-length': abandoned.length }, agent: false });
       r.on('error', () => resolve());
-      r.on('response', () => resolve());
+      r.on('response', (res) => { answered = res.statusCode; resolve(); });
       let off = 0;
       const next = () => {
         while (off < 100 * MiB) {
-          const piece = big.subarray(off, off + 256 * 1024);
+          const piece = abandoned.subarray(off, off + 256 * 1024);
           off += piece.length;
           if (!r.write(piece)) return void r.once('drain', next);
         }
@@ -193,9 +198,11 @@ async function main() {
     const uploadMs = performance.now() - t0;
     await new Promise((r) => setTimeout(r, 3000)); // clean-up and reclaim happen now
     done = true;
+    clearInterval(sizer);
     const lat = stats(await probing);
+    if (answered !== null) log(`  (the node answered ${answered} before the client hung up)`);
     const after = fs.statSync(db).size + (fs.existsSync(db + '-wal') ? fs.statSync(db + '-wal').size : 0);
-    result.attacks.aborted = { uploadMs: +uploadMs.toFixed(0), neighbour: lat, p50Ratio: +(lat.p50 / result.idle.p50).toFixed(2), p99Ratio: +(lat.p99 / result.idle.p99).toFixed(2), cartridgeMiBBefore: +(before / MiB).toFixed(1), cartridgeMiBAfter: +(after / MiB).toFixed(1) };
+    result.attacks.aborted = { uploadMs: +uploadMs.toFixed(0), neighbour: lat, p50Ratio: +(lat.p50 / result.idle.p50).toFixed(2), p99Ratio: +(lat.p99 / result.idle.p99).toFixed(2), cartridgeMiBBefore: +(before / MiB).toFixed(1), cartridgeMiBPeak: +(peak / MiB).toFixed(1), cartridgeMiBAfter: +(after / MiB).toFixed(1) };
   }
   const size = fs.statSync(db).size + (fs.existsSync(db + '-wal') ? fs.statSync(db + '-wal').size : 0);
   result.cartridgeMiB = +(size / MiB).toFixed(1);
@@ -206,7 +213,7 @@ async function main() {
     console.log(row('idle', result.idle));
     for (const [k, v] of Object.entries(result.attacks)) {
       console.log(row(k, v.neighbour, v));
-      if (k === 'aborted') console.log(`${''.padEnd(12)} 100 MiB sent in ${v.uploadMs} ms, then 3 s of clean-up; cartridge + WAL ${v.cartridgeMiBBefore} → ${v.cartridgeMiBAfter} MiB`);
+      if (k === 'aborted') console.log(`${''.padEnd(12)} 100 MiB sent in ${v.uploadMs} ms, then 3 s of clean-up; cartridge + WAL ${v.cartridgeMiBBefore} → peak ${v.cartridgeMiBPeak} → ${v.cartridgeMiBAfter} MiB`);
       else console.log(`${''.padEnd(12)} deploy answered ${v.statuses.join('/')} in ${v.msEach} ms each${v.answers[0].unpackedMiB !== undefined ? `, after unpacking ${v.answers[0].unpackedMiB} MiB` : ''}`);
     }
     console.log(`bomb zip ${(liar.length / MiB).toFixed(2)} MiB (2250 MiB inside); cartridge + WAL after all: ${result.cartridgeMiB} MiB (the big app is live)`);
