@@ -111,6 +111,10 @@ describe('failed and aborted deploys', () => {
     expect(file.db.pragma('freelist_count', { simple: true })).toBe(0);
     expect(pages() - startPages).toBeLessThan(64);
     expect(t.node.kernel.apps.list()).toEqual([]);
+    // and the file itself, while the node runs (the clean-up ends with a WAL checkpoint)
+    const fileBytes = () => statSync(db).size;
+    for (let i = 0; i < 100 && fileBytes() > startPages * 4096 + MiB; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(fileBytes()).toBeLessThan(startPages * 4096 + MiB);
     expect(internalErrors(t)).toEqual([]);
     await t.stop();
     // closed (WAL checkpointed): the file itself is back near where it started
