@@ -382,6 +382,11 @@ describe.concurrent('fazt failures: non-zero exit, one line "fazt: …" on stder
   });
 
   it('deploying a folder whose app.json is present but malformed', async () => {
+    // even in a folder whose name is not an app name: the app.json error is the one reported
+    const odd = join(tempDir(), 'Odd Name');
+    mkdirSync(odd);
+    writeFileSync(join(odd, 'app.json'), '{"name": ');
+    await faztFails(['app', 'deploy', odd, '--node', t.url, '--token', admin], /^fazt: app\.json is not valid JSON/);
     const dir = join(tempDir(), 'broken');
     mkdirSync(dir);
     writeFileSync(join(dir, 'app.json'), '{"name": "broken",');

@@ -96,16 +96,21 @@ interface JobLine {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** `name` and `permissions` of a local app.json, as far as they can be read (the node validates it). */
-function readLocalManifest(path: string): { name?: string; permissions: string[] } {
+/**
+ * `name` and `permissions` of a local app.json, as far as they can be read (the node validates it);
+ * `readable` is false when it is not a JSON object (the node then refuses it with its own error).
+ */
+function readLocalManifest(path: string): { name?: string; permissions: string[]; readable: boolean } {
   try {
     const m = JSON.parse(readFileSync(path, 'utf8')) as { name?: unknown; permissions?: unknown };
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) return { permissions: [], readable: false };
     return {
       name: typeof m.name === 'string' ? m.name : undefined,
       permissions: Array.isArray(m.permissions) ? [...new Set(m.permissions.filter((p): p is string => typeof p === 'string'))] : [],
+      readable: true,
     };
   } catch {
-    return { permissions: [] };
+    return { permissions: [], readable: false };
   }
 }
 
@@ -358,10 +363,11 @@ export function buildProgram(): Command {
     const files = listDir(abs);
     if (files.length === 0) throw new FaztError('BAD_REQUEST', `${dir} is empty: nothing to deploy.`);
     const hasManifest = files.some((f) => f.path === 'app.json');
-    const local = hasManifest ? readLocalManifest(join(abs, 'app.json')) : { permissions: [] as string[] };
+    const local = hasManifest ? readLocalManifest(join(abs, 'app.json')) : { permissions: [] as string[], readable: true };
     // app.json is optional: without a name there (or --name), the folder's name is the app's name
+    // (a malformed app.json is sent as it is: the node refuses it with its own clear error)
     let fromFolder: string | undefined;
-    if (o.name === undefined && local.name === undefined) {
+    if (o.name === undefined && local.name === undefined && local.readable) {
       fromFolder = basename(abs);
       try {
         assertAppName(fromFolder);

@@ -78,11 +78,6 @@ export async function filesFromDrop(dt: DataTransfer): Promise<{ zip: File } | {
   return single ? { files, folder: entries[0]!.name } : { files };
 }
 
-/** True when the files include an `app.json` at their root (optional: without it the app is named by the folder or the name field). */
-export function hasManifest(files: PickedFile[]): boolean {
-  return files.some((f) => f.path === 'app.json');
-}
-
 /** An app name, as the node checks it (shared/apps/names.ts): 1–63 of `a-z 0-9 -`, no hyphen at either end. */
 export const APP_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 

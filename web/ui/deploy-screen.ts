@@ -6,7 +6,7 @@
 import { LitElement, html, css, nothing } from 'lit';
 import type { FaztApi, DeployProgress } from '../lib/api.js';
 import type { DeployInfo } from '../lib/api-types.js';
-import { APP_NAME, filesFromDrop, filesFromInput, hasManifest, zipFiles, type PickedFile } from '../lib/zip-folder.js';
+import { APP_NAME, filesFromDrop, filesFromInput, zipFiles, type PickedFile } from '../lib/zip-folder.js';
 import { formatBytes, plural } from '../lib/format.js';
 import { href } from '../lib/router.js';
 import { base } from './styles.js';
@@ -14,6 +14,18 @@ import { emit, APPS_CHANGED, UNREACHABLE } from './events.js';
 
 /** What was picked; a folder keeps its own name, the app's name when it has no app.json. */
 type Picked = { kind: 'folder'; files: PickedFile[]; label: string; folder?: string } | { kind: 'zip'; file: File; label: string };
+
+/** True when the files have no app.json, or a readable one without a `name`. */
+async function lacksName(files: PickedFile[]): Promise<boolean> {
+  const manifest = files.find((f) => f.path === 'app.json');
+  if (!manifest) return true;
+  try {
+    const m = JSON.parse(await manifest.file.text()) as unknown;
+    return typeof m === 'object' && m !== null && !Array.isArray(m) && typeof (m as { name?: unknown }).name !== 'string';
+  } catch {
+    return false;
+  }
+}
 
 /** The deploy screen. */
 export class FaztDeploy extends LitElement {
@@ -217,8 +229,9 @@ export class FaztDeploy extends LitElement {
     this.result = undefined;
     this.abort = new AbortController();
     let name = (this.renderRoot.querySelector<HTMLInputElement>('#name')?.value ?? '').trim() || undefined;
-    // app.json is optional: without it (and without a typed name) the folder's name is the app's
-    if (!name && picked.kind === 'folder' && !hasManifest(picked.files) && picked.folder) {
+    // app.json is optional: without it, or without a name in it (and without a typed name), the
+    // folder's name is the app's; a malformed app.json goes as it is (the node names the problem)
+    if (!name && picked.kind === 'folder' && picked.folder && (await lacksName(picked.files))) {
       if (!APP_NAME.test(picked.folder)) {
         this.error = `The app would take its name from the folder “${picked.folder}”, which is not an app name. Type one above: lowercase letters, digits and hyphens, e.g. my-site.`;
         return;
