@@ -101,19 +101,29 @@ test('sign in on the hub; the header names it; the switcher shows this device as
   await expect(switcher).toBeFocused();
 });
 
-test('deploy: a folder without app.json and a broken zip get clear errors; a folder deploys with progress', async () => {
+test('deploy: a folder without app.json deploys under its folder’s name (or asks for one); a broken zip gets a clear error; a folder deploys with progress', async () => {
   await page.getByRole('link', { name: 'Deploy', exact: true }).click();
   await expect(page.getByRole('heading', { name: 'Deploy an app' })).toBeVisible();
   await expect(page.getByRole('button', { name: 'Deploy', exact: true })).toBeDisabled();
   await shots('deploy');
   await expectAccessible('deploy');
 
-  // a folder that is not an app: refused before any upload
-  const notApp = fs.mkdtempSync(path.join(os.tmpdir(), 'fazt-e2e-notapp-'));
-  fs.writeFileSync(path.join(notApp, 'readme.txt'), 'hi');
-  await page.getByLabel('Choose a folder').setInputFiles(notApp);
-  await expect(page.getByRole('alert')).toContainText('no app.json at its top');
-  fs.rmSync(notApp, { recursive: true, force: true });
+  // a built folder without app.json: named by its folder; one whose name is not an app name is refused before any upload
+  const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'fazt-e2e-plain-'));
+  const badName = path.join(parent, 'Not An App');
+  fs.mkdirSync(badName);
+  fs.writeFileSync(path.join(badName, 'index.html'), '<p>plain</p>');
+  await page.getByLabel('Choose a folder').setInputFiles(badName);
+  await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+  await expect(page.getByRole('alert')).toContainText('would take its name from the folder “Not An App”');
+  const plain = path.join(parent, 'plain-site');
+  fs.mkdirSync(plain);
+  fs.writeFileSync(path.join(plain, 'index.html'), '<p>a plain built site</p>');
+  await page.getByLabel('Choose a folder').setInputFiles(plain);
+  await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+  await expect(page.getByRole('heading', { name: 'Deployed plain-site, version 1' })).toBeVisible();
+  expect(await (await fetch(`${node.origin}/a/plain-site/`)).text()).toBe('<p>a plain built site</p>');
+  fs.rmSync(parent, { recursive: true, force: true });
 
   // a broken zip: the node's own message
   await page.getByLabel('Choose a zip file').setInputFiles({ name: 'broken.zip', mimeType: 'application/zip', buffer: Buffer.from('this is not a zip file at all') });

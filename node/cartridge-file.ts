@@ -4,8 +4,9 @@ import { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { checkSqliteHeader, FaztError, openCartridge, type Cartridge } from '../shared/index.js';
-import { FAZT_APPLICATION_ID } from '../shared/cartridge/index.js';
+import { corruptCartridgeError, FAZT_APPLICATION_ID, isCorruptionError } from '../shared/cartridge/index.js';
 import { BetterSqliteDatabase } from './sqlite.js';
+import { runSqliteJob } from './sqlite-worker.js';
 
 /** An open file cartridge with its driver. */
 export interface FileCartridge {
@@ -68,6 +69,7 @@ export function openCartridgeFile(path: string, options: { mustExist?: boolean }
   } catch (e) {
     const msg = (e as Error).message;
     if (/not a database/i.test(msg)) throw new FaztError('NOT_A_CARTRIDGE', `${path} is not a Fazt cartridge (not an SQLite database). It was left untouched.`);
+    if (isCorruptionError(e)) throw corruptCartridgeError(path, msg);
     throw new FaztError('CARTRIDGE_CORRUPT', `${path} could not be opened: ${msg}`);
   }
   try {
@@ -79,15 +81,29 @@ export function openCartridgeFile(path: string, options: { mustExist?: boolean }
 }
 
 /**
- * Writes a consistent copy of a live cartridge to `out` with SQLite's online backup API
- * (https://www.sqlite.org/backup.html): readers and writers keep going while it copies. The copy is a
- * single self-contained file (rollback-journal mode, no `-wal` beside it).
- * @throws the driver error when `out` cannot be written.
+ * Writes a consistent copy of a live cartridge to `out` with `VACUUM INTO`
+ * (https://www.sqlite.org/lang_vacuum.html#vacuuminto) on a worker thread with its own read-only
+ * connection: the node keeps serving and writing while it copies, and the copy is compact — no free
+ * pages (SQLite's online backup API copied them verbatim). The copy is a single self-contained
+ * file (rollback-journal mode, no `-wal` beside it).
+ * @throws FaztError `CONFLICT` when `out` exists; the driver error when it cannot be written (no
+ *   partial file is left).
  */
 export async function backupCartridge(db: BetterSqliteDatabase, out: string): Promise<{ bytes: number }> {
   if (existsSync(out)) throw new FaztError('CONFLICT', `${out} already exists; choose a new file name (backups never overwrite).`);
   mkdirSync(dirname(out), { recursive: true });
-  await db.db.backup(out);
+  try {
+    await runSqliteJob({ op: 'vacuumInto', path: db.db.name, out });
+  } catch (e) {
+    for (const f of [out, `${out}-journal`]) {
+      try {
+        unlinkSync(f);
+      } catch {
+        /* not there */
+      }
+    }
+    throw e;
+  }
   return { bytes: statSync(out).size };
 }
 

@@ -9,7 +9,8 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createToken, internalErrors, randomish, removeTempDirs, request, sha256, startTestNode, tempDir, type TestNode } from './test-helpers.js';
+import { zipSync, strToU8 } from 'fflate';
+import { createToken, damageTablePage, internalErrors, randomish, removeTempDirs, request, sha256, startTestNode, tempDir, type TestNode } from './test-helpers.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'fazt.js');
@@ -300,6 +301,51 @@ describe.concurrent('fazt directly on the cartridge file (--db), shared with a r
   });
 });
 
+describe('fazt doctor', () => {
+  it('passes a sound cartridge (exit 0) and describes a damaged one in words and JSON (exit 1)', async () => {
+    const n = await startTestNode();
+    const admin = createToken(n, 'admin').token;
+    expect((await request(`${n.url}/api/apps`, { method: 'POST', token: admin, headers: { 'content-type': 'application/zip' }, body: zipSync({ 'app.json': strToU8('{"name":"doc"}'), 'index.html': strToU8('x') }) })).status).toBe(201);
+    await n.stop();
+    const sound = await fazt(['doctor', '--db', n.db]);
+    expect(sound.code).toBe(0);
+    expect(sound.stdout).toMatch(/integrity_check: ok[\s\S]*The cartridge is sound\./);
+    damageTablePage(n.db, 'apps', 'hide-rows');
+    const words = await fazt(['doctor', '--db', n.db]);
+    expect(words.code).toBe(1);
+    expect(words.stdout).toMatch(/integrity_check: DAMAGED \(1 problem\):\n  \*\*\* in database main \*\*\*\n  .*page \d+/);
+    expect(words.stdout).toMatch(/The cartridge is damaged\.\n  - Stop the node[\s\S]*fazt backup/);
+    const json = await fazt(['doctor', '--db', n.db, '--json']);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ path: n.db, ok: false, headerProblem: null, integrity: { check: 'full', ok: false }, facts: { autoVacuum: 'incremental', schema: 3 } });
+    await faztFails(['doctor', '--db', join(tempDir(), 'none.db')], /^fazt: No cartridge at .*none\.db\.$/);
+  });
+});
+
+describe('a plain built folder (no app.json) deploys', () => {
+  it('under the folder\'s name, titled with it, and under --name', async () => {
+    const admin = createToken(t, 'admin', 'plain').token;
+    const dir = join(tempDir(), 'swagger-ui');
+    mkdirSync(join(dir, 'assets'), { recursive: true });
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><p>built site</p>');
+    writeFileSync(join(dir, 'assets', 'app.js'), 'console.log(1)');
+    const r = await faztJson(['app', 'deploy', dir, '--node', t.url, '--token', admin]);
+    expect(r).toMatchObject({ name: 'swagger-ui', version: 1, created: true, files: 2 });
+    expect((await request(`${t.url}/a/swagger-ui/`)).text()).toBe('<!doctype html><p>built site</p>');
+    expect((await request(`${t.url}/a/swagger-ui/assets/app.js`)).text()).toBe('console.log(1)');
+    const info = await faztJson(['app', 'info', 'swagger-ui', '--node', t.url, '--token', admin]);
+    expect(info).toMatchObject({ name: 'swagger-ui', title: 'swagger-ui' });
+    // --name wins over the folder's name
+    const named = await faztJson(['app', 'deploy', dir, '--name', 'swagger', '--node', t.url, '--token', admin]);
+    expect(named).toMatchObject({ name: 'swagger', version: 1, created: true });
+    expect((await request(`${t.url}/a/swagger/`)).text()).toBe('<!doctype html><p>built site</p>');
+    // human output names the app
+    const human = await fazt(['app', 'deploy', dir, '--node', t.url, '--token', admin]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^Deployed swagger-ui version 2 \(2 files/);
+  });
+});
+
 // The failure cases are independent of each other and of the groups above: all run side by side.
 describe.concurrent('fazt failures: non-zero exit, one line "fazt: …" on stderr', () => {
   let admin: string;
@@ -327,9 +373,27 @@ describe.concurrent('fazt failures: non-zero exit, one line "fazt: …" on stder
     );
   });
 
-  it('deploying a folder without app.json', async () => {
-    const dir = appDir({ 'index.html': 'no manifest here' });
-    await faztFails(['app', 'deploy', dir, '--node', t.url, '--token', admin, '--json'], /^fazt: .* has no app\.json\. Create one/);
+  it('deploying a folder without app.json whose name is not an app name, without --name', async () => {
+    const dir = join(tempDir(), 'My Site');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'index.html'), 'no manifest here');
+    await faztFails(['app', 'deploy', dir, '--node', t.url, '--token', admin, '--json'], /^fazt: The app would take its name from the folder "My Site", and that is not an app name .*Pass one with --name/);
+    expect(t.node.kernel.apps.lookupLive('my-site')).toBeUndefined();
+  });
+
+  it('deploying a folder whose app.json is present but malformed', async () => {
+    // even in a folder whose name is not an app name: the app.json error is the one reported
+    const odd = join(tempDir(), 'Odd Name');
+    mkdirSync(odd);
+    writeFileSync(join(odd, 'app.json'), '{"name": ');
+    await faztFails(['app', 'deploy', odd, '--node', t.url, '--token', admin], /^fazt: app\.json is not valid JSON/);
+    const dir = join(tempDir(), 'broken');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'app.json'), '{"name": "broken",');
+    writeFileSync(join(dir, 'index.html'), 'x');
+    await faztFails(['app', 'deploy', dir, '--node', t.url, '--token', admin], /^fazt: app\.json is not valid JSON: .+Nothing was deployed\.$/);
+    await faztFails(['app', 'deploy', dir, '--name', 'broken', '--node', t.url, '--token', admin], /^fazt: app\.json is not valid JSON/);
+    expect(t.node.kernel.apps.lookupLive('broken')).toBeUndefined();
   });
 
   it('a deploy the node refuses mid-upload reports the node’s reason', async () => {

@@ -1,10 +1,11 @@
 import { Command, Option } from 'commander';
 import { existsSync, statSync, createWriteStream, readFileSync, renameSync, unlinkSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FaztError, formatBytes, isFaztError } from '../shared/index.js';
+import { assertAppName } from '../shared/apps/index.js';
 import { backupCartridge, openCartridgeFile } from './cartridge-file.js';
 import { callJson, connect, readConfig, readJson, writeConfig, type NodeClient, type TargetOptions } from './client.js';
 import { FAZT_VERSION } from './kernel-file.js';
@@ -95,16 +96,21 @@ interface JobLine {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** `name` and `permissions` of a local app.json, as far as they can be read (the node validates it). */
-function readLocalManifest(path: string): { name?: string; permissions: string[] } {
+/**
+ * `name` and `permissions` of a local app.json, as far as they can be read (the node validates it);
+ * `readable` is false when it is not a JSON object (the node then refuses it with its own error).
+ */
+function readLocalManifest(path: string): { name?: string; permissions: string[]; readable: boolean } {
   try {
     const m = JSON.parse(readFileSync(path, 'utf8')) as { name?: unknown; permissions?: unknown };
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) return { permissions: [], readable: false };
     return {
       name: typeof m.name === 'string' ? m.name : undefined,
       permissions: Array.isArray(m.permissions) ? [...new Set(m.permissions.filter((p): p is string => typeof p === 'string'))] : [],
+      readable: true,
     };
   } catch {
-    return { permissions: [] };
+    return { permissions: [], readable: false };
   }
 }
 
@@ -312,6 +318,14 @@ export function buildProgram(): Command {
       }
       lines.push(`  ready in ${Date.now() - started} ms. Ctrl-C stops.`);
       process.stdout.write(lines.join('\n') + '\n');
+      // the start-up quick_check runs on a worker thread while the node serves
+      void node.integrity.then((s) => {
+        if (s.state === 'damaged') {
+          process.stdout.write(`  WARNING    the cartridge is damaged (quick_check: ${s.problems[0]?.split('\n').at(-1) ?? '?'}); apps or data may be missing.\n             Run \`fazt doctor --db ${db}\` and restore a backup.\n`);
+        } else if (s.state === 'failed') {
+          process.stdout.write(`  WARNING    the cartridge could not be checked (${s.error}). Run \`fazt doctor --db ${db}\`.\n`);
+        }
+      });
       const stop = async (signal: string) => {
         jsonLogger().info('stopping', { signal });
         await node.stop();
@@ -363,18 +377,31 @@ export function buildProgram(): Command {
     app
       .command('deploy')
       .description('deploy a folder as a new version of an app')
-      .argument('<dir>', 'folder with app.json')
-      .option('--name <name>', 'app name (default: "name" in app.json)')
+      .argument('<dir>', 'the app\'s folder (app.json optional: a built static site deploys as it is)')
+      .option('--name <name>', 'app name (default: "name" in app.json, else the folder\'s name)')
       .option('--grant', 'grant the permissions app.json requests, without asking (needs an admin token)'),
   ).action(async (dir: string, o: Common & { name?: string; grant?: boolean }) => {
     const abs = resolve(dir);
     if (!existsSync(abs) || !statSync(abs).isDirectory()) throw new FaztError('BAD_REQUEST', `${dir} is not a folder.`);
     const files = listDir(abs);
-    if (!files.some((f) => f.path === 'app.json')) {
-      throw new FaztError('MISSING_MANIFEST', `${dir} has no app.json. Create one, e.g. {"name": "my-site", "title": "My site"}.`);
+    if (files.length === 0) throw new FaztError('BAD_REQUEST', `${dir} is empty: nothing to deploy.`);
+    const hasManifest = files.some((f) => f.path === 'app.json');
+    const local = hasManifest ? readLocalManifest(join(abs, 'app.json')) : { permissions: [] as string[], readable: true };
+    // app.json is optional: without a name there (or --name), the folder's name is the app's name
+    // (a malformed app.json is sent as it is: the node refuses it with its own clear error)
+    let fromFolder: string | undefined;
+    if (o.name === undefined && local.name === undefined && local.readable) {
+      fromFolder = basename(abs);
+      try {
+        assertAppName(fromFolder);
+      } catch (e) {
+        throw new FaztError(
+          (e as FaztError).code,
+          `The app would take its name from the folder "${fromFolder}", and that is not an app name (${(e as FaztError).message.replace(/\.$/, '')}). Pass one with --name, e.g. --name my-site.`,
+        );
+      }
     }
-    const local = readLocalManifest(join(abs, 'app.json'));
-    const label = o.name ?? local.name;
+    const label = o.name ?? local.name ?? fromFolder;
     const total = files.reduce((s, f) => s + f.size, 0);
     await withClient(o, async (c) => {
       let grant = o.grant === true;
@@ -390,7 +417,7 @@ export function buildProgram(): Command {
       const bar = progress('Uploading', total, !o.json && process.stderr.isTTY === true);
       const body = zipStream(files, (bytes, done) => bar.draw(bytes, `${done}/${files.length} files`));
       const qs = new URLSearchParams();
-      if (o.name) qs.set('name', o.name);
+      if (o.name ?? fromFolder) qs.set('name', (o.name ?? fromFolder)!);
       if (grant) qs.set('grant', 'all');
       const res = await c.call('POST', `/api/apps${qs.size ? `?${qs}` : ''}`, { body, headers: { 'content-type': 'application/zip' } });
       bar.draw(total, `${files.length}/${files.length} files`, true);
@@ -712,6 +739,18 @@ export function buildProgram(): Command {
       emit(o, { path: target, bytes }, () => `Backup written: ${target} (${formatBytes(bytes)})`);
     },
   );
+
+  program
+    .command('doctor')
+    .description("check a cartridge file fully (SQLite integrity_check) without changing it; exit status 1 when it is damaged")
+    .addOption(new Option('--db <path>', 'cartridge file').env('FAZT_DB'))
+    .option('--json', 'machine-readable JSON output')
+    .action(async (o: { db?: string; json?: boolean }) => {
+      const { doctor, formatDoctorReport } = await import('./doctor.js');
+      const r = await doctor(resolve(o.db ?? defaultDbPath()));
+      emit(o, r, () => formatDoctorReport(r));
+      if (!r.ok) process.exitCode = 1;
+    });
 
   const remote = program.command('remote').description('named nodes for --node');
   remote

@@ -95,6 +95,10 @@ describe('refused uploads change nothing', () => {
     ['a\\b', /backslash/],
     ['..\\..\\windows\\x', /backslash/],
     ['a\u0000b', /NUL or control character/],
+    ['a\u007fb', /NUL or control character/],
+    ['next\u0085line.html', /NUL or control character/], // C1 NEL
+    ['\u009b2Jcleared.html', /NUL or control character/], // C1 CSI: clears a terminal listing the files
+    ['x\u0080\u009f.txt', /NUL or control character/],
     ['C:/x', /drive letter/],
     ['c:x', /drive letter/],
     ['a//b', /empty segment/],
@@ -190,8 +194,10 @@ describe('refused uploads change nothing', () => {
     expectError(await post(mp.body, mp.contentType), 413, 'TOO_MANY_FILES');
   });
 
-  it('refuses an upload without app.json with 422 MISSING_MANIFEST', async () => {
-    expectError(await deployZip(t, admin, zip({ 'index.html': page })), 422, 'MISSING_MANIFEST', /no app\.json at its top level/);
+  it('refuses an upload without app.json and without a name with 422 MISSING_MANIFEST', async () => {
+    expectError(await deployZip(t, admin, zip({ 'index.html': page })), 422, 'MISSING_MANIFEST', /no app\.json at its top level and no name was given: pass one \(`\?name=blog`/);
+    // a top folder that is not an app name does not name the app
+    expectError(await deployZip(t, admin, zip({ 'My Site/index.html': page })), 422, 'INVALID_NAME', /takes its name from its folder "My Site".*\?name=blog/);
     // app.json in a subfolder that is not the only top folder does not count
     expectError(await deployZip(t, admin, zip({ 'sub/app.json': app, 'index.html': page })), 422, 'MISSING_MANIFEST');
     const mp = await multipart({ 'index.html': page });
@@ -261,6 +267,39 @@ describe('refused uploads change nothing', () => {
 
   it('refuses a multipart body that does not parse with 400 BAD_REQUEST', async () => {
     expectError(await post('--nope\r\ngarbage', 'multipart/form-data; boundary=xyz'), 400, 'BAD_REQUEST', /multipart upload could not be read/);
+  });
+});
+
+describe('an upload without app.json (a plain built folder)', () => {
+  it('deploys under ?name=, titled with its name, as zip and as multipart', async () => {
+    const site = { 'index.html': '<p>plain</p>', 'assets/x.css': 'p{}' };
+    const r = await deployZip(t, admin, zip(site), 'plain-site');
+    expect(r.status).toBe(201);
+    expect(r.json()).toMatchObject({ name: 'plain-site', version: 1, created: true, files: 2, warnings: [] });
+    expect((await api('/api/apps/plain-site', { token: admin })).json()).toMatchObject({ name: 'plain-site', title: 'plain-site' });
+    expect((await getFile(t, '/a/plain-site/')).text()).toBe('<p>plain</p>');
+    expect((await getFile(t, '/a/plain-site/assets/x.css')).text()).toBe('p{}');
+    const mp = await multipart(site);
+    const again = await post(mp.body, mp.contentType, '?name=plain-site');
+    expect(again.json()).toMatchObject({ name: 'plain-site', version: 2 });
+    expect((await api('/api/apps/plain-site', { method: 'DELETE', token: admin })).status).toBe(200);
+  });
+
+  it('a zip of one folder deploys under that folder\'s name, the folder stripped', async () => {
+    const r = await deployZip(t, admin, zip({ 'dist-site/index.html': '<p>zipped folder</p>', 'dist-site/a/b.txt': 'b' }));
+    expect(r.status).toBe(201);
+    expect(r.json()).toMatchObject({ name: 'dist-site', files: 2 });
+    expect((await getFile(t, '/a/dist-site/')).text()).toBe('<p>zipped folder</p>');
+    expect((await getFile(t, '/a/dist-site/a/b.txt')).text()).toBe('b');
+    expect((await api('/api/apps/dist-site', { method: 'DELETE', token: admin })).status).toBe(200);
+    await expectNothingChanged();
+  });
+
+  it('a present but malformed app.json is still refused, even with ?name=', async () => {
+    expectError(await deployZip(t, admin, zip({ 'app.json': '{"title": ', 'index.html': '<p>x</p>' }), 'fine-name'), 422, 'INVALID_MANIFEST', /app\.json is not valid JSON/);
+    expectError(await deployZip(t, admin, zip({ 'app.json': '{"spa": "yes"}', 'index.html': '<p>x</p>' }), 'fine-name'), 422, 'INVALID_MANIFEST', /spa: /);
+    expectError(await api('/api/apps/fine-name', { token: admin }), 404, 'APP_NOT_FOUND');
+    await expectNothingChanged();
   });
 });
 

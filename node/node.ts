@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createFetch, getMeta, setMeta, type DeployLimits, type FetchHandler, type Kernel, type Logger } from '../shared/index.js';
+import { corruptCartridgeError, integrityReport, isCorruptionError, MAX_INTEGRITY_PROBLEMS, type IntegrityState } from '../shared/cartridge/index.js';
+import { runSqliteJob } from './sqlite-worker.js';
 import { openCartridgeFile, type FileCartridge } from './cartridge-file.js';
 import { deployDir, kernelForFile } from './kernel-file.js';
 import type { RuntimeLimits } from '../shared/runtime/index.js';
@@ -45,6 +47,11 @@ export interface RunningNode {
   port: number;
   /** `http://host:port` to print. */
   url: string;
+  /**
+   * The start-up integrity check (`PRAGMA quick_check` on a worker thread, run while the node
+   * serves): resolves with its outcome, also kept in `kernel.cartridge.integrity` and logged.
+   */
+  integrity: Promise<IntegrityState>;
   /** Stops serving and closes the cartridge (checkpointing the WAL). */
   stop(): Promise<void>;
 }
@@ -55,23 +62,63 @@ export interface RunningNode {
  * @throws FaztError for a bad cartridge; the listen error (e.g. `EADDRINUSE`) when the port is taken.
  */
 export async function startNode(options: NodeOptions): Promise<RunningNode> {
+  try {
+    return await startNodeOn(options);
+  } catch (e) {
+    // `database disk image is malformed` met anywhere in start-up names the file and says what to do
+    if (isCorruptionError(e) && (e as { code?: string }).code !== 'CARTRIDGE_CORRUPT') throw corruptCartridgeError(options.db, (e as Error).message);
+    throw e;
+  }
+}
+
+/**
+ * Runs the quick integrity check of a cartridge file on a worker thread, records the outcome in
+ * `state` and logs it (`warn` with SQLite's lines when damaged).
+ */
+export async function checkCartridgeFile(path: string, state: { integrity: IntegrityState }, logger: Logger): Promise<IntegrityState> {
+  const since = Date.now();
+  state.integrity = { state: 'checking', check: 'quick', since };
+  try {
+    const lines = await runSqliteJob({ op: 'check', path, full: false, max: MAX_INTEGRITY_PROBLEMS });
+    const report = integrityReport('quick', lines, Date.now() - since, Date.now());
+    state.integrity = { state: report.ok ? 'ok' : 'damaged', ...report };
+    if (report.ok) logger.info('cartridge check: ok', { check: 'quick_check', ms: report.ms });
+    else logger.warn('cartridge check: DAMAGED', { path, check: 'quick_check', problems: report.problems, advice: `run \`fazt doctor --db ${path}\` and restore a backup` });
+  } catch (e) {
+    state.integrity = { state: 'failed', check: 'quick', error: (e as Error).message, checkedAt: Date.now() };
+    logger.warn('cartridge check could not run', { path, error: (e as Error).message, advice: `run \`fazt doctor --db ${path}\`` });
+  }
+  return state.integrity;
+}
+
+async function startNodeOn(options: NodeOptions): Promise<RunningNode> {
   const logger = options.logger ?? jsonLogger();
   const file = openCartridgeFile(options.db);
-  const kernel = kernelForFile(file, { domain: options.domain, limits: options.limits, logger, runtimeLimits: options.runtimeLimits });
-  const fetch = createFetch(kernel, { dashboard: pwaDashboard() });
-  const gc = kernel.collectGarbage();
-  if (gc && (gc.blobs || gc.chunks)) logger.info('removed leftovers of interrupted deploys', gc);
-  const examples = EXAMPLE_APP_DIRS.filter((dir) => existsSync(dir));
-  if ((options.seedExample ?? true) && !getMeta(file.db, 'example_seeded') && examples.length) {
-    if (kernel.apps.list().length === 0) {
-      for (const dir of examples) {
-        await deployDir(kernel, dir, undefined, 'all'); // the examples' requests are the owner's own
+  // every page read once, off the main thread, while the node starts and serves
+  const integrity = checkCartridgeFile(options.db, file.cartridge, logger);
+  let kernel: Kernel;
+  let fetch: FetchHandler;
+  try {
+    kernel = kernelForFile(file, { domain: options.domain, limits: options.limits, logger, runtimeLimits: options.runtimeLimits });
+    fetch = createFetch(kernel, { dashboard: pwaDashboard() });
+    const gc = kernel.collectGarbage();
+    if (gc && (gc.blobs || gc.chunks)) logger.info('removed leftovers of interrupted deploys', gc);
+    const examples = EXAMPLE_APP_DIRS.filter((dir) => existsSync(dir));
+    if ((options.seedExample ?? true) && !getMeta(file.db, 'example_seeded') && examples.length) {
+      if (kernel.apps.list().length === 0) {
+        for (const dir of examples) {
+          await deployDir(kernel, dir, undefined, 'all'); // the examples' requests are the owner's own
+        }
       }
+      setMeta(file.db, 'example_seeded', '1');
     }
-    setMeta(file.db, 'example_seeded', '1');
+    // the runtime's warm-up sandbox (only when apps have server code) is ready before the first request
+    await kernel.start();
+  } catch (e) {
+    await integrity;
+    file.db.close();
+    throw e;
   }
-  // the runtime's warm-up sandbox (only when apps have server code) is ready before the first request
-  await kernel.start();
   let bound: { server: Server; port: number };
   try {
     bound = await listen(createApp(kernel, fetch, { trustedProxies: options.trustedProxies }), options.port, options.host);
@@ -90,9 +137,11 @@ export async function startNode(options: NodeOptions): Promise<RunningNode> {
     server: bound.server,
     port: bound.port,
     url,
+    integrity,
     async stop() {
       if (stopped) return;
       stopped = true;
+      await integrity;
       await new Promise<void>((r) => {
         bound.server.close(() => r());
         bound.server.closeAllConnections();

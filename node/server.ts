@@ -12,6 +12,52 @@ import { createFetch, errorBody, knownBody, normalizeAddress, type FetchHandler,
 /** Bodies up to this size are written in one `end()` call, bytes; larger ones stream with backpressure. */
 const BUFFER_LIMIT = 1024 * 1024;
 
+/**
+ * The request body as a web stream with backpressure (pulls resume the socket). Written here rather
+ * than `Readable.toWeb(req)`: on Node 20 that adapter throws "Controller is already closed" as an
+ * uncaught exception when the consumer cancels (a deploy refused mid-upload) while the socket still
+ * has data buffered. Cancel destroys the request; a client that goes away errors the stream.
+ */
+function requestBody(req: Readable): ReadableStream<Uint8Array> {
+  let done = false;
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        req.on('data', (chunk: Buffer) => {
+          if (done) return;
+          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          if ((controller.desiredSize ?? 0) <= 0) req.pause();
+        });
+        req.once('end', () => {
+          if (done) return;
+          done = true;
+          controller.close();
+        });
+        req.once('error', (e) => {
+          if (done) return;
+          done = true;
+          controller.error(e);
+        });
+        req.once('close', () => {
+          // closed before 'end': the client went away mid-upload
+          if (done) return;
+          done = true;
+          controller.error(new Error('the client closed the connection before the body ended'));
+        });
+        req.pause();
+      },
+      pull() {
+        req.resume();
+      },
+      cancel() {
+        done = true;
+        req.resume(); // drain what still comes, so the answer can be written
+      },
+    },
+    { highWaterMark: 4 },
+  );
+}
+
 /** Converts an incoming express request into a Fetch API `Request` (absolute URL from the `Host` header). */
 export function toFetchRequest(req: ExpressRequest): Request {
   const host = req.headers.host ?? 'localhost';
@@ -22,7 +68,7 @@ export function toFetchRequest(req: ExpressRequest): Request {
   return new Request(url, {
     method: req.method,
     headers,
-    body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
+    body: hasBody ? requestBody(req) : undefined,
     // @ts-expect-error Node's fetch needs duplex for streamed request bodies (https://github.com/whatwg/fetch/pull/1457)
     duplex: hasBody ? 'half' : undefined,
   });

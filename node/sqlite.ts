@@ -28,7 +28,11 @@ export class BetterSqliteDatabase implements SqlDatabase {
     const db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
     db.pragma('busy_timeout = 5000');
     if (!options.readonly) {
+      // before WAL mode writes the header of a new file: later it takes a VACUUM (cartridge migration 3)
+      db.pragma('auto_vacuum = INCREMENTAL');
       db.pragma('journal_mode = WAL');
+      // after a checkpoint, a WAL grown by a big transaction is cut back to 64 MiB
+      db.pragma('journal_size_limit = 67108864');
       db.pragma('synchronous = NORMAL');
     }
     db.pragma('foreign_keys = ON');

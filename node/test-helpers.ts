@@ -8,7 +8,8 @@
  */
 import type { RuntimeLimits } from '../shared/runtime/index.js';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -397,4 +398,33 @@ export function getFile(t: TestNode, path: string, headers: Record<string, strin
 /** `GET` on the app's own subdomain (`NAME.localhost`), i.e. with that `Host` header. */
 export function getOnHost(t: TestNode, name: string, path: string, headers: Record<string, string> = {}) {
   return request(`${t.url}${path}`, { headers: { host: `${name}.localhost:${t.port}`, ...headers } });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Damaged cartridges
+
+/**
+ * Damages the b-tree page of a table in a closed cartridge file, the way a bad disk sector or a
+ * stray write would (https://www.sqlite.org/fileformat2.html#b_tree_pages):
+ * - `hide-rows`: the page's cell count (header offset 3) is set to 0, so its rows silently vanish
+ *   from queries while the page still parses;
+ * - `zero`: the whole page is overwritten with zeros, so reading it fails (`database disk image is malformed`).
+ * @returns the damaged page's number.
+ */
+export function damageTablePage(dbPath: string, table: string, how: 'hide-rows' | 'zero'): number {
+  const ro = new Database(dbPath, { readonly: true });
+  const root = (ro.prepare('SELECT rootpage FROM sqlite_master WHERE name = ?').get(table) as { rootpage: number }).rootpage;
+  const pageSize = ro.pragma('page_size', { simple: true }) as number;
+  ro.close();
+  const fd = openSync(dbPath, 'r+');
+  try {
+    const page = Buffer.alloc(pageSize);
+    readSync(fd, page, 0, pageSize, (root - 1) * pageSize);
+    if (how === 'zero') page.fill(0);
+    else page.writeUInt16BE(0, (root === 1 ? 100 : 0) + 3);
+    writeSync(fd, page, 0, pageSize, (root - 1) * pageSize);
+  } finally {
+    closeSync(fd);
+  }
+  return root;
 }

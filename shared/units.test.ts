@@ -21,9 +21,10 @@ const code = (fn: () => unknown) => {
 describe('upload paths', () => {
   it('accepts ordinary relative paths and strips ./', () => {
     expect(normalizeUploadPath('index.html')).toBe('index.html');
+    expect(normalizeUploadPath('caf\u00e9/\u00a0\u00ff.txt')).toBe('café/\u00a0ÿ.txt'); // Latin-1 letters after the C1 block
     expect(normalizeUploadPath('./a/b c/é.png')).toBe('a/b c/é.png');
   });
-  it.each([['../etc/passwd'], ['a/../../b'], ['/abs'], ['a\\b'], ['a\u0000b'], ['C:/x'], ['a//b'], ['a/./b'], [''], ['dir/'], ['x'.repeat(1025)], ['a\nb']])(
+  it.each([['../etc/passwd'], ['a/../../b'], ['/abs'], ['a\\b'], ['a\u0000b'], ['C:/x'], ['a//b'], ['a/./b'], [''], ['dir/'], ['x'.repeat(1025)], ['a\nb'], ['a\u007fb'], ['a\u0080b'], ['a\u0085b'], ['\u009b2J.html'], ['a\u009fb']])(
     'refuses %j',
     (p) => expect(code(() => normalizeUploadPath(p))).toBe('UNSAFE_PATH'),
   );
@@ -34,6 +35,8 @@ describe('upload paths', () => {
     expect(requestPathToVfs('/..%2f..%2fx')).toBeUndefined();
     expect(requestPathToVfs('/%2e%2e/x')).toBeUndefined();
     expect(requestPathToVfs('/a%00')).toBeUndefined();
+    expect(requestPathToVfs('/a%C2%85b')).toBeUndefined(); // C1 (U+0085)
+    expect(requestPathToVfs('/%C2%A0x')).toBe('\u00a0x'); // U+00A0 is not a control character
     expect(requestPathToVfs('/%E0%A4%A')).toBeUndefined();
   });
 });

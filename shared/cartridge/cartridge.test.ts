@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { drivers } from '../testing/drivers.js';
-import { openCartridge, checkSqliteHeader, FAZT_APPLICATION_ID, MIGRATIONS } from './index.js';
+import { openCartridge, checkSqliteHeader, FAZT_APPLICATION_ID, MIGRATIONS, autoVacuumMode, freePages, reclaimFreePages } from './index.js';
 import { FaztError } from '../errors.js';
 
 for (const d of drivers) {
@@ -64,6 +64,50 @@ for (const d of drivers) {
       expect((err as FaztError).code).toBe('CARTRIDGE_TOO_NEW');
       expect((err as FaztError).message).toMatch(/phone\.db was written by a newer Fazt \(schema 999/);
       expect(db.query('SELECT * FROM schema_migrations')).toEqual(before);
+    });
+
+    it('is created with auto_vacuum = INCREMENTAL, and gives the pages of deleted rows back', async () => {
+      const db = await d.open();
+      openCartridge(db);
+      expect(autoVacuumMode(db)).toBe('incremental');
+      const pages = () => db.get<{ page_count: number }>('PRAGMA page_count')!.page_count;
+      const empty = pages();
+      const blob = new Uint8Array(256 * 1024).fill(7);
+      for (let i = 0; i < 16; i++) db.run('INSERT INTO vfs_chunks (hash, size, data) VALUES (?, ?, ?)', [`h${i}`, blob.length, blob]);
+      expect(pages()).toBeGreaterThan(empty + 1000);
+      db.run('DELETE FROM vfs_chunks');
+      expect(freePages(db)).toBeGreaterThan(1000);
+      expect(await reclaimFreePages(db)).toBeGreaterThan(1000);
+      expect(freePages(db)).toBe(0);
+      expect(pages()).toBeLessThanOrEqual(empty + 2);
+    });
+
+    it('migration 3 converts a cartridge made before it (auto_vacuum NONE) keeping its rows, crash-safely', async () => {
+      const db = await d.open();
+      // a cartridge as schema 2 made it: no auto-vacuum
+      db.exec(`PRAGMA auto_vacuum = NONE; PRAGMA application_id = ${FAZT_APPLICATION_ID};`);
+      db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+      const old = openCartridge(db, { migrations: MIGRATIONS.slice(0, 2) });
+      db.exec('PRAGMA auto_vacuum = NONE');
+      db.exec('VACUUM'); // (a new better-sqlite3 file is made incremental before WAL mode is set)
+      expect(autoVacuumMode(db)).toBe('none');
+      db.run("INSERT INTO cartridge_meta (key, value) VALUES ('keep', 'me')");
+      const blob = new Uint8Array(256 * 1024).fill(3);
+      for (let i = 0; i < 8; i++) db.run('INSERT INTO vfs_chunks (hash, size, data) VALUES (?, ?, ?)', [`h${i}`, blob.length, blob]);
+      db.run("DELETE FROM vfs_chunks WHERE hash <> 'h0'");
+      expect(freePages(db)).toBeGreaterThan(300);
+      // a crash after the VACUUM but before the version was recorded: the next open finishes the job
+      MIGRATIONS[2]!.before!(db);
+      expect(autoVacuumMode(db)).toBe('incremental');
+      expect(db.get<{ v: number }>('SELECT MAX(version) AS v FROM schema_migrations')!.v).toBe(2);
+      const c = openCartridge(db);
+      expect(c.schemaVersion).toBe(MIGRATIONS[MIGRATIONS.length - 1]!.version);
+      expect(c.nodeId).toBe(old.nodeId);
+      expect(autoVacuumMode(db)).toBe('incremental');
+      expect(freePages(db)).toBe(0); // the VACUUM dropped them
+      expect(db.get<{ value: string }>("SELECT value FROM cartridge_meta WHERE key = 'keep'")!.value).toBe('me');
+      expect(db.get<{ n: number }>('SELECT length(data) AS n FROM vfs_chunks')!.n).toBe(blob.length);
+      expect(db.query('SELECT version FROM schema_migrations')).toEqual(MIGRATIONS.map((m) => ({ version: m.version })));
     });
 
     it('refuses an SQLite database of another application', async () => {

@@ -3,10 +3,13 @@ import { HybridLogicalClock, systemClock, type Clock } from '../clock/index.js';
 import type { SqlDatabase } from '../sql/index.js';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations.js';
 import { FAZT_APPLICATION_ID } from './header.js';
+import type { IntegrityState } from './integrity.js';
 
 export { checkSqliteHeader, FAZT_APPLICATION_ID, type SqliteHeaderInfo } from './header.js';
 export { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations.js';
 export { ExternalWrites, externalWritesOf } from './external-writes.js';
+export { checkIntegrity, integrityReport, integritySummary, MAX_INTEGRITY_PROBLEMS, type IntegrityReport, type IntegrityState, type IntegritySummary } from './integrity.js';
+export { autoVacuumMode, freePages, reclaimFreePages, type AutoVacuumMode } from './space.js';
 
 /** An open, migrated cartridge: the database plus this node's identity and clocks. */
 export interface Cartridge {
@@ -22,6 +25,8 @@ export interface Cartridge {
   readonly schemaVersion: number;
   /** True when this open created the cartridge. */
   readonly created: boolean;
+  /** The file's integrity as last checked (the host runs the checks and sets it); `/api/health` reports it. */
+  integrity: IntegrityState;
 }
 
 /** Options of {@link openCartridge}. */
@@ -40,6 +45,24 @@ function randomHex(bytes: number): string {
 }
 
 /**
+ * The error for a cartridge SQLite reports as damaged (`database disk image is malformed`): names the
+ * file and says what to do.
+ * @param label the file's path (or how to name it); `detail` the driver's message.
+ */
+export function corruptCartridgeError(label: string, detail: string): FaztError {
+  return new FaztError(
+    'CARTRIDGE_CORRUPT',
+    `${label} is damaged (${detail}). It was left untouched. See what is damaged with \`fazt doctor --db ${label}\`, then restore a backup (\`fazt backup\` copies) or salvage with \`sqlite3 ${label} .recover\`.`,
+  );
+}
+
+/** True for a driver error saying the database file is damaged (SQLITE_CORRUPT, "malformed"). */
+export function isCorruptionError(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT')) || /database disk image is malformed|SQLITE_CORRUPT/i.test(String((e as Error)?.message ?? e));
+}
+
+/**
  * Translates driver errors met while opening into clear {@link FaztError}s.
  * SQLite result codes: https://www.sqlite.org/rescode.html (SQLITE_NOTADB = 26, SQLITE_CORRUPT = 11).
  */
@@ -50,9 +73,7 @@ function translateOpenError(e: unknown, label: string): unknown {
   if (code === 'SQLITE_NOTADB' || /file is not a database/i.test(msg)) {
     return new FaztError('NOT_A_CARTRIDGE', `${label} is not a Fazt cartridge (not an SQLite database). It was left untouched.`);
   }
-  if (code.startsWith('SQLITE_CORRUPT') || /malformed|corrupt/i.test(msg)) {
-    return new FaztError('CARTRIDGE_CORRUPT', `${label} is damaged (${msg}). It was left untouched; restore it from a backup.`);
-  }
+  if (code.startsWith('SQLITE_CORRUPT') || /malformed|corrupt/i.test(msg)) return corruptCartridgeError(label, msg);
   return e;
 }
 
@@ -80,6 +101,8 @@ export function openCartridge(db: SqlDatabase, options: OpenCartridgeOptions = {
       );
     }
     if (fresh) {
+      // before the first table, or it takes a VACUUM (migration 3)
+      db.exec('PRAGMA auto_vacuum = INCREMENTAL');
       db.exec(`PRAGMA application_id = ${FAZT_APPLICATION_ID}`);
       db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
     }
@@ -93,6 +116,7 @@ export function openCartridge(db: SqlDatabase, options: OpenCartridgeOptions = {
     }
     for (const m of migrations) {
       if (m.version <= applied) continue;
+      m.before?.(db);
       db.transaction(() => {
         db.exec(m.sql);
         db.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [m.version, m.name, clock.now()]);
@@ -106,7 +130,7 @@ export function openCartridge(db: SqlDatabase, options: OpenCartridgeOptions = {
         db.run("INSERT OR IGNORE INTO cartridge_meta (key, value) VALUES ('created_at', ?)", [String(clock.now())]);
       });
     }
-    return { db, nodeId, clock, hlc: new HybridLogicalClock(nodeId, clock), schemaVersion: latest, created: fresh };
+    return { db, nodeId, clock, hlc: new HybridLogicalClock(nodeId, clock), schemaVersion: latest, created: fresh, integrity: { state: 'unchecked' } };
   } catch (e) {
     throw translateOpenError(e, label);
   }

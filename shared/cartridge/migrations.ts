@@ -1,3 +1,5 @@
+import type { SqlDatabase } from '../sql/index.js';
+
 /**
  * Numbered schema migrations of the cartridge. Append only: a shipped migration never changes.
  *
@@ -16,6 +18,11 @@ export interface Migration {
   name: string;
   /** SQL run inside the migration's transaction. */
   sql: string;
+  /**
+   * Work that cannot run inside a transaction (`VACUUM`), run before `sql` and its record. It must
+   * be idempotent and crash-safe on its own: a crash after it and before the record runs it again.
+   */
+  before?: (db: SqlDatabase) => void;
 }
 
 /** All migrations, in order. */
@@ -261,9 +268,21 @@ INSERT INTO cartridge_tables (name, sync) VALUES
 `,
   },
   {
-    // Self-contained (issue 15, parts 4 and 5): touches only api_tokens and two new local tables, so
-    // it can be renumbered after another version 3 without change.
     version: 3,
+    name: 'auto_vacuum = INCREMENTAL (free pages go back to the file system)',
+    // Turning auto-vacuum on for a file that has tables takes a VACUUM, which rebuilds the file in
+    // one atomic commit (journal or WAL): a crash leaves the old file whole, and this step runs
+    // again at the next open. New cartridges are created incremental, so it is skipped for them.
+    before: (db) => {
+      const mode = db.get<{ auto_vacuum: number }>('PRAGMA auto_vacuum')?.auto_vacuum;
+      if (mode === 2) return;
+      db.exec('PRAGMA auto_vacuum = INCREMENTAL');
+      db.exec('VACUUM');
+    },
+    sql: `-- the auto_vacuum change is made by before(): VACUUM cannot run inside a transaction`,
+  },
+  {
+    version: 4,
     name: 'app-scoped deploy tokens, versions awaiting approval, owner login codes',
     sql: `
 ALTER TABLE api_tokens ADD COLUMN apps TEXT;

@@ -48,7 +48,10 @@ export interface DeployInput {
   contentType: string;
   /** Declared body length, bytes, when known: refused up front if over the limit. */
   contentLength?: number;
-  /** App name; defaults to `name` in `app.json`. */
+  /**
+   * App name; defaults to `name` in `app.json`, else to the upload's single top folder (a zipped
+   * `my-site/` folder deploys as `my-site` when that is a valid name). `app.json` is optional.
+   */
   name?: string;
   /** Called as the upload is received. */
   onProgress?: (p: UploadProgress) => void;
@@ -96,8 +99,11 @@ export class DeployService {
 
   /**
    * Receives and commits one deploy.
+   * A refused, failed or aborted deploy removes the blobs it staged before it throws and gives the
+   * pages back to the file system (see `BlobStore.tidy`).
    * @throws FaztError `PAYLOAD_TOO_LARGE`, `TOO_MANY_FILES`, `UNSAFE_PATH`, `BAD_ARCHIVE`, `BAD_REQUEST`,
-   *   `UNSUPPORTED_MEDIA_TYPE`, `MISSING_MANIFEST`, `INVALID_MANIFEST`, `INVALID_NAME`, `RESERVED_NAME`.
+   *   `UNSUPPORTED_MEDIA_TYPE`, `MISSING_MANIFEST` (no app.json and no name), `INVALID_MANIFEST`,
+   *   `INVALID_NAME`, `RESERVED_NAME`.
    */
   async deploy(input: DeployInput): Promise<DeployResult> {
     if (input.contentLength !== undefined && input.contentLength > this.limits.maxUploadBytes) {
@@ -105,27 +111,49 @@ export class DeployService {
     }
     if (input.name !== undefined) assertAppName(input.name);
     const end = this.blobs.beginWrite();
+    let staged = false;
     try {
       const type = input.contentType.toLowerCase();
       let files: Map<string, BlobInfo>;
       if (type.startsWith('multipart/form-data')) {
+        staged = true;
         files = await stageMultipart(input.body, input.contentType, this.blobs, this.limits, input.onProgress);
       } else if (type.startsWith('application/zip') || type.startsWith('application/x-zip') || type.startsWith('application/octet-stream')) {
+        staged = true;
         files = await stageZip(input.body, this.blobs, this.limits, input.onProgress);
       } else {
         throw new FaztError('UNSUPPORTED_MEDIA_TYPE', `Deploy takes application/zip or multipart/form-data, not "${input.contentType}".`);
       }
-      files = stripCommonFolder(files);
+      const stripped = stripCommonFolder(files);
+      files = stripped.files;
       const manifestBlob = files.get('app.json');
-      if (!manifestBlob) {
-        throw new FaztError('MISSING_MANIFEST', 'The upload has no app.json at its top level. Add one, e.g. {"name": "blog", "title": "My blog"}. Nothing was deployed.');
-      }
-      if (manifestBlob.size > 256 * 1024) throw new FaztError('INVALID_MANIFEST', 'app.json is larger than 256 KiB. Nothing was deployed.');
+      let manifest: AppManifest;
+      let warnings: string[] = [];
       // zod is loaded on the first deploy only: a node that just serves never pays for it.
       const { parseManifest } = await import('../apps/manifest.js');
-      const { manifest, warnings } = parseManifest(this.blobs.readAll(manifestBlob));
-      const name = input.name ?? manifest.name;
-      if (!name) throw new FaztError('INVALID_MANIFEST', 'The app has no name: put "name" in app.json or pass --name. Nothing was deployed.');
+      if (manifestBlob) {
+        if (manifestBlob.size > 256 * 1024) throw new FaztError('INVALID_MANIFEST', 'app.json is larger than 256 KiB. Nothing was deployed.');
+        ({ manifest, warnings } = parseManifest(this.blobs.readAll(manifestBlob)));
+      } else {
+        // app.json is optional: a plain built folder (a static site) deploys under the name given
+        manifest = parseManifest(new TextEncoder().encode('{}')).manifest;
+      }
+      const name = input.name ?? manifest.name ?? stripped.folder;
+      if (name === stripped.folder && name !== undefined) {
+        try {
+          assertAppName(name);
+        } catch (e) {
+          throw new FaztError((e as FaztError).code, `The app takes its name from its folder "${name}", and that is not an app name: ${(e as FaztError).message} Pass a name (\`?name=blog\`, \`--name blog\`). Nothing was deployed.`);
+        }
+      }
+      if (!name) {
+        throw new FaztError(
+          manifestBlob ? 'INVALID_MANIFEST' : 'MISSING_MANIFEST',
+          manifestBlob
+            ? 'The app has no name: put "name" in app.json or pass --name. Nothing was deployed.'
+            : 'The upload has no app.json at its top level and no name was given: pass one (`?name=blog`, `fazt app deploy DIR --name blog`) or add an app.json like {"name": "blog", "title": "My blog"}. Nothing was deployed.',
+        );
+      }
       assertAppName(name);
       input.review?.(this.apps.resolve(name), name);
       const readText = (path: string) => {
@@ -136,12 +164,23 @@ export class DeployService {
       await this.precompress(files);
       const treeHash = this.treeHash(files);
       const { app, version, created, live } = this.apps.commitVersion(name, manifest, files, treeHash, input.review);
+      staged = false; // committed: its blobs are referenced now
       let bytes = 0;
       for (const b of files.values()) bytes += b.size;
       this.ports.logger.info(live ? 'deployed' : 'deployed, waiting for approval', { app: app.name, id: app.id, version, files: files.size, bytes });
       return { id: app.id, name: app.name, version, live, created, files: files.size, bytes, warnings, app, manifest };
+    } catch (e) {
+      const details = (e as { details?: Record<string, unknown> }).details;
+      this.ports.logger.warn('deploy refused', { code: (e as { code?: string }).code ?? 'INTERNAL', name: input.name, ...details });
+      throw e;
     } finally {
       end();
+      // A failed or aborted deploy removes what it staged now, and the file gives the space back
+      // (postponed until the last concurrent deploy ends, whose chunks are not referenced yet).
+      if (staged) {
+        const tidy = await this.blobs.tidy().catch((e: unknown) => void this.ports.logger.warn('clean-up after a failed deploy failed', { error: String(e) }));
+        if (tidy && (tidy.blobs || tidy.chunks || tidy.pages)) this.ports.logger.info('removed what a failed deploy staged', tidy);
+      }
     }
   }
 

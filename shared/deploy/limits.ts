@@ -8,6 +8,14 @@ export interface DeployLimits {
   maxTotalBytes: number;
   /** Most files in one deploy. Default 20,000. */
   maxFiles: number;
+  /**
+   * Largest ratio of unpacked bytes to zip bytes fed to the unpacker (zip-bomb guard), checked as
+   * the bytes come and against each entry's declared sizes. Default 200 (text compresses 3–20×;
+   * deflate's ceiling is 1032×). Applies once more than {@link ratioFloorBytes} are unpacked.
+   */
+  maxRatio: number;
+  /** Unpacked bytes below which {@link maxRatio} is not applied (a small file of zeros is fine), bytes. Default 32 MiB. */
+  ratioFloorBytes: number;
 }
 
 /** Defaults of {@link DeployLimits}. */
@@ -16,6 +24,8 @@ export const DEFAULT_DEPLOY_LIMITS: DeployLimits = {
   maxFileBytes: 512 * 1024 * 1024,
   maxTotalBytes: 2 * 1024 * 1024 * 1024,
   maxFiles: 20_000,
+  maxRatio: 200,
+  ratioFloorBytes: 32 * 1024 * 1024,
 };
 
 /** Formats bytes for messages: `1.5 MiB`. */

@@ -1,6 +1,7 @@
 import type { SqlDatabase } from '../sql/index.js';
 import type { KernelPorts } from '../ports.js';
 import { LruCache } from '../lib/lru.js';
+import { reclaimFreePages } from '../cartridge/index.js';
 
 /**
  * Content-addressed blob store inside the cartridge.
@@ -10,6 +11,13 @@ import { LruCache } from '../lib/lru.js';
  * identified by the SHA-256 of its whole content (the same value `sha256sum` prints).
  * Reads stream one chunk at a time, so a 200 MB file is served with one chunk in memory.
  */
+
+/** Chunks no blob refers to. */
+const ORPHAN_CHUNKS = 'SELECT hash FROM vfs_chunks c WHERE NOT EXISTS (SELECT 1 FROM vfs_blob_chunks bc WHERE bc.chunk_hash = c.hash)';
+/** Deletes one chunk unless a blob refers to it (params: hash, hash). */
+const DELETE_CHUNK_IF_ORPHAN = 'DELETE FROM vfs_chunks WHERE hash = ? AND NOT EXISTS (SELECT 1 FROM vfs_blob_chunks bc WHERE bc.chunk_hash = ?)';
+/** Chunks deleted per step of {@link BlobStore.tidy}: 8 MiB of 256 KiB chunks. */
+const TIDY_BATCH = 32;
 
 /** Chunk size in bytes (256 KiB). Blobs remember the size they were cut with. */
 export const CHUNK_SIZE = 256 * 1024;
@@ -112,6 +120,10 @@ export class BlobWriter {
 export class BlobStore {
   /** Writers in progress; garbage collection waits while any is open. */
   private activeWriters = 0;
+  /** A {@link tidy} was asked for while writers were open: it runs when the last one ends. */
+  private tidyWanted = false;
+  /** The tidy in progress, if any. */
+  private tidying: Promise<unknown> | undefined;
   /** Bodies of small blobs (≤ 64 KiB each, 32 MiB in all), by hash: content-addressed, never stale. */
   private readonly small = new LruCache<string, Uint8Array>(10_000, 32 * 1024 * 1024);
   /**
@@ -143,6 +155,7 @@ export class BlobStore {
       if (!ended) {
         ended = true;
         this.activeWriters--;
+        if (this.activeWriters === 0 && this.tidyWanted) void this.tidy().catch(() => {});
       }
     };
   }
@@ -263,25 +276,79 @@ export class BlobStore {
   }
 
   /**
+   * Removes what nothing references and gives the freed pages back to the file system, in small
+   * steps with the event loop running in between (a failed 300 MiB deploy is ~1,200 chunks: deleted
+   * in one transaction they stall the node for seconds). Called after a failed or aborted deploy.
+   * While another write is in progress it is postponed until the last one ends (their chunks are not
+   * referenced yet); a write that starts meanwhile stops it, to be resumed when that write ends.
+   * @returns what was removed and the pages freed, or `undefined` when postponed.
+   */
+  async tidy(pause: () => Promise<void> = () => new Promise((r) => setTimeout(r, 0))): Promise<{ blobs: number; chunks: number; pages: number } | undefined> {
+    if (this.activeWriters > 0) {
+      this.tidyWanted = true;
+      return undefined;
+    }
+    this.tidyWanted = false;
+    this.forgetCaches();
+    const blobs = this.db.transaction(() => this.deleteOrphanBlobs());
+    // orphan chunks, then deleted a batch at a time; each delete re-checks that nothing refers to it
+    const orphans = this.db.query<{ hash: string }>(ORPHAN_CHUNKS).map((r) => r.hash);
+    let chunks = 0;
+    for (let i = 0; i < orphans.length; i += TIDY_BATCH) {
+      if (this.activeWriters > 0) {
+        this.tidyWanted = true; // a new write began: its chunks may be among these; finish after it
+        break;
+      }
+      chunks += this.db.transaction(() => {
+        let n = 0;
+        for (const h of orphans.slice(i, i + TIDY_BATCH)) n += this.db.run(DELETE_CHUNK_IF_ORPHAN, [h, h]).changes;
+        return n;
+      });
+      await pause();
+    }
+    const run = (this.tidying ?? Promise.resolve()).then(() => reclaimFreePages(this.db, pause));
+    this.tidying = run;
+    const pages = await run;
+    if (this.tidying === run) this.tidying = undefined;
+    return { blobs, chunks, pages };
+  }
+
+  /** Deletes unreferenced encodings and blobs (rows only, chunks stay). Run inside a transaction. @returns blobs deleted. */
+  private deleteOrphanBlobs(): number {
+    const orphanBlobs = `SELECT hash FROM vfs_blobs b WHERE NOT EXISTS (SELECT 1 FROM vfs_files f WHERE f.blob_hash = b.hash)
+        AND NOT EXISTS (SELECT 1 FROM vfs_encodings e WHERE e.encoded_hash = b.hash)
+        AND NOT EXISTS (SELECT 1 FROM app_blobs a WHERE a.blob_hash = b.hash AND a.deleted = 0)`;
+    this.db.run(`DELETE FROM vfs_encodings WHERE blob_hash NOT IN (SELECT blob_hash FROM vfs_files)`);
+    const hashes = this.db.query<{ hash: string }>(orphanBlobs).map((r) => r.hash);
+    for (const h of hashes) {
+      this.db.run('DELETE FROM vfs_blob_chunks WHERE blob_hash = ?', [h]);
+      this.db.run('DELETE FROM vfs_blobs WHERE hash = ?', [h]);
+    }
+    return hashes.length;
+  }
+
+  /**
    * Deletes blobs no file, encoding or live app blob (`fazt.blobs`) references, then chunks no blob references.
-   * Skipped (returns `undefined`) while a write is in progress.
+   * Skipped (returns `undefined`) while a write is in progress. When chunks were deleted, their pages
+   * are given back to the file system afterwards, in the background ({@link reclaimFreePages}).
    * @returns counts of deleted rows.
    */
   collectGarbage(): { blobs: number; chunks: number } | undefined {
     if (this.activeWriters > 0) return undefined;
     this.forgetCaches();
-    return this.db.transaction(() => {
-      const orphanBlobs = `SELECT hash FROM vfs_blobs b WHERE NOT EXISTS (SELECT 1 FROM vfs_files f WHERE f.blob_hash = b.hash)
-        AND NOT EXISTS (SELECT 1 FROM vfs_encodings e WHERE e.encoded_hash = b.hash)
-        AND NOT EXISTS (SELECT 1 FROM app_blobs a WHERE a.blob_hash = b.hash AND a.deleted = 0)`;
-      this.db.run(`DELETE FROM vfs_encodings WHERE blob_hash NOT IN (SELECT blob_hash FROM vfs_files)`);
-      const hashes = this.db.query<{ hash: string }>(orphanBlobs).map((r) => r.hash);
-      for (const h of hashes) {
-        this.db.run('DELETE FROM vfs_blob_chunks WHERE blob_hash = ?', [h]);
-        this.db.run('DELETE FROM vfs_blobs WHERE hash = ?', [h]);
-      }
+    const r = this.db.transaction(() => {
+      const blobs = this.deleteOrphanBlobs();
       const chunks = this.db.run('DELETE FROM vfs_chunks WHERE NOT EXISTS (SELECT 1 FROM vfs_blob_chunks bc WHERE bc.chunk_hash = vfs_chunks.hash)').changes;
-      return { blobs: hashes.length, chunks };
+      return { blobs, chunks };
     });
+    // the pages of deleted chunks go back to the file system, in the background, in small steps
+    if (r.chunks > 0 && !this.tidying) {
+      const run = reclaimFreePages(this.db).catch(() => 0);
+      this.tidying = run;
+      void run.then(() => {
+        if (this.tidying === run) this.tidying = undefined;
+      });
+    }
+    return r;
   }
 }

@@ -12,7 +12,7 @@ export const MAX_PATH_LENGTH = 1024;
  * Validates a path as given by an uploader (zip entry name, multipart file name) and returns its
  * normalized form. Never resolves `..`: an upload containing it is refused whole.
  * @throws FaztError `UNSAFE_PATH` for traversal (`..`), absolute paths (`/x`, `C:\x`), backslashes,
- *   NUL/control characters, empty or over-long paths.
+ *   NUL/control characters (C0, DEL, C1), empty or over-long paths.
  */
 export function normalizeUploadPath(raw: string): string {
   const shown = JSON.stringify(raw.length > 200 ? raw.slice(0, 200) + '…' : raw);
@@ -20,7 +20,9 @@ export function normalizeUploadPath(raw: string): string {
     throw new FaztError('UNSAFE_PATH', `Refused file name ${shown}: ${why}. Nothing was deployed.`);
   };
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(raw)) fail('it contains a NUL or control character');
+  // C0 controls, DEL and the C1 controls U+0080–U+009F (Unicode "Cc"): invisible, and some
+  // terminals act on them (U+009B is CSI), so a file list could rewrite the screen.
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(raw)) fail('it contains a NUL or control character');
   if (raw.includes('\\')) fail('it contains a backslash');
   if (raw.startsWith('/')) fail('it is an absolute path');
   if (/^[a-zA-Z]:/.test(raw)) fail('it starts with a drive letter');
@@ -55,7 +57,7 @@ export function requestPathToVfs(pathname: string): string | undefined {
       return undefined;
     }
     // eslint-disable-next-line no-control-regex
-    if (s === '..' || s.includes('/') || s.includes('\\') || /[\u0000-\u001f]/.test(s)) return undefined;
+    if (s === '..' || s.includes('/') || s.includes('\\') || /[\u0000-\u001f\u007f-\u009f]/.test(s)) return undefined;
     if (s === '.' || s === '') continue;
     out.push(s);
   }

@@ -23,6 +23,8 @@ export interface HealthInfo {
   node: string;
   version: string;
   schema: number;
+  /** The cartridge's start-up integrity check (absent on older nodes). */
+  integrity?: { state: 'unchecked' | 'checking' | 'ok' | 'damaged' | 'failed'; check?: 'quick' | 'full'; checkedAt?: number; problems?: number };
 }
 
 /** One app of `GET /api/apps`. */

@@ -36,10 +36,11 @@ export function filesFromInput(list: FileList | File[]): PickedFile[] {
 
 /**
  * Files of a drag and drop: every file under the dropped folders (walked with the entries API),
- * paths relative to the dropped folder; a single dropped zip is returned as `{zip}`.
+ * paths relative to the dropped folder (its name in `folder` when one folder was dropped); a single
+ * dropped zip is returned as `{zip}`.
  * @throws Error with plain words when nothing usable was dropped.
  */
-export async function filesFromDrop(dt: DataTransfer): Promise<{ zip: File } | { files: PickedFile[] }> {
+export async function filesFromDrop(dt: DataTransfer): Promise<{ zip: File } | { files: PickedFile[]; folder?: string }> {
   const entries = Array.from(dt.items)
     .map((i) => (i.kind === 'file' ? i.webkitGetAsEntry?.() : null))
     .filter((e): e is FileSystemEntry => !!e);
@@ -73,14 +74,12 @@ export async function filesFromDrop(dt: DataTransfer): Promise<{ zip: File } | {
       }
     } else await walk(e, '');
   }
-  if (files.length === 0) throw new Error('Nothing to deploy was dropped. Drop the app’s folder (with its app.json) or a .zip of it.');
-  return { files };
+  if (files.length === 0) throw new Error('Nothing to deploy was dropped. Drop the app’s folder or a .zip of it.');
+  return single ? { files, folder: entries[0]!.name } : { files };
 }
 
-/** True when the files include an `app.json` at their root (what a deploy needs). */
-export function hasManifest(files: PickedFile[]): boolean {
-  return files.some((f) => f.path === 'app.json');
-}
+/** An app name, as the node checks it (shared/apps/names.ts): 1–63 of `a-z 0-9 -`, no hyphen at either end. */
+export const APP_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /**
  * Zips the files (fflate, off the main thread where the browser allows workers).

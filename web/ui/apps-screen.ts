@@ -4,9 +4,9 @@
  */
 import { LitElement, html, css } from 'lit';
 import type { FaztApi } from '../lib/api.js';
-import type { AppInfo } from '../lib/api-types.js';
+import type { AppInfo, HealthInfo } from '../lib/api-types.js';
 import { href } from '../lib/router.js';
-import { formatTime } from '../lib/format.js';
+import { formatTime, plural } from '../lib/format.js';
 import { base } from './styles.js';
 import { emit, UNREACHABLE } from './events.js';
 
@@ -17,6 +17,7 @@ export class FaztApps extends LitElement {
     version: { type: Number },
     apps: { state: true },
     error: { state: true },
+    integrity: { state: true },
   };
   static styles = [
     base,
@@ -74,10 +75,17 @@ export class FaztApps extends LitElement {
   version = 0;
   private apps: AppInfo[] | undefined;
   private error = '';
+  /** The node's cartridge check, when it found damage (`/api/health` → `integrity`). */
+  private integrity: HealthInfo['integrity'] | undefined;
 
   /** Reloads the list. */
   async load() {
     this.error = '';
+    // the start-up check of the cartridge: damage (an app may be missing) is said here, not hidden
+    this.api
+      .health()
+      .then((h) => (this.integrity = h.integrity?.state === 'damaged' || h.integrity?.state === 'failed' ? h.integrity : undefined))
+      .catch(() => {});
     try {
       this.apps = await this.api.apps();
     } catch (e) {
@@ -96,6 +104,14 @@ export class FaztApps extends LitElement {
         <h2>Apps</h2>
         <a class="button secondary" href=${href({ screen: 'deploy' })}>Deploy an app</a>
       </div>
+      ${this.integrity
+        ? html`<p class="error" role="alert">
+            ${this.integrity.state === 'damaged'
+              ? `This node’s cartridge is damaged (its start-up check found ${plural(this.integrity.problems ?? 1, 'problem')}): apps or data may be missing.`
+              : 'This node’s cartridge could not be checked at start.'}
+            On the node’s machine, run <code>fazt doctor</code> to see what is wrong, and restore a backup.
+          </p>`
+        : ''}
       ${this.error ? html`<p class="error">${this.error} <button class="link" @click=${this.load}>Try again</button></p>` : ''}
       ${this.apps === undefined && !this.error ? html`<p class="muted">Loading…</p>` : ''}
       ${this.apps?.length === 0

@@ -6,13 +6,26 @@
 import { LitElement, html, css, nothing } from 'lit';
 import type { FaztApi, DeployProgress } from '../lib/api.js';
 import type { DeployInfo } from '../lib/api-types.js';
-import { filesFromDrop, filesFromInput, hasManifest, zipFiles, type PickedFile } from '../lib/zip-folder.js';
+import { APP_NAME, filesFromDrop, filesFromInput, zipFiles, type PickedFile } from '../lib/zip-folder.js';
 import { formatBytes, plural } from '../lib/format.js';
 import { href } from '../lib/router.js';
 import { base } from './styles.js';
 import { emit, APPS_CHANGED, UNREACHABLE } from './events.js';
 
-type Picked = { kind: 'folder'; files: PickedFile[]; label: string } | { kind: 'zip'; file: File; label: string };
+/** What was picked; a folder keeps its own name, the app's name when it has no app.json. */
+type Picked = { kind: 'folder'; files: PickedFile[]; label: string; folder?: string } | { kind: 'zip'; file: File; label: string };
+
+/** True when the files have no app.json, or a readable one without a `name`. */
+async function lacksName(files: PickedFile[]): Promise<boolean> {
+  const manifest = files.find((f) => f.path === 'app.json');
+  if (!manifest) return true;
+  try {
+    const m = JSON.parse(await manifest.file.text()) as unknown;
+    return typeof m === 'object' && m !== null && !Array.isArray(m) && typeof (m as { name?: unknown }).name !== 'string';
+  } catch {
+    return false;
+  }
+}
 
 /** The deploy screen. */
 export class FaztDeploy extends LitElement {
@@ -100,7 +113,7 @@ export class FaztDeploy extends LitElement {
     return html`<section class="card">
       <h2>Deploy an app</h2>
       <p class="muted">
-        Pick the app's folder (the one with <code>app.json</code>) or a <code>.zip</code> of it. A new version goes live on
+        Pick the app's folder (a built site is fine; <code>app.json</code> is optional) or a <code>.zip</code> of it. A new version goes live on
         <strong>${this.targetLabel}</strong>; earlier versions stay for rollback.
       </p>
       <div
@@ -123,7 +136,7 @@ export class FaztDeploy extends LitElement {
       </div>
       ${this.picked ? html`<p>Selected: <strong>${this.picked.label}</strong></p>` : ''}
       <label for="name">App name (optional)</label>
-      <input id="name" name="name" placeholder="from app.json" autocapitalize="off" autocomplete="off" spellcheck="false" ?disabled=${busy} />
+      <input id="name" name="name" placeholder="from app.json, else the folder’s name" autocapitalize="off" autocomplete="off" spellcheck="false" ?disabled=${busy} />
       ${this.progress
         ? html`<div class="go" aria-live="polite">
             <p>${this.progress.label}</p>
@@ -168,14 +181,14 @@ export class FaztDeploy extends LitElement {
     this.error = '';
     try {
       const got = await filesFromDrop(e.dataTransfer);
-      this.choose('zip' in got ? { kind: 'zip', file: got.zip, label: got.zip.name } : this.folder(got.files, 'the dropped folder'));
+      this.choose('zip' in got ? { kind: 'zip', file: got.zip, label: got.zip.name } : this.folder(got.files, got.folder ?? 'the dropped folder', got.folder));
     } catch (err) {
       this.error = (err as Error).message;
     }
   }
 
-  private folder(files: PickedFile[], name: string): Picked {
-    return { kind: 'folder', files, label: `${name} (${plural(files.length, 'file')}, ${formatBytes(files.reduce((n, f) => n + f.file.size, 0))})` };
+  private folder(files: PickedFile[], name: string, folder?: string): Picked {
+    return { kind: 'folder', files, folder, label: `${name} (${plural(files.length, 'file')}, ${formatBytes(files.reduce((n, f) => n + f.file.size, 0))})` };
   }
 
   private pickFolder(e: Event) {
@@ -183,7 +196,7 @@ export class FaztDeploy extends LitElement {
     const list = input.files;
     if (!list || list.length === 0) return;
     const first = (list[0] as File & { webkitRelativePath?: string }).webkitRelativePath?.split('/')[0] || 'folder';
-    this.choose(this.folder(filesFromInput(list), first));
+    this.choose(this.folder(filesFromInput(list), first, first));
     input.value = '';
   }
 
@@ -199,11 +212,7 @@ export class FaztDeploy extends LitElement {
     this.error = '';
     this.result = undefined;
     if (p.kind === 'folder' && p.files.length === 0) {
-      this.error = 'That folder is empty. Pick the folder that holds the app’s app.json and files.';
-      return;
-    }
-    if (p.kind === 'folder' && !hasManifest(p.files)) {
-      this.error = 'That folder has no app.json at its top. Pick the app’s own folder, or add an app.json like {"name": "my-app", "title": "My app"}.';
+      this.error = 'That folder is empty. Pick the folder that holds the app’s files.';
       return;
     }
     if (p.kind === 'zip' && !/\.zip$/i.test(p.file.name)) {
@@ -219,7 +228,16 @@ export class FaztDeploy extends LitElement {
     this.error = '';
     this.result = undefined;
     this.abort = new AbortController();
-    const name = (this.renderRoot.querySelector<HTMLInputElement>('#name')?.value ?? '').trim() || undefined;
+    let name = (this.renderRoot.querySelector<HTMLInputElement>('#name')?.value ?? '').trim() || undefined;
+    // app.json is optional: without it, or without a name in it (and without a typed name), the
+    // folder's name is the app's; a malformed app.json goes as it is (the node names the problem)
+    if (!name && picked.kind === 'folder' && picked.folder && (await lacksName(picked.files))) {
+      if (!APP_NAME.test(picked.folder)) {
+        this.error = `The app would take its name from the folder “${picked.folder}”, which is not an app name. Type one above: lowercase letters, digits and hyphens, e.g. my-site.`;
+        return;
+      }
+      name = picked.folder;
+    }
     try {
       let body: Blob;
       if (picked.kind === 'folder') {

@@ -1,5 +1,6 @@
 import { FaztError } from '../../errors.js';
 import { SESSION_COOKIE } from '../../auth/index.js';
+import { integritySummary } from '../../cartridge/index.js';
 import { jsonBody } from '../api-input.js';
 import { readCookie, serializeCookie } from '../cookies.js';
 import { json } from '../responses.js';
@@ -55,7 +56,7 @@ function assertNotCrossOrigin(c: ApiCall): void {
 /** Adds `/api/health`, `/api/setup`, `/api/login`, `/api/logout` and `/api/session`. */
 export function sessionRoutes(api: ApiRouter): void {
   api.route('GET', '/api/health', null, (c) =>
-    json({ ok: true, node: c.kernel.cartridge.nodeId, version: c.kernel.version, schema: c.kernel.cartridge.schemaVersion }),
+    json({ ok: true, node: c.kernel.cartridge.nodeId, version: c.kernel.version, schema: c.kernel.cartridge.schemaVersion, integrity: integritySummary(c.kernel.cartridge.integrity) }),
   );
 
   api.route('GET', '/api/setup', null, (c) => json({ setUp: c.kernel.auth.hasOwner(), codeRequired: !isLocalSetup(c) }));
