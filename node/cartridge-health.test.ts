@@ -7,6 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { doctor, formatDoctorReport } from './doctor.js';
+import { LATEST_SCHEMA_VERSION } from '../shared/cartridge/index.js';
 import { startNode } from './node.js';
 import { damageTablePage, deployZip, createToken, memoryLogger, removeTempDirs, request, startTestNode, tempDir, zip } from './test-helpers.js';
 
@@ -64,7 +65,7 @@ describe('doctor()', () => {
     const db = await cartridgeWithApps();
     const r = await doctor(db);
     expect(r).toMatchObject({ ok: true, headerProblem: null, integrity: { check: 'full', ok: true, problems: [] }, advice: [] });
-    expect(r.facts).toMatchObject({ pageSize: 4096, freePages: 0, autoVacuum: 'incremental', schema: 3 });
+    expect(r.facts).toMatchObject({ pageSize: 4096, freePages: 0, autoVacuum: 'incremental', schema: LATEST_SCHEMA_VERSION });
     expect(formatDoctorReport(r)).toMatch(/integrity_check: ok[\s\S]*The cartridge is sound\./);
   });
 

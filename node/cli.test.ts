@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { zipSync, strToU8 } from 'fflate';
 import { createToken, damageTablePage, internalErrors, randomish, removeTempDirs, request, sha256, startTestNode, tempDir, type TestNode } from './test-helpers.js';
+import { LATEST_SCHEMA_VERSION } from '../shared/cartridge/index.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'fazt.js');
@@ -317,7 +318,7 @@ describe('fazt doctor', () => {
     expect(words.stdout).toMatch(/The cartridge is damaged\.\n  - Stop the node[\s\S]*fazt backup/);
     const json = await fazt(['doctor', '--db', n.db, '--json']);
     expect(json.code).toBe(1);
-    expect(JSON.parse(json.stdout)).toMatchObject({ path: n.db, ok: false, headerProblem: null, integrity: { check: 'full', ok: false }, facts: { autoVacuum: 'incremental', schema: 3 } });
+    expect(JSON.parse(json.stdout)).toMatchObject({ path: n.db, ok: false, headerProblem: null, integrity: { check: 'full', ok: false }, facts: { autoVacuum: 'incremental', schema: LATEST_SCHEMA_VERSION } });
     await faztFails(['doctor', '--db', join(tempDir(), 'none.db')], /^fazt: No cartridge at .*none\.db\.$/);
   });
 });

@@ -203,14 +203,14 @@ describe('use cases own their effects', () => {
     expect(k.cartridge.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'index' AND name = ?", [index])!.n).toBe(1);
     const blobs = () => k.cartridge.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM vfs_blobs')!.n;
     const before = blobs();
-    // a refused upload leaves its staged blobs behind; the next deploy collects them itself
+    // a refused upload removes what it staged before it answers
     await expect(upload({ name: 'fx', schedule: [{ cron: 'not a cron' }] }, 'refused '.repeat(100))).rejects.toThrow();
-    expect(blobs()).toBeGreaterThan(before);
+    expect(blobs()).toBe(before);
     // v2 drops the schedule: the job goes
     const r2 = await upload({ name: 'fx', permissions: ['ai'] }, 'two '.repeat(100));
     expect(k.jobs.list(r.id)).toEqual([]);
     expect(r2.permissions).toEqual({ requested: ['ai'], granted: ['ai'], pending: [], dormant: [] });
-    expect(k.collectGarbage()).toEqual({ blobs: 0, chunks: 0 }); // the deploy collected the refused upload's blobs itself
+    expect(k.collectGarbage()).toEqual({ blobs: 0, chunks: 0 }); // the deploy collected the blobs v2 replaced itself
     k.rollbackApp('fx');
     expect(k.jobs.list(r.id).map((j) => j.name)).toEqual(['tick']);
     expect(k.grantPermissions('fx', 'all')).toEqual(['ai', 'net:example.com']);

@@ -231,11 +231,16 @@ export class BlobStore {
   /**
    * The chunks holding bytes `[start, end]` (inclusive, like HTTP ranges) of a blob, read one chunk
    * per step, the first and last cut to the range.
-   * @throws RangeError when the range lies outside the blob; Error when a chunk is missing (damaged cartridge).
+   * @throws RangeError (at once) when the range lies outside the blob; Error (while iterating) when a
+   *   chunk is missing (damaged cartridge).
    */
-  *chunks(info: BlobInfo, start = 0, end = info.size - 1): Generator<Uint8Array, void, undefined> {
+  chunks(info: BlobInfo, start = 0, end = info.size - 1): Generator<Uint8Array, void, undefined> {
+    if (info.size > 0 && (start < 0 || end >= info.size || start > end)) throw new RangeError(`range ${start}-${end} outside blob of ${info.size} bytes`);
+    return this.readChunks(info, start, end);
+  }
+
+  private *readChunks(info: BlobInfo, start: number, end: number): Generator<Uint8Array, void, undefined> {
     if (info.size === 0) return;
-    if (start < 0 || end >= info.size || start > end) throw new RangeError(`range ${start}-${end} outside blob of ${info.size} bytes`);
     let pos = start;
     while (pos <= end) {
       const idx = Math.floor(pos / info.chunkSize);
