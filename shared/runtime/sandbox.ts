@@ -123,6 +123,32 @@ let layout: Layout | undefined;
 
 const now = () => performance.now();
 
+/** QuickJS's `JS_INTERRUPT_COUNTER_INIT`: polls between two calls of the interrupt handler. */
+const POLL_COUNTER_INIT = 10_000;
+/** How often the interrupt handler should run while guest code runs, ms (see `Sandbox.pace`). */
+const PACE_MS = 2;
+/**
+ * Most polls between two calls of the interrupt handler. A call costs ~0.5 µs; at this pace a tight
+ * loop asks every ~25 µs (measured: within the noise of 10,000), and a guest whose polls suddenly
+ * become slow (caught stack overflows, ~1 ms each) is asked again after at most this many.
+ */
+const POLL_EVERY_MAX = 256;
+/** Offset of `interrupt_counter` in QuickJS's `JSContext`; -1 when it could not be found; found once per process. */
+let pollCounterOffset: number | undefined;
+
+/**
+ * Finds `JSContext.interrupt_counter`: QuickJS resets it to {@link POLL_COUNTER_INIT} right before it
+ * calls the interrupt handler, so inside the handler it is the one word of the context struct that
+ * holds exactly that value (checked: exactly one candidate, else -1 and the handler keeps QuickJS's
+ * own pace).
+ */
+function findPollCounter(memory: WebAssembly.Memory, ctxPtr: number): number {
+  const words = new Int32Array(memory.buffer, ctxPtr & ~3, 256);
+  const hits: number[] = [];
+  for (let i = 0; i < words.length; i++) if (words[i] === POLL_COUNTER_INIT) hits.push(i * 4);
+  return hits.length === 1 ? hits[0]! : -1;
+}
+
 /** FNV-1a (32 bits) of a string's UTF-16 code units, as 8 hex digits: a cheap identity of the prelude's text. */
 function fnv1aHex(text: string): string {
   let h = 0x811c9dc5;
@@ -252,6 +278,15 @@ export class Sandbox {
   private enteredAt = 0;
   private depth = 0;
   private stop: 'cpu' | 'wall' | undefined;
+  /** When the interrupt handler last ran (or QuickJS was entered), performance.now() ms. */
+  private lastPoll = 0;
+  /** The poll countdown the handler set last ({@link pace}). */
+  private pollEvery = POLL_EVERY_MAX;
+  private pollWords: Int32Array | undefined;
+  /** Address of the QuickJS context (`JSContext *`) in linear memory. */
+  private get ctxPointer(): number {
+    return (this.ctx as unknown as { ctx: { value: number } }).ctx.value;
+  }
   /** True when the sandbox started from a {@link PreludeImage} instead of evaluating the prelude. */
   fromImage = false;
   /** Pointers before the prelude and handles after it, kept to export a {@link PreludeImage}. */
@@ -291,6 +326,7 @@ export class Sandbox {
     const sb = new Sandbox(module, memory, rt, ctx, limits);
     sb.imageKey = options.imageKey;
     sb.install(image);
+    sb.discoverPollCounter();
     if (layoutFromImage && !sb.fromImage) {
       // the image did not fit, so its layout is not trusted either: find it on a fresh instance
       layout = undefined;
@@ -337,9 +373,58 @@ export class Sandbox {
     if (this.memory.buffer.byteLength > 256 * WASM_PAGE) this.poisoned = true;
   }
 
+  /**
+   * Sets how many interrupt polls QuickJS makes before it asks the interrupt handler again.
+   *
+   * QuickJS polls at every call and jump but asks the handler only every 10,000 polls
+   * (`JS_INTERRUPT_COUNTER_INIT`), and a poll can be expensive: a caught stack overflow builds a
+   * backtrace thousands of frames deep, so `try { f() } catch { f() }` ran 5–13 s between two
+   * questions. The handler therefore writes the countdown (`JSContext.interrupt_counter`, found by
+   * {@link findPollCounter}) itself: at most {@link POLL_EVERY_MAX}, scaled so the next question comes
+   * about {@link PACE_MS} later at the pace the guest is polling now (down to 1 poll when polls are
+   * slow), and 1 once the invocation is over
+   * its limit, so every later poll, in any `catch`, `finally` or promise job, stops it again.
+   */
+  private pace(t: number): void {
+    let next = 1;
+    if (this.stop === undefined) {
+      const gap = t - this.lastPoll;
+      next = gap <= 0 ? POLL_EVERY_MAX : Math.max(1, Math.min(POLL_EVERY_MAX, Math.floor((this.pollEvery * PACE_MS) / gap)));
+    }
+    this.lastPoll = t;
+    this.setPollCountdown(next);
+  }
+
+  /** Writes QuickJS's poll countdown (when its address is known). */
+  private setPollCountdown(n: number): void {
+    this.pollEvery = n;
+    if (pollCounterOffset === undefined || pollCounterOffset < 0) return;
+    if (this.pollWords?.buffer !== this.memory.buffer) this.pollWords = new Int32Array(this.memory.buffer);
+    this.pollWords[(this.ctxPointer + pollCounterOffset) >> 2] = n;
+  }
+
+  /**
+   * Finds the poll countdown once per process ({@link findPollCounter}): runs a loop long enough for
+   * QuickJS to call the interrupt handler, then restores the base snapshot (so the sandbox's memory
+   * is as if it never ran).
+   */
+  private discoverPollCounter(): void {
+    if (pollCounterOffset !== undefined) return;
+    const r = this.ctx.evalCode(`for (let i = 0; i < ${POLL_COUNTER_INIT * 2}; i++);`, 'fazt:probe', { type: 'global' });
+    if (r.error) r.error.dispose();
+    else r.value.dispose();
+    this.restore(this.base);
+    pollCounterOffset ??= -1;
+  }
+
   /** Runs `fn` inside QuickJS, accounting CPU time (nested entries count once). */
   private enter<T>(fn: () => T): T {
-    if (this.depth++ === 0) this.enteredAt = now();
+    if (this.depth++ === 0) {
+      this.enteredAt = now();
+      this.lastPoll = this.enteredAt;
+      // a restored snapshot holds whatever countdown it was taken with
+      this.setPollCountdown(this.stop === undefined ? this.pollEvery : 1);
+    }
     try {
       return fn();
     } finally {
@@ -357,11 +442,15 @@ export class Sandbox {
   private install(image?: PreludeImage): void {
     const { ctx, rt } = this;
     rt.setInterruptHandler(() => {
+      if (pollCounterOffset === undefined) pollCounterOffset = findPollCounter(this.memory, this.ctxPointer);
       const inv = this.current;
       if (!inv) return false;
       const t = now();
-      if (this.cpuUsed + (t - this.enteredAt) > inv.cpuMs) this.stop = 'cpu';
-      else if (t > inv.wallDeadline) this.stop = 'wall';
+      if (this.stop === undefined) {
+        if (this.cpuUsed + (t - this.enteredAt) > inv.cpuMs) this.stop = 'cpu';
+        else if (t > inv.wallDeadline) this.stop = 'wall';
+      }
+      this.pace(t);
       return this.stop !== undefined;
     });
     rt.setModuleLoader(
@@ -548,6 +637,7 @@ export class Sandbox {
     this.gen++;
     this.cpuUsed = 0;
     this.stop = undefined;
+    this.pollEvery = POLL_EVERY_MAX;
     const inv: Invocation = { gen: this.gen, ops, cpuMs: limits.cpuMs, wallDeadline: now() + limits.wallMs, pending: 0, timers: new Map(), netBodies: [] };
     this.current = inv;
     return inv;
@@ -662,7 +752,7 @@ export class Sandbox {
         const req = ctx.callFunction(ctx.getProp(this.bridge, 'makeRequire'), ctx.undefined, ctx.newString(''));
         if (req.error) throw this.failure(req.error, where, inv);
         const r = this.enter(() => ctx.callFunction(req.value, ctx.undefined, ctx.newString('/' + app.entry.path)));
-        if (r.error) throw this.failure(r.error, where, inv);
+        if (r.error || this.stop) throw this.failure(r.error, where, inv);
         ns = r.value;
       }
       if (inv.pending > 0) throw new FaztError('INVALID_CODE', `${where} left work running after it loaded (a timer or a host call at top level); start such work inside a handler`);
@@ -698,7 +788,7 @@ export class Sandbox {
       const runR = this.enter(() =>
         ctx.callFunction(ctx.getProp(this.bridge, 'run'), ctx.undefined, this.ns!, ctx.newString(spec.kind), ctx.newString(JSON.stringify(spec.arg ?? null)), ctx.newString(metaJson)),
       );
-      if (runR.error) throw this.failure(runR.error, where, inv);
+      if (runR.error || this.stop) throw this.failure(runR.error, where, inv);
       const out = await this.settle(runR.value, where, inv);
       const result: InvocationResult = { cpuMs: 0, done: Promise.resolve(), netBodies: inv.netBodies };
       if (spec.kind === 'fetch') {
