@@ -3,6 +3,7 @@ import releaseSyncImport from '@jitl/quickjs-wasmfile-release-sync';
 import { FaztError, isFaztError, type FaztErrorCode } from '../errors.js';
 import PRELUDE from './prelude.sandbox.js?raw';
 import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from './limits.js';
+import { HOST_OPS, callOp, isHostOp, type HandledOpName, type HostOpTable, type OpCall } from './host-ops.js';
 
 export { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from './limits.js';
 
@@ -42,20 +43,25 @@ export interface InvocationLimits {
 }
 
 /**
- * The host side of the bridge for one app, already bound to it. A handler throws FaztError for a
- * failure the app should see (it becomes an Error with `.code` in the sandbox).
+ * The host side of the bridge for one app version, already bound to it: its op table (see
+ * `host-ops.ts`) and module loading. A handler throws FaztError for a failure the app should see (it
+ * becomes an Error with `.code` in the sandbox).
  */
-export interface HostOps {
-  /** Synchronous ops: `op → (args, bytes?) → value | Uint8Array`. */
-  sync: Record<string, (args: any, bytes?: Uint8Array) => unknown>;
-  /** Asynchronous ops: `op → (args, bytes?) → Promise<value | Uint8Array>`. */
-  async: Record<string, (args: any, bytes?: Uint8Array) => Promise<unknown>>;
+export interface AppBoundOps {
+  /** The app's op handlers, built once per app version. */
+  table: HostOpTable;
   /** Resolves and reads a module for `require(spec)` from module `from`. @throws FaztError */
   loadCommonJs(spec: string, from: string): { id: string; kind: 'cjs' | 'json'; source: string };
   /** ES module resolution for the engine's loader: `(base, spec) → id`. @throws FaztError */
   normalizeModule(base: string, spec: string): string;
   /** ES module source for an id returned by {@link normalizeModule}. @throws FaztError */
   loadModule(id: string): string;
+}
+
+/** The bridge of one invocation: the app's ops with this invocation's facts. */
+export interface HostOps extends AppBoundOps {
+  /** Handed to every op as its third argument. */
+  call: OpCall;
   /** A line for the app's log (host failures, rejected `waitUntil` work). */
   log(level: 'warn' | 'error', message: string): void;
 }
@@ -513,9 +519,8 @@ export class Sandbox {
           }
           return toHandle(null);
         }
-        const handler = inv.ops.sync[op];
-        if (!handler) throw new FaztError('INVALID_ARGUMENT', `unknown host operation "${op}"`);
-        return toHandle(handler(args, bytes));
+        if (!isHostOp(op) || HOST_OPS[op].kind !== 'sync' || HOST_OPS[op].place === 'sandbox') throw new FaztError('INVALID_ARGUMENT', `unknown host operation "${op}"`);
+        return toHandle(callOp(inv.ops.table, op as HandledOpName, args, bytes, inv.ops.call));
       } catch (e) {
         return errEnvelope(e);
       }
@@ -539,9 +544,8 @@ export class Sandbox {
             );
           });
         } else {
-          const handler = inv.ops.async[op];
-          if (!handler) throw new FaztError('INVALID_ARGUMENT', `unknown host operation "${op}"`);
-          work = handler(args, bytes);
+          if (!isHostOp(op) || HOST_OPS[op].kind !== 'async' || HOST_OPS[op].place === 'sandbox') throw new FaztError('INVALID_ARGUMENT', `unknown host operation "${op}"`);
+          work = callOp(inv.ops.table, op as HandledOpName, args, bytes, inv.ops.call) as Promise<unknown>;
           if (op === 'net.fetch') {
             work = work.then((r) => {
               const res = r as { body: Uint8Array };
