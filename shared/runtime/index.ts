@@ -10,7 +10,7 @@ import type { JobStore } from '../schedule/index.js';
 import type { AppBlobStore, AppLogStore, DocStore, KvStore, SecretStore } from '../storage/index.js';
 import type { BlobStore } from '../vfs/blobs.js';
 import { LruCache } from '../vfs/lru.js';
-import { DEFAULT_ENGINE_LIMITS, EnginePool, type EngineLimits, type WasmSource } from './engine.js';
+import { DEFAULT_ENGINE_LIMITS, EnginePool, type EngineLimits, type SandboxEngine, type WasmSource } from './engine.js';
 import { isEsModule, loadCommonJs, loadEsModule, resolveModule, type ModuleSource, type StdlibModule } from './modules.js';
 import { readCapped } from './read-capped.js';
 import { bytesResponse } from '../http/known-body.js';
@@ -18,8 +18,8 @@ import { DEFAULT_NET_LIMITS, netFetch, type NetLimits, type ResolveHost } from '
 import type { AppBoundOps, AppCode, HostOps, InvocationResult, PreludeImage, Sandbox } from './sandbox.js';
 import { PURE_OPS, noRequest, urlParts, type BlobFacts, type FormPart, type HostOpTable, type LogLevel, type OpCall, type RequestIo } from './host-ops.js';
 
-export { EnginePool, DEFAULT_ENGINE_LIMITS, type EngineLimits, type WasmSource } from './engine.js';
-export type { Sandbox, InvocationLimits, PreludeImage } from './sandbox.js';
+export { EnginePool, DEFAULT_ENGINE_LIMITS, type EngineLimits, type EngineWait, type SandboxEngine, type WasmSource } from './engine.js';
+export type { Sandbox, InvocationLimits, InvocationResult, InvocationSpec, PreludeImage, AppCode, AppBoundOps, HostOps } from './sandbox.js';
 export { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from './limits.js';
 export { isEsModule, resolveModule, type StdlibModule, type ModuleSource } from './modules.js';
 export { netFetch, DEFAULT_NET_LIMITS, type NetLimits, type ResolveHost, type NetRequest, type NetResponse } from './net.js';
@@ -60,6 +60,8 @@ export interface RuntimeLimits extends EngineLimits {
   requestBytes: number;
   /** Outbound `fazt.net.fetch` limits. */
   net: NetLimits;
+  /** Sandbox threads, for a host that runs sandboxes on threads (the headless node; default: one per core). */
+  threads?: number;
 }
 
 /** Defaults of {@link RuntimeLimits}. */
@@ -86,6 +88,11 @@ export interface RuntimeHostOptions {
   fetch?: typeof fetch;
   /** Limits. */
   limits?: Partial<RuntimeLimits>;
+  /**
+   * Where sandboxes run (default: an {@link EnginePool} on the calling thread). The headless node
+   * runs them on a pool of threads (node/sandbox-threads.ts).
+   */
+  engine?: (wasm: WasmSource, limits: RuntimeLimits) => SandboxEngine;
   /**
    * Create one sandbox in the background when the kernel starts and the cartridge holds server code
    * (default true): the first request then skips instantiating QuickJS (~100+ ms once per process),
@@ -180,7 +187,8 @@ function appVisibleHeaders(headers: Headers): [string, string][] {
  * The serverless runtime of a kernel.
  */
 export class AppRuntime {
-  readonly pool: EnginePool;
+  /** Where the sandboxes run. */
+  readonly pool: SandboxEngine;
   readonly limits: RuntimeLimits;
   private readonly sources = new LruCache<string, string>(16 * 1024 * 1024);
   /** Per app: invocations in flight and the FIFO of those waiting for a slot. */
@@ -198,10 +206,10 @@ export class AppRuntime {
     private readonly host: RuntimeHostOptions,
   ) {
     this.limits = { ...DEFAULT_RUNTIME_LIMITS, ...host.limits, net: { ...DEFAULT_NET_LIMITS, ...host.limits?.net } };
-    this.pool = new EnginePool(host.wasm, this.limits);
-    if (host.prestarted) this.pool.adopt(host.prestarted);
+    this.pool = host.engine ? host.engine(host.wasm, this.limits) : new EnginePool(host.wasm, this.limits);
+    if (host.prestarted) this.pool.adopt?.(host.prestarted);
     s.apps.onChange((c) => {
-      const unprimed = this.pool.evict((key) => key.startsWith(c.appId + '@'));
+      const unprimed = this.pool.evictApp(c.appId);
       // the app was in use: load its new version into an idle sandbox now, not on its next request
       if (unprimed > 0 && c.version !== null && c.kind !== 'remove') setTimeout(() => void this.prewarm(c.appId), 0);
     });
@@ -240,13 +248,13 @@ export class AppRuntime {
     const live = { id: app.id, name: app.name, version: app.currentVersion };
     const code = this.appCode(live, this.invocationOps(live, { source: 'prime' }));
     if (!code) return false;
-    return this.pool.prewarm((sb) => sb.prime(code, { cpuMs: this.limits.cpuMs, wallMs: this.limits.wallMs }));
+    return this.pool.prewarmApp(code, { cpuMs: this.limits.cpuMs, wallMs: this.limits.wallMs });
   }
 
   /** Tells the runtime an app's secrets changed (sandboxes primed with the old values are dropped). */
   secretsChanged(appId: string): void {
     this.secretGen.set(appId, (this.secretGen.get(appId) ?? 0) + 1);
-    this.pool.evict((key) => key.startsWith(appId + '@'));
+    this.pool.evictApp(appId);
   }
 
   /**
@@ -466,21 +474,6 @@ export class AppRuntime {
     const code = this.appCode(app, ops);
     if (!code) throw new FaztError('NO_HANDLER', `The app "${app.name}" has no api/main.js, so it has no ${kind === 'fetch' ? 'API' : kind + ' handler'}.`);
     await this.acquireSlot(app);
-    let sb;
-    try {
-      sb = await this.pool.lease(code.key, {
-        ms: this.limits.wallMs,
-        error: () => new FaztError('APP_BUSY', `No sandbox became free within ${this.limits.wallMs} ms; the node is busy.`),
-      });
-    } catch (e) {
-      this.releaseSlot(app.id);
-      throw e;
-    }
-    const sandbox = sb;
-    const release = () => {
-      this.releaseSlot(app.id);
-      this.pool.release(sandbox);
-    };
     let result: InvocationResult;
     try {
       let env: Record<string, string> = {};
@@ -489,18 +482,22 @@ export class AppRuntime {
       } catch (e) {
         this.s.logs.append(app.id, { level: 'error', message: (e as Error).message, source: extra.source });
       }
-      result = await sandbox.invoke({
-        app: code,
-        kind,
-        arg,
-        meta: { app: { id: app.id, name: app.name, version: app.version }, user: null, env, requestId: extra.requestId, basePath: extra.basePath },
-        limits: { cpuMs: this.limits.cpuMs, wallMs: this.limits.wallMs },
-        ops,
-      });
+      result = await this.pool.run(
+        {
+          app: code,
+          kind,
+          arg,
+          meta: { app: { id: app.id, name: app.name, version: app.version }, user: null, env, requestId: extra.requestId, basePath: extra.basePath },
+          limits: { cpuMs: this.limits.cpuMs, wallMs: this.limits.wallMs },
+          ops,
+        },
+        { ms: this.limits.wallMs, error: () => new FaztError('APP_BUSY', `No sandbox became free within ${this.limits.wallMs} ms; the node is busy.`) },
+      );
     } catch (e) {
-      release();
+      this.releaseSlot(app.id);
       throw e;
     }
+    const release = () => this.releaseSlot(app.id);
     result.done.then(release, release);
     return result;
   }

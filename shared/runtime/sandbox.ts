@@ -94,6 +94,8 @@ export interface InvocationSpec {
   limits: InvocationLimits;
   /** Bridge for this invocation (normally `app.ops`). */
   ops: HostOps;
+  /** A number the host gives the invocation, shown to a watchdog (`SandboxCreateOptions.watch`). */
+  tag?: number;
 }
 
 /** The handler's result. */
@@ -212,6 +214,13 @@ export interface SandboxCreateOptions {
   image?: PreludeImage;
   /** The key of images this sandbox takes and accepts ({@link preludeImageKey}); without it, none. */
   imageKey?: string;
+  /**
+   * Where the sandbox tells a watchdog on another thread what it runs (a view of a
+   * `SharedArrayBuffer`, ≥ 3 slots): `[0]` the time it entered QuickJS (`performance.timeOrigin +
+   * performance.now()`, ms; 0 while outside), `[1]` the running invocation's CPU limit (ms), `[2]`
+   * its tag ({@link InvocationSpec.tag}).
+   */
+  watch?: Float64Array;
 }
 
 /** Size of the allocation every instance makes (and frees) before its runtime: the break probe of {@link discoverLayout}. */
@@ -254,6 +263,8 @@ function discoverLayout(memory: WebAssembly.Memory, malloc: (n: number) => numbe
 /** Per-invocation state the long-lived host functions dispatch to. */
 interface Invocation {
   gen: number;
+  /** {@link InvocationSpec.tag} */
+  tag: number;
   ops: HostOps;
   cpuMs: number;
   wallDeadline: number;
@@ -298,6 +309,7 @@ export class Sandbox {
   /** Pointers before the prelude and handles after it, kept to export a {@link PreludeImage}. */
   private imageFacts: { check: number[]; handles: number[] } | undefined;
   private imageKey: string | undefined;
+  private watch: Float64Array | undefined;
 
   private constructor(
     private readonly module: QuickJSWASMModule,
@@ -331,6 +343,7 @@ export class Sandbox {
     const ctx = rt.newContext();
     const sb = new Sandbox(module, memory, rt, ctx, limits);
     sb.imageKey = options.imageKey;
+    sb.watch = options.watch;
     sb.install(image);
     sb.discoverPollCounter();
     if (layoutFromImage && !sb.fromImage) {
@@ -430,11 +443,19 @@ export class Sandbox {
       this.lastPoll = this.enteredAt;
       // a restored snapshot holds whatever countdown it was taken with
       this.setPollCountdown(this.stop === undefined ? this.pollEvery : 1);
+      if (this.watch && this.current) {
+        this.watch[1] = this.current.cpuMs;
+        this.watch[2] = this.current.tag;
+        this.watch[0] = performance.timeOrigin + this.enteredAt;
+      }
     }
     try {
       return fn();
     } finally {
-      if (--this.depth === 0) this.cpuUsed += now() - this.enteredAt;
+      if (--this.depth === 0) {
+        this.cpuUsed += now() - this.enteredAt;
+        if (this.watch) this.watch[0] = 0;
+      }
     }
   }
 
@@ -637,12 +658,12 @@ export class Sandbox {
     this.base = this.take();
   }
 
-  private begin(ops: HostOps, limits: InvocationLimits): Invocation {
+  private begin(ops: HostOps, limits: InvocationLimits, tag = 0): Invocation {
     this.gen++;
     this.cpuUsed = 0;
     this.stop = undefined;
     this.pollEvery = POLL_EVERY_MAX;
-    const inv: Invocation = { gen: this.gen, ops, cpuMs: limits.cpuMs, wallDeadline: now() + limits.wallMs, pending: 0, timers: new Map(), netBodies: [] };
+    const inv: Invocation = { gen: this.gen, tag, ops, cpuMs: limits.cpuMs, wallDeadline: now() + limits.wallMs, pending: 0, timers: new Map(), netBodies: [] };
     this.current = inv;
     return inv;
   }
@@ -737,14 +758,14 @@ export class Sandbox {
    * Evaluates the app's entry module from the base snapshot and snapshots the result.
    * @throws FaztError `INVALID_CODE`/`APP_ERROR` (the module failed to load), `APP_TIMEOUT`, `APP_OUT_OF_MEMORY`.
    */
-  async prime(app: AppCode, limits: InvocationLimits): Promise<void> {
+  async prime(app: AppCode, limits: InvocationLimits, tag = 0): Promise<void> {
     const { ctx } = this;
     this.appKey = undefined;
     this.appSnap = undefined;
     this.ns = undefined;
     this.restore(this.base);
     // loading modules (zod alone ≈ 200 ms of QuickJS) gets its own, larger CPU budget, not the request's
-    const inv = this.begin(app.ops, { cpuMs: Math.max(limits.cpuMs * 5, 5_000), wallMs: limits.wallMs });
+    const inv = this.begin(app.ops, { cpuMs: Math.max(limits.cpuMs * 5, 5_000), wallMs: limits.wallMs }, tag);
     const where = app.entry.path;
     try {
       let ns: QuickJSHandle;
@@ -780,10 +801,10 @@ export class Sandbox {
    *   `APP_TIMEOUT` (CPU or wall time), `APP_OUT_OF_MEMORY`, `NO_HANDLER`, `LIMIT_EXCEEDED`, `INVALID_CODE`.
    */
   async invoke(spec: InvocationSpec): Promise<InvocationResult> {
-    if (this.appKey !== spec.app.key) await this.prime(spec.app, spec.limits);
+    if (this.appKey !== spec.app.key) await this.prime(spec.app, spec.limits, spec.tag);
     const { ctx } = this;
     const snap = this.appSnap!;
-    const inv = this.begin(spec.ops, spec.limits);
+    const inv = this.begin(spec.ops, spec.limits, spec.tag);
     const where = spec.kind === 'fetch' ? 'the request handler' : spec.kind === 'scheduled' ? 'the scheduled handler' : 'the event handler';
     this.uses++;
     let finished = false;
