@@ -164,3 +164,27 @@ describe('the CPU limit holds for every way of spending CPU', () => {
     expect((await request(`${t.url}/a/neighbour/api/ping`)).json()).toEqual({ pong: true });
   });
 });
+
+describe('a per-app CPU budget per time window', () => {
+  it('an app past its budget (here 700 ms per 60 s) is refused with 429 APP_OVER_BUDGET and Retry-After; other apps are served', async () => {
+    const small = await startTestNode({ runtimeLimits: { cpuMs: 300, cpuBudgetMs: 700, cpuWindowMs: 60_000 } });
+    try {
+      const token = createToken(small, 'admin', 'budget-admin').token;
+      for (const [name, files] of [
+        ['attacker', { 'api/main.js': ATTACKS }],
+        ['neighbour', { 'api/main.js': NEIGHBOUR }],
+      ] as const) {
+        const r = await deployZip(small, token, zip({ 'app.json': manifest({ name }), ...files }));
+        expect(r.status, r.text()).toBeLessThan(300);
+      }
+      // three runaways of 300 ms each: 900 ms ≥ 700 ms
+      for (let i = 0; i < 3; i++) expectError(await request(`${small.url}/a/attacker/api/loop`), 504, 'APP_TIMEOUT');
+      const refused = await request(`${small.url}/a/attacker/api/ok`);
+      expectError(refused, 429, 'APP_OVER_BUDGET', /used its CPU budget \(700 ms per 60 s\); try again in \d+ s/);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      expect((await request(`${small.url}/a/neighbour/api/ping`)).json()).toEqual({ pong: true });
+    } finally {
+      await small.stop();
+    }
+  });
+});

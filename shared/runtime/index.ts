@@ -56,6 +56,14 @@ export interface RuntimeLimits extends EngineLimits {
   perAppQueue: number;
   /** Longest wait in the app's queue, ms (default 5,000); then 503 `APP_BUSY`. */
   queueMs: number;
+  /**
+   * CPU time one app may use per {@link cpuWindowMs}, ms, summed over its invocations (default
+   * 30,000: half a core on average). Past it the app's invocations are refused with 429
+   * `APP_OVER_BUDGET` until the window ends, so one app's flood cannot starve the others.
+   */
+  cpuBudgetMs: number;
+  /** The window of {@link cpuBudgetMs}, ms (default 60,000). */
+  cpuWindowMs: number;
   /** Largest request body an app reads, bytes (default 10 MiB). */
   requestBytes: number;
   /** Outbound `fazt.net.fetch` limits. */
@@ -72,6 +80,8 @@ export const DEFAULT_RUNTIME_LIMITS: RuntimeLimits = {
   perAppConcurrency: 4,
   perAppQueue: 16,
   queueMs: 5_000,
+  cpuBudgetMs: 30_000,
+  cpuWindowMs: 60_000,
   requestBytes: 10 * 1024 * 1024,
   net: DEFAULT_NET_LIMITS,
 };
@@ -200,6 +210,8 @@ export class AppRuntime {
   /** Op tables by app version (see {@link appOps}). */
   private readonly opsCache = new Map<string, AppBoundOps>();
   private seq = 0;
+  /** CPU used per app in the current budget window (see {@link RuntimeLimits.cpuBudgetMs}). */
+  private readonly cpuSpent = new Map<string, { windowStart: number; ms: number }>();
 
   constructor(
     private readonly s: RuntimeServices,
@@ -418,6 +430,46 @@ export class AppRuntime {
   }
 
   /**
+   * Refuses an app that used its CPU budget in the current window.
+   * @throws FaztError `APP_OVER_BUDGET` (429) naming the budget and when the window ends.
+   */
+  private checkBudget(app: RuntimeApp): void {
+    const spent = this.cpuSpent.get(app.id);
+    if (!spent) return;
+    const now = Date.now();
+    if (now - spent.windowStart >= this.limits.cpuWindowMs) {
+      this.cpuSpent.delete(app.id);
+      return;
+    }
+    if (spent.ms >= this.limits.cpuBudgetMs) {
+      const wait = Math.ceil((spent.windowStart + this.limits.cpuWindowMs - now) / 1000);
+      throw new FaztError(
+        'APP_OVER_BUDGET',
+        `The app "${app.name}" used its CPU budget (${this.limits.cpuBudgetMs} ms per ${this.limits.cpuWindowMs / 1000} s); try again in ${wait} s.`,
+      );
+    }
+  }
+
+  /** Adds an invocation's CPU time to its app's budget window. */
+  private spend(appId: string, ms: number): void {
+    if (!(ms > 0)) return;
+    const now = Date.now();
+    let spent = this.cpuSpent.get(appId);
+    if (!spent || now - spent.windowStart >= this.limits.cpuWindowMs) {
+      spent = { windowStart: now, ms: 0 };
+      if (this.cpuSpent.size >= 10_000) this.cpuSpent.clear();
+      this.cpuSpent.set(appId, spent);
+    }
+    spent.ms += ms;
+  }
+
+  /** Seconds until an app's budget window ends (for `Retry-After`). */
+  private budgetRetryAfter(appId: string): number {
+    const spent = this.cpuSpent.get(appId);
+    return spent ? Math.max(1, Math.ceil((spent.windowStart + this.limits.cpuWindowMs - Date.now()) / 1000)) : 1;
+  }
+
+  /**
    * Takes one of the app's invocation slots, waiting in its FIFO queue when all are taken.
    * @throws FaztError `APP_BUSY` when the queue is full, or after waiting `queueMs`.
    */
@@ -473,6 +525,7 @@ export class AppRuntime {
     const ops = this.invocationOps(app, { source: extra.source, request: extra.request });
     const code = this.appCode(app, ops);
     if (!code) throw new FaztError('NO_HANDLER', `The app "${app.name}" has no api/main.js, so it has no ${kind === 'fetch' ? 'API' : kind + ' handler'}.`);
+    this.checkBudget(app);
     await this.acquireSlot(app);
     let result: InvocationResult;
     try {
@@ -495,8 +548,11 @@ export class AppRuntime {
       );
     } catch (e) {
       this.releaseSlot(app.id);
+      // a stopped runaway used its whole CPU limit
+      if (isFaztError(e) && e.code === 'APP_TIMEOUT' && /CPU time/.test(e.message)) this.spend(app.id, this.limits.cpuMs);
       throw e;
     }
+    this.spend(app.id, result.cpuMs);
     const release = () => this.releaseSlot(app.id);
     result.done.then(release, release);
     return result;
@@ -611,7 +667,7 @@ export class AppRuntime {
       const message = err.message.split('\n')[0]!;
       return new Response(JSON.stringify({ error: { code: err.code, message, requestId } }), {
         status: err.status,
-        headers: headersOut({ 'content-type': 'application/json; charset=utf-8', ...(err.code === 'APP_BUSY' ? { 'retry-after': '1' } : {}) }),
+        headers: headersOut({ 'content-type': 'application/json; charset=utf-8', ...(err.code === 'APP_BUSY' ? { 'retry-after': '1' } : err.code === 'APP_OVER_BUDGET' ? { 'retry-after': String(this.budgetRetryAfter(app.id)) } : {}) }),
       });
     }
   }
