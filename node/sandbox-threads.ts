@@ -283,9 +283,11 @@ export class ThreadEngine implements SandboxEngine {
   /** Carries out a thread's host call with the ops of the run it belongs to. */
   private answer(t: Thread, m: Extract<ToMain, { type: 'op' }>): void {
     const r = t.runs.get(m.inv);
+    const t0 = performance.now();
     const reply = (ok: unknown, err?: WireError) => {
       if (m.sync) {
-        t.syncPort.postMessage(err ? { err } : { ok });
+        // ms: the main thread's own time on the call (the thread counts it as the app's CPU time)
+        t.syncPort.postMessage(err ? { err, ms: performance.now() - t0 } : { ok, ms: performance.now() - t0 });
         Atomics.store(t.flag, 0, 1);
         Atomics.notify(t.flag, 0);
       } else if (!t.dead) t.worker.postMessage({ type: 'opResult', seq: m.seq!, ok, err } satisfies ToWorker);

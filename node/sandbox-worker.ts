@@ -12,7 +12,7 @@ import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from '
 import { FaztError, type FaztErrorCode } from '../shared/errors.js';
 import { EnginePool, type EngineLimits } from '../shared/runtime/engine.js';
 import { HOST_OPS, PURE_OPS, type HandledOpName, type HostOpTable, type OpCall } from '../shared/runtime/host-ops.js';
-import type { AppCode, HostOps, InvocationLimits, InvocationSpec } from '../shared/runtime/sandbox.js';
+import { hostWaited, type AppCode, type HostOps, type InvocationLimits, type InvocationSpec } from '../shared/runtime/sandbox.js';
 import type { ToMain, ToWorker, WireError } from './sandbox-threads.js';
 
 interface Init {
@@ -27,7 +27,8 @@ interface Init {
 const init = workerData as Init;
 const port = parentPort!;
 const flag = new Int32Array(init.flag);
-const pool = new EnginePool(() => Promise.resolve(init.wasm), init.limits, new Float64Array(init.watch));
+const watch = new Float64Array(init.watch);
+const pool = new EnginePool(() => Promise.resolve(init.wasm), init.limits, watch);
 const post = (m: ToMain, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer ?? []);
 
 /** An op's call on this thread carries the invocation it belongs to. */
@@ -42,12 +43,20 @@ const fail = (e: WireError): never => {
 /** A synchronous call to the main thread (see the file comment). */
 function callMain(inv: number, op: string, args: unknown, bytes?: Uint8Array): unknown {
   Atomics.store(flag, 0, 0);
+  const t0 = performance.now();
+  // not inside QuickJS while waiting: the watchdog must not stop this thread for the main thread's delay
+  const enteredAt = watch[0]!;
+  watch[0] = 0;
   post({ type: 'op', inv, op, args, bytes, sync: true });
   // the main thread answers at once unless it is itself busy; a stopped node never answers
-  if (Atomics.wait(flag, 0, 0, 60_000) === 'timed-out') throw new FaztError('APP_TIMEOUT', `the node did not answer ${op} within 60 s`);
+  const waited = Atomics.wait(flag, 0, 0, 60_000);
+  watch[0] = enteredAt;
+  if (waited === 'timed-out') throw new FaztError('APP_TIMEOUT', `the node did not answer ${op} within 60 s`);
   const m = receiveMessageOnPort(init.syncPort);
   if (!m) throw new FaztError('INTERNAL', `no answer to ${op}`);
-  const r = m.message as { ok?: unknown; err?: WireError };
+  const r = m.message as { ok?: unknown; err?: WireError; ms: number };
+  // the time the main thread spent on this call is the app's; the time its answer waited for other work is not
+  hostWaited(performance.now() - t0 - r.ms);
   return r.err ? fail(r.err) : r.ok;
 }
 

@@ -260,6 +260,18 @@ function discoverLayout(memory: WebAssembly.Memory, malloc: (n: number) => numbe
   return { sbrkAddr, stackStart: start, stackEnd: end };
 }
 
+/** The sandbox running QuickJS on this thread right now (one at a time per thread). */
+let entered: Sandbox | undefined;
+
+/**
+ * Tells the sandbox running on this thread that it spent `ms` waiting for another thread inside a
+ * synchronous host call (a sandbox thread waiting for the node's main thread, which was busy with
+ * other work): that time is not the app's CPU time and does not count towards the watchdog's limit.
+ */
+export function hostWaited(ms: number): void {
+  entered?.shiftEntry(ms);
+}
+
 /** Per-invocation state the long-lived host functions dispatch to. */
 interface Invocation {
   gen: number;
@@ -436,9 +448,18 @@ export class Sandbox {
     pollCounterOffset ??= -1;
   }
 
+  /** See {@link hostWaited}. */
+  shiftEntry(ms: number): void {
+    if (this.depth === 0 || !(ms > 0)) return;
+    this.enteredAt += ms;
+    this.lastPoll += ms;
+    if (this.watch) this.watch[0] = performance.timeOrigin + this.enteredAt;
+  }
+
   /** Runs `fn` inside QuickJS, accounting CPU time (nested entries count once). */
   private enter<T>(fn: () => T): T {
     if (this.depth++ === 0) {
+      entered = this;
       this.enteredAt = now();
       this.lastPoll = this.enteredAt;
       // a restored snapshot holds whatever countdown it was taken with
@@ -453,6 +474,7 @@ export class Sandbox {
       return fn();
     } finally {
       if (--this.depth === 0) {
+        entered = undefined;
         this.cpuUsed += now() - this.enteredAt;
         if (this.watch) this.watch[0] = 0;
       }
