@@ -391,8 +391,8 @@ export class ThreadEngine implements SandboxEngine {
   drain(): void {
     this.closed = true;
     if (this.watchdog) clearInterval(this.watchdog);
-    for (const t of this.threads.splice(0)) {
-      t.dead = true;
+    for (const t of [...this.threads]) {
+      this.lose(t, new FaztError('APP_BUSY', 'The node is stopping; try again when it is back.'));
       void t.worker.terminate();
     }
   }
