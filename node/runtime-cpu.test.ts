@@ -188,3 +188,35 @@ describe('a per-app CPU budget per time window', () => {
     }
   });
 });
+
+describe('the watchdog of the sandbox threads', () => {
+  it('a thread stuck inside QuickJS past its limit is terminated and replaced: the runaway gets 504 APP_TIMEOUT, the pool heals, neighbours are served', async () => {
+    // a negative grace makes the watchdog act before the in-sandbox interrupt (which never fails on its own)
+    const n = await startTestNode({ runtimeLimits: { cpuMs: 1000, watchdogGraceMs: -800, threads: 2 } });
+    try {
+      const token = createToken(n, 'admin', 'watchdog-admin').token;
+      for (const [name, files] of [
+        ['attacker', { 'api/main.js': ATTACKS }],
+        ['neighbour', { 'api/main.js': NEIGHBOUR }],
+      ] as const) {
+        const r = await deployZip(n, token, zip({ 'app.json': manifest({ name }), ...files }));
+        expect(r.status, r.text()).toBeLessThan(300);
+      }
+      expect((await request(`${n.url}/a/attacker/api/ok`)).json()).toEqual({ ok: true });
+      const engine = n.node.kernel.runtime!.pool as unknown as { terminated: number };
+      expect(engine.terminated).toBe(0);
+      const t0 = performance.now();
+      const r = await request(`${n.url}/a/attacker/api/loop`);
+      const ms = performance.now() - t0;
+      expectError(r, 504, 'APP_TIMEOUT', /CPU time and was stopped/);
+      expect(engine.terminated).toBe(1);
+      expect(ms).toBeLessThan(1000); // the watchdog (≈ 200 ms + its 100 ms tick), not the 1 s interrupt
+      // the pool healed: a new thread serves the app and its neighbour
+      expect((await request(`${n.url}/a/attacker/api/ok`)).json()).toEqual({ ok: true });
+      expect((await request(`${n.url}/a/neighbour/api/ping`)).json()).toEqual({ pong: true });
+      expect((await request(`${n.url}/api/health`)).status).toBe(200);
+    } finally {
+      await n.stop();
+    }
+  });
+});

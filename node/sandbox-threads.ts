@@ -26,7 +26,7 @@ import { PACKAGE_ROOT } from './paths.js';
  *   answers `504 APP_TIMEOUT`, the other runs it held `503 APP_BUSY`.
  */
 
-/** How far past its CPU limit a sandbox may stay inside QuickJS before its thread is terminated, ms. */
+/** How far past its CPU limit a sandbox may stay inside QuickJS before its thread is terminated, ms (default of `RuntimeLimits.watchdogGraceMs`). */
 export const WATCHDOG_GRACE_MS = 500;
 
 /** An error as it crosses threads. */
@@ -346,7 +346,7 @@ export class ThreadEngine implements SandboxEngine {
       for (const t of [...this.threads]) {
         const entered = t.watch[0]!;
         if (!entered || t.dead) continue;
-        if (now - entered > t.watch[1]! + WATCHDOG_GRACE_MS) {
+        if (now - entered > t.watch[1]! + (this.limits.watchdogGraceMs ?? WATCHDOG_GRACE_MS)) {
           const culprit = t.watch[2]!;
           this.terminated++;
           this.lose(t, new FaztError('APP_BUSY', 'The sandbox thread running this request was stopped because another request on it ran away; try again.'), culprit);

@@ -70,6 +70,12 @@ export interface RuntimeLimits extends EngineLimits {
   net: NetLimits;
   /** Sandbox threads, for a host that runs sandboxes on threads (the headless node; default: one per core). */
   threads?: number;
+  /**
+   * Headless node: how far past its CPU limit a sandbox may stay inside QuickJS before the watchdog
+   * terminates its thread, ms (default 500). Only a built-in that never polls for interrupts gets
+   * there; tests set it below 0 to make the watchdog act before the interrupt.
+   */
+  watchdogGraceMs?: number;
 }
 
 /** Defaults of {@link RuntimeLimits}. */
