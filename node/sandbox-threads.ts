@@ -153,13 +153,24 @@ export class ThreadEngine implements SandboxEngine {
     worker.on('message', (m: ToMain) => this.onMessage(t, m));
     worker.on('error', (e) => this.lose(t, new FaztError('INTERNAL', `a sandbox thread failed: ${e.message}`)));
     worker.on('exit', () => this.lose(t, new FaztError('APP_BUSY', 'The sandbox thread running this request stopped; try again.')));
-    worker.unref();
     this.threads.push(t);
+    this.hold(t);
     this.armWatchdog();
     return t;
   }
 
   private spawning: Promise<Thread> | undefined;
+
+  /**
+   * Keeps the process alive while a thread has work (a run, a prime, a warm-up), not when it is idle:
+   * a node awaiting its warm-up sandbox before it listens must not exit (Node exits with code 13 on
+   * an unsettled top-level await), and an idle thread must not keep a finished CLI command alive.
+   */
+  private hold(t: Thread): void {
+    if (t.dead) return;
+    if (t.runs.size > 0 || t.warm) t.worker.ref();
+    else t.worker.unref();
+  }
 
   /** A thread for a run of `appId`, or undefined when every allowed thread is full. */
   private async pick(appId: string): Promise<Thread | undefined> {
@@ -190,6 +201,7 @@ export class ThreadEngine implements SandboxEngine {
         if (!t) return;
         await new Promise<void>((resolve) => {
           t.warm = { resolve, reject: () => resolve() };
+          this.hold(t);
           t.worker.postMessage({ type: 'warmUp' } satisfies ToWorker);
         });
       }
@@ -231,12 +243,14 @@ export class ThreadEngine implements SandboxEngine {
         done,
       });
       const m: ToWorker = { type: 'invoke', inv, key: spec.app.key, entry: spec.app.entry, kind: spec.kind, arg: spec.arg, meta: spec.meta, limits: spec.limits, source: spec.ops.call.source };
+      this.hold(thread);
       thread.worker.postMessage(m);
     });
   }
 
   private finish(t: Thread, inv: number): void {
     t.runs.delete(inv);
+    this.hold(t);
     const w = this.waiters.shift();
     if (w) {
       clearTimeout(w.timer);
@@ -276,6 +290,7 @@ export class ThreadEngine implements SandboxEngine {
         if (m.error) t.warm?.reject(toError(m.error, 'sandbox warm-up'));
         else t.warm?.resolve();
         t.warm = undefined;
+        this.hold(t);
         return;
     }
   }
@@ -364,6 +379,7 @@ export class ThreadEngine implements SandboxEngine {
     const inv = ++this.inv;
     return new Promise<boolean>((resolve) => {
       t.runs.set(inv, { ops: code.ops, appId, cpuMs: limits.cpuMs * 5, prewarmed: resolve });
+      this.hold(t);
       t.worker.postMessage({ type: 'prewarm', inv, key: code.key, entry: code.entry, limits } satisfies ToWorker);
     });
   }
@@ -384,6 +400,7 @@ export class ThreadEngine implements SandboxEngine {
     const t = await this.spawning;
     await new Promise<void>((resolve, reject) => {
       t.warm = { resolve, reject };
+      this.hold(t);
       t.worker.postMessage({ type: 'warmUp' } satisfies ToWorker);
     });
   }
