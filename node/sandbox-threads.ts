@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { FaztError, isFaztError, type FaztErrorCode } from '../shared/errors.js';
-import { callOp, isHostOp, HOST_OPS, type HandledOpName } from '../shared/runtime/host-ops.js';
-import type { EngineWait, HostOps, InvocationLimits, InvocationResult, InvocationSpec, RuntimeLimits, SandboxEngine, WasmSource, AppCode } from '../shared/runtime/index.js';
+import { callOp, isHostOp, HOST_OPS, type AppCode, type EngineWait, type HandledOpName, type HostOps, type InvocationLimits, type InvocationResult, type InvocationSpec, type RuntimeLimits, type SandboxEngine, type WasmSource } from '../shared/runtime/index.js';
 import { PACKAGE_ROOT } from './paths.js';
 
 /**

@@ -10,9 +10,7 @@
  */
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { FaztError, type FaztErrorCode } from '../shared/errors.js';
-import { EnginePool, type EngineLimits } from '../shared/runtime/engine.js';
-import { HOST_OPS, PURE_OPS, type HandledOpName, type HostOpTable, type OpCall } from '../shared/runtime/host-ops.js';
-import { hostWaited, type AppCode, type HostOps, type InvocationLimits, type InvocationSpec } from '../shared/runtime/sandbox.js';
+import { EnginePool, HOST_OPS, PURE_OPS, hostWaited, type AppCode, type EngineLimits, type HandledOpName, type HostOpTable, type HostOps, type InvocationLimits, type InvocationSpec, type OpCall } from '../shared/runtime/index.js';
 import type { ToMain, ToWorker, WireError } from './sandbox-threads.js';
 
 interface Init {

@@ -19,12 +19,12 @@ import type { AppBoundOps, AppCode, HostOps, InvocationResult, PreludeImage, San
 import { PURE_OPS, noRequest, urlParts, type BlobFacts, type FormPart, type HostOpTable, type LogLevel, type OpCall, type RequestIo } from './host-ops.js';
 
 export { EnginePool, DEFAULT_ENGINE_LIMITS, type EngineLimits, type EngineWait, type SandboxEngine, type WasmSource } from './engine.js';
-export type { Sandbox, InvocationLimits, InvocationResult, InvocationSpec, PreludeImage, AppCode, AppBoundOps, HostOps } from './sandbox.js';
+export { hostWaited, type Sandbox, type InvocationLimits, type InvocationResult, type InvocationSpec, type PreludeImage, type AppCode, type AppBoundOps, type HostOps } from './sandbox.js';
 export { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from './limits.js';
 export { isEsModule, resolveModule, type StdlibModule, type ModuleSource } from './modules.js';
 export { netFetch, DEFAULT_NET_LIMITS, type NetLimits, type ResolveHost, type NetRequest, type NetResponse } from './net.js';
 export type { InvokeExport } from './invoke.js';
-export { HOST_OPS, PURE_OPS, isHostOp, callOp, type HostOpName, type HostOpTable, type HostOpSignatures, type OpCall, type RequestIo } from './host-ops.js';
+export { HOST_OPS, PURE_OPS, isHostOp, callOp, type HandledOpName, type HostOpName, type HostOpTable, type HostOpSignatures, type OpCall, type RequestIo } from './host-ops.js';
 
 /**
  * The serverless runtime: requests to an app's `/api/*` paths, its scheduled jobs and its event
