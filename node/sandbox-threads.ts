@@ -43,7 +43,7 @@ interface Stats {
 
 /** Messages from a sandbox thread. */
 export type ToMain =
-  | { type: 'op'; inv: number; op: string; args: unknown; bytes?: Uint8Array; sync: boolean; seq?: number }
+  | { type: 'op'; inv: number; op: string; args: unknown; bytes?: Uint8Array; sync: boolean; seq?: number; noReply?: boolean }
   | { type: 'log'; inv: number; level: 'warn' | 'error'; message: string }
   | { type: 'result'; inv: number; result?: { response?: InvocationResult['response']; body?: Uint8Array; netBodies: Uint8Array[]; cpuMs: number }; error?: WireError; stats: Stats }
   | { type: 'done'; inv: number; stats: Stats }
@@ -304,7 +304,7 @@ export class ThreadEngine implements SandboxEngine {
         t.syncPort.postMessage(err ? { err, ms: performance.now() - t0 } : { ok, ms: performance.now() - t0 });
         Atomics.store(t.flag, 0, 1);
         Atomics.notify(t.flag, 0);
-      } else if (!t.dead) t.worker.postMessage({ type: 'opResult', seq: m.seq!, ok, err } satisfies ToWorker);
+      } else if (!t.dead && !m.noReply) t.worker.postMessage({ type: 'opResult', seq: m.seq!, ok, err } satisfies ToWorker);
     };
     const wire = (e: unknown): WireError => {
       if (isFaztError(e)) return { code: e.code, message: e.message };
@@ -319,7 +319,7 @@ export class ThreadEngine implements SandboxEngine {
       else if (m.op === '$normalizeModule') v = r.ops.normalizeModule(a[0]!, a[1]!);
       else if (m.op === '$loadModule') v = r.ops.loadModule(a[0]!);
       else {
-        if (!isHostOp(m.op) || HOST_OPS[m.op].place === 'sandbox' || (HOST_OPS[m.op].kind === 'sync') !== m.sync) throw new FaztError('INVALID_ARGUMENT', `unknown host operation "${m.op}"`);
+        if (!isHostOp(m.op) || HOST_OPS[m.op].place === 'sandbox' || ((HOST_OPS[m.op].kind === 'sync') !== m.sync && !(m.noReply && m.op === 'log'))) throw new FaztError('INVALID_ARGUMENT', `unknown host operation "${m.op}"`);
         v = callOp(r.ops.table, m.op as HandledOpName, m.args, m.bytes, r.ops.call);
       }
       if (v instanceof Promise) v.then((x) => reply(x), (e) => reply(undefined, wire(e)));

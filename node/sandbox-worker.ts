@@ -77,6 +77,9 @@ const table = Object.fromEntries(
     .map((op) => {
       const spec = HOST_OPS[op];
       if (spec.place === 'pure') return [op, PURE_OPS[op as keyof typeof PURE_OPS]];
+      // a log line needs no answer: posted without waiting (messages keep their order, so it is
+      // written before any later call of the invocation is carried out)
+      if (op === 'log') return [op, (a: unknown, _b: Uint8Array | undefined, c: OpCall) => (post({ type: 'op', inv: (c as ThreadCall).inv, op, args: a, sync: false, noReply: true }), null)];
       return [op, spec.kind === 'sync' ? (a: unknown, b: Uint8Array | undefined, c: OpCall) => callMain((c as ThreadCall).inv, op, a, b) : (a: unknown, b: Uint8Array | undefined, c: OpCall) => callMainAsync((c as ThreadCall).inv, op, a, b)];
     }),
 ) as unknown as HostOpTable;
