@@ -298,13 +298,22 @@ export class ThreadEngine implements SandboxEngine {
   private answer(t: Thread, m: Extract<ToMain, { type: 'op' }>): void {
     const r = t.runs.get(m.inv);
     const t0 = performance.now();
-    const reply = (ok: unknown, err?: WireError) => {
+    const send = (ok: unknown, err?: WireError) => {
       if (m.sync) {
         // ms: the main thread's own time on the call (the thread counts it as the app's CPU time)
         t.syncPort.postMessage(err ? { err, ms: performance.now() - t0 } : { ok, ms: performance.now() - t0 });
         Atomics.store(t.flag, 0, 1);
         Atomics.notify(t.flag, 0);
       } else if (!t.dead && !m.noReply) t.worker.postMessage({ type: 'opResult', seq: m.seq!, ok, err } satisfies ToWorker);
+    };
+    const reply = (ok: unknown, err?: WireError) => {
+      try {
+        send(ok, err);
+      } catch (e) {
+        // a value that cannot cross threads (structured clone): the call fails, the thread goes on
+        r?.ops.log('error', `host error: ${String((e as Error)?.stack ?? e)}`);
+        send(undefined, { code: 'INTERNAL', message: 'the node failed to carry out this call; the error was logged' });
+      }
     };
     const wire = (e: unknown): WireError => {
       if (isFaztError(e)) return { code: e.code, message: e.message };
