@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { RuntimeHostOptions, StdlibSource, StdlibModule } from '../shared/runtime/index.js';
 import { PACKAGE_ROOT } from './paths.js';
+import { ThreadEngine } from './sandbox-threads.js';
 
 /**
  * The Node host's facilities for the serverless runtime: the QuickJS WebAssembly binary from
@@ -56,5 +57,7 @@ export function nodeRuntimeHost(limits?: RuntimeHostOptions['limits']): RuntimeH
     stdlib: stdlibFromDir(),
     resolveHost: async (host) => (await lookup(host, { all: true })).map((a) => a.address),
     limits,
+    // sandboxes run off the main thread (node/sandbox-threads.ts)
+    engine: (wasm, all) => new ThreadEngine(wasm, all),
   };
 }

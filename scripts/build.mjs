@@ -8,19 +8,10 @@
 // dashboard). `--force-web` rebuilds the PWA regardless.
 import { build } from 'esbuild';
 import { buildStdlib } from './build-stdlib.mjs';
+import { buildSandboxWorker, rawText } from './sandbox-worker-build.mjs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { readFile } from 'node:fs/promises';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-
-/** `import text from './x.js?raw'` → the file's text (vite's convention, used by shared/runtime). */
-const rawText = {
-  name: 'raw-text',
-  setup(b) {
-    b.onResolve({ filter: /\?raw$/ }, (args) => ({ path: join(args.resolveDir, args.path.slice(0, -4)), namespace: 'raw-text' }));
-    b.onLoad({ filter: /.*/, namespace: 'raw-text' }, async (args) => ({ contents: await readFile(args.path, 'utf8'), loader: 'text' }));
-  },
-};
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quiet = process.argv.includes('--quiet');
@@ -42,6 +33,8 @@ await build({
   logLevel: 'warning',
   plugins: [rawText],
 });
+// the sandbox thread of the headless node (node/sandbox-threads.ts starts it)
+await buildSandboxWorker({ root });
 if (!quiet) console.error(`built dist/fazt.mjs in ${Date.now() - started} ms`);
 await stdlib;
 await buildPwa();

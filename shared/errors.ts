@@ -40,6 +40,7 @@ export type FaztErrorCode =
   | 'APP_TIMEOUT'
   | 'APP_OUT_OF_MEMORY'
   | 'APP_BUSY'
+  | 'APP_OVER_BUDGET'
   | 'NO_HANDLER'
   | 'UPSTREAM_FAILED'
   // the browser node (sw/): its storage and its worker's life
@@ -89,6 +90,7 @@ const STATUS: Record<FaztErrorCode, number> = {
   APP_TIMEOUT: 504,
   APP_OUT_OF_MEMORY: 507,
   APP_BUSY: 503,
+  APP_OVER_BUDGET: 429,
   NO_HANDLER: 404,
   UPSTREAM_FAILED: 502,
   CARTRIDGE_TOO_NEW: 500,

@@ -1,8 +1,8 @@
-import type { Sandbox, SandboxLimits } from './sandbox.js';
+import type { AppCode, InvocationLimits, InvocationResult, InvocationSpec, Sandbox, SandboxLimits } from './sandbox.js';
 import { DEFAULT_SANDBOX_LIMITS } from './limits.js';
 
 /**
- * The pool of QuickJS sandboxes (DESIGN.md §4). One invocation leases one sandbox; a sandbox is
+ * The pool of QuickJS sandboxes (docs/runtime.md). One invocation leases one sandbox; a sandbox is
  * primed with one app's code at a time and the pool prefers a sandbox already primed with the
  * requested app, so a warm invocation skips module evaluation. Idle sandboxes beyond `warm` are
  * freed after `idleMs` ("hibernate": an idle node holds only a couple of sandboxes).
@@ -24,8 +24,43 @@ export const DEFAULT_ENGINE_LIMITS: EngineLimits = { ...DEFAULT_SANDBOX_LIMITS, 
 /** How the host hands the engine the QuickJS WebAssembly binary (compiled once, instantiated per sandbox). */
 export type WasmSource = () => Promise<WebAssembly.Module>;
 
-/** A pool of sandboxes. `lease()` waits (FIFO) when all are busy. */
-export class EnginePool {
+/** How long a run may wait for a free sandbox, and the error it gets then. */
+export interface EngineWait {
+  ms: number;
+  error: () => Error;
+}
+
+/**
+ * Where invocations run. {@link EnginePool} runs sandboxes on the calling thread (the browser node);
+ * the headless node runs them on a pool of threads (node/sandbox-threads.ts) behind the same face.
+ */
+export interface SandboxEngine {
+  /** Sandboxes alive (busy and idle). */
+  readonly size: number;
+  /** Idle sandboxes. */
+  readonly idleCount: number;
+  /** Sandboxes created since start. */
+  readonly created: number;
+  /**
+   * Runs one invocation in a free sandbox (preferably one primed with `spec.app.key`), waiting up to
+   * `wait` for one. The sandbox is busy until `result.done` settles.
+   * @throws `wait.error()`, and the invocation's FaztErrors (see `Sandbox.invoke`).
+   */
+  run(spec: InvocationSpec, wait?: EngineWait): Promise<InvocationResult>;
+  /** Primes an idle sandbox with `code` in the background (never creates one). @returns true when one was primed. */
+  prewarmApp(code: AppCode, limits: InvocationLimits): Promise<boolean>;
+  /** Un-primes idle sandboxes primed with a version of app `appId` (its code or secrets changed). @returns how many. */
+  evictApp(appId: string): number;
+  /** Creates one sandbox ahead of the first invocation when none exists. */
+  warmUp(): Promise<void>;
+  /** Takes a sandbox the host began creating before the engine existed (see {@link EnginePool.adopt}). */
+  adopt?(pending: Promise<Sandbox>): void;
+  /** Frees every idle sandbox; a threaded engine also stops its threads (shutdown). */
+  drain(): void;
+}
+
+/** A pool of sandboxes on the calling thread. `lease()` waits (FIFO) when all are busy. */
+export class EnginePool implements SandboxEngine {
   private compiled: Promise<WebAssembly.Module> | undefined;
   private idle: { sb: Sandbox; since: number }[] = [];
   private live = 0;
@@ -36,14 +71,44 @@ export class EnginePool {
   /** Sandboxes created since start. */
   created = 0;
 
+  /**
+   * @param watch handed to every sandbox it creates (see `SandboxCreateOptions.watch`): a thread
+   *   pool's watchdog reads it.
+   */
   constructor(
     private readonly wasm: WasmSource,
     readonly limits: EngineLimits = DEFAULT_ENGINE_LIMITS,
+    private readonly watch?: Float64Array,
   ) {}
 
   /** Sandboxes alive (busy and idle). */
   get size(): number {
     return this.live;
+  }
+
+  /** {@link SandboxEngine.run}: lease, invoke, release when the invocation's work is done. */
+  async run(spec: InvocationSpec, wait?: EngineWait): Promise<InvocationResult> {
+    const sb = await this.lease(spec.app.key, wait);
+    let result: InvocationResult;
+    try {
+      result = await sb.invoke(spec);
+    } catch (e) {
+      this.release(sb);
+      throw e;
+    }
+    const release = () => this.release(sb);
+    result.done.then(release, release);
+    return result;
+  }
+
+  /** {@link SandboxEngine.prewarmApp}. */
+  prewarmApp(code: AppCode, limits: InvocationLimits): Promise<boolean> {
+    return this.prewarm((sb) => sb.prime(code, limits));
+  }
+
+  /** {@link SandboxEngine.evictApp}. */
+  evictApp(appId: string): number {
+    return this.evict((key) => key.startsWith(appId + '@'));
   }
 
   /** Idle sandboxes. */
@@ -239,7 +304,7 @@ export class EnginePool {
     this.compiled ??= this.wasm();
     // QuickJS's glue is loaded on the first invocation: a node that only serves files never pays for it.
     const { Sandbox } = await import('./sandbox.js');
-    const sb = await Sandbox.create(await this.compiled, this.limits);
+    const sb = await Sandbox.create(await this.compiled, this.limits, { watch: this.watch });
     this.created++;
     return sb;
   }

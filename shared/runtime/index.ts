@@ -1,6 +1,3 @@
-import { hmac } from '@noble/hashes/hmac.js';
-import { sha1 } from '@noble/hashes/legacy.js';
-import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
 import { parseMultipart, getMultipartBoundary } from '@remix-run/multipart-parser';
 import type { AppChange, AppRegistry } from '../apps/index.js';
 import type { AppManifest } from '../apps/manifest.js';
@@ -13,19 +10,21 @@ import type { JobStore } from '../schedule/index.js';
 import type { AppBlobStore, AppLogStore, DocStore, KvStore, SecretStore } from '../storage/index.js';
 import type { BlobStore } from '../vfs/blobs.js';
 import { LruCache } from '../lib/lru.js';
-import { DEFAULT_ENGINE_LIMITS, EnginePool, type EngineLimits, type WasmSource } from './engine.js';
+import { DEFAULT_ENGINE_LIMITS, EnginePool, type EngineLimits, type SandboxEngine, type WasmSource } from './engine.js';
 import { isEsModule, loadCommonJs, loadEsModule, resolveModule, type ModuleSource, type StdlibModule } from './modules.js';
 import { readCapped } from '../lib/read-capped.js';
 import { bytesResponse } from '../lib/known-body.js';
 import { DEFAULT_NET_LIMITS, netFetch, type NetLimits, type ResolveHost } from './net.js';
-import type { AppCode, HostOps, InvocationResult, PreludeImage, Sandbox } from './sandbox.js';
+import type { AppBoundOps, AppCode, HostOps, InvocationResult, PreludeImage, Sandbox } from './sandbox.js';
+import { PURE_OPS, noRequest, urlParts, type BlobFacts, type FormPart, type HostOpTable, type LogLevel, type OpCall, type RequestIo } from './host-ops.js';
 
-export { EnginePool, DEFAULT_ENGINE_LIMITS, type EngineLimits, type WasmSource } from './engine.js';
-export type { Sandbox, InvocationLimits, PreludeImage } from './sandbox.js';
+export { EnginePool, DEFAULT_ENGINE_LIMITS, type EngineLimits, type EngineWait, type SandboxEngine, type WasmSource } from './engine.js';
+export { hostWaited, type Sandbox, type InvocationLimits, type InvocationResult, type InvocationSpec, type PreludeImage, type AppCode, type AppBoundOps, type HostOps } from './sandbox.js';
 export { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from './limits.js';
 export { isEsModule, resolveModule, type StdlibModule, type ModuleSource } from './modules.js';
 export { netFetch, DEFAULT_NET_LIMITS, type NetLimits, type ResolveHost, type NetRequest, type NetResponse } from './net.js';
 export type { InvokeExport } from '../lib/invoke.js';
+export { HOST_OPS, PURE_OPS, isHostOp, callOp, type HandledOpName, type HostOpName, type HostOpTable, type HostOpSignatures, type OpCall, type RequestIo } from './host-ops.js';
 
 /**
  * The serverless runtime: requests to an app's `/api/*` paths, its scheduled jobs and its event
@@ -57,10 +56,26 @@ export interface RuntimeLimits extends EngineLimits {
   perAppQueue: number;
   /** Longest wait in the app's queue, ms (default 5,000); then 503 `APP_BUSY`. */
   queueMs: number;
+  /**
+   * CPU time one app may use per {@link cpuWindowMs}, ms, summed over its invocations (default
+   * 30,000: half a core on average). Past it the app's invocations are refused with 429
+   * `APP_OVER_BUDGET` until the window ends, so one app's flood cannot starve the others.
+   */
+  cpuBudgetMs: number;
+  /** The window of {@link cpuBudgetMs}, ms (default 60,000). */
+  cpuWindowMs: number;
   /** Largest request body an app reads, bytes (default 10 MiB). */
   requestBytes: number;
   /** Outbound `fazt.net.fetch` limits. */
   net: NetLimits;
+  /** Sandbox threads, for a host that runs sandboxes on threads (the headless node; default: one per core). */
+  threads?: number;
+  /**
+   * Headless node: how far past its CPU limit a sandbox may stay inside QuickJS before the watchdog
+   * terminates its thread, ms (default 500). Only a built-in that never polls for interrupts gets
+   * there; tests set it below 0 to make the watchdog act before the interrupt.
+   */
+  watchdogGraceMs?: number;
 }
 
 /** Defaults of {@link RuntimeLimits}. */
@@ -71,6 +86,8 @@ export const DEFAULT_RUNTIME_LIMITS: RuntimeLimits = {
   perAppConcurrency: 4,
   perAppQueue: 16,
   queueMs: 5_000,
+  cpuBudgetMs: 30_000,
+  cpuWindowMs: 60_000,
   requestBytes: 10 * 1024 * 1024,
   net: DEFAULT_NET_LIMITS,
 };
@@ -87,6 +104,11 @@ export interface RuntimeHostOptions {
   fetch?: typeof fetch;
   /** Limits. */
   limits?: Partial<RuntimeLimits>;
+  /**
+   * Where sandboxes run (default: an {@link EnginePool} on the calling thread). The headless node
+   * runs them on a pool of threads (node/sandbox-threads.ts).
+   */
+  engine?: (wasm: WasmSource, limits: RuntimeLimits) => SandboxEngine;
   /**
    * Create one sandbox in the background when the kernel starts and the cartridge holds server code
    * (default true): the first request then skips instantiating QuickJS (~100+ ms once per process),
@@ -156,24 +178,9 @@ export interface RuntimeMount {
   headers: Record<string, string>;
 }
 
-const URL_PARTS = ['href', 'origin', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'hash'] as const;
-
 /** Statuses whose responses have no body (Fetch standard, "null body status"). */
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
-
-/** The parts of a URL as the sandbox's `URL` class holds them (WHATWG URL getters). */
-function urlParts(href: string): Record<(typeof URL_PARTS)[number], string> {
-  const u = new URL(href);
-  return Object.fromEntries(URL_PARTS.map((k) => [k, u[k]])) as Record<(typeof URL_PARTS)[number], string>;
-}
-const HASHES = { 'SHA-1': sha1, 'SHA-256': sha256, 'SHA-384': sha384, 'SHA-512': sha512 } as const;
 const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'content-length', 'proxy-connection', 'te', 'trailer']);
-
-function hashFor(alg: string) {
-  const h = HASHES[alg as keyof typeof HASHES];
-  if (!h) throw new FaztError('INVALID_ARGUMENT', `crypto.subtle: unsupported hash "${alg}" (SHA-1, SHA-256, SHA-384, SHA-512)`);
-  return h;
-}
 
 /** Removes the owner's credentials from headers handed to app code. */
 function appVisibleHeaders(headers: Headers): [string, string][] {
@@ -196,7 +203,8 @@ function appVisibleHeaders(headers: Headers): [string, string][] {
  * The serverless runtime of a kernel.
  */
 export class AppRuntime {
-  readonly pool: EnginePool;
+  /** Where the sandboxes run. */
+  readonly pool: SandboxEngine;
   readonly limits: RuntimeLimits;
   private readonly sources = new LruCache<string, string>(16 * 1024 * 1024);
   /** Per app: invocations in flight and the FIFO of those waiting for a slot. */
@@ -205,15 +213,19 @@ export class AppRuntime {
   private readonly envCache = new Map<string, { stamp: string; env: Record<string, string> }>();
   /** Entry modules by code key (immutable per app version and secrets generation); `null`: none. */
   private readonly entries = new Map<string, AppCode['entry'] | null>();
+  /** Op tables by app version (see {@link appOps}). */
+  private readonly opsCache = new Map<string, AppBoundOps>();
   private seq = 0;
+  /** CPU used per app in the current budget window (see {@link RuntimeLimits.cpuBudgetMs}). */
+  private readonly cpuSpent = new Map<string, { windowStart: number; ms: number }>();
 
   constructor(
     private readonly s: RuntimeServices,
     private readonly host: RuntimeHostOptions,
   ) {
     this.limits = { ...DEFAULT_RUNTIME_LIMITS, ...host.limits, net: { ...DEFAULT_NET_LIMITS, ...host.limits?.net } };
-    this.pool = new EnginePool(host.wasm, this.limits);
-    if (host.prestarted) this.pool.adopt(host.prestarted);
+    this.pool = host.engine ? host.engine(host.wasm, this.limits) : new EnginePool(host.wasm, this.limits);
+    if (host.prestarted) this.pool.adopt?.(host.prestarted);
   }
 
   /**
@@ -222,7 +234,7 @@ export class AppRuntime {
    * loaded into an idle sandbox now rather than on its next request. The kernel's use cases call it.
    */
   appChanged(c: AppChange): void {
-    const unprimed = this.pool.evict((key) => key.startsWith(c.appId + '@'));
+    const unprimed = this.pool.evictApp(c.appId);
     if (unprimed > 0 && c.version !== null && c.kind !== 'remove') setTimeout(() => void this.prewarm(c.appId), 0);
   }
 
@@ -257,15 +269,15 @@ export class AppRuntime {
     const app = this.s.apps.resolve(appId);
     if (!app || app.currentVersion === null) return false;
     const live = { id: app.id, name: app.name, version: app.currentVersion };
-    const code = this.appCode(live, this.appOps(live, 'prime'));
+    const code = this.appCode(live, this.invocationOps(live, { source: 'prime' }));
     if (!code) return false;
-    return this.pool.prewarm((sb) => sb.prime(code, { cpuMs: this.limits.cpuMs, wallMs: this.limits.wallMs }));
+    return this.pool.prewarmApp(code, { cpuMs: this.limits.cpuMs, wallMs: this.limits.wallMs });
   }
 
   /** Tells the runtime an app's secrets changed (sandboxes primed with the old values are dropped). */
   secretsChanged(appId: string): void {
     this.secretGen.set(appId, (this.secretGen.get(appId) ?? 0) + 1);
-    this.pool.evict((key) => key.startsWith(appId + '@'));
+    this.pool.evictApp(appId);
   }
 
   /**
@@ -309,116 +321,109 @@ export class AppRuntime {
     };
   }
 
-  /** Host ops bound to one app (storage, events, schedule, logs, crypto, URL, text). */
-  private appOps(app: RuntimeApp & { version: number }, source: string): HostOps {
+  /**
+   * The host ops of one app version: its op table (built once per app version and reused by every
+   * invocation; the per-invocation facts come as {@link OpCall}) and its module loading.
+   */
+  private appOps(app: RuntimeApp & { version: number }): AppBoundOps {
+    const key = `${app.id}@${app.version}`;
+    let ops = this.opsCache.get(key);
+    if (!ops) {
+      ops = this.buildAppOps(app);
+      if (this.opsCache.size >= 256) this.opsCache.clear();
+      this.opsCache.set(key, ops);
+    }
+    return ops;
+  }
+
+  private buildAppOps(app: RuntimeApp & { version: number }): AppBoundOps {
     const { s } = this;
     const id = app.id;
     const mods = this.moduleSource(id, app.version);
     const manifest = () => s.apps.manifest(id, app.version);
-    const log = (level: 'debug' | 'info' | 'warn' | 'error', message: string, data?: unknown) => s.logs.append(id, { level, message, data, source });
+    const log = (level: LogLevel, message: string, source: string, data?: unknown) => s.logs.append(id, { level, message, data, source });
     const parseKv = (v: string) => JSON.parse(v) as unknown;
+    const facts = (h: BlobFacts) => ({ key: h.key, size: h.size, contentType: h.contentType, updatedAt: h.updatedAt });
+    const ttl = (v: number | null | undefined) => (v === undefined || v === null ? undefined : { ttlMs: v });
+    const table: HostOpTable = {
+      ...PURE_OPS,
+      log: (a, _b, call) => {
+        log(['debug', 'info', 'warn', 'error'].includes(a.level) ? a.level : 'info', String(a.message), call.source, a.data);
+        return null;
+      },
+      'kv.get': (a) => {
+        const v = s.kv.get(id, a.key);
+        return v === undefined ? null : parseKv(v);
+      },
+      'kv.set': (a) => {
+        s.kv.set(id, a.key, JSON.stringify(a.value), ttl(a.ttl));
+        return null;
+      },
+      'kv.delete': (a) => s.kv.delete(id, a.key),
+      'kv.list': (a) => {
+        const page = s.kv.list(id, a ?? {});
+        return { items: page.items.map((i) => ({ ...i, value: parseKv(i.value) })), cursor: page.cursor };
+      },
+      'kv.increment': (a) => s.kv.increment(id, a.key, a.by ?? 1, ttl(a.ttl)),
+      'docs.insert': (a) => s.docs.insert(id, a.collection, a.doc),
+      'docs.get': (a) => s.docs.get(id, a.collection, a.id) ?? null,
+      'docs.find': (a) => s.docs.find(id, a.collection, a.query ?? {}),
+      'docs.update': (a) => s.docs.update(id, a.collection, a.target, a.update),
+      'docs.delete': (a) => s.docs.delete(id, a.collection, a.target),
+      'docs.count': (a) => s.docs.count(id, a.collection, a.where),
+      'blobs.head': (a) => {
+        const h = s.appBlobs.head(id, a.key);
+        return h ? facts(h) : null;
+      },
+      'blobs.delete': (a) => s.appBlobs.delete(id, a.key),
+      'blobs.list': (a) => {
+        const page = s.appBlobs.list(id, a ?? {});
+        return { items: page.items.map(facts), cursor: page.cursor };
+      },
+      'blobs.read': async (key) => {
+        const bytes = s.appBlobs.read(id, key);
+        if (!bytes) throw new FaztError('NOT_FOUND', `fazt.blobs: no blob "${key}"`);
+        return bytes;
+      },
+      'blobs.put': async (a, b, call) => {
+        if (a.ref === 'request') return (call.request ?? noRequest('fazt.blobs.put(key, request)')).putBlob(a.key, a.contentType);
+        let body: Uint8Array | ReadableStream<Uint8Array> = b ?? new Uint8Array(0);
+        if (a.ref === 'blob') {
+          const src = s.appBlobs.stream(id, a.from ?? '');
+          if (!src) throw new FaztError('NOT_FOUND', `fazt.blobs: no blob "${a.from}"`);
+          body = src.stream;
+        }
+        return facts(await s.appBlobs.put(id, a.key, body, a.contentType));
+      },
+      'events.emit': (a) => ({ id: s.events.emit(id, a.type, a.payload).id }),
+      'schedule.after': (a) => {
+        const j = s.jobs.after(id, a.ms, a.state);
+        return { id: j.id, runAt: j.runAt };
+      },
+      'schedule.at': (a) => {
+        if (!Number.isFinite(a.at)) throw new FaztError('INVALID_ARGUMENT', 'fazt.schedule.at: the date is not valid');
+        const j = s.jobs.at(id, a.at, a.state);
+        return { id: j.id, runAt: j.runAt };
+      },
+      'schedule.cancel': (a) => s.jobs.cancel(id, a.id),
+      'schedule.list': () => s.jobs.list(id).map((j) => ({ id: j.id, kind: j.kind, name: j.name ?? undefined, runAt: j.runAt, status: j.status })),
+      'net.fetch': async (a, b) => netFetch({ ...a, body: b }, this.effectivePermissions(id, manifest()), this.limits.net, this.host.resolveHost, this.host.fetch),
+      'body.read': async (_a, _b, call) => (call.request ?? noRequest('request body')).bytes(),
+      'body.formData': async (_a, _b, call) => (call.request ?? noRequest('formData()')).formData(),
+      'body.formDataFiles': (_a, _b, call) => (call.request ?? noRequest('formData()')).files(),
+    };
     return {
-      sync: {
-        log: (a: { level: 'debug' | 'info' | 'warn' | 'error'; message: string; data?: unknown }) => {
-          log(['debug', 'info', 'warn', 'error'].includes(a.level) ? a.level : 'info', String(a.message), a.data);
-          return null;
-        },
-        'utf8.encode': (a: string) => new TextEncoder().encode(a ?? ''),
-        'utf8.decode': (a: { fatal?: boolean }, b?: Uint8Array) => {
-          try {
-            return new TextDecoder('utf-8', { fatal: !!a?.fatal }).decode(b ?? new Uint8Array(0));
-          } catch {
-            throw new FaztError('INVALID_ARGUMENT', 'TextDecoder: the bytes are not valid UTF-8');
-          }
-        },
-        'url.parse': (a: { url: string; base?: string }) => {
-          let u: URL;
-          try {
-            u = new URL(a.url, a.base);
-          } catch {
-            throw new FaztError('INVALID_ARGUMENT', `Invalid URL: ${a.url}`);
-          }
-          return Object.fromEntries(URL_PARTS.map((k) => [k, u[k]]));
-        },
-        'url.set': (a: { href: string; part: string; value: string }) => {
-          const u = new URL(a.href);
-          if ((URL_PARTS as readonly string[]).includes(a.part) && a.part !== 'origin') (u as unknown as Record<string, string>)[a.part] = a.value;
-          return Object.fromEntries(URL_PARTS.map((k) => [k, u[k]]));
-        },
-        'crypto.random': (n: number) => crypto.getRandomValues(new Uint8Array(Math.max(0, Math.min(65536, n | 0)))),
-        'crypto.uuid': () => crypto.randomUUID(),
-        'kv.get': (a: { key: string }) => {
-          const v = s.kv.get(id, a.key);
-          return v === undefined ? null : parseKv(v);
-        },
-        'kv.set': (a: { key: string; value: unknown; ttl?: number }) => {
-          s.kv.set(id, a.key, JSON.stringify(a.value), a.ttl === undefined || a.ttl === null ? undefined : { ttlMs: a.ttl });
-          return null;
-        },
-        'kv.delete': (a: { key: string }) => s.kv.delete(id, a.key),
-        'kv.list': (a: { prefix?: string; limit?: number; cursor?: string }) => {
-          const page = s.kv.list(id, a ?? {});
-          return { items: page.items.map((i) => ({ ...i, value: parseKv(i.value) })), cursor: page.cursor };
-        },
-        'kv.increment': (a: { key: string; by?: number; ttl?: number }) => s.kv.increment(id, a.key, a.by ?? 1, a.ttl === undefined || a.ttl === null ? undefined : { ttlMs: a.ttl }),
-        'docs.insert': (a: { collection: string; doc: object }) => s.docs.insert(id, a.collection, a.doc),
-        'docs.get': (a: { collection: string; id: string }) => s.docs.get(id, a.collection, a.id) ?? null,
-        'docs.find': (a: { collection: string; query?: object }) => s.docs.find(id, a.collection, a.query ?? {}),
-        'docs.update': (a: { collection: string; target: string | Record<string, unknown>; update: object }) => s.docs.update(id, a.collection, a.target, a.update),
-        'docs.delete': (a: { collection: string; target: string | Record<string, unknown> }) => s.docs.delete(id, a.collection, a.target),
-        'docs.count': (a: { collection: string; where?: Record<string, unknown> }) => s.docs.count(id, a.collection, a.where),
-        'blobs.head': (a: { key: string }) => {
-          const h = s.appBlobs.head(id, a.key);
-          return h ? { key: h.key, size: h.size, contentType: h.contentType, updatedAt: h.updatedAt } : null;
-        },
-        'blobs.delete': (a: { key: string }) => s.appBlobs.delete(id, a.key),
-        'blobs.list': (a: { prefix?: string; limit?: number; cursor?: string }) => {
-          const page = s.appBlobs.list(id, a ?? {});
-          return { items: page.items.map((h) => ({ key: h.key, size: h.size, contentType: h.contentType, updatedAt: h.updatedAt })), cursor: page.cursor };
-        },
-        'events.emit': (a: { type: string; payload: unknown }) => ({ id: s.events.emit(id, a.type, a.payload).id }),
-        'schedule.after': (a: { ms: number; state?: unknown }) => {
-          const j = s.jobs.after(id, a.ms, a.state);
-          return { id: j.id, runAt: j.runAt };
-        },
-        'schedule.at': (a: { at: number; state?: unknown }) => {
-          if (!Number.isFinite(a.at)) throw new FaztError('INVALID_ARGUMENT', 'fazt.schedule.at: the date is not valid');
-          const j = s.jobs.at(id, a.at, a.state);
-          return { id: j.id, runAt: j.runAt };
-        },
-        'schedule.cancel': (a: { id: string }) => s.jobs.cancel(id, a.id),
-        'schedule.list': () => s.jobs.list(id).map((j) => ({ id: j.id, kind: j.kind, name: j.name ?? undefined, runAt: j.runAt, status: j.status })),
-      },
-      async: {
-        'crypto.digest': async (a: { alg: string }, b?: Uint8Array) => hashFor(a.alg)(b ?? new Uint8Array(0)),
-        'crypto.hmac': async (a: { alg: string }, b?: Uint8Array) => {
-          const buf = b ?? new Uint8Array(4);
-          const keyLen = new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(0);
-          return hmac(hashFor(a.alg), buf.subarray(4, 4 + keyLen), buf.subarray(4 + keyLen));
-        },
-        'blobs.read': async (key: string) => {
-          const bytes = s.appBlobs.read(id, key);
-          if (!bytes) throw new FaztError('NOT_FOUND', `fazt.blobs: no blob "${key}"`);
-          return bytes;
-        },
-        'blobs.put': async (a: { key: string; contentType: string; ref?: string; from?: string }, b?: Uint8Array) => {
-          let body: Uint8Array | ReadableStream<Uint8Array> = b ?? new Uint8Array(0);
-          if (a.ref === 'blob') {
-            const src = s.appBlobs.stream(id, a.from ?? '');
-            if (!src) throw new FaztError('NOT_FOUND', `fazt.blobs: no blob "${a.from}"`);
-            body = src.stream;
-          }
-          const info = await s.appBlobs.put(id, a.key, body, a.contentType);
-          return { key: info.key, size: info.size, contentType: info.contentType, updatedAt: info.updatedAt };
-        },
-        'net.fetch': async (a: { url: string; method: string; headers: [string, string][]; timeout?: number; redirect?: 'follow' | 'manual' | 'error' }, b?: Uint8Array) =>
-          netFetch({ ...a, body: b }, this.effectivePermissions(id, manifest()), this.limits.net, this.host.resolveHost, this.host.fetch),
-      },
+      table,
       loadCommonJs: (spec, from) => loadCommonJs(mods, spec, from),
       normalizeModule: (base, spec) => resolveModule(mods, spec, base),
       loadModule: (mid) => loadEsModule(mods, mid),
-      log: (level, message) => log(level, message),
     };
+  }
+
+  /** The ops of one invocation: the app's table and module loading, with this invocation's facts. */
+  private invocationOps(app: RuntimeApp & { version: number }, call: OpCall): HostOps {
+    const bound = this.appOps(app);
+    return { ...bound, call, log: (level, message) => this.s.logs.append(app.id, { level, message, source: call.source }) };
   }
 
   /** The code of an app's live version, or `undefined` when it has no `api/main.js`. */
@@ -433,6 +438,46 @@ export class AppRuntime {
       this.entries.set(key, entry);
     }
     return entry ? { key, entry, ops } : undefined;
+  }
+
+  /**
+   * Refuses an app that used its CPU budget in the current window.
+   * @throws FaztError `APP_OVER_BUDGET` (429) naming the budget and when the window ends.
+   */
+  private checkBudget(app: RuntimeApp): void {
+    const spent = this.cpuSpent.get(app.id);
+    if (!spent) return;
+    const now = Date.now();
+    if (now - spent.windowStart >= this.limits.cpuWindowMs) {
+      this.cpuSpent.delete(app.id);
+      return;
+    }
+    if (spent.ms >= this.limits.cpuBudgetMs) {
+      const wait = Math.ceil((spent.windowStart + this.limits.cpuWindowMs - now) / 1000);
+      throw new FaztError(
+        'APP_OVER_BUDGET',
+        `The app "${app.name}" used its CPU budget (${this.limits.cpuBudgetMs} ms per ${this.limits.cpuWindowMs / 1000} s); try again in ${wait} s.`,
+      );
+    }
+  }
+
+  /** Adds an invocation's CPU time to its app's budget window. */
+  private spend(appId: string, ms: number): void {
+    if (!(ms > 0)) return;
+    const now = Date.now();
+    let spent = this.cpuSpent.get(appId);
+    if (!spent || now - spent.windowStart >= this.limits.cpuWindowMs) {
+      spent = { windowStart: now, ms: 0 };
+      if (this.cpuSpent.size >= 10_000) this.cpuSpent.clear();
+      this.cpuSpent.set(appId, spent);
+    }
+    spent.ms += ms;
+  }
+
+  /** Seconds until an app's budget window ends (for `Retry-After`). */
+  private budgetRetryAfter(appId: string): number {
+    const spent = this.cpuSpent.get(appId);
+    return spent ? Math.max(1, Math.ceil((spent.windowStart + this.limits.cpuWindowMs - Date.now()) / 1000)) : 1;
   }
 
   /**
@@ -486,28 +531,13 @@ export class AppRuntime {
     app: RuntimeApp & { version: number },
     kind: 'fetch' | 'scheduled' | 'on',
     arg: unknown,
-    extra: { requestOps?: Partial<HostOps['async']>; syncOps?: Partial<HostOps['sync']>; basePath: string; source: string; requestId: string },
+    extra: { request?: RequestIo; basePath: string; source: string; requestId: string },
   ): Promise<InvocationResult> {
-    const base = this.appOps(app, extra.source);
-    const code = this.appCode(app, base);
+    const ops = this.invocationOps(app, { source: extra.source, request: extra.request });
+    const code = this.appCode(app, ops);
     if (!code) throw new FaztError('NO_HANDLER', `The app "${app.name}" has no api/main.js, so it has no ${kind === 'fetch' ? 'API' : kind + ' handler'}.`);
-    const ops: HostOps = { ...base, sync: { ...base.sync, ...extra.syncOps } as HostOps['sync'], async: { ...base.async, ...extra.requestOps } as HostOps['async'] };
+    this.checkBudget(app);
     await this.acquireSlot(app);
-    let sb;
-    try {
-      sb = await this.pool.lease(code.key, {
-        ms: this.limits.wallMs,
-        error: () => new FaztError('APP_BUSY', `No sandbox became free within ${this.limits.wallMs} ms; the node is busy.`),
-      });
-    } catch (e) {
-      this.releaseSlot(app.id);
-      throw e;
-    }
-    const sandbox = sb;
-    const release = () => {
-      this.releaseSlot(app.id);
-      this.pool.release(sandbox);
-    };
     let result: InvocationResult;
     try {
       let env: Record<string, string> = {};
@@ -516,18 +546,25 @@ export class AppRuntime {
       } catch (e) {
         this.s.logs.append(app.id, { level: 'error', message: (e as Error).message, source: extra.source });
       }
-      result = await sandbox.invoke({
-        app: code,
-        kind,
-        arg,
-        meta: { app: { id: app.id, name: app.name, version: app.version }, user: null, env, requestId: extra.requestId, basePath: extra.basePath },
-        limits: { cpuMs: this.limits.cpuMs, wallMs: this.limits.wallMs },
-        ops,
-      });
+      result = await this.pool.run(
+        {
+          app: code,
+          kind,
+          arg,
+          meta: { app: { id: app.id, name: app.name, version: app.version }, user: null, env, requestId: extra.requestId, basePath: extra.basePath },
+          limits: { cpuMs: this.limits.cpuMs, wallMs: this.limits.wallMs },
+          ops,
+        },
+        { ms: this.limits.wallMs, error: () => new FaztError('APP_BUSY', `No sandbox became free within ${this.limits.wallMs} ms; the node is busy.`) },
+      );
     } catch (e) {
-      release();
+      this.releaseSlot(app.id);
+      // a stopped runaway used its whole CPU limit
+      if (isFaztError(e) && e.code === 'APP_TIMEOUT' && /CPU time/.test(e.message)) this.spend(app.id, this.limits.cpuMs);
       throw e;
     }
+    this.spend(app.id, result.cpuMs);
+    const release = () => this.releaseSlot(app.id);
     result.done.then(release, release);
     return result;
   }
@@ -559,17 +596,17 @@ export class AppRuntime {
           throw e;
         }
       };
-      const result = await this.run({ ...app, version }, 'fetch', { url: appUrl, urlParts: urlParts(appUrl), method: request.method, headers: appVisibleHeaders(request.headers), hasBody }, {
+      const result = await this.run({ ...app, version }, 'fetch', { url: appUrl, urlParts: urlParts(new URL(appUrl)), method: request.method, headers: appVisibleHeaders(request.headers), hasBody }, {
         basePath: mount.basePath,
         source,
         requestId,
-        requestOps: {
-          'body.read': bodyBytes,
-          'body.formData': async () => {
+        request: {
+          bytes: bodyBytes,
+          formData: async () => {
             const bytes = await bodyBytes();
             const boundary = getMultipartBoundary(request.headers.get('content-type') ?? '');
             if (!boundary) throw new FaztError('INVALID_ARGUMENT', 'formData(): the multipart body has no boundary');
-            const parts: { name: string; value?: string; file?: boolean; filename?: string; type?: string; start?: number; end?: number }[] = [];
+            const parts: FormPart[] = [];
             const chunks: Uint8Array[] = [];
             let o = 0;
             try {
@@ -592,13 +629,12 @@ export class AppRuntime {
             }
             return parts;
           },
-          'blobs.put': async (a: { key: string; contentType: string; ref?: string; from?: string }, b?: Uint8Array) => {
-            if (a.ref !== 'request') return this.appOps({ ...app, version }, source).async['blobs.put']!(a, b);
-            const info = await this.s.appBlobs.put(app.id, a.key, body ?? request.body ?? new Uint8Array(0), a.contentType);
+          files: () => files ?? new Uint8Array(0),
+          putBlob: async (key, contentType) => {
+            const info = await this.s.appBlobs.put(app.id, key, body ?? request.body ?? new Uint8Array(0), contentType);
             return { key: info.key, size: info.size, contentType: info.contentType, updatedAt: info.updatedAt };
           },
         },
-        syncOps: { 'body.formDataFiles': () => files ?? new Uint8Array(0) },
       });
       const r = result.response!;
       const headers = new Headers();
@@ -642,7 +678,7 @@ export class AppRuntime {
       const message = err.message.split('\n')[0]!;
       return new Response(JSON.stringify(errorBody(err.code, message, { requestId })), {
         status: err.status,
-        headers: headersOut({ 'content-type': 'application/json; charset=utf-8', ...(err.code === 'APP_BUSY' ? { 'retry-after': '1' } : {}) }),
+        headers: headersOut({ 'content-type': 'application/json; charset=utf-8', ...(err.code === 'APP_BUSY' ? { 'retry-after': '1' } : err.code === 'APP_OVER_BUDGET' ? { 'retry-after': String(this.budgetRetryAfter(app.id)) } : {}) }),
       });
     }
   }

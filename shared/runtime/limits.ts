@@ -4,7 +4,7 @@ export interface SandboxLimits {
   memoryBytes: number;
   /** QuickJS allocator limit, bytes: small-object bombs fail here with a clean "out of memory". */
   heapBytes: number;
-  /** QuickJS stack, bytes (≤ 384 KiB keeps deep recursion inside the host's stack, STACK.md). */
+  /** QuickJS stack, bytes (≤ 384 KiB keeps deep recursion inside the host's stack, docs/architecture.md §8). */
   stackBytes: number;
   /** Largest response body built inside the sandbox, bytes (blob-streamed bodies are not counted). */
   responseBytes: number;

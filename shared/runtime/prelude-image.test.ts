@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SANDBOX_LIMITS } from './limits.js';
 import { preludeImageKey, Sandbox, type AppCode, type HostOps, type InvocationSpec } from './sandbox.js';
+import { HOST_OPS, PURE_OPS, type HostOpTable } from './host-ops.js';
 
 const require = createRequire(import.meta.url);
 let compiled: Promise<WebAssembly.Module> | undefined;
@@ -13,17 +14,18 @@ const LIMITS = { cpuMs: 1000, wallMs: 5000 };
 
 /** A tiny app: its handler uses the prelude's classes, fazt.kv (through the host ops) and module state. */
 function app(store: Map<string, unknown>): AppCode {
+  // ops this app does not use fail loudly
+  const others = Object.fromEntries(Object.keys(HOST_OPS).map((op) => [op, () => { throw new Error(`unexpected host op ${op}`); }]));
+  const table = {
+    ...others,
+    ...PURE_OPS,
+    'kv.get': (a: { key: string }) => store.get(a.key) ?? null,
+    'kv.set': (a: { key: string; value: unknown }) => (store.set(a.key, a.value), null),
+    log: () => null,
+  } as unknown as HostOpTable;
   const ops: HostOps = {
-    sync: {
-      'kv.get': (a: { key: string }) => store.get(a.key) ?? null,
-      'kv.set': (a: { key: string; value: unknown }) => void store.set(a.key, a.value),
-      'url.parse': (a: { url: string; base?: string }) => {
-        const u = new URL(a.url, a.base);
-        return Object.fromEntries(['href', 'origin', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'hash'].map((k) => [k, u[k as keyof URL]]));
-      },
-      log: () => null,
-    },
-    async: {},
+    table,
+    call: { source: 'test' },
     loadCommonJs: () => {
       throw new Error('no modules');
     },

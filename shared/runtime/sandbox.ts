@@ -3,6 +3,7 @@ import releaseSyncImport from '@jitl/quickjs-wasmfile-release-sync';
 import { FaztError, isFaztError, type FaztErrorCode } from '../errors.js';
 import PRELUDE from './prelude.sandbox.js?raw';
 import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from './limits.js';
+import { HOST_OPS, callOp, isHostOp, type HandledOpName, type HostOpTable, type OpCall } from './host-ops.js';
 
 export { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from './limits.js';
 
@@ -11,7 +12,7 @@ export { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from './limits.js';
  *
  * **Isolation.** Each sandbox is its own instance of the QuickJS WebAssembly module with its own
  * bounded `WebAssembly.Memory`: the memory cap that really holds (quickjs-emscripten's
- * `setMemoryLimit` alone lets big typed arrays and strings through, STACK.md). After the prelude
+ * `setMemoryLimit` alone lets big typed arrays and strings through, docs/architecture.md §8). After the prelude
  * (Fetch API classes, `fazt.*`) and again after the app's modules are evaluated, the sandbox copies
  * its linear memory aside; after every invocation — finished, failed, interrupted or out of memory —
  * it copies that snapshot back. Whatever app code changed (globals, module variables, prototypes,
@@ -42,20 +43,25 @@ export interface InvocationLimits {
 }
 
 /**
- * The host side of the bridge for one app, already bound to it. A handler throws FaztError for a
- * failure the app should see (it becomes an Error with `.code` in the sandbox).
+ * The host side of the bridge for one app version, already bound to it: its op table (see
+ * `host-ops.ts`) and module loading. A handler throws FaztError for a failure the app should see (it
+ * becomes an Error with `.code` in the sandbox).
  */
-export interface HostOps {
-  /** Synchronous ops: `op → (args, bytes?) → value | Uint8Array`. */
-  sync: Record<string, (args: any, bytes?: Uint8Array) => unknown>;
-  /** Asynchronous ops: `op → (args, bytes?) → Promise<value | Uint8Array>`. */
-  async: Record<string, (args: any, bytes?: Uint8Array) => Promise<unknown>>;
+export interface AppBoundOps {
+  /** The app's op handlers, built once per app version. */
+  table: HostOpTable;
   /** Resolves and reads a module for `require(spec)` from module `from`. @throws FaztError */
   loadCommonJs(spec: string, from: string): { id: string; kind: 'cjs' | 'json'; source: string };
   /** ES module resolution for the engine's loader: `(base, spec) → id`. @throws FaztError */
   normalizeModule(base: string, spec: string): string;
   /** ES module source for an id returned by {@link normalizeModule}. @throws FaztError */
   loadModule(id: string): string;
+}
+
+/** The bridge of one invocation: the app's ops with this invocation's facts. */
+export interface HostOps extends AppBoundOps {
+  /** Handed to every op as its third argument. */
+  call: OpCall;
   /** A line for the app's log (host failures, rejected `waitUntil` work). */
   log(level: 'warn' | 'error', message: string): void;
 }
@@ -88,6 +94,8 @@ export interface InvocationSpec {
   limits: InvocationLimits;
   /** Bridge for this invocation (normally `app.ops`). */
   ops: HostOps;
+  /** A number the host gives the invocation, shown to a watchdog (`SandboxCreateOptions.watch`). */
+  tag?: number;
 }
 
 /** The handler's result. */
@@ -122,6 +130,32 @@ interface Layout {
 let layout: Layout | undefined;
 
 const now = () => performance.now();
+
+/** QuickJS's `JS_INTERRUPT_COUNTER_INIT`: polls between two calls of the interrupt handler. */
+const POLL_COUNTER_INIT = 10_000;
+/** How often the interrupt handler should run while guest code runs, ms (see `Sandbox.pace`). */
+const PACE_MS = 2;
+/**
+ * Most polls between two calls of the interrupt handler. A call costs ~0.5 µs; at this pace a tight
+ * loop asks every ~25 µs (measured: within the noise of 10,000), and a guest whose polls suddenly
+ * become slow (caught stack overflows, ~1 ms each) is asked again after at most this many.
+ */
+const POLL_EVERY_MAX = 256;
+/** Offset of `interrupt_counter` in QuickJS's `JSContext`; -1 when it could not be found; found once per process. */
+let pollCounterOffset: number | undefined;
+
+/**
+ * Finds `JSContext.interrupt_counter`: QuickJS resets it to {@link POLL_COUNTER_INIT} right before it
+ * calls the interrupt handler, so inside the handler it is the one word of the context struct that
+ * holds exactly that value (checked: exactly one candidate, else -1 and the handler keeps QuickJS's
+ * own pace).
+ */
+function findPollCounter(memory: WebAssembly.Memory, ctxPtr: number): number {
+  const words = new Int32Array(memory.buffer, ctxPtr & ~3, 256);
+  const hits: number[] = [];
+  for (let i = 0; i < words.length; i++) if (words[i] === POLL_COUNTER_INIT) hits.push(i * 4);
+  return hits.length === 1 ? hits[0]! : -1;
+}
 
 /** FNV-1a (32 bits) of a string's UTF-16 code units, as 8 hex digits: a cheap identity of the prelude's text. */
 function fnv1aHex(text: string): string {
@@ -180,6 +214,13 @@ export interface SandboxCreateOptions {
   image?: PreludeImage;
   /** The key of images this sandbox takes and accepts ({@link preludeImageKey}); without it, none. */
   imageKey?: string;
+  /**
+   * Where the sandbox tells a watchdog on another thread what it runs (a view of a
+   * `SharedArrayBuffer`, ≥ 3 slots): `[0]` the time it entered QuickJS (`performance.timeOrigin +
+   * performance.now()`, ms; 0 while outside), `[1]` the running invocation's CPU limit (ms), `[2]`
+   * its tag ({@link InvocationSpec.tag}).
+   */
+  watch?: Float64Array;
 }
 
 /** Size of the allocation every instance makes (and frees) before its runtime: the break probe of {@link discoverLayout}. */
@@ -219,9 +260,23 @@ function discoverLayout(memory: WebAssembly.Memory, malloc: (n: number) => numbe
   return { sbrkAddr, stackStart: start, stackEnd: end };
 }
 
+/** The sandbox running QuickJS on this thread right now (one at a time per thread). */
+let entered: Sandbox | undefined;
+
+/**
+ * Tells the sandbox running on this thread that it spent `ms` waiting for another thread inside a
+ * synchronous host call (a sandbox thread waiting for the node's main thread, which was busy with
+ * other work): that time is not the app's CPU time and does not count towards the watchdog's limit.
+ */
+export function hostWaited(ms: number): void {
+  entered?.shiftEntry(ms);
+}
+
 /** Per-invocation state the long-lived host functions dispatch to. */
 interface Invocation {
   gen: number;
+  /** {@link InvocationSpec.tag} */
+  tag: number;
   ops: HostOps;
   cpuMs: number;
   wallDeadline: number;
@@ -252,11 +307,21 @@ export class Sandbox {
   private enteredAt = 0;
   private depth = 0;
   private stop: 'cpu' | 'wall' | undefined;
+  /** When the interrupt handler last ran (or QuickJS was entered), performance.now() ms. */
+  private lastPoll = 0;
+  /** The poll countdown the handler set last ({@link pace}). */
+  private pollEvery = POLL_EVERY_MAX;
+  private pollWords: Int32Array | undefined;
+  /** Address of the QuickJS context (`JSContext *`) in linear memory. */
+  private get ctxPointer(): number {
+    return (this.ctx as unknown as { ctx: { value: number } }).ctx.value;
+  }
   /** True when the sandbox started from a {@link PreludeImage} instead of evaluating the prelude. */
   fromImage = false;
   /** Pointers before the prelude and handles after it, kept to export a {@link PreludeImage}. */
   private imageFacts: { check: number[]; handles: number[] } | undefined;
   private imageKey: string | undefined;
+  private watch: Float64Array | undefined;
 
   private constructor(
     private readonly module: QuickJSWASMModule,
@@ -290,7 +355,9 @@ export class Sandbox {
     const ctx = rt.newContext();
     const sb = new Sandbox(module, memory, rt, ctx, limits);
     sb.imageKey = options.imageKey;
+    sb.watch = options.watch;
     sb.install(image);
+    sb.discoverPollCounter();
     if (layoutFromImage && !sb.fromImage) {
       // the image did not fit, so its layout is not trusted either: find it on a fresh instance
       layout = undefined;
@@ -337,13 +404,80 @@ export class Sandbox {
     if (this.memory.buffer.byteLength > 256 * WASM_PAGE) this.poisoned = true;
   }
 
+  /**
+   * Sets how many interrupt polls QuickJS makes before it asks the interrupt handler again.
+   *
+   * QuickJS polls at every call and jump but asks the handler only every 10,000 polls
+   * (`JS_INTERRUPT_COUNTER_INIT`), and a poll can be expensive: a caught stack overflow builds a
+   * backtrace thousands of frames deep, so `try { f() } catch { f() }` ran 5–13 s between two
+   * questions. The handler therefore writes the countdown (`JSContext.interrupt_counter`, found by
+   * {@link findPollCounter}) itself: at most {@link POLL_EVERY_MAX}, scaled so the next question comes
+   * about {@link PACE_MS} later at the pace the guest is polling now (down to 1 poll when polls are
+   * slow), and 1 once the invocation is over
+   * its limit, so every later poll, in any `catch`, `finally` or promise job, stops it again.
+   */
+  private pace(t: number): void {
+    let next = 1;
+    if (this.stop === undefined) {
+      const gap = t - this.lastPoll;
+      next = gap <= 0 ? POLL_EVERY_MAX : Math.max(1, Math.min(POLL_EVERY_MAX, Math.floor((this.pollEvery * PACE_MS) / gap)));
+    }
+    this.lastPoll = t;
+    this.setPollCountdown(next);
+  }
+
+  /** Writes QuickJS's poll countdown (when its address is known). */
+  private setPollCountdown(n: number): void {
+    this.pollEvery = n;
+    if (pollCounterOffset === undefined || pollCounterOffset < 0) return;
+    if (this.pollWords?.buffer !== this.memory.buffer) this.pollWords = new Int32Array(this.memory.buffer);
+    this.pollWords[(this.ctxPointer + pollCounterOffset) >> 2] = n;
+  }
+
+  /**
+   * Finds the poll countdown once per process ({@link findPollCounter}): runs a loop long enough for
+   * QuickJS to call the interrupt handler, then restores the base snapshot (so the sandbox's memory
+   * is as if it never ran).
+   */
+  private discoverPollCounter(): void {
+    if (pollCounterOffset !== undefined) return;
+    const r = this.ctx.evalCode(`for (let i = 0; i < ${POLL_COUNTER_INIT * 2}; i++);`, 'fazt:probe', { type: 'global' });
+    if (r.error) r.error.dispose();
+    else r.value.dispose();
+    this.restore(this.base);
+    pollCounterOffset ??= -1;
+  }
+
+  /** See {@link hostWaited}. */
+  shiftEntry(ms: number): void {
+    if (this.depth === 0 || !(ms > 0)) return;
+    this.enteredAt += ms;
+    this.lastPoll += ms;
+    if (this.watch) this.watch[0] = performance.timeOrigin + this.enteredAt;
+  }
+
   /** Runs `fn` inside QuickJS, accounting CPU time (nested entries count once). */
   private enter<T>(fn: () => T): T {
-    if (this.depth++ === 0) this.enteredAt = now();
+    if (this.depth++ === 0) {
+      entered = this;
+      this.enteredAt = now();
+      this.lastPoll = this.enteredAt;
+      // a restored snapshot holds whatever countdown it was taken with
+      this.setPollCountdown(this.stop === undefined ? this.pollEvery : 1);
+      if (this.watch && this.current) {
+        this.watch[1] = this.current.cpuMs;
+        this.watch[2] = this.current.tag;
+        this.watch[0] = performance.timeOrigin + this.enteredAt;
+      }
+    }
     try {
       return fn();
     } finally {
-      if (--this.depth === 0) this.cpuUsed += now() - this.enteredAt;
+      if (--this.depth === 0) {
+        entered = undefined;
+        this.cpuUsed += now() - this.enteredAt;
+        if (this.watch) this.watch[0] = 0;
+      }
     }
   }
 
@@ -357,11 +491,15 @@ export class Sandbox {
   private install(image?: PreludeImage): void {
     const { ctx, rt } = this;
     rt.setInterruptHandler(() => {
+      if (pollCounterOffset === undefined) pollCounterOffset = findPollCounter(this.memory, this.ctxPointer);
       const inv = this.current;
       if (!inv) return false;
       const t = now();
-      if (this.cpuUsed + (t - this.enteredAt) > inv.cpuMs) this.stop = 'cpu';
-      else if (t > inv.wallDeadline) this.stop = 'wall';
+      if (this.stop === undefined) {
+        if (this.cpuUsed + (t - this.enteredAt) > inv.cpuMs) this.stop = 'cpu';
+        else if (t > inv.wallDeadline) this.stop = 'wall';
+      }
+      this.pace(t);
       return this.stop !== undefined;
     });
     rt.setModuleLoader(
@@ -424,9 +562,8 @@ export class Sandbox {
           }
           return toHandle(null);
         }
-        const handler = inv.ops.sync[op];
-        if (!handler) throw new FaztError('INVALID_ARGUMENT', `unknown host operation "${op}"`);
-        return toHandle(handler(args, bytes));
+        if (!isHostOp(op) || HOST_OPS[op].kind !== 'sync' || HOST_OPS[op].place === 'sandbox') throw new FaztError('INVALID_ARGUMENT', `unknown host operation "${op}"`);
+        return toHandle(callOp(inv.ops.table, op as HandledOpName, args, bytes, inv.ops.call));
       } catch (e) {
         return errEnvelope(e);
       }
@@ -450,9 +587,8 @@ export class Sandbox {
             );
           });
         } else {
-          const handler = inv.ops.async[op];
-          if (!handler) throw new FaztError('INVALID_ARGUMENT', `unknown host operation "${op}"`);
-          work = handler(args, bytes);
+          if (!isHostOp(op) || HOST_OPS[op].kind !== 'async' || HOST_OPS[op].place === 'sandbox') throw new FaztError('INVALID_ARGUMENT', `unknown host operation "${op}"`);
+          work = callOp(inv.ops.table, op as HandledOpName, args, bytes, inv.ops.call) as Promise<unknown>;
           if (op === 'net.fetch') {
             work = work.then((r) => {
               const res = r as { body: Uint8Array };
@@ -544,11 +680,12 @@ export class Sandbox {
     this.base = this.take();
   }
 
-  private begin(ops: HostOps, limits: InvocationLimits): Invocation {
+  private begin(ops: HostOps, limits: InvocationLimits, tag = 0): Invocation {
     this.gen++;
     this.cpuUsed = 0;
     this.stop = undefined;
-    const inv: Invocation = { gen: this.gen, ops, cpuMs: limits.cpuMs, wallDeadline: now() + limits.wallMs, pending: 0, timers: new Map(), netBodies: [] };
+    this.pollEvery = POLL_EVERY_MAX;
+    const inv: Invocation = { gen: this.gen, tag, ops, cpuMs: limits.cpuMs, wallDeadline: now() + limits.wallMs, pending: 0, timers: new Map(), netBodies: [] };
     this.current = inv;
     return inv;
   }
@@ -643,14 +780,14 @@ export class Sandbox {
    * Evaluates the app's entry module from the base snapshot and snapshots the result.
    * @throws FaztError `INVALID_CODE`/`APP_ERROR` (the module failed to load), `APP_TIMEOUT`, `APP_OUT_OF_MEMORY`.
    */
-  async prime(app: AppCode, limits: InvocationLimits): Promise<void> {
+  async prime(app: AppCode, limits: InvocationLimits, tag = 0): Promise<void> {
     const { ctx } = this;
     this.appKey = undefined;
     this.appSnap = undefined;
     this.ns = undefined;
     this.restore(this.base);
     // loading modules (zod alone ≈ 200 ms of QuickJS) gets its own, larger CPU budget, not the request's
-    const inv = this.begin(app.ops, { cpuMs: Math.max(limits.cpuMs * 5, 5_000), wallMs: limits.wallMs });
+    const inv = this.begin(app.ops, { cpuMs: Math.max(limits.cpuMs * 5, 5_000), wallMs: limits.wallMs }, tag);
     const where = app.entry.path;
     try {
       let ns: QuickJSHandle;
@@ -662,7 +799,7 @@ export class Sandbox {
         const req = ctx.callFunction(ctx.getProp(this.bridge, 'makeRequire'), ctx.undefined, ctx.newString(''));
         if (req.error) throw this.failure(req.error, where, inv);
         const r = this.enter(() => ctx.callFunction(req.value, ctx.undefined, ctx.newString('/' + app.entry.path)));
-        if (r.error) throw this.failure(r.error, where, inv);
+        if (r.error || this.stop) throw this.failure(r.error, where, inv);
         ns = r.value;
       }
       if (inv.pending > 0) throw new FaztError('INVALID_CODE', `${where} left work running after it loaded (a timer or a host call at top level); start such work inside a handler`);
@@ -686,10 +823,10 @@ export class Sandbox {
    *   `APP_TIMEOUT` (CPU or wall time), `APP_OUT_OF_MEMORY`, `NO_HANDLER`, `LIMIT_EXCEEDED`, `INVALID_CODE`.
    */
   async invoke(spec: InvocationSpec): Promise<InvocationResult> {
-    if (this.appKey !== spec.app.key) await this.prime(spec.app, spec.limits);
+    if (this.appKey !== spec.app.key) await this.prime(spec.app, spec.limits, spec.tag);
     const { ctx } = this;
     const snap = this.appSnap!;
-    const inv = this.begin(spec.ops, spec.limits);
+    const inv = this.begin(spec.ops, spec.limits, spec.tag);
     const where = spec.kind === 'fetch' ? 'the request handler' : spec.kind === 'scheduled' ? 'the scheduled handler' : 'the event handler';
     this.uses++;
     let finished = false;
@@ -698,7 +835,7 @@ export class Sandbox {
       const runR = this.enter(() =>
         ctx.callFunction(ctx.getProp(this.bridge, 'run'), ctx.undefined, this.ns!, ctx.newString(spec.kind), ctx.newString(JSON.stringify(spec.arg ?? null)), ctx.newString(metaJson)),
       );
-      if (runR.error) throw this.failure(runR.error, where, inv);
+      if (runR.error || this.stop) throw this.failure(runR.error, where, inv);
       const out = await this.settle(runR.value, where, inv);
       const result: InvocationResult = { cpuMs: 0, done: Promise.resolve(), netBodies: inv.netBodies };
       if (spec.kind === 'fetch') {
