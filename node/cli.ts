@@ -317,6 +317,14 @@ export function buildProgram(): Command {
         lines.push(`             (from another machine, use the setup code ${k.auth.setupCode()})`);
       }
       lines.push(`  ready in ${Date.now() - started} ms. Ctrl-C stops.`);
+      // before saying ready (stdout to a pipe is synchronous: a supervisor may signal at once)
+      const stop = async (signal: string) => {
+        jsonLogger().info('stopping', { signal });
+        await node.stop();
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void stop('SIGINT'));
+      process.once('SIGTERM', () => void stop('SIGTERM'));
       process.stdout.write(lines.join('\n') + '\n');
       // the start-up quick_check runs on a worker thread while the node serves
       void node.integrity.then((s) => {
@@ -326,13 +334,6 @@ export function buildProgram(): Command {
           process.stdout.write(`  WARNING    the cartridge could not be checked (${s.error}). Run \`fazt doctor --db ${db}\`.\n`);
         }
       });
-      const stop = async (signal: string) => {
-        jsonLogger().info('stopping', { signal });
-        await node.stop();
-        process.exit(0);
-      };
-      process.once('SIGINT', () => void stop('SIGINT'));
-      process.once('SIGTERM', () => void stop('SIGTERM'));
     });
 
   const token = program.command('token').description('API tokens');
