@@ -44,6 +44,8 @@ const CFG = {
   profDir: env.BENCH_PROF_DIR ? path.resolve(env.BENCH_PROF_DIR) : '',
   nginxBin: env.BENCH_NGINX || '/usr/sbin/nginx',
   idleSeconds: 3,
+  // BENCH_HIBERNATE_SECONDS (35; 0 skips): idle time after the load runs before the last RSS reading
+  hibernateSeconds: num(env.BENCH_HIBERNATE_SECONDS, 35),
   // the same V8 flag as `npm start` and the `fazt` bin (a 1 MiB young generation)
   nodeFlags: (env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=1').split(/\s+/).filter(Boolean),
 };
@@ -647,6 +649,13 @@ async function main() {
   if (fazt) {
     await sleep(CFG.idleSeconds * 1000);
     result.rssAfterLoad = rssReport(fazt.pid);
+    // sandbox threads stop after RuntimeLimits.threadIdleMs (30 s) without app code: the node idles
+    // without any (the seeded example apps ran code in the warm-up sandbox at start)
+    if (CFG.hibernateSeconds > 0) {
+      log(`waiting ${CFG.hibernateSeconds} s for idle sandbox threads to stop ...`);
+      await sleep(CFG.hibernateSeconds * 1000);
+      result.rssHibernated = rssReport(fazt.pid);
+    }
   }
 
   // ratios and targets
@@ -708,7 +717,7 @@ function printReport(result) {
   for (const [k, v] of Object.entries(result.skipped)) log(`skipped ${k}: ${v}`);
   if (result.idleRss) {
     const r = result.idleRss;
-    log(`\nidle RSS of the node (pid ${r.pid}, ${r.name}): ${r.rssMB} MB (target < ${TARGET_RSS_MB} MB) ${r.pass ? 'PASS' : 'FAIL'}; before deploy: ${result.rssBeforeDeploy?.rssMB} MB; after the load runs + ${CFG.idleSeconds} s idle: ${result.rssAfterLoad?.rssMB} MB (peak ${result.rssAfterLoad?.hwmMB} MB)${result.expressIdleRss ? `; express.static server for reference: ${result.expressIdleRss.rssMB} MB idle` : ''}`);
+    log(`\nidle RSS of the node (pid ${r.pid}, ${r.name}): ${r.rssMB} MB (target < ${TARGET_RSS_MB} MB) ${r.pass ? 'PASS' : 'FAIL'}; before deploy: ${result.rssBeforeDeploy?.rssMB} MB; after the load runs + ${CFG.idleSeconds} s idle: ${result.rssAfterLoad?.rssMB} MB (peak ${result.rssAfterLoad?.hwmMB} MB)${result.rssHibernated ? `; after ${CFG.hibernateSeconds} s more (sandbox threads stopped): ${result.rssHibernated.rssMB} MB` : ''}${result.expressIdleRss ? `; express.static server for reference: ${result.expressIdleRss.rssMB} MB idle` : ''}`);
   }
   if (result.startup) {
     const s = result.startup;

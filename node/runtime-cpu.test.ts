@@ -220,3 +220,27 @@ describe('the watchdog of the sandbox threads', () => {
     }
   });
 });
+
+describe('idle sandbox threads hibernate', () => {
+  it('a thread idle for threadIdleMs is stopped (no sandbox left); the next request starts one again', async () => {
+    const n = await startTestNode({ runtimeLimits: { threadIdleMs: 300, threads: 2 } });
+    try {
+      const token = createToken(n, 'admin', 'idle-admin').token;
+      const r = await deployZip(n, token, zip({ 'app.json': manifest({ name: 'sleepy' }), 'api/main.js': NEIGHBOUR }));
+      expect(r.status, r.text()).toBeLessThan(300);
+      expect((await request(`${n.url}/a/sleepy/api/ping`)).json()).toEqual({ pong: true });
+      const runtime = n.node.kernel.runtime!;
+      const engine = runtime.pool as unknown as { hibernated: number };
+      expect(runtime.sandboxes).toBeGreaterThan(0);
+      const end = Date.now() + 5_000;
+      while (runtime.sandboxes > 0 && Date.now() < end) await new Promise((res) => setTimeout(res, 50));
+      expect(runtime.sandboxes).toBe(0);
+      expect(engine.hibernated).toBeGreaterThan(0);
+      // woken by the next request
+      expect((await request(`${n.url}/a/sleepy/api/ping`)).json()).toEqual({ pong: true });
+      expect(runtime.sandboxes).toBeGreaterThan(0);
+    } finally {
+      await n.stop();
+    }
+  }, 30_000);
+});

@@ -78,7 +78,12 @@ interface Thread {
   stats: Stats;
   warm?: { resolve: () => void; reject: (e: unknown) => void };
   dead: boolean;
+  /** When it last had nothing to do (ms, `performance.now()`); `undefined` while busy. */
+  idleSince?: number;
 }
+
+/** Default of `RuntimeLimits.threadIdleMs`: an idle thread is stopped after this long, ms. */
+export const THREAD_IDLE_MS = 30_000;
 
 let scriptPromise: Promise<string> | undefined;
 
@@ -167,9 +172,43 @@ export class ThreadEngine implements SandboxEngine {
    */
   private hold(t: Thread): void {
     if (t.dead) return;
-    if (t.runs.size > 0 || t.warm) t.worker.ref();
-    else t.worker.unref();
+    if (t.runs.size > 0 || t.warm) {
+      t.worker.ref();
+      t.idleSince = undefined;
+    } else {
+      t.worker.unref();
+      t.idleSince ??= performance.now();
+      this.armReaper();
+    }
   }
+
+  private reaper: ReturnType<typeof setInterval> | undefined;
+
+  /**
+   * Stops threads idle for `threadIdleMs` (hibernation: an idle node holds no isolate and no QuickJS
+   * instance). Checked every quarter of that time; the timer runs only while some thread is alive.
+   */
+  private armReaper(): void {
+    const idleMs = this.limits.threadIdleMs ?? THREAD_IDLE_MS;
+    if (this.reaper || idleMs <= 0 || this.closed) return;
+    this.reaper = setInterval(() => {
+      const now = performance.now();
+      for (const t of [...this.threads]) {
+        if (t.dead || t.runs.size > 0 || t.warm || t.idleSince === undefined || now - t.idleSince < idleMs) continue;
+        this.lose(t, new FaztError('APP_BUSY', 'The sandbox thread was stopped while idle; try again.'));
+        void t.worker.terminate();
+        this.hibernated++;
+      }
+      if (!this.threads.some((t) => !t.dead)) {
+        clearInterval(this.reaper);
+        this.reaper = undefined;
+      }
+    }, Math.max(50, Math.floor(idleMs / 4)));
+    this.reaper.unref();
+  }
+
+  /** Threads stopped because they were idle, since start. */
+  hibernated = 0;
 
   /** A thread for a run of `appId`, or undefined when every allowed thread is full. */
   private async pick(appId: string): Promise<Thread | undefined> {
@@ -416,6 +455,7 @@ export class ThreadEngine implements SandboxEngine {
   drain(): void {
     this.closed = true;
     if (this.watchdog) clearInterval(this.watchdog);
+    if (this.reaper) clearInterval(this.reaper);
     for (const t of [...this.threads]) {
       this.lose(t, new FaztError('APP_BUSY', 'The node is stopping; try again when it is back.'));
       void t.worker.terminate();

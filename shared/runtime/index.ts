@@ -76,6 +76,12 @@ export interface RuntimeLimits extends EngineLimits {
    * there; tests set it below 0 to make the watchdog act before the interrupt.
    */
   watchdogGraceMs?: number;
+  /**
+   * Headless node: a sandbox thread that ran no app code for this long is stopped, and its memory
+   * (an isolate and a QuickJS instance, ~20 MB) given back, ms (default 30,000; 0 keeps threads).
+   * The next invocation starts one again (~100 ms). Idle apps cost no memory (docs/runtime.md).
+   */
+  threadIdleMs?: number;
 }
 
 /** Defaults of {@link RuntimeLimits}. */
