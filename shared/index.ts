@@ -10,3 +10,4 @@ export { DEFAULT_DEPLOY_LIMITS, formatBytes, type DeployLimits, type DeployResul
 export type { AppRecord, VersionRecord, FileRecord } from './apps/index.js';
 export type { TokenScope, Principal } from './auth/index.js';
 export { knownBody } from './http/known-body.js';
+export * from './mesh/index.js';

@@ -6,3 +6,5 @@ export * from './identity.js';
 export * from './invitation.js';
 export * from './pairing.js';
 export * from './peers.js';
+export * from './service.js';
+export * from './link.js';

@@ -48,8 +48,11 @@ export interface LinkEvents {
   onClose?(error?: FaztError): void;
 }
 
-/** Largest message accepted, bytes (16 MiB: sync sends batches, never whole files). */
-export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+/**
+ * Largest message, bytes: under the 256 KiB SCTP message size WebRTC peers advertise
+ * (`a=max-message-size:262144`, RFC 8841), with room for the frame header and tag.
+ */
+export const MAX_FRAME_BYTES = 256 * 1024 - 64;
 /** Time allowed for the handshake, ms. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 const VERSION = 1;
@@ -75,6 +78,8 @@ export class PeerLink {
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** The authenticated peer's node id (after the handshake), or the one the initiator asked for. */
   peerId: string | undefined;
+  /** True on the side that started the handshake. */
+  readonly initiator: boolean;
 
   /**
    * @param identity this node's identity.
@@ -91,6 +96,7 @@ export class PeerLink {
     initiatorOf?: string,
   ) {
     this.peerId = initiatorOf;
+    this.initiator = initiatorOf !== undefined;
     this.timer = setTimeout(() => this.fail(new FaztError('PEER_UNREACHABLE', 'The peer link handshake timed out.')), HANDSHAKE_TIMEOUT_MS);
     (this.timer as { unref?: () => void }).unref?.();
   }

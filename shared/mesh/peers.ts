@@ -91,6 +91,13 @@ export class PeerStore {
     this.cart.db.run('UPDATE mesh_peers SET last_seen = ?, addresses = ? WHERE node_id = ?', [this.cart.clock.now(), JSON.stringify(addresses), p.nodeId]);
   }
 
+  /** Records the name a peer announced (1–64 characters; anything else is ignored). */
+  setName(nodeId: string, name: string): void {
+    const n = String(name).trim();
+    if (!n || [...n].length > 64) return;
+    this.cart.db.run('UPDATE mesh_peers SET name = ? WHERE node_id = ? AND name <> ?', [n, nodeId, n]);
+  }
+
   /**
    * Unpairs a node: it is forgotten, and refused from now on.
    * @returns true when it was paired.
