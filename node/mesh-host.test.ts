@@ -14,7 +14,7 @@ import { BetterSqliteDatabase } from './sqlite.js';
 import { MeshHost } from './mesh-host.js';
 import { removeTempDirs, tempDir } from './test-helpers.js';
 
-const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+const quiet: Logger = { info() {}, warn() {}, error() {} };
 
 interface MeshNode {
   mesh: MeshService;
@@ -101,9 +101,12 @@ describe('two nodes over real WebRTC', () => {
     const [pi] = nodes;
     const stranger = await startMeshNode('stranger');
     nodes.push(stranger);
-    // the stranger pretends pi is its peer: it cannot (it holds no pairing), so it tries the raw connect
-    await expect(stranger.host.connect({ nodeId: pi!.mesh.id().nodeId, addresses: [pi!.url] })).resolves.toBeUndefined();
-    await new Promise((r) => setTimeout(r, 500));
+    // the stranger knows pi's id and public key (they are not secret) and lists pi as its peer on its
+    // own: pi never paired with it, so pi refuses the handshake
+    const piId = pi!.mesh.id();
+    stranger.mesh.peers.upsert({ nodeId: piId.nodeId, name: 'pi', publicKey: piId.publicKey, writerId: 'ffffffffffffffff', addresses: [pi!.url] });
+    await expect(stranger.host.connect({ nodeId: piId.nodeId, addresses: [pi!.url] })).resolves.toBeUndefined(); // the data channel opens…
+    await new Promise((r) => setTimeout(r, 500)); // …and the link handshake is refused
     expect(stranger.mesh.connected(pi!.mesh.id().nodeId)).toBe(false);
     expect(pi!.mesh.status().map((p) => p.name)).toEqual(['laptop']);
   }, 30_000);

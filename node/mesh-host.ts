@@ -57,12 +57,39 @@ type PeerCtor = new (id: string, options: Record<string, unknown>) => PeerClient
 
 let peerCtor: Promise<PeerCtor> | undefined;
 
+/** What the queuing shim uses of node-datachannel's RTCPeerConnection. */
+interface RtcLike {
+  remoteDescription: unknown;
+  addIceCandidate(c: unknown): Promise<void>;
+  setRemoteDescription(d: unknown): Promise<void>;
+}
+
 /** Loads PeerJS with the WebRTC and WebSocket globals it expects (once per process). */
 function loadPeerJs(): Promise<PeerCtor> {
   peerCtor ??= (async () => {
     const [{ default: polyfill }, { WebSocket }] = await Promise.all([import('node-datachannel/polyfill'), import('ws')]);
     const g = globalThis as Record<string, unknown>;
     for (const [k, v] of Object.entries(polyfill as Record<string, unknown>)) g[k] ??= v;
+    // PeerJS trickles ICE candidates through the signaling server; one can arrive before the offer
+    // or answer it belongs to has been applied, and libdatachannel then refuses it ("Got a remote
+    // candidate without ICE transport"), which can leave no usable candidate at all. Browsers queue
+    // such candidates; this does the same.
+    const Base = (polyfill as unknown as { RTCPeerConnection: new (...a: unknown[]) => RtcLike }).RTCPeerConnection;
+    class QueuingRTCPeerConnection extends Base {
+      private early: unknown[] = [];
+      override async addIceCandidate(c: unknown): Promise<void> {
+        if (!this.remoteDescription) {
+          this.early.push(c);
+          return;
+        }
+        return super.addIceCandidate(c);
+      }
+      override async setRemoteDescription(d: unknown): Promise<void> {
+        await super.setRemoteDescription(d);
+        for (const c of this.early.splice(0)) await super.addIceCandidate(c).catch(() => undefined);
+      }
+    }
+    g.RTCPeerConnection = QueuingRTCPeerConnection;
     g.WebSocket ??= WebSocket;
     const mod = (await import('peerjs')) as unknown as { default?: { Peer: PeerCtor }; Peer?: PeerCtor };
     return (mod.Peer ?? mod.default!.Peer) as PeerCtor;
@@ -80,7 +107,7 @@ function peerOptions(baseUrl: string): Record<string, unknown> {
     path: SIGNALING_PATH,
     secure,
     config: { iceServers: [] },
-    debug: 0,
+    debug: Number(process.env.FAZT_PEERJS_DEBUG ?? 0),
     pingInterval: 5_000,
   };
 }
@@ -88,11 +115,11 @@ function peerOptions(baseUrl: string): Record<string, unknown> {
 /** One node's WebRTC presence: its signaling server, its PeerJS clients and the links they carry. */
 export class MeshHost {
   private own: PeerClient | undefined;
-  /** PeerJS clients registered on other nodes' signaling servers, by base URL. */
-  private readonly remote = new Map<string, PeerClient>();
   private readonly backoff = new Map<string, { delay: number; at: number }>();
   private readonly lastIncoming = new Map<string, number>();
   private pendingHandshakes = 0;
+  /** PeerJS clients registered on other nodes' signaling servers, one per outgoing connection. */
+  private readonly outgoing = new Set<PeerClient>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
   private signaling: { close?: () => void } | undefined;
@@ -123,8 +150,19 @@ export class MeshHost {
     });
     peerServer.on('error', (e: Error) => logger.warn('signaling error', { error: e.message }));
     app.use(SIGNALING_PATH, peerServer as unknown as Parameters<Express['use']>[1]);
-    // the `peer` package keeps its own timers (heartbeats, expiry); they are closed with the server
-    return { close: () => server.emit('close') };
+    // upgraded sockets are not the HTTP server's to close (closeAllConnections skips them)
+    const sockets = new Set<import('node:stream').Duplex>();
+    server.on('upgrade', (_req, socket: import('node:stream').Duplex) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
+    return {
+      close: () => {
+        for (const s of sockets) s.destroy();
+        // the `peer` package stops its heartbeat and expiry timers when the server emits 'close'
+        server.emit('close');
+      },
+    };
   }
 
   /** Registers on the node's own signaling server and starts keeping links to the paired peers. */
@@ -150,8 +188,8 @@ export class MeshHost {
     this.unsubscribe?.();
     this.mesh.closeAll();
     this.own?.destroy();
-    for (const p of this.remote.values()) p.destroy();
-    this.remote.clear();
+    for (const p of this.outgoing) p.destroy();
+    this.outgoing.clear();
     this.signaling?.close?.();
   }
 
@@ -252,15 +290,19 @@ export class MeshHost {
 
   /**
    * Opens a data channel to a paired peer through its signaling server and runs the link over it.
-   * @throws FaztError `PEER_UNREACHABLE` when no address worked.
+   * On another node's signaling server this node registers under a random, single-use id (the link
+   * handshake, not the signaling id, says who it is), so attempts never collide with each other.
+   * @throws FaztError `PEER_UNREACHABLE` when no address worked; `NOT_PAIRED` for an unpaired node.
    */
   async connect(peer: Pick<PeerRecord, 'nodeId' | 'addresses'>): Promise<void> {
     const errors: string[] = [];
     for (const url of peer.addresses) {
+      const own = url === this.ownUrl;
+      let client: PeerClient | undefined;
       try {
-        const client = url === this.ownUrl ? await this.ensureOwn() : await this.remoteClient(url);
+        client = own ? await this.ensureOwn() : await this.openClient(url);
+        const c = client.connect(peer.nodeId, { reliable: true, serialization: 'raw' });
         await new Promise<void>((resolve, reject) => {
-          const c = client.connect(peer.nodeId, { reliable: true, serialization: 'raw' });
           const t = setTimeout(() => {
             c.close();
             reject(new Error('no data channel within 10 s'));
@@ -272,27 +314,41 @@ export class MeshHost {
           });
           c.on('open', () => {
             clearTimeout(t);
-            const link = this.wire(c, peer.nodeId);
-            c.on('close', () => link.closed());
-            resolve();
+            try {
+              const link = this.wire(c, peer.nodeId);
+              c.on('close', () => {
+                link.closed();
+                if (!own) this.dropClient(client!);
+              });
+              resolve();
+            } catch (e) {
+              c.close();
+              reject(e);
+            }
           });
         });
         return;
       } catch (e) {
+        if (client && !own) this.dropClient(client);
+        if (e instanceof FaztError && e.code === 'NOT_PAIRED') throw e;
         errors.push(`${url}: ${(e as Error).message}`);
       }
     }
     throw new FaztError('PEER_UNREACHABLE', `Node ${peer.nodeId} could not be reached (${errors.join('; ') || 'no address known'}).`);
   }
 
-  private async remoteClient(url: string): Promise<PeerClient> {
-    const existing = this.remote.get(url);
-    if (existing && !existing.destroyed && existing.open) return existing;
-    existing?.destroy();
+  private dropClient(client: PeerClient): void {
+    this.outgoing.delete(client);
+    if (!client.destroyed) client.destroy();
+  }
+
+  /** A PeerJS client on another node's signaling server, under a random id, once it is registered. */
+  private async openClient(url: string): Promise<PeerClient> {
     const Peer = await loadPeerJs();
-    const client = new Peer(this.mesh.id().nodeId, peerOptions(url));
-    client.on('connection', (c) => this.incoming(c));
-    this.remote.set(url, client);
+    const id = 'c' + Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
+    const client = new Peer(id, peerOptions(url));
+    this.outgoing.add(client);
+    client.on('connection', (c) => c.close()); // nothing connects to a single-use client
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('signaling server did not answer within 5 s')), 5_000);
       t.unref();
@@ -302,8 +358,6 @@ export class MeshHost {
       });
       client.on('error', (e) => {
         clearTimeout(t);
-        client.destroy();
-        this.remote.delete(url);
         reject(new Error(`signaling: ${e.type ?? ''} ${e.message}`.trim()));
       });
     });

@@ -139,7 +139,8 @@ export class MeshService {
       }
     }
     const removed = this.peers.remove(nodeId);
-    link?.close();
+    // the peer closes the link when it has the notice; close it here too if it does not in time
+    if (link) setTimeout(() => link.close(), link.open ? 2_000 : 0);
     if (removed) this.logger.info('unpaired', { peer: nodeId });
     return removed;
   }
