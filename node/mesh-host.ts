@@ -59,9 +59,9 @@ let peerCtor: Promise<PeerCtor> | undefined;
 
 /** What the queuing shim uses of node-datachannel's RTCPeerConnection. */
 interface RtcLike {
-  remoteDescription: unknown;
   addIceCandidate(c: unknown): Promise<void>;
   setRemoteDescription(d: unknown): Promise<void>;
+  setLocalDescription(d?: unknown): Promise<void>;
 }
 
 /** Loads PeerJS with the WebRTC and WebSocket globals it expects (once per process). */
@@ -71,14 +71,24 @@ function loadPeerJs(): Promise<PeerCtor> {
     const g = globalThis as Record<string, unknown>;
     for (const [k, v] of Object.entries(polyfill as Record<string, unknown>)) g[k] ??= v;
     // PeerJS trickles ICE candidates through the signaling server; one can arrive before the offer
-    // or answer it belongs to has been applied, and libdatachannel then refuses it ("Got a remote
-    // candidate without ICE transport"), which can leave no usable candidate at all. Browsers queue
-    // such candidates; this does the same.
+    // and answer of its connection have both been applied, and libdatachannel then refuses it ("Got a
+    // remote candidate without ICE transport": its ICE transport exists once both descriptions are
+    // set), which can leave no usable candidate at all. Browsers queue such candidates; this does too.
     const Base = (polyfill as unknown as { RTCPeerConnection: new (...a: unknown[]) => RtcLike }).RTCPeerConnection;
     class QueuingRTCPeerConnection extends Base {
       private early: unknown[] = [];
+      // the polyfill's remoteDescription/localDescription getters never return null: track them here
+      private remoteSet = false;
+      private localSet = false;
+      private get ready(): boolean {
+        return this.remoteSet && this.localSet;
+      }
+      private async flush(): Promise<void> {
+        if (!this.ready) return;
+        for (const c of this.early.splice(0)) await super.addIceCandidate(c).catch(() => undefined);
+      }
       override async addIceCandidate(c: unknown): Promise<void> {
-        if (!this.remoteDescription) {
+        if (!this.ready) {
           this.early.push(c);
           return;
         }
@@ -86,7 +96,13 @@ function loadPeerJs(): Promise<PeerCtor> {
       }
       override async setRemoteDescription(d: unknown): Promise<void> {
         await super.setRemoteDescription(d);
-        for (const c of this.early.splice(0)) await super.addIceCandidate(c).catch(() => undefined);
+        this.remoteSet = true;
+        await this.flush();
+      }
+      override async setLocalDescription(d?: unknown): Promise<void> {
+        await super.setLocalDescription(d);
+        this.localSet = true;
+        await this.flush();
       }
     }
     g.RTCPeerConnection = QueuingRTCPeerConnection;
@@ -116,6 +132,8 @@ function peerOptions(baseUrl: string): Record<string, unknown> {
 export class MeshHost {
   private own: PeerClient | undefined;
   private readonly backoff = new Map<string, { delay: number; at: number }>();
+  /** Peers a connection attempt is under way to (one at a time per peer). */
+  private readonly connecting = new Set<string>();
   private readonly lastIncoming = new Map<string, number>();
   private pendingHandshakes = 0;
   /** PeerJS clients registered on other nodes' signaling servers, one per outgoing connection. */
@@ -275,7 +293,7 @@ export class MeshHost {
     let next = MAX_BACKOFF_MS;
     const now = Date.now();
     for (const peer of this.mesh.status()) {
-      if (peer.connected || peer.addresses.length === 0) continue;
+      if (peer.connected || peer.addresses.length === 0 || this.connecting.has(peer.nodeId)) continue;
       const b = this.backoff.get(peer.nodeId) ?? { delay: MIN_BACKOFF_MS, at: 0 };
       if (b.at > now) {
         next = Math.min(next, b.at - now);
@@ -283,7 +301,10 @@ export class MeshHost {
       }
       this.backoff.set(peer.nodeId, { delay: Math.min(b.delay * 2, MAX_BACKOFF_MS), at: now + b.delay });
       next = Math.min(next, b.delay);
-      void this.connect(peer).catch((e) => this.logger.info('peer not reachable', { peer: peer.nodeId, error: (e as Error).message }));
+      this.connecting.add(peer.nodeId);
+      void this.connect(peer)
+        .catch((e) => this.logger.info('peer not reachable', { peer: peer.nodeId, error: (e as Error).message }))
+        .finally(() => this.connecting.delete(peer.nodeId));
     }
     this.schedule(next);
   }
