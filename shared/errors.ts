@@ -56,6 +56,19 @@ export type FaztErrorCode =
   | 'START_FAILED'
   /** A change could not be saved for another reason than quota; nothing was saved. */
   | 'PERSIST_FAILED'
+  // the mesh: pairing and peers
+  /** An invitation that cannot be read (damaged, not an invitation, a mistyped word). */
+  | 'INVALID_INVITATION'
+  /** An invitation past its expiry. */
+  | 'INVITATION_EXPIRED'
+  /** An invitation already used (they are single-use) or withdrawn. */
+  | 'INVITATION_USED'
+  /** The other side could not prove it holds the invitation, or its key does not match. */
+  | 'PAIRING_FAILED'
+  /** The named node is not a paired peer (never paired, or unpaired). */
+  | 'NOT_PAIRED'
+  /** A peer could not be reached at any address tried. */
+  | 'PEER_UNREACHABLE'
   | 'INTERNAL';
 
 const STATUS: Record<FaztErrorCode, number> = {
@@ -101,6 +114,12 @@ const STATUS: Record<FaztErrorCode, number> = {
   NOT_READY: 503,
   START_FAILED: 503,
   PERSIST_FAILED: 500,
+  INVALID_INVITATION: 400,
+  INVITATION_EXPIRED: 410,
+  INVITATION_USED: 409,
+  PAIRING_FAILED: 403,
+  NOT_PAIRED: 403,
+  PEER_UNREACHABLE: 502,
   INTERNAL: 500,
 };
 

@@ -12,3 +12,4 @@ export type { AppRecord, VersionRecord, FileRecord } from './apps/index.js';
 export type { TokenScope, Principal } from './auth/index.js';
 export { normalizeAddress, LOGIN_CODE_TTL_MS } from './auth/index.js';
 export { knownBody } from './lib/known-body.js';
+export * from './mesh/index.js';

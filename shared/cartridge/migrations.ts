@@ -309,6 +309,34 @@ CREATE TABLE owner_login_codes (
 INSERT INTO cartridge_tables (name, sync) VALUES ('app_version_approvals','local'), ('owner_login_codes','local');
 `,
   },
+  {
+    version: 5,
+    name: 'mesh: paired peers and pairing invitations',
+    sql: `
+CREATE TABLE mesh_peers (
+  node_id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  public_key TEXT NOT NULL,
+  writer_id TEXT NOT NULL,
+  addresses TEXT NOT NULL DEFAULT '[]',
+  paired_at INTEGER NOT NULL,
+  last_seen INTEGER
+) WITHOUT ROWID;
+
+CREATE TABLE mesh_invitations (
+  locator TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL,
+  secret BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  used_at INTEGER,
+  used_by TEXT,
+  failures INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+INSERT INTO cartridge_tables (name, sync) VALUES ('mesh_peers','local'), ('mesh_invitations','local');
+`,
+  },
 ];
 
 /** The newest schema version this build knows. */

@@ -121,6 +121,38 @@ export class SecretStore {
     }
   }
 
+  /**
+   * Encrypts a node-level secret (not an app's: e.g. the mesh identity's private key) under the
+   * secrets key with AES-256-GCM, bound to `purpose` (additional data `"\0node\0" + purpose`, which no
+   * app secret's `appId + "\0" + name` can equal, since app ids never start with NUL).
+   * @returns nonce (12 bytes) followed by the ciphertext and tag.
+   */
+  seal(purpose: string, plain: Uint8Array): Uint8Array {
+    const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
+    const ct = gcm(this.key(), nonce, utf8.encode(`\u0000node\u0000${purpose}`)).encrypt(plain);
+    const out = new Uint8Array(NONCE_BYTES + ct.length);
+    out.set(nonce);
+    out.set(ct, NONCE_BYTES);
+    return out;
+  }
+
+  /**
+   * Decrypts what {@link seal} returned for the same purpose.
+   * @throws FaztError `INTERNAL` when it cannot be decrypted (another key: the cartridge was moved
+   *   without its `FAZT_SECRET_KEY`; or the bytes were tampered with or sealed for another purpose).
+   */
+  open(purpose: string, sealed: Uint8Array): Uint8Array {
+    try {
+      if (sealed.length < NONCE_BYTES + 16) throw new Error('short');
+      return gcm(this.key(), sealed.subarray(0, NONCE_BYTES), utf8.encode(`\u0000node\u0000${purpose}`)).decrypt(sealed.subarray(NONCE_BYTES));
+    } catch {
+      throw new FaztError(
+        'INTERNAL',
+        `The node's ${purpose} cannot be decrypted: was the cartridge moved without FAZT_SECRET_KEY? Start the node with the same FAZT_SECRET_KEY as where it was created.`,
+      );
+    }
+  }
+
   /** Counts this store's writes (set, delete): caches of decrypted values compare it. */
   writes = 0;
 
