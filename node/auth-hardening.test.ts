@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode } from './node.js';
 import { clientSource } from './server.js';
-import { createToken, expectError, internalErrors, manifest, memoryLogger, removeTempDirs, request, startTestNode, tempDir, zip, type FileSet, type HttpResult, type TestNode } from './test-helpers.js';
+import { createToken, expectError, internalErrors, manifest, memoryLogger, removeTempDirs, request, startTestNode, tempDir, zip, type FileSet, type HttpResult, type TestNode, ensureBundle } from './test-helpers.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'fazt.js');
@@ -26,25 +26,8 @@ const BUNDLE = join(ROOT, 'dist', 'fazt.mjs');
 const PASSWORD = 'correct horse battery staple';
 const SECRET = 'sk-live-0123456789-very-secret';
 
-/** Newest modification time of the sources bundled into dist/fazt.mjs (tests excluded). */
-function newestSource(): number {
-  let newest = statSync(join(ROOT, 'package.json')).mtimeMs;
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.ts$/.test(e.name) && !/\.test\.ts$/.test(e.name) && e.name !== 'test-helpers.ts') newest = Math.max(newest, statSync(p).mtimeMs);
-    }
-  };
-  walk(join(ROOT, 'shared'));
-  walk(join(ROOT, 'node'));
-  return newest;
-}
-
 beforeAll(() => {
-  if (!existsSync(BUNDLE) || statSync(BUNDLE).mtimeMs < newestSource()) {
-    execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs'), '--quiet'], { cwd: ROOT, stdio: 'inherit' });
-  }
+  ensureBundle();
 }, 120_000);
 
 afterAll(() => removeTempDirs());

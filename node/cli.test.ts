@@ -10,27 +10,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { zipSync, strToU8 } from 'fflate';
-import { createToken, damageTablePage, internalErrors, randomish, removeTempDirs, request, sha256, startTestNode, tempDir, type TestNode } from './test-helpers.js';
+import { createToken, damageTablePage, internalErrors, randomish, removeTempDirs, request, sha256, startTestNode, tempDir, type TestNode, ensureBundle } from './test-helpers.js';
 import { LATEST_SCHEMA_VERSION } from '../shared/cartridge/index.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'fazt.js');
 const BUNDLE = join(ROOT, 'dist', 'fazt.mjs');
-
-/** Newest modification time of the sources bundled into dist/fazt.mjs (tests excluded). */
-function newestSource(): number {
-  let newest = statSync(join(ROOT, 'package.json')).mtimeMs;
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.ts$/.test(e.name) && !/\.test\.ts$/.test(e.name) && e.name !== 'test-helpers.ts') newest = Math.max(newest, statSync(p).mtimeMs);
-    }
-  };
-  walk(join(ROOT, 'shared'));
-  walk(join(ROOT, 'node'));
-  return newest;
-}
 
 let home: string;
 let env: NodeJS.ProcessEnv;
@@ -98,9 +83,7 @@ async function closedPort(): Promise<number> {
 let t: TestNode;
 
 beforeAll(async () => {
-  if (!existsSync(BUNDLE) || statSync(BUNDLE).mtimeMs < newestSource()) {
-    execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs'), '--quiet'], { cwd: ROOT, stdio: 'inherit' });
-  }
+  ensureBundle();
   home = tempDir('fazt-home-');
   env = { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, 'config'), XDG_DATA_HOME: join(home, 'data'), NO_COLOR: '1' };
   for (const k of Object.keys(env)) if (k.startsWith('FAZT_')) delete env[k];

@@ -21,6 +21,7 @@ import {
   zip,
   type FileSet,
   type TestNode,
+  ensureBundle,
 } from './test-helpers.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -34,25 +35,8 @@ let deployOnly: string;
 /** Active log subscriptions on the node's kernel (every `kernel.logs.subscribe` counted until its unsubscribe). */
 let activeSubscriptions = 0;
 
-/** Newest modification time of the sources bundled into dist/fazt.mjs (tests excluded). */
-function newestSource(): number {
-  let newest = statSync(join(ROOT, 'package.json')).mtimeMs;
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.ts$/.test(e.name) && !/\.test\.ts$/.test(e.name) && e.name !== 'test-helpers.ts') newest = Math.max(newest, statSync(p).mtimeMs);
-    }
-  };
-  walk(join(ROOT, 'shared'));
-  walk(join(ROOT, 'node'));
-  return newest;
-}
-
 beforeAll(async () => {
-  if (!existsSync(BUNDLE) || statSync(BUNDLE).mtimeMs < newestSource()) {
-    execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs'), '--quiet'], { cwd: ROOT, stdio: 'inherit' });
-  }
+  ensureBundle();
   t = await startTestNode();
   admin = createToken(t, 'admin', 'test-admin').token;
   deployOnly = createToken(t, 'deploy', 'test-deploy').token;

@@ -8,7 +8,8 @@
  */
 import type { RuntimeLimits } from '../shared/runtime/index.js';
 import { createHash } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -427,4 +428,27 @@ export function damageTablePage(dbPath: string, table: string, how: 'hide-rows' 
     closeSync(fd);
   }
   return root;
+}
+
+/**
+ * Builds `dist/fazt.mjs` (scripts/build.mjs) when it is missing or older than a source it bundles
+ * (`shared/` and `node/` TypeScript, tests excluded, and package.json): tests that run the real
+ * `bin/fazt.js` call it first.
+ */
+export function ensureBundle(): void {
+  const root = join(import.meta.dirname, '..');
+  const bundle = join(root, 'dist', 'fazt.mjs');
+  let newest = statSync(join(root, 'package.json')).mtimeMs;
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.ts$/.test(e.name) && !/\.test\.ts$/.test(e.name) && e.name !== 'test-helpers.ts') newest = Math.max(newest, statSync(p).mtimeMs);
+    }
+  };
+  walk(join(root, 'shared'));
+  walk(join(root, 'node'));
+  if (!existsSync(bundle) || statSync(bundle).mtimeMs < newest) {
+    execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs'), '--quiet'], { cwd: root, stdio: 'inherit' });
+  }
 }

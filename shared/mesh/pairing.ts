@@ -49,30 +49,33 @@ export interface CreatedInvitation {
   expiresAt: number;
 }
 
-/** What the joiner sends the inviter (`POST /api/mesh/pair`). All binary fields base64url. */
-export interface JoinRequest {
+/** What each side of the pairing sends (see the module notes). All binary fields base64url. */
+export interface PairingMessage {
   v: 1;
-  locator: string;
+  /** The sender's node id (must be the hash of `publicKey`). */
   nodeId: string;
+  /** The sender's Ed25519 public key, 32 bytes. */
   publicKey: string;
+  /** The sender cartridge's writer id. */
   writerId: string;
+  /** The sender's name. */
   name: string;
+  /** 16 random bytes. */
   nonce: string;
+  /** HMAC-SHA256 of the transcript under the invitation secret, 32 bytes. */
   proof: string;
+  /** The sender's Ed25519 signature of the transcript, 64 bytes. */
   signature: string;
 }
 
-/** What the inviter answers. */
-export interface JoinResponse {
-  v: 1;
-  nodeId: string;
-  publicKey: string;
-  writerId: string;
-  name: string;
-  nonce: string;
-  proof: string;
-  signature: string;
+/** What the joiner sends the inviter (`POST /api/mesh/pair`): a message and the invitation's locator. */
+export interface JoinRequest extends PairingMessage {
+  /** Which invitation, 12 bytes (see {@link locatorOf}). */
+  locator: string;
 }
+
+/** What the inviter answers. */
+export type JoinResponse = PairingMessage;
 
 /** Transcript encoding: each field as a 4-byte big-endian length, then its bytes. */
 export function transcript(...fields: (string | Uint8Array)[]): Uint8Array {
