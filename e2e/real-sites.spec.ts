@@ -143,8 +143,9 @@ function spaTests(form: UrlForm) {
     const title = page.locator('.geSidebarContainer a.geTitle', { hasText: /^Clipart \/ Computer$/ });
     await title.click();
     const palette = title.locator('xpath=following-sibling::div[1]');
+    // the palette is filled after the click (drawio builds it when the library's stencil arrives)
+    await expect.poll(() => palette.locator('a.geItem').count()).toBeGreaterThan(10);
     const paletteItems = await palette.locator('a.geItem').count();
-    expect(paletteItems).toBeGreaterThan(10);
     const clipart = `${base}img/lib/clip_art/computers/`;
     await expect.poll(() => requests.under(clipart).filter((r) => r.status === 200).length, { timeout: 60_000 }).toBeGreaterThanOrEqual(paletteItems);
     await title.scrollIntoViewIfNeeded();
