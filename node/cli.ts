@@ -373,6 +373,64 @@ export function buildProgram(): Command {
     }),
   );
 
+  const mesh = program.command('mesh').description("pair this node with your other devices (docs/mesh.md)");
+  targetOptions(mesh.command('id').description("this node's id, name and public key")).action(async (o: Common) =>
+    withClient(o, async (c) => {
+      const r = await callJson<{ nodeId: string; name: string; publicKey: string }>(c, 'GET', '/api/mesh');
+      emit(o, r, () => `node id     ${r.nodeId}\nname        ${r.name}\npublic key  ${r.publicKey}`);
+    }),
+  );
+  targetOptions(mesh.command('name').description('rename this node (its id never changes)').argument('<name>')).action(async (name: string, o: Common) =>
+    withClient(o, async (c) => {
+      const r = await callJson<{ nodeId: string; name: string }>(c, 'PUT', '/api/mesh', { name });
+      emit(o, r, () => `This node is now called “${r.name}” (id ${r.nodeId}).`);
+    }),
+  );
+  targetOptions(mesh.command('invite').description('make a single-use invitation for another device (10 minutes)')).action(async (o: Common) =>
+    withClient(o, async (c) => {
+      const r = await callJson<{ code: string; words: string; expiresAt: number; addresses: { host: string; port: number }[] }>(c, 'POST', '/api/mesh/invitations', {});
+      emit(o, { code: r.code, words: r.words, expiresAt: r.expiresAt }, () =>
+        [
+          `Invitation (single use, until ${new Date(r.expiresAt).toLocaleTimeString()}):`,
+          `  code   ${r.code}`,
+          `  words  ${r.words}`,
+          r.addresses.length
+            ? `  it names this node at ${r.addresses.map((a) => `${a.host}:${a.port}`).join(', ')}`
+            : '  it names no address of this node: the other side gives --peer http://THIS-NODE:PORT',
+          'On the other device: fazt mesh join CODE (or the 12 words in quotes).',
+        ].join('\n'),
+      );
+    }),
+  );
+  targetOptions(
+    mesh
+      .command('join')
+      .description("accept another node's invitation (a FZ1… code, or the 12 words in quotes)")
+      .argument('<invitation>')
+      .option('--peer <url>', "the inviting node's URL, when the addresses in the invitation are not reachable"),
+  ).action(async (invitation: string, o: Common & { peer?: string }) =>
+    withClient(o, async (c) => {
+      const r = await callJson<{ peer: { nodeId: string; name: string } }>(c, 'POST', '/api/mesh/join', { invitation, peer: o.peer });
+      emit(o, r, () => `Paired with “${r.peer.name}” (${r.peer.nodeId}).`);
+    }),
+  );
+  targetOptions(mesh.command('peers').description('the paired devices and whether they are connected')).action(async (o: Common) =>
+    withClient(o, async (c) => {
+      const r = await callJson<{ peers: { nodeId: string; name: string; connected: boolean; lastSeen: number | null }[] }>(c, 'GET', '/api/mesh/peers');
+      const list = r.peers.map((p) => ({ nodeId: p.nodeId, name: p.name, connected: p.connected, lastSeen: p.lastSeen }));
+      emit(o, list, () =>
+        list.map((p) => `${p.nodeId}  ${p.connected ? 'connected   ' : 'not connected'}  ${p.name}${p.lastSeen ? `  (last seen ${new Date(p.lastSeen).toISOString()})` : ''}`).join('\n') ||
+        '(no paired devices: pair one with `fazt mesh invite` here and `fazt mesh join` there)',
+      );
+    }),
+  );
+  targetOptions(mesh.command('unpair').description('forget a paired device (it is told, when connected)').argument('<nodeId>')).action(async (nodeId: string, o: Common) =>
+    withClient(o, async (c) => {
+      const r = await callJson(c, 'DELETE', `/api/mesh/peers/${enc(nodeId)}`);
+      emit(o, r, () => `Unpaired ${nodeId}.`);
+    }),
+  );
+
   const app = program.command('app').description('deploy and manage apps');
   targetOptions(
     app

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createKernel, type AppDeployed, type DeployLimits, type Kernel, type Logger } from '../shared/index.js';
@@ -30,6 +31,7 @@ export function kernelForFile(
     version: FAZT_VERSION,
     runtime: nodeRuntimeHost(options.runtimeLimits),
     secretKey: secretKeyFromEnv(),
+    nodeName: hostname(),
   });
 }
 

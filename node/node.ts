@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { networkInterfaces } from 'node:os';
+import type { Express } from 'express';
 import { createFetch, getMeta, setMeta, type DeployLimits, type FetchHandler, type Kernel, type Logger } from '../shared/index.js';
 import { corruptCartridgeError, integrityReport, isCorruptionError, MAX_INTEGRITY_PROBLEMS, type IntegrityState } from '../shared/cartridge/index.js';
 import { runSqliteJob } from './sqlite-worker.js';
@@ -120,8 +122,10 @@ async function startNodeOn(options: NodeOptions): Promise<RunningNode> {
     throw e;
   }
   let bound: { server: Server; port: number };
+  let app: Express;
   try {
-    bound = await listen(createApp(kernel, fetch, { trustedProxies: options.trustedProxies }), options.port, options.host);
+    app = createApp(kernel, fetch, { trustedProxies: options.trustedProxies });
+    bound = await listen(app, options.port, options.host);
   } catch (e) {
     await kernel.stop();
     file.db.close();
@@ -130,6 +134,7 @@ async function startNodeOn(options: NodeOptions): Promise<RunningNode> {
   const shownHost = options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
   const url = `http://${shownHost}:${bound.port}`;
   let stopped = false;
+  const mesh = meshOnNode(kernel, app, bound.server, options.host, bound.port, logger, () => stopped);
   return {
     kernel,
     fetch,
@@ -141,6 +146,7 @@ async function startNodeOn(options: NodeOptions): Promise<RunningNode> {
     async stop() {
       if (stopped) return;
       stopped = true;
+      await mesh.stop();
       await integrity;
       await new Promise<void>((r) => {
         bound.server.close(() => r());
@@ -150,4 +156,52 @@ async function startNodeOn(options: NodeOptions): Promise<RunningNode> {
       file.db.close();
     },
   };
+}
+
+/**
+ * The node's part in the mesh (docs/mesh.md): the addresses its invitations carry, and — once it has
+ * peers or makes its first pairing — the signaling server and the links to its peers (node/mesh-host.ts,
+ * loaded only then, so a node that never pairs pays nothing for WebRTC).
+ */
+function meshOnNode(kernel: Kernel, app: Express, server: Server, host: string, port: number, logger: Logger, stopped: () => boolean): { stop(): Promise<void> } {
+  kernel.mesh.setAddresses(() => lanAddresses(host, port));
+  const ownUrl = `http://${host === '0.0.0.0' || host === '::' || host === 'localhost' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${port}`;
+  let running: Promise<{ host: import('./mesh-host.js').MeshHost; signaling: { close(): void } } | undefined> | undefined;
+  const start = () =>
+    (running ??= (async () => {
+      if (stopped()) return undefined;
+      const { MeshHost } = await import('./mesh-host.js');
+      const signaling = await MeshHost.mountSignaling(app, server, logger);
+      const meshHost = new MeshHost(kernel.mesh, ownUrl, logger);
+      await meshHost.start();
+      return { host: meshHost, signaling };
+    })().catch((e: unknown) => {
+      logger.error('mesh failed to start', { error: String((e as Error)?.stack ?? e) });
+      running = undefined;
+      return undefined;
+    }));
+  if (kernel.mesh.status().length > 0) void start();
+  const unsubscribe = kernel.mesh.onPaired(() => void start().then((m) => m?.host.kick()));
+  // the joiner connects through this node's signaling server right after it paired: serve it from the
+  // first invitation on
+  const unInvited = kernel.mesh.onInvited(() => void start());
+  return {
+    async stop() {
+      unsubscribe();
+      unInvited();
+      const m = await running;
+      m?.host.stop();
+      m?.signaling.close();
+    },
+  };
+}
+
+/** The IPv4 addresses other devices may reach this node at, with its port (loopback when it listens only there). */
+function lanAddresses(host: string, port: number): { host: string; port: number }[] {
+  if (host !== '0.0.0.0' && host !== '::') return /^\d+\.\d+\.\d+\.\d+$/.test(host) ? [{ host, port }] : [];
+  const out: { host: string; port: number }[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) out.push({ host: a.address, port });
+  }
+  return out;
 }

@@ -10,6 +10,7 @@ import { EventBus, validateEventSchemas } from './events/index.js';
 import { JobStore, Scheduler, validateSchedule } from './schedule/index.js';
 import { AppBlobStore, AppLogStore, DocStore, KvStore, SecretStore, type CollectionInfo } from './storage/index.js';
 import { AppRuntime, type RuntimeHostOptions } from './runtime/index.js';
+import { MeshService } from './mesh/index.js';
 
 /** Options of {@link createKernel}. */
 export interface KernelOptions {
@@ -30,6 +31,8 @@ export interface KernelOptions {
   runtime?: RuntimeHostOptions;
   /** Key for secrets at rest (32 bytes); default: a key kept in the cartridge (see `SecretStore`). */
   secretKey?: Uint8Array;
+  /** The name a new mesh identity gets (the host name, say); default `fazt node`. Editable later. */
+  nodeName?: string;
 }
 
 /** What {@link Kernel.deployApp} reports: the deploy's result and the app's permission state after it. */
@@ -83,6 +86,8 @@ export class Kernel {
   readonly scheduler: Scheduler;
   /** The serverless runtime, when the host provided one. */
   readonly runtime: AppRuntime | undefined;
+  /** The mesh: this node's identity, pairing, the paired peers and the links to them (docs/mesh.md). */
+  readonly mesh: MeshService;
 
   constructor(
     readonly cartridge: Cartridge,
@@ -102,6 +107,7 @@ export class Kernel {
     this.logs = new AppLogStore(cartridge);
     this.permissions = new PermissionStore(cartridge);
     this.jobs = new JobStore(cartridge);
+    this.mesh = new MeshService(cartridge, this.secrets, this.ports.logger, options.nodeName);
     const invoke = (appId: string, name: 'scheduled' | 'on', arg: unknown) => {
       if (!this.runtime) return Promise.reject(new FaztError('NO_HANDLER', 'This node has no serverless runtime.'));
       return this.runtime.invokeExport(appId, name, arg);
@@ -145,6 +151,7 @@ export class Kernel {
    *   it takes requests, so the first app request after a start does not instantiate QuickJS.
    */
   start(): Promise<void> {
+    this.mesh.id(); // a node's identity is made with its cartridge (docs/mesh.md)
     this.scheduler.start();
     this.events.start();
     return this.runtime?.start() ?? Promise.resolve();

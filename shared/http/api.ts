@@ -4,6 +4,7 @@ import { ApiRouter } from './router.js';
 import { appRoutes } from './routes/apps.js';
 import { backupRoutes } from './routes/backup.js';
 import { logRoutes } from './routes/logs.js';
+import { meshRoutes } from './routes/mesh.js';
 import { permissionRoutes } from './routes/permissions.js';
 import { runtimeRoutes } from './routes/runtime.js';
 import { sessionRoutes } from './routes/session.js';
@@ -24,6 +25,7 @@ const AREAS: ReadonlyArray<(api: ApiRouter) => void> = [
   storageRoutes,
   tokenRoutes,
   backupRoutes,
+  meshRoutes,
 ];
 
 /** Builds the admin API's router with every area's routes. */

@@ -41,6 +41,8 @@ export class MeshService {
   private readonly links = new Map<string, PeerLink>();
   private readonly pending = new Map<string, { resolve: (ms: number) => void; reject: (e: Error) => void; at: number; timer: ReturnType<typeof setTimeout> }>();
   private readonly listeners = new Set<LinkListener>();
+  private readonly pairedListeners = new Set<(peer: PeerRecord) => void>();
+  private addresses: () => InviteAddress[] = () => [];
   private seq = 0;
 
   constructor(
@@ -82,15 +84,53 @@ export class MeshService {
     return () => this.listeners.delete(listener);
   }
 
-  /** Makes an invitation (see `Pairing.createInvitation`). */
+  /**
+   * Tells the service where this node's HTTP API can be reached (the host knows its port and
+   * network interfaces); invitations carry these addresses unless the caller names its own.
+   */
+  setAddresses(provider: () => InviteAddress[]): void {
+    this.addresses = provider;
+  }
+
+  /** Subscribes to new pairings, on either side (the host connects to the new peer). @returns unsubscribe. */
+  onPaired(listener: (peer: PeerRecord) => void): () => void {
+    this.pairedListeners.add(listener);
+    return () => this.pairedListeners.delete(listener);
+  }
+
+  private paired(peer: PeerRecord): void {
+    for (const l of this.pairedListeners) {
+      try {
+        l(peer);
+      } catch (e) {
+        this.logger.error('mesh listener failed', { error: String(e) });
+      }
+    }
+  }
+
+  /**
+   * Makes an invitation (see `Pairing.createInvitation`), carrying `options.addresses` or, by default,
+   * the addresses the host gave ({@link setAddresses}).
+   */
   invite(options: { addresses?: InviteAddress[]; ttlMs?: number } = {}): CreatedInvitation {
-    return this.pairing.createInvitation(options);
+    const created = this.pairing.createInvitation({ ...options, addresses: options.addresses ?? this.addresses().slice(0, 4) });
+    for (const l of this.invitedListeners) l();
+    return created;
+  }
+
+  private readonly invitedListeners = new Set<() => void>();
+
+  /** Subscribes to new invitations (the host starts serving signaling for the joiner). @returns unsubscribe. */
+  onInvited(listener: () => void): () => void {
+    this.invitedListeners.add(listener);
+    return () => this.invitedListeners.delete(listener);
   }
 
   /** The inviter's side of `POST /api/mesh/pair` (see `Pairing.accept`). */
   acceptPairing(body: unknown): JoinResponse {
     const { response, peer } = this.pairing.accept(body);
     this.logger.info('paired', { peer: peer.nodeId, name: peer.name });
+    this.paired(peer);
     return response;
   }
 
@@ -120,6 +160,7 @@ export class MeshService {
       }
       const peer = j.complete(answer, url);
       this.logger.info('paired', { peer: peer.nodeId, name: peer.name, via: url });
+      this.paired(peer);
       return peer;
     }
     throw new FaztError('PEER_UNREACHABLE', `The inviting node could not be reached (${tried.join('; ')}). Check that both are on the same network, or give its address with --peer.`);

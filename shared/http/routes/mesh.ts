@@ -1,0 +1,108 @@
+import { FaztError, isFaztError, statusOf, type FaztErrorCode } from '../../errors.js';
+import { LoginRateLimiter } from '../../auth/index.js';
+import { isNodeId, type PairRequester } from '../../mesh/index.js';
+import { jsonBody, param } from '../api-input.js';
+import { json } from '../responses.js';
+import type { ApiCall, ApiRouter } from '../router.js';
+
+/**
+ * The mesh (docs/mesh.md): this node's identity, invitations, joining another node, the pairing
+ * handshake's public endpoint, and the paired peers.
+ */
+
+/** Wrong pairing attempts per source: 20 per 15 minutes (an invitation itself dies after 5 wrong proofs). */
+const pairLimiter = new LoginRateLimiter(20, 15 * 60_000);
+
+/** Time a joiner waits for the inviting node's answer, ms. */
+const PAIR_TIMEOUT_MS = 10_000;
+
+const source = (c: ApiCall) => c.ctx.source ?? c.ctx.peer ?? 'unknown';
+
+/**
+ * Sends the joiner's message to the inviter's `POST /api/mesh/pair` with the platform's `fetch`.
+ * An answer that is an error of the inviter's is rethrown as that error (its code, when it is one
+ * of ours); no answer at all is `PEER_UNREACHABLE`.
+ */
+export const pairOverHttp: PairRequester = async (base, body) => {
+  let r: Response;
+  try {
+    r = await fetch(`${base}/api/mesh/pair`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(PAIR_TIMEOUT_MS),
+      redirect: 'error',
+    });
+  } catch (e) {
+    throw new FaztError('PEER_UNREACHABLE', `no answer (${(e as Error).message})`);
+  }
+  let answer: unknown;
+  try {
+    answer = await r.json();
+  } catch {
+    throw new FaztError('PEER_UNREACHABLE', `the answer is not JSON (HTTP ${r.status}): is this a Fazt node?`);
+  }
+  if (!r.ok) {
+    const e = (answer as { error?: { code?: string; message?: string } })?.error;
+    const known = typeof e?.code === 'string' && statusOf(e.code as FaztErrorCode) !== undefined;
+    throw new FaztError(known ? (e!.code as FaztErrorCode) : 'PAIRING_FAILED', `The inviting node refused: ${String(e?.message ?? `HTTP ${r.status}`).slice(0, 300)}`);
+  }
+  return answer;
+};
+
+/** Adds `/api/mesh`, `/api/mesh/invitations`, `/api/mesh/join`, `/api/mesh/pair` and `/api/mesh/peers…`. */
+export function meshRoutes(api: ApiRouter): void {
+  api.route('GET', '/api/mesh', 'admin', (c) => json(c.kernel.mesh.id()));
+
+  api.route('PUT', '/api/mesh', 'admin', async (c) => {
+    const b = await jsonBody(c);
+    return json(c.kernel.mesh.rename(b.name));
+  });
+
+  api.route('POST', '/api/mesh/invitations', 'admin', async (c) => {
+    const b = await jsonBody(c);
+    if (b.ttlMs !== undefined && typeof b.ttlMs !== 'number') throw new FaztError('BAD_REQUEST', '"ttlMs" must be a number of milliseconds.');
+    const inv = c.kernel.mesh.invite({ ttlMs: b.ttlMs as number | undefined });
+    return json({ code: inv.code, words: inv.words.join(' '), expiresAt: inv.expiresAt, addresses: inv.invitation.addresses }, 201);
+  });
+
+  api.route('POST', '/api/mesh/join', 'admin', async (c) => {
+    const b = await jsonBody(c);
+    if (typeof b.invitation !== 'string') throw new FaztError('BAD_REQUEST', 'Send {"invitation": "FZ1… or the 12 words", "peer"?: "http://host:port"}.');
+    if (b.peer !== undefined && typeof b.peer !== 'string') throw new FaztError('BAD_REQUEST', '"peer" must be a URL like http://192.168.1.20:8080.');
+    const peer = await c.kernel.mesh.join(b.invitation, pairOverHttp, b.peer as string | undefined);
+    return json({ peer: { nodeId: peer.nodeId, name: peer.name } }, 201);
+  });
+
+  // public: the joiner proves it holds an invitation (shared/mesh/pairing.ts); limited per source
+  api.route('POST', '/api/mesh/pair', null, async (c) => {
+    const from = source(c);
+    const wait = pairLimiter.retryAfter(from);
+    if (wait > 0) throw new FaztError('RATE_LIMITED', `Too many failed pairing attempts from this address; try again in ${wait} s.`);
+    const b = await jsonBody(c);
+    try {
+      const answer = c.kernel.mesh.acceptPairing(b);
+      pairLimiter.succeed(from);
+      return json(answer);
+    } catch (e) {
+      if (isFaztError(e) && e.code !== 'INVITATION_EXPIRED') pairLimiter.fail(from);
+      throw e;
+    }
+  });
+
+  api.route('GET', '/api/mesh/peers', 'admin', (c) =>
+    json({ peers: c.kernel.mesh.status().map((p) => ({ nodeId: p.nodeId, name: p.name, connected: p.connected, lastSeen: p.lastSeen, pairedAt: p.pairedAt, addresses: p.addresses })) }),
+  );
+
+  api.route('DELETE', '/api/mesh/peers/:id', 'admin', (c) => {
+    const id = param(c, 0).toLowerCase();
+    if (!isNodeId(id)) throw new FaztError('BAD_REQUEST', `"${String(id).slice(0, 40)}" is not a node id (16 letters and digits; see \`fazt mesh peers\`).`);
+    if (!c.kernel.mesh.unpair(id)) throw new FaztError('NOT_PAIRED', `Node ${id} is not paired with this node.`);
+    return json({ unpaired: id });
+  });
+
+  api.route('POST', '/api/mesh/peers/:id/ping', 'admin', async (c) => {
+    const id = param(c, 0).toLowerCase();
+    return json({ nodeId: id, ms: Math.round((await c.kernel.mesh.ping(id)) * 100) / 100 });
+  });
+}
