@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync, openSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { listDir, zipStream } from './zip-dir.js';
+import { spawnNode, type SpawnedNode } from './test-helpers.js';
 
 /**
  * Crash safety and large files, against the real node in a child process on 127.0.0.1:
@@ -22,31 +23,8 @@ const tmp = () => {
   return d;
 };
 
-interface Child {
-  proc: ChildProcess;
-  url: string;
-}
-
-async function startChild(db: string): Promise<Child> {
-  // with the lean flags given, bin/fazt.js runs the node in this very process (no supervising
-  // parent), so SIGKILL really kills the node and /proc/PID is the node's
-  const proc = spawn(process.execPath, ['--max-semi-space-size=1', BIN, 'start', '--port', '0', '--host', '127.0.0.1', '--db', db, '--no-example'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('node did not start: ' + out)), 20_000);
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /dashboard\s+(http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
-      if (m) {
-        clearTimeout(t);
-        resolve(m[1]!);
-      }
-    });
-    proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    proc.on('exit', (code) => reject(new Error(`node exited ${code}: ${out}`)));
-  });
-  return { proc, url };
-}
+type Child = SpawnedNode;
+const startChild = spawnNode;
 
 async function stopChild(c: Child, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;

@@ -4,11 +4,11 @@
  * real WebRTC data channel (node-datachannel) through the inviter's own PeerJS signaling server on
  * 127.0.0.1, and exchange authenticated messages (a ping over the link). Bad input gets its clear error.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBundle, removeTempDirs, request, tempDir } from './test-helpers.js';
+import { ensureBundle, removeTempDirs, request, spawnNode, tempDir } from './test-helpers.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'fazt.js');
 const run = promisify(execFile);
@@ -22,24 +22,7 @@ interface Node {
 
 async function startNode(): Promise<Node> {
   const db = join(tempDir('fazt-mesh-cli-'), 'data.db');
-  const proc = spawn(process.execPath, ['--max-semi-space-size=1', BIN, 'start', '--port', '0', '--host', '127.0.0.1', '--db', db, '--no-example'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FAZT_NODE: '', FAZT_TOKEN: '', FAZT_DB: '' },
-  });
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('node did not start: ' + out)), 20_000);
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /dashboard\s+(http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
-      if (m) {
-        clearTimeout(t);
-        resolve(m[1]!);
-      }
-    });
-    proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    proc.on('exit', (code) => reject(new Error(`node exited ${code}: ${out}`)));
-  });
+  const { proc, url } = await spawnNode(db);
   const token = JSON.parse((await run(process.execPath, [BIN, 'token', 'create', '--db', db, '--scope', 'admin', '--json'])).stdout).token as string;
   return { proc, url, db, token };
 }

@@ -8,7 +8,7 @@
  */
 import type { RuntimeLimits } from '../shared/runtime/index.js';
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import http, { type IncomingHttpHeaders } from 'node:http';
@@ -451,4 +451,40 @@ export function ensureBundle(): void {
   if (!existsSync(bundle) || statSync(bundle).mtimeMs < newest) {
     execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs'), '--quiet'], { cwd: root, stdio: 'inherit' });
   }
+}
+
+/** A node started as its own process by {@link spawnNode}. */
+export interface SpawnedNode {
+  proc: ChildProcess;
+  /** `http://127.0.0.1:PORT`. */
+  url: string;
+}
+
+/**
+ * Starts `node bin/fazt.js start` on `db` in a child process (port 0, 127.0.0.1, no example apps) and
+ * resolves when it prints its dashboard URL. The lean V8 flag is given, so bin/fazt.js runs the node
+ * in that very process (no supervising parent): SIGKILL really kills the node, /proc/PID is the node's.
+ * @throws Error with the node's output when it exits or says nothing within 20 s.
+ */
+export async function spawnNode(db: string): Promise<SpawnedNode> {
+  const bin = join(import.meta.dirname, '..', 'bin', 'fazt.js');
+  const proc = spawn(process.execPath, ['--max-semi-space-size=1', bin, 'start', '--port', '0', '--host', '127.0.0.1', '--db', db, '--no-example'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, FAZT_NODE: '', FAZT_TOKEN: '', FAZT_DB: '' },
+  });
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('node did not start: ' + out)), 20_000);
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /dashboard\s+(http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve(m[1]!);
+      }
+    });
+    proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    proc.on('exit', (code) => reject(new Error(`node exited ${code}: ${out}`)));
+  });
+  return { proc, url };
 }
