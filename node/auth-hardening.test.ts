@@ -10,8 +10,8 @@
  *   proxy; a one-time code printed by `fazt owner login-code` signs the owner in while the password
  *   route is limited, once; first-run setup through a proxy needs the setup code.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +22,6 @@ import { createToken, expectError, internalErrors, manifest, memoryLogger, remov
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'fazt.js');
-const BUNDLE = join(ROOT, 'dist', 'fazt.mjs');
 const PASSWORD = 'correct horse battery staple';
 const SECRET = 'sk-live-0123456789-very-secret';
 

@@ -3,7 +3,7 @@
  * HOME / XDG folders (never the real config), against a real node started in this process and
  * directly on its cartridge file (`--db`), which the CLI and the running node share.
  */
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -15,7 +15,6 @@ import { LATEST_SCHEMA_VERSION } from '../shared/cartridge/index.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'fazt.js');
-const BUNDLE = join(ROOT, 'dist', 'fazt.mjs');
 
 let home: string;
 let env: NodeJS.ProcessEnv;

@@ -10,8 +10,8 @@ import { FaztError, type Logger, type MeshService, type PeerRecord } from '../sh
  *
  * - Its own PeerJS client registers on its own signaling server with its node id and takes incoming
  *   connections. Strangers' connections are dropped by the link handshake (`NOT_PAIRED`); to keep a
- *   flood from costing CPU, at most {@link MAX_PENDING_HANDSHAKES} handshakes run at once and one
- *   remote id may start one every {@link PER_PEER_INTERVAL_MS}.
+ *   flood from costing CPU, at most {@link MAX_PENDING_HANDSHAKES} handshakes run at once (signaling
+ *   ids are not identities, so there is no per-id limit; more are dropped until one settles).
  * - For every paired peer with a known address (a node that hosts signaling), it connects through
  *   that peer's signaling server, with backoff from 1 s to 30 s, and again at once after a pairing.
  * - ICE uses host candidates only (`iceServers: []`): no STUN or TURN, so no internet is needed.
@@ -23,8 +23,6 @@ import { FaztError, type Logger, type MeshService, type PeerRecord } from '../sh
 
 /** Handshakes allowed to run at once. */
 export const MAX_PENDING_HANDSHAKES = 8;
-/** Least time between two incoming connections from one remote id, ms. */
-export const PER_PEER_INTERVAL_MS = 2_000;
 const MIN_BACKOFF_MS = 1_000;
 const MAX_BACKOFF_MS = 30_000;
 /** Path of the signaling server on the node's HTTP server. */
@@ -134,7 +132,6 @@ export class MeshHost {
   private readonly backoff = new Map<string, { delay: number; at: number }>();
   /** Peers a connection attempt is under way to (one at a time per peer). */
   private readonly connecting = new Set<string>();
-  private readonly lastIncoming = new Map<string, number>();
   private pendingHandshakes = 0;
   /** PeerJS clients registered on other nodes' signaling servers, one per outgoing connection. */
   private readonly outgoing = new Set<PeerClient>();
@@ -233,14 +230,10 @@ export class MeshHost {
   }
 
   private incoming(c: DataConnection): void {
-    const now = Date.now();
-    const last = this.lastIncoming.get(c.peer) ?? 0;
-    if (this.pendingHandshakes >= MAX_PENDING_HANDSHAKES || now - last < PER_PEER_INTERVAL_MS) {
+    if (this.pendingHandshakes >= MAX_PENDING_HANDSHAKES) {
       c.on('open', () => c.close());
       return;
     }
-    this.lastIncoming.set(c.peer, now);
-    if (this.lastIncoming.size > 1024) this.lastIncoming.clear();
     this.pendingHandshakes++;
     let counted = true;
     const done = () => {
@@ -249,26 +242,19 @@ export class MeshHost {
         this.pendingHandshakes--;
       }
     };
+    c.on('error', done);
+    c.on('close', done);
+    // a data channel that never opens (ICE stuck) holds its place no longer than a handshake could take
+    setTimeout(done, 15_000).unref();
     c.on('open', () => {
       const link = this.wire(c);
-      const unsub = this.mesh.onLink((id) => {
-        if (id) {
-          done();
-          unsub();
-        }
-      });
-      c.on('close', () => {
-        done();
-        unsub();
-        link.closed();
-      });
+      void link.handshake.then(done);
+      c.on('close', () => link.closed());
     });
-    c.on('error', done);
-    setTimeout(done, 15_000).unref();
   }
 
   /** Runs the link protocol over an open data connection. */
-  private wire(c: DataConnection, initiatorOf?: string): { closed: () => void } {
+  private wire(c: DataConnection, initiatorOf?: string): { closed: () => void; handshake: Promise<boolean> } {
     const link = this.mesh.attach(
       {
         send: (m) => c.send(m),

@@ -3,8 +3,8 @@
  * real `fazt` command: permissions (at deploy and later), logs (JSON and a live server-sent event
  * stream), secrets (`fazt.env`), jobs and events.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +26,6 @@ import {
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin', 'fazt.js');
-const BUNDLE = join(ROOT, 'dist', 'fazt.mjs');
 
 let t: TestNode;
 let admin: string;

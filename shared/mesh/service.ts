@@ -190,13 +190,20 @@ export class MeshService {
    * Runs the link protocol over a new transport.
    * @param transport the host's transport (a data channel).
    * @param initiatorOf for an outgoing connection: the node id it must reach.
-   * @returns `receive`, to be called with every message the transport delivers, and `closed`, for the
-   *   host to call when the transport closes by itself.
+   * @returns `receive`, to be called with every message the transport delivers; `closed`, for the
+   *   host to call when the transport closes by itself; `handshake`, resolving `true` when the link
+   *   opened and `false` when it ended before (refused, timed out, closed).
    * @throws FaztError `NOT_PAIRED` for an outgoing connection to an unpaired node.
    */
-  attach(transport: LinkTransport, initiatorOf?: string): { receive: (m: string | Uint8Array | ArrayBuffer) => void; closed: () => void } {
+  attach(
+    transport: LinkTransport,
+    initiatorOf?: string,
+  ): { receive: (m: string | Uint8Array | ArrayBuffer) => void; closed: () => void; handshake: Promise<boolean> } {
     let link: PeerLink;
+    let settle!: (opened: boolean) => void;
+    const handshake = new Promise<boolean>((r) => (settle = r));
     const onClose = (error?: FaztError) => {
+      settle(false);
       const id = link.peerId;
       if (id && this.links.get(id) === link) {
         this.links.delete(id);
@@ -206,6 +213,7 @@ export class MeshService {
     };
     link = new PeerLink(this.identity, this.peers, transport, {
       onOpen: (id) => {
+        settle(true);
         const old = this.links.get(id);
         if (old && old !== link && old.open) {
           // both sides connected at once: both keep the link the smaller node id started (a
@@ -226,7 +234,7 @@ export class MeshService {
       onClose,
     }, initiatorOf);
     if (initiatorOf) link.start();
-    return { receive: (m) => link.receive(m), closed: () => link.close() };
+    return { receive: (m) => link.receive(m), closed: () => link.close(), handshake };
   }
 
   /**
