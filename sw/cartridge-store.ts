@@ -50,6 +50,32 @@ export function isDomError(e: unknown, name: string): boolean {
   return typeof e === 'object' && e !== null && (e as { name?: unknown }).name === name;
 }
 
+/**
+ * The error a failed OPFS write should surface. Chromium reports an exhausted quota in two ways,
+ * depending on which side of the write's mojo data pipe notices first: a `QuotaExceededError`, or an
+ * `AbortError` "Failed to write data to data pipe" when the file backend refused the write (its quota
+ * check failed) and closed the pipe while the page was still filling it. The backend of an OPFS file
+ * refuses a write only for want of space (quota or disk), so that `AbortError` — which we never cause,
+ * as nothing else aborts the writable — is reported as a `QuotaExceededError`, as is any failure
+ * while `navigator.storage.estimate()` says `bytes` no longer fit. Anything else is returned as is.
+ * Seen in Chromium 14x under `Storage.overrideQuotaForOrigin`, where `estimate()` in the worker
+ * keeps reporting the unrestricted quota, so the message is the only signal there.
+ * @param e the error the write threw.
+ * @param bytes how many bytes the write needed.
+ */
+export async function classifyWriteError(e: unknown, bytes: number): Promise<unknown> {
+  if (isDomError(e, 'QuotaExceededError')) return e;
+  const plain = String((e as Error)?.message ?? e);
+  if (isDomError(e, 'AbortError') && /data pipe/i.test(plain)) return new DOMException(`Not enough storage space (${plain}).`, 'QuotaExceededError');
+  try {
+    const { usage = 0, quota = Infinity } = await navigator.storage.estimate();
+    if (quota - usage < bytes) return new DOMException(`Not enough storage space (${plain}).`, 'QuotaExceededError');
+  } catch {
+    /* no estimate: keep the original error */
+  }
+  return e;
+}
+
 /** A file's bytes: `Blob.bytes()` where the browser has it (Chromium ≥ 132; ~25% faster than `arrayBuffer()` for a 10 MB file, no extra copy), else `arrayBuffer()`. */
 async function fileBytes(file: Blob): Promise<Uint8Array> {
   const withBytes = file as Blob & { bytes?: () => Promise<Uint8Array> };
@@ -117,7 +143,7 @@ export class CartridgeStore {
       await w.close();
     } catch (e) {
       await w.abort().catch(() => {});
-      throw e;
+      throw await classifyWriteError(e, bytes.length);
     }
     return h;
   }
@@ -219,7 +245,7 @@ export class CartridgeStore {
       await w.close();
     } catch (e) {
       await w.abort().catch(() => {});
-      throw e;
+      throw await classifyWriteError(e, record.length);
     }
     this.logSize = (this.logSize || 48) + record.length;
     this.current = image;
