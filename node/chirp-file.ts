@@ -27,9 +27,8 @@ export function loadChirp(): Promise<Chirp> {
     try {
       return await Chirp.load(factory);
     } finally {
-      for (const ev of ['uncaughtException', 'unhandledRejection'] as const) {
-        for (const l of process.listeners(ev)) if (!before[ev].has(l)) process.removeListener(ev, l as (...a: unknown[]) => void);
-      }
+      for (const l of process.listeners('uncaughtException')) if (!before.uncaughtException.has(l)) process.removeListener('uncaughtException', l);
+      for (const l of process.listeners('unhandledRejection')) if (!before.unhandledRejection.has(l)) process.removeListener('unhandledRejection', l);
     }
   })();
   loaded.catch(() => (loaded = undefined));

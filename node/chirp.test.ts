@@ -168,7 +168,7 @@ describe('invitations by sound', () => {
   it('refuses foreign and damaged messages with INVALID_INVITATION', () => {
     expect(() => invitationFromChirp(new TextEncoder().encode('hello there'))).toThrow(/not a Fazt invitation/);
     const damaged = invitationChirpPayload(CODE);
-    damaged[20] ^= 1;
+    damaged[20] = damaged[20]! ^ 1;
     try {
       invitationFromChirp(damaged);
       throw new Error('accepted');
