@@ -23,7 +23,7 @@ import {
 } from '../shared/mesh/index.js';
 import { decodeWavFile, invitationFromWav, loadChirp, readWav, writeWav } from './chirp-file.js';
 import { noisyRecording, prng } from './chirp-noise.js';
-import { ensureBundle, removeTempDirs, tempDir } from './test-helpers.js';
+import { ensureBundle, removeTempDirs, spawnNode, tempDir } from './test-helpers.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'fazt.js');
 const run = promisify(execFile);
@@ -280,4 +280,61 @@ describe('fazt chirp (a real CLI process)', () => {
     const proto = await fazt('chirp', 'encode', 'x', '--out', join(dir, 'p.wav'), '--protocol', 'ultra');
     expect(proto.code).toBe(1);
   });
+});
+
+describe('fazt mesh invite --chirp --qr and fazt mesh join --chirp (two real nodes)', () => {
+  const procs: import('node:child_process').ChildProcess[] = [];
+  afterAll(async () => {
+    for (const p of procs) {
+      if (p.exitCode !== null) continue;
+      const done = new Promise((r) => p.once('exit', r));
+      p.kill('SIGTERM');
+      await done;
+    }
+  });
+
+  async function node() {
+    const db = join(tempDir('fazt-chirp-mesh-'), 'data.db');
+    const { proc, url } = await spawnNode(db);
+    procs.push(proc);
+    const token = JSON.parse((await run(process.execPath, [BIN, 'token', 'create', '--db', db, '--scope', 'admin', '--json'])).stdout).token as string;
+    return { url, db, token, target: ['--node', url, '--token', token] };
+  }
+
+  it('the inviter writes its invitation as a 48 kHz WAV and a small terminal QR; the joiner pairs from the recording', async () => {
+    ensureBundle();
+    const [pi, phone] = await Promise.all([node(), node()]);
+    const wav = join(dir, 'invite.wav');
+    const inv = await run(process.execPath, [BIN, 'mesh', 'invite', ...pi.target, '--chirp', wav, '--qr', '--json'], { env: { ...process.env, FAZT_NODE: '', FAZT_TOKEN: '' } });
+    const { code } = JSON.parse(inv.stdout) as { code: string };
+    expect(code).toMatch(/^FZ1[A-Z2-7]+$/);
+    // the QR went to stderr (stdout stays JSON): alphanumeric mode, so the smallest version that holds the code
+    const QRCode = (await import('qrcode')).default;
+    const qr = QRCode.create([{ data: code, mode: 'alphanumeric' }], { errorCorrectionLevel: 'M' });
+    const byteMode = QRCode.create([{ data: code, mode: 'byte' }], { errorCorrectionLevel: 'M' });
+    expect(qr.version).toBeLessThan(byteMode.version);
+    const lines = inv.stderr.split('\n').filter((l) => /[█▀▄]/.test(l));
+    expect(lines.length).toBe(Math.ceil((qr.modules.size + 2) / 2));
+    // the WAV: 48 kHz mono, holding the invitation's binary form
+    const w = readWav(wav);
+    expect([w.sampleRate, w.channels]).toEqual([48_000, 1]);
+    expect(await invitationFromWav(wav)).toBe(code);
+    // human output names the file
+    const human = await run(process.execPath, [BIN, 'mesh', 'invite', ...pi.target, '--chirp', join(dir, 'second.wav')], { env: { ...process.env, FAZT_NODE: '', FAZT_TOKEN: '' } });
+    expect(human.stdout).toMatch(/sound {2}.*second\.wav \(Chirp, 48 kHz WAV/);
+
+    // a recording of it, with noise at 0 dB SNR, played at the other device's microphone
+    const noisy = join(dir, 'heard.wav');
+    writeWav(noisy, noisyRecording(w.samples, 48_000, 0, SEED));
+    const joined = await run(process.execPath, [BIN, 'mesh', 'join', '--chirp', noisy, ...phone.target, '--json'], { env: { ...process.env, FAZT_NODE: '', FAZT_TOKEN: '' } });
+    const piId = JSON.parse((await run(process.execPath, [BIN, 'mesh', 'id', ...pi.target, '--json'])).stdout).nodeId;
+    expect(JSON.parse(joined.stdout).peer.nodeId).toBe(piId);
+
+    // a WAV that holds another message is refused, naming the file
+    const other = join(dir, 'song.wav');
+    writeWav(other, await chirp.encode('not an invitation', { protocol: 'fastest' }));
+    const bad = await run(process.execPath, [BIN, 'mesh', 'join', '--chirp', other, ...phone.target]).catch((e) => e as { code: number; stderr: string });
+    expect((bad as { code: number }).code).toBe(1);
+    expect((bad as { stderr: string }).stderr).toMatch(/^fazt: song\.wav holds a Chirp message, but not a Fazt invitation/);
+  }, 90_000);
 });
