@@ -18,12 +18,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, test, expect, type Browser, type Page } from '@playwright/test';
 import wavefile from 'wavefile';
-import { rawText } from '../scripts/sandbox-worker-build.mjs';
 import { REPO_ROOT, runCli, startNode } from './fixtures.js';
 
 /** A real invitation of a fresh cartridge, also written as sound by `fazt mesh invite --chirp` (48 kHz WAV). */
 let CODE: string;
 let inviteWav: string;
+
+/** esbuild: `import x from './f?raw'` as the file's text (what vite does for the page's build). */
+const rawText = {
+  name: 'raw-text',
+  setup(b: import('esbuild').PluginBuild) {
+    b.onResolve({ filter: /\?raw$/ }, (args) => ({ path: path.join(args.resolveDir, args.path.slice(0, -4)), namespace: 'raw-text' }));
+    b.onLoad({ filter: /.*/, namespace: 'raw-text' }, (args) => ({ contents: fs.readFileSync(args.path, 'utf8'), loader: 'text' as const }));
+  },
+};
 
 let server: http.Server;
 let origin: string;

@@ -311,7 +311,7 @@ describe('fazt mesh invite --chirp --qr and fazt mesh join --chirp (two real nod
     // the QR went to stderr (stdout stays JSON): alphanumeric mode, so the smallest version that holds the code
     const QRCode = (await import('qrcode')).default;
     const qr = QRCode.create([{ data: code, mode: 'alphanumeric' }], { errorCorrectionLevel: 'M' });
-    const byteMode = QRCode.create([{ data: code, mode: 'byte' }], { errorCorrectionLevel: 'M' });
+    const byteMode = QRCode.create([{ data: new TextEncoder().encode(code), mode: 'byte' }], { errorCorrectionLevel: 'M' });
     expect(qr.version).toBeLessThan(byteMode.version);
     const lines = inv.stderr.split('\n').filter((l) => /[█▀▄]/.test(l));
     expect(lines.length).toBe(Math.ceil((qr.modules.size + 2) / 2));

@@ -29,7 +29,7 @@ import { NODE_ID_BYTES, nodeIdFromBytes } from './identity.js';
  * - **words**: 12 BIP-39 English words (the standard's 128-bit entropy with its 4-bit checksum)
  *   carrying the secret and the first IPv4 address with its port: the part of the invitation a person
  *   reads aloud. The inviter's id is not in the words; the secret authenticates both sides.
- * - **sound**: the code, played with ggwave.
+ * - **sound**: the binary form, played with ggwave (chirp.ts `invitationChirpPayload`).
  */
 
 /** A decoded invitation. */
