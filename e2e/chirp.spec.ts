@@ -4,10 +4,12 @@
  * (`--use-file-for-fake-audio-capture`), its playback graph rendered in the page is decoded by the
  * Node side, and a refused microphone is a `ChirpError` MIC_DENIED.
  *
- * What is captured, honestly: (b) renders `playChirp`'s own graph (same encoder, same buffer source
- * and gain) through an OfflineAudioContext (`renderChirp`), because headless Chromium's speaker output
- * cannot be recorded from outside; `playChirp` itself is played to the (silent) default output and
- * must resolve with the right airtime.
+ * What is captured, honestly: headless Chromium's speaker output cannot be recorded from outside, so
+ * (b) checks two things inside the page: `playChirp`'s graph rendered through an OfflineAudioContext
+ * (`renderChirp`: same encoder, buffer source and gain), and the real-time playback of `playChirp`
+ * itself, taken by a ScriptProcessor tap the test splices in front of the context's destination
+ * (test instrumentation: `AudioNode.prototype.connect` is wrapped for that call). Both are decoded by
+ * the Node side (`fazt chirp decode`). No microphone or room is in the path.
  *
  * Each test launches its own Chromium: the fake-microphone flags are per browser process.
  */
@@ -141,7 +143,7 @@ test('the page hears an invitation WAV through the fake microphone', async () =>
   }
 });
 
-test("playChirp's graph, rendered in the page, decodes in Node; playChirp plays for its airtime", async () => {
+test("playChirp's sound decodes in Node: its graph rendered offline, and its real playback captured in the page", async () => {
   const browser = await launch([]);
   try {
     const page = await open(browser);
@@ -165,6 +167,75 @@ test("playChirp's graph, rendered in the page, decodes in Node; playChirp plays 
     expect(JSON.parse(dec.stdout)).toEqual({ text: CODE });
     expect(Math.abs(rendered.airtimeMs - (samples.length / 48_000) * 1000)).toBeLessThan(2);
     expect(rendered.wallMs).toBeGreaterThan(rendered.airtimeMs * 0.9);
+
+    // the real playback, captured: every node playChirp connects to its context's speaker also feeds
+    // a ScriptProcessor tap that keeps the samples (test instrumentation in the page; playChirp itself runs unchanged)
+    const captured = await page.evaluate(async (code) => {
+      const c = (globalThis as any).__chirp;
+      const chunks: Float32Array[] = [];
+      const connect = AudioNode.prototype.connect as (this: AudioNode, ...a: unknown[]) => unknown;
+      let rate = 0;
+      (AudioNode.prototype as any).connect = function (this: AudioNode, dest: unknown, ...rest: unknown[]) {
+        if (dest instanceof AudioDestinationNode && !(this instanceof ScriptProcessorNode)) {
+          const ctx = this.context as AudioContext & { __tap?: ScriptProcessorNode };
+          if (!ctx.__tap) {
+            const tap = ctx.createScriptProcessor(1024, 1, 1);
+            tap.onaudioprocess = (e) => {
+              const x = e.inputBuffer.getChannelData(0);
+              chunks.push(new Float32Array(x));
+              e.outputBuffer.getChannelData(0).set(x);
+            };
+            connect.call(tap, ctx.destination);
+            ctx.__tap = tap;
+            rate = ctx.sampleRate;
+          }
+          return connect.call(this, ctx.__tap);
+        }
+        return connect.call(this, dest, ...rest);
+      };
+      // the context closes when playback ends; keep it open a moment longer so the tap sees the tail
+      const close = AudioContext.prototype.close;
+      AudioContext.prototype.close = function (this: AudioContext) {
+        return new Promise<void>((r) => setTimeout(r, 300)).then(() => close.call(this));
+      };
+      try {
+        await c.playChirp(c.invitationChirpPayload(code), { protocol: 'fast', volume: 0.8 });
+        await new Promise((r) => setTimeout(r, 400));
+      } finally {
+        (AudioNode.prototype as any).connect = connect;
+        AudioContext.prototype.close = close;
+      }
+      const n = chunks.reduce((a, x) => a + x.length, 0);
+      const all = new Float32Array(n);
+      let o = 0;
+      for (const x of chunks) {
+        all.set(x, o);
+        o += x.length;
+      }
+      return { rate, samples: Array.from(all) };
+    }, CODE);
+    const live = Float32Array.from(captured.samples);
+    console.log(`captured ${live.length} samples of real playback at ${captured.rate} Hz (${(live.length / captured.rate).toFixed(2)} s)`);
+    const w2 = new wavefile.WaveFile();
+    w2.fromScratch(1, captured.rate, '32f', live);
+    const f2 = path.join(dir, 'played.wav');
+    fs.writeFileSync(f2, w2.toBuffer());
+    const dec2 = await runCli(['chirp', 'decode', f2, '--json']);
+    expect(dec2.code, dec2.stderr).toBe(0);
+    expect(JSON.parse(dec2.stdout)).toEqual({ text: CODE });
+
+    // playback stops on abort
+    const stopped = await page.evaluate(async () => {
+      const c = (globalThis as any).__chirp;
+      const ctl = new AbortController();
+      setTimeout(() => ctl.abort(), 300);
+      const t0 = performance.now();
+      return c.playChirp('stop me', { protocol: 'normal', signal: ctl.signal }).then(
+        () => 'played',
+        (e: any) => `${e.name}:${e.code}:${Math.round((performance.now() - t0) / 1000)}`,
+      );
+    });
+    expect(stopped).toMatch(/^ChirpError:ABORTED:[01]$/);
 
     // over 140 bytes is refused before any sound
     const big = await page.evaluate(async () => {
