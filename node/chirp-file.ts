@@ -109,6 +109,21 @@ export function writeWav(path: string, samples: Float32Array, sampleRate = CHIRP
   renameSync(tmp, path);
 }
 
+/** Silence written before and after Chirp audio in a file, seconds: players and sound cards often cut the first and last milliseconds. */
+export const CHIRP_FILE_PAD_SECONDS = 0.25;
+
+/**
+ * Writes Chirp audio (48 kHz) as a WAV file with {@link CHIRP_FILE_PAD_SECONDS} of silence on both sides.
+ * @returns the file's length, seconds.
+ */
+export function writeChirpWav(path: string, samples: Float32Array): number {
+  const pad = Math.round(CHIRP_FILE_PAD_SECONDS * CHIRP_SAMPLE_RATE);
+  const out = new Float32Array(samples.length + 2 * pad);
+  out.set(samples, pad);
+  writeWav(path, out, CHIRP_SAMPLE_RATE);
+  return out.length / CHIRP_SAMPLE_RATE;
+}
+
 /**
  * Every Chirp message in a WAV file.
  * @returns the payloads in the order heard (at least one).

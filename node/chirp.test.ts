@@ -243,6 +243,9 @@ describe('fazt chirp (a real CLI process)', () => {
     expect(enc.stdout).toMatch(/cli\.wav/);
     const w = readWav(f);
     expect([w.sampleRate, w.channels]).toEqual([48_000, 1]);
+    // a quarter second of silence on both sides, for players that clip the edges
+    expect(w.samples.subarray(0, 12_000).every((x) => x === 0)).toBe(true);
+    expect(w.samples.subarray(w.samples.length - 12_000).every((x) => x === 0)).toBe(true);
     const dec = await fazt('chirp', 'decode', f);
     expect(dec).toMatchObject({ code: 0, stdout: 'hello from the cli\n' });
     const json = await fazt('chirp', 'decode', f, '--json');
@@ -279,6 +282,11 @@ describe('fazt chirp (a real CLI process)', () => {
     expect(s.stderr).toMatch(/^fazt: No Chirp message found in quiet\.wav \(1\.0 s of audio at 48000 Hz\)/);
     const proto = await fazt('chirp', 'encode', 'x', '--out', join(dir, 'p.wav'), '--protocol', 'ultra');
     expect(proto.code).toBe(1);
+    // mesh join needs exactly one of an invitation and --chirp
+    expect((await fazt('mesh', 'join', '--db', join(dir, 'none.db'))).stderr).toMatch(/^fazt: Give the invitation: fazt mesh join FZ1…/);
+    expect((await fazt('mesh', 'join', 'FZ1AAAA', '--chirp', silent, '--db', join(dir, 'none.db'))).stderr).toMatch(/^fazt: Give the invitation either as an argument or with --chirp, not both/);
+    // join --chirp on silence says so before touching any node
+    expect((await fazt('mesh', 'join', '--chirp', silent, '--db', join(dir, 'none.db'))).stderr).toMatch(/^fazt: No Chirp message found in quiet\.wav/);
   });
 });
 

@@ -66,8 +66,8 @@ function progress(label: string, total: number, enabled: boolean) {
 
 /** Writes an invitation as Chirp sound (its binary form, docs/mesh.md "Sound") to a 48 kHz WAV file. */
 async function writeInvitationWav(code: string, path: string): Promise<void> {
-  const { loadChirp, writeWav } = await import('./chirp-file.js');
-  writeWav(path, await (await loadChirp()).encode(invitationChirpPayload(code), { protocol: INVITATION_CHIRP_PROTOCOL }));
+  const { loadChirp, writeChirpWav } = await import('./chirp-file.js');
+  writeChirpWav(path, await (await loadChirp()).encode(invitationChirpPayload(code), { protocol: INVITATION_CHIRP_PROTOCOL }));
 }
 
 /** The invitation code as a QR code for a terminal (half-block characters; alphanumeric mode keeps it small). */
@@ -466,10 +466,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--protocol <speed>', 'transmission speed (slower is more robust)').choices(['normal', 'fast', 'fastest']).default('fast'))
     .option('--json', 'machine-readable JSON output')
     .action(async (text: string, o: { out: string; protocol: 'normal' | 'fast' | 'fastest'; json?: boolean }) => {
-      const { loadChirp, writeWav } = await import('./chirp-file.js');
+      const { loadChirp, writeChirpWav } = await import('./chirp-file.js');
       const samples = await (await loadChirp()).encode(text, { protocol: o.protocol });
-      writeWav(o.out, samples);
-      const seconds = Math.round((samples.length / 48_000) * 100) / 100;
+      const seconds = Math.round(writeChirpWav(o.out, samples) * 100) / 100;
       emit(o as Common, { file: o.out, seconds, protocol: o.protocol, bytes: new TextEncoder().encode(text).length }, () => `Wrote ${o.out} (${seconds} s of 48 kHz audio, protocol ${o.protocol}).`);
     });
   chirp
