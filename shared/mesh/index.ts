@@ -8,3 +8,5 @@ export * from './pairing.js';
 export * from './peers.js';
 export * from './service.js';
 export * from './link.js';
+export * from './compact-sdp.js';
+export * from './direct.js';
