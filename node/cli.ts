@@ -386,9 +386,24 @@ export function buildProgram(): Command {
       emit(o, r, () => `This node is now called “${r.name}” (id ${r.nodeId}).`);
     }),
   );
-  targetOptions(mesh.command('invite').description('make a single-use invitation for another device (10 minutes)')).action(async (o: Common) =>
+  targetOptions(
+    mesh
+      .command('invite')
+      .description('make a single-use invitation for another device (10 minutes)')
+      .option('--direct', "carry a WebRTC offer in the code, for a device that cannot reach this node's address (it answers with an FZA… code: fazt mesh accept)"),
+  ).action(async (o: Common & { direct?: boolean }) =>
     withClient(o, async (c) => {
-      const r = await callJson<{ code: string; words: string; expiresAt: number; addresses: { host: string; port: number }[] }>(c, 'POST', '/api/mesh/invitations', {});
+      const r = await callJson<{ code: string; words: string; expiresAt: number; addresses: { host: string; port: number }[] }>(c, 'POST', '/api/mesh/invitations', o.direct ? { direct: true } : {});
+      if (o.direct) {
+        return emit(o, { code: r.code, words: r.words, expiresAt: r.expiresAt }, () =>
+          [
+            `Direct invitation (single use, until ${new Date(r.expiresAt).toLocaleTimeString()}):`,
+            `  code   ${r.code}`,
+            'On the other device: fazt mesh join CODE (or scan it); it gives back an answer code.',
+            'Then here: fazt mesh accept FZA…',
+          ].join('\n'),
+        );
+      }
       emit(o, { code: r.code, words: r.words, expiresAt: r.expiresAt }, () =>
         [
           `Invitation (single use, until ${new Date(r.expiresAt).toLocaleTimeString()}):`,
@@ -410,8 +425,32 @@ export function buildProgram(): Command {
       .option('--peer <url>', "the inviting node's URL, when the addresses in the invitation are not reachable"),
   ).action(async (invitation: string, o: Common & { peer?: string }) =>
     withClient(o, async (c) => {
-      const r = await callJson<{ peer: { nodeId: string; name: string } }>(c, 'POST', '/api/mesh/join', { invitation, peer: o.peer });
+      const r = await callJson<{ peer: { nodeId: string; name: string } } | { answer: string; inviter: { nodeId: string }; expiresAt: number }>(c, 'POST', '/api/mesh/join', {
+        invitation,
+        peer: o.peer,
+      });
+      if ('answer' in r) {
+        // a direct invitation: the inviter takes this answer, then both connect
+        return emit(o, r, () =>
+          [
+            `Answer for node ${r.inviter.nodeId} (valid until ${new Date(r.expiresAt).toLocaleTimeString()}):`,
+            `  ${r.answer}`,
+            `On the inviting node: fazt mesh accept ${r.answer.slice(0, 12)}…  (the whole code). Then \`fazt mesh peers\` here shows it.`,
+          ].join('\n'),
+        );
+      }
       emit(o, r, () => `Paired with “${r.peer.name}” (${r.peer.nodeId}).`);
+    }),
+  );
+  targetOptions(
+    mesh
+      .command('accept')
+      .description('take the answer code (FZA…) a device gave for a direct invitation, and connect to it')
+      .argument('<answer>'),
+  ).action(async (answer: string, o: Common) =>
+    withClient(o, async (c) => {
+      const r = await callJson<{ peer: { nodeId: string; name: string } }>(c, 'POST', '/api/mesh/invitations/answer', { answer });
+      emit(o, r, () => `Paired and connected with “${r.peer.name}” (${r.peer.nodeId}).`);
     }),
   );
   targetOptions(mesh.command('peers').description('the paired devices and whether they are connected')).action(async (o: Common) =>
