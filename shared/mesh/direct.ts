@@ -133,7 +133,9 @@ export class DirectPairing {
   }
 
   private need(): DirectConnector {
-    if (!this.connector) throw new FaztError('BAD_REQUEST', 'This node cannot make WebRTC connections itself: pair through its HTTP address instead.');
+    if (!this.connector) {
+      throw new FaztError('BAD_REQUEST', 'Direct pairing needs a running node that holds the WebRTC connection (`fazt start`, then --node URL); or pair through the inviting node\'s address instead.');
+    }
     return this.connector;
   }
 
