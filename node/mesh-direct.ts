@@ -3,7 +3,11 @@ import dgram from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FaztError, sessionFromSdp, sessionToSdp, type CompactSession, type DirectAnswer, type DirectChannel, type DirectConnector, type DirectOffer, type Logger } from '../shared/index.js';
+// the modules themselves, not shared/index.js: the connector is loaded on its own (and in browser tests)
+import { FaztError } from '../shared/errors.js';
+import { sessionFromSdp, sessionToSdp, type CompactSession } from '../shared/mesh/compact-sdp.js';
+import type { DirectAnswer, DirectChannel, DirectConnector, DirectOffer } from '../shared/mesh/direct.js';
+import type { Logger } from '../shared/ports.js';
 
 /**
  * The headless node's WebRTC for direct pairing (shared/mesh/direct.ts; docs/mesh.md "Pairing with
