@@ -6,12 +6,12 @@
  * messages cross both ways. No signaling server: the compact bytes are all that passes.
  *
  * The page has the microphone (fake device), so Chromium hands out its real host addresses rather
- * than mDNS names; `--allow-loopback-in-peer-connection` lets it use loopback where that is all
- * there is (run it in a loopback-only network namespace, STACK.md).
+ * than mDNS names. The machine needs a network interface other than loopback: libdatachannel
+ * (libjuice) gathers no loopback candidates, so in a loopback-only network namespace the node has
+ * nothing to offer (it says so: PEER_UNREACHABLE, "only loopback").
  */
 import { chromium, expect, test, type Browser, type Page } from '@playwright/test';
-import { decodeSession, encodeSession, sessionFromSdp, sessionToSdp } from '../shared/mesh/compact-sdp.js';
-import type { DirectChannel } from '../shared/mesh/direct.js';
+import { decodeSession, encodeSession, sessionFromSdp, sessionToSdp, type DirectChannel } from '../shared/mesh/index.js';
 import { NodeDirectConnector } from '../node/mesh-direct.js';
 
 const quiet = { info() {}, warn() {}, error() {} };

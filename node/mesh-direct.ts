@@ -3,10 +3,9 @@ import dgram from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-// the modules themselves, not shared/index.js: the connector is loaded on its own (and in browser tests)
+// the mesh's face, not shared/index.js: the connector loads on its own (and in browser tests)
 import { FaztError } from '../shared/errors.js';
-import { sessionFromSdp, sessionToSdp, type CompactSession } from '../shared/mesh/compact-sdp.js';
-import type { DirectAnswer, DirectChannel, DirectConnector, DirectOffer } from '../shared/mesh/direct.js';
+import { sessionFromSdp, sessionToSdp, type CompactSession, type DirectAnswer, type DirectChannel, type DirectConnector, type DirectOffer } from '../shared/mesh/index.js';
 import type { Logger } from '../shared/ports.js';
 
 /**
@@ -62,6 +61,10 @@ function gathered(pc: PeerConnection): Promise<void> {
 function compactLocal(pc: PeerConnection): CompactSession {
   const d = pc.localDescription();
   if (!d) throw new FaztError('INTERNAL', 'The peer connection has no local description.');
+  if (!/^a=candidate:/m.test(d.sdp)) {
+    // libjuice gathers no loopback candidates: a machine with no other interface has nothing to offer
+    throw new FaztError('PEER_UNREACHABLE', 'This node has no network address to connect from (only loopback): join it to a network (Wi-Fi, a cable, a hotspot) first.');
+  }
   const s = sessionFromSdp(d.sdp);
   const v4 = (a: string) => /^\d+\.\d+\.\d+\.\d+$/.test(a);
   s.candidates.sort((a, b) => Number(v4(b.address)) - Number(v4(a.address)));

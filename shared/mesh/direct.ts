@@ -3,7 +3,7 @@ import type { Logger } from '../ports.js';
 import type { CompactSession } from './compact-sdp.js';
 import { parseInvitation, type Invitation, type InviteAddress } from './invitation.js';
 import type { LinkTransport } from './link.js';
-import { locatorOf, type CreatedInvitation, type Pairing } from './pairing.js';
+import { locatorOf, MAX_LIVE_INVITATIONS, type CreatedInvitation, type Pairing } from './pairing.js';
 import type { PeerRecord } from './peers.js';
 
 /**
@@ -146,6 +146,8 @@ export class DirectPairing {
    */
   async invite(options: { addresses?: InviteAddress[]; ttlMs?: number } = {}): Promise<CreatedInvitation> {
     const offer = await this.need().offer();
+    // as many offers wait as invitations live (a ninth withdraws the oldest invitation: close its offer)
+    for (const old of [...this.offers.keys()].slice(0, Math.max(0, this.offers.size - MAX_LIVE_INVITATIONS + 1))) this.drop(old);
     let created: CreatedInvitation;
     try {
       created = this.host.pairing.createInvitation({ ...options, addresses: options.addresses ?? this.host.addresses().slice(0, 4), offer: offer.session });
@@ -191,6 +193,11 @@ export class DirectPairing {
       answer.cancel();
       throw e;
     }
+    // at most as many answers wait as invitations may live; a new one cancels the oldest
+    for (const old of [...this.answers].slice(0, Math.max(0, this.answers.size - MAX_LIVE_INVITATIONS + 1))) {
+      old.cancel();
+      this.answers.delete(old);
+    }
     this.answers.add(answer);
     const done = answer.channel
       .then((channel) => this.runJoiner(channel, invitation))
@@ -227,6 +234,11 @@ export class DirectPairing {
       this.host.logger.warn('direct pairing failed', { side: 'inviter', joiner: r.joinerId, error: (e as Error).message });
       throw e;
     }
+  }
+
+  /** Pending offers and answers (each holds a peer connection), for tests and the status. */
+  pending(): { offers: number; answers: number } {
+    return { offers: this.offers.size, answers: this.answers.size };
   }
 
   /** Closes every pending offer and answer (at shutdown). */
