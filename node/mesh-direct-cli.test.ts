@@ -23,6 +23,7 @@ interface Node {
   url: string;
   token: string;
   id: string;
+  db: string;
 }
 
 async function startNode(): Promise<Node> {
@@ -30,7 +31,7 @@ async function startNode(): Promise<Node> {
   const { proc, url } = await spawnNode(db);
   const token = JSON.parse((await run(process.execPath, [BIN, 'token', 'create', '--db', db, '--scope', 'admin', '--json'])).stdout).token as string;
   const id = (await request(`${url}/api/mesh`, { token })).json().nodeId as string;
-  return { proc, url, token, id };
+  return { proc, url, token, id, db };
 }
 
 async function fazt(n: Node, ...args: string[]): Promise<{ ok: true; json: any } | { ok: false; stderr: string }> {
@@ -180,5 +181,38 @@ describe('direct pairing between real nodes, with no server reachable', () => {
     expect(r.json().error).toMatchObject({ code: 'PAIRING_FAILED', message: expect.stringMatching(/not the one the answer named/) });
     const piPeers = (await request(`${pi.url}/api/mesh/peers`, { token: pi.token })).json().peers as { nodeId: string }[];
     expect(piPeers.map((p) => p.nodeId)).not.toContain(third.id);
+  }, 40_000);
+
+  it('bad input to the direct routes and commands gets a clear error', async () => {
+    const post = (path: string, json: unknown) => request(`${pi.url}${path}`, { method: 'POST', token: pi.token, json });
+    const cases: [string, unknown, number, string, RegExp][] = [
+      ['/api/mesh/invitations', { direct: 'yes' }, 400, 'BAD_REQUEST', /"direct" must be true or false/],
+      ['/api/mesh/invitations', { direct: true, addresses: [{ host: '10.0.0.1' }] }, 400, 'BAD_REQUEST', /"addresses" must be/],
+      ['/api/mesh/invitations', { direct: true, addresses: [{ host: 'pi.local', port: 80 }] }, 400, 'INVALID_ARGUMENT', /not an IPv4 or IPv6 address/],
+      ['/api/mesh/invitations/answer', {}, 400, 'BAD_REQUEST', /FZA/],
+      ['/api/mesh/invitations/answer', { answer: (await directInvite(pi)).code }, 400, 'INVALID_INVITATION', /an invitation \(FZ1…\), not an answer/],
+      ['/api/mesh/invitations/answer', { answer: 'FZA' + 'A'.repeat(152) }, 400, 'INVALID_INVITATION', /damaged/],
+    ];
+    for (const [path, body, status, code, message] of cases) {
+      const r = await post(path, body);
+      expect(r.status, `${path} ${JSON.stringify(body)}: ${r.text()}`).toBe(status);
+      expect(r.json().error).toMatchObject({ code, message: expect.stringMatching(message) });
+    }
+    // an answer code given to join
+    const inv = await directInvite(pi);
+    const answer = (await ok(third, 'mesh', 'join', inv.code)).answer as string;
+    const j = await request(`${third.url}/api/mesh/join`, { method: 'POST', token: third.token, json: { invitation: answer } });
+    expect(j.status).toBe(400);
+    expect(j.json().error.message).toMatch(/answer code .*fazt mesh accept/);
+    // its own invitation
+    const self = await request(`${pi.url}/api/mesh/join`, { method: 'POST', token: pi.token, json: { invitation: inv.code } });
+    expect(self.status).toBe(403);
+    expect(self.json().error.message).toMatch(/cannot pair with itself/);
+    // on a cartridge file, with no running node to hold the connection
+    const r = await run(process.execPath, [BIN, 'mesh', 'invite', '--direct', '--db', third.db, '--json'], { env: { ...process.env, FAZT_NODE: '', FAZT_TOKEN: '' } }).then(
+      () => '',
+      (e: { stderr?: string }) => String(e.stderr),
+    );
+    expect(r).toMatch(/needs a running node/);
   }, 40_000);
 });
