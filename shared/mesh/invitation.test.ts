@@ -244,6 +244,31 @@ describe('direct invitations: an offer behind flag bit 0, and the FZA answer cod
     expect(encodeInvitation(roomy).length).toBeLessThanOrEqual(MAX_INVITATION_BYTES);
   });
 
+  it('property: any offer within the limits and any addresses fit in 140 bytes, keeping a candidate', () => {
+    const ice = (min: number, max: number) => fc.string({ unit: fc.constantFrom(...'abcXYZ019+/'), minLength: min, maxLength: max });
+    const cand = fc.oneof(
+      fc.record({ address: fc.ipV4(), port: fc.integer({ min: 1, max: 65535 }) }),
+      fc.record({ address: fc.uuid().map((u) => `${u}.local`), port: fc.integer({ min: 1, max: 65535 }) }),
+    );
+    fc.assert(
+      fc.property(
+        ice(...COMPACT_LIMITS.ufrag),
+        ice(...COMPACT_LIMITS.pwd),
+        fc.stringMatching(/^[a-z0-9]{1,16}$/),
+        fc.array(cand, { minLength: 1, maxLength: COMPACT_LIMITS.candidates }),
+        fc.array(fc.record({ host: fc.ipV4(), port: fc.integer({ min: 1, max: 65535 }) }), { maxLength: 4 }),
+        (ufrag, pwd, mid, candidates, addresses) => {
+          const inv = fitInvitation({ ...sample, addresses, offer: { setup: 'actpass', ufrag, pwd, fingerprint: new Uint8Array(32), mid, candidates } });
+          const bytes = encodeInvitation(inv);
+          expect(bytes.length).toBeLessThanOrEqual(MAX_INVITATION_BYTES);
+          expect(inv.offer!.candidates.length).toBeGreaterThanOrEqual(1);
+          expect(decodeInvitation(bytes)).toEqual(inv);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('property: any direct invitation that encodes decodes to itself, and any flipped bit is caught', () => {
     const bytes = encodeInvitation(direct);
     fc.assert(
