@@ -100,6 +100,20 @@ describe('direct pairing with no server', () => {
     await expect(pi.mesh.acceptAnswer(j.answer)).rejects.toMatchObject({ code: 'INVITATION_USED' });
   }, 30_000);
 
+  it('two answers at once for one offer: one pairs, the other is INVITATION_USED', async () => {
+    const pi = node('pi3');
+    const a = node('a3');
+    const b = node('b3');
+    nodes.push(pi, a, b);
+    const inv = await pi.mesh.inviteDirect({ addresses: [] });
+    const [ja, jb] = await Promise.all([a.mesh.joinDirect(inv.code), b.mesh.joinDirect(inv.code)]);
+    const results = await Promise.allSettled([pi.mesh.acceptAnswer(ja.answer), pi.mesh.acceptAnswer(jb.answer)]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect(refused.reason).toMatchObject({ code: 'INVITATION_USED' });
+    expect(pi.mesh.status()).toHaveLength(1);
+  }, 30_000);
+
   it('an answer brought back after the joiner’s ICE timer (39.5 s) still connects', async () => {
     const pi = node('pi2');
     const phone = node('phone2');

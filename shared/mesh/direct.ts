@@ -221,18 +221,19 @@ export class DirectPairing {
       throw new FaztError('INVITATION_EXPIRED', "This invitation's connection offer is gone (this node restarted since, or the invitation carried none): make a new invitation with --direct.");
     }
     if (pending.answered) throw new FaztError('INVITATION_USED', 'This invitation was already answered: invitations work once. Make a new one.');
-    pending.answered = true;
+    pending.answered = true; // before any await: of two concurrent answers, one wins
     clearTimeout(pending.timer);
-    this.offers.delete(r.locator);
-    let channel: DirectChannel | undefined;
     try {
-      channel = await pending.offer.connect(r.session, DIRECT_CONNECT_TIMEOUT_MS);
+      const channel = await pending.offer.connect(r.session, DIRECT_CONNECT_TIMEOUT_MS);
       return await this.runInviter(channel, r.joinerId);
     } catch (e) {
       pending.offer.cancel();
       this.host.pairing.withdraw(r.locator, 'direct connection failed');
       this.host.logger.warn('direct pairing failed', { side: 'inviter', joiner: r.joinerId, error: (e as Error).message });
       throw e;
+    } finally {
+      // the invitation is now used or withdrawn: later answers are refused by readAnswer
+      this.offers.delete(r.locator);
     }
   }
 
