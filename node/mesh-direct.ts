@@ -162,19 +162,32 @@ export function makeCertificate(now = Date.now()): { cert: string; key: string }
   };
 }
 
-/** A UDP port free now on every IPv4 interface (0: none found). */
-function udpPortFree(port: number): Promise<number> {
+/** Binds `port` (0: any) on a socket of `type`; resolves the port bound, or the error code. */
+function tryBind(type: 'udp4' | 'udp6', port: number): Promise<number | string> {
   return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', () => {
+    const s = dgram.createSocket({ type, ipv6Only: false });
+    s.once('error', (e: NodeJS.ErrnoException) => {
       s.close();
-      resolve(0);
+      resolve(e.code ?? 'ERROR');
     });
     s.bind(port, () => {
       const p = s.address().port;
       s.close(() => resolve(p));
     });
   });
+}
+
+/**
+ * A UDP port free now as libjuice binds it (dual-stack `[::]`, or IPv4 where there is no IPv6),
+ * or 0. A port libjuice cannot bind aborts the whole process ("Failed to gather local ICE
+ * candidates" is thrown on one of its threads), so each new peer connection checks it first.
+ */
+async function udpPortFree(port: number): Promise<number> {
+  const v6 = await tryBind('udp6', port);
+  if (typeof v6 === 'number') return v6;
+  if (v6 === 'EADDRINUSE') return 0;
+  const v4 = await tryBind('udp4', port);
+  return typeof v4 === 'number' ? v4 : 0;
 }
 
 /** Direct pairing's WebRTC on the headless node (see the module notes). */
