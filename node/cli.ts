@@ -404,12 +404,23 @@ export function buildProgram(): Command {
       .command('invite')
       .description('make a single-use invitation for another device (10 minutes)')
       .option('--qr', 'also print it as a QR code (to stderr with --json)')
-      .option('--chirp <out.wav>', 'also write it as Chirp sound, a 48 kHz WAV file to play near the other device'),
-  ).action(async (o: Common & { qr?: boolean; chirp?: string }) =>
+      .option('--chirp <out.wav>', 'also write it as Chirp sound, a 48 kHz WAV file to play near the other device')
+      .option('--direct', "carry a WebRTC offer in the code, for a device that cannot reach this node's address (it answers with an FZA… code: fazt mesh accept)"),
+  ).action(async (o: Common & { qr?: boolean; chirp?: string; direct?: boolean }) =>
     withClient(o, async (c) => {
-      const r = await callJson<{ code: string; words: string; expiresAt: number; addresses: { host: string; port: number }[] }>(c, 'POST', '/api/mesh/invitations', {});
+      const r = await callJson<{ code: string; words: string; expiresAt: number; addresses: { host: string; port: number }[] }>(c, 'POST', '/api/mesh/invitations', o.direct ? { direct: true } : {});
       if (o.chirp) await writeInvitationWav(r.code, o.chirp);
       if (o.qr) (o.json ? process.stderr : process.stdout).write(await terminalQr(r.code));
+      if (o.direct) {
+        return emit(o, { code: r.code, words: r.words, expiresAt: r.expiresAt }, () =>
+          [
+            `Direct invitation (single use, until ${new Date(r.expiresAt).toLocaleTimeString()}):`,
+            `  code   ${r.code}`,
+            'On the other device: fazt mesh join CODE (or scan it); it gives back an answer code.',
+            'Then here: fazt mesh accept FZA…',
+          ].join('\n'),
+        );
+      }
       emit(o, { code: r.code, words: r.words, expiresAt: r.expiresAt }, () =>
         [
           `Invitation (single use, until ${new Date(r.expiresAt).toLocaleTimeString()}):`,
@@ -436,10 +447,34 @@ export function buildProgram(): Command {
     if (!given && !o.chirp) throw new FaztError('INVALID_ARGUMENT', 'Give the invitation: fazt mesh join FZ1… (or the 12 words in quotes, or --chirp RECORDING.wav).');
     const invitation = o.chirp ? await (await import('./chirp-file.js')).invitationFromWav(o.chirp) : given!;
     await withClient(o, async (c) => {
-      const r = await callJson<{ peer: { nodeId: string; name: string } }>(c, 'POST', '/api/mesh/join', { invitation, peer: o.peer });
+      const r = await callJson<{ peer: { nodeId: string; name: string } } | { answer: string; inviter: { nodeId: string }; expiresAt: number }>(c, 'POST', '/api/mesh/join', {
+        invitation,
+        peer: o.peer,
+      });
+      if ('answer' in r) {
+        // a direct invitation: the inviter takes this answer, then both connect
+        return emit(o, r, () =>
+          [
+            `Answer for node ${r.inviter.nodeId} (valid until ${new Date(r.expiresAt).toLocaleTimeString()}):`,
+            `  ${r.answer}`,
+            `On the inviting node: fazt mesh accept ${r.answer.slice(0, 12)}…  (the whole code). Then \`fazt mesh peers\` here shows it.`,
+          ].join('\n'),
+        );
+      }
       emit(o, r, () => `Paired with “${r.peer.name}” (${r.peer.nodeId}).`);
     });
   });
+  targetOptions(
+    mesh
+      .command('accept')
+      .description('take the answer code (FZA…) a device gave for a direct invitation, and connect to it')
+      .argument('<answer>'),
+  ).action(async (answer: string, o: Common) =>
+    withClient(o, async (c) => {
+      const r = await callJson<{ peer: { nodeId: string; name: string } }>(c, 'POST', '/api/mesh/invitations/answer', { answer });
+      emit(o, r, () => `Paired and connected with “${r.peer.name}” (${r.peer.nodeId}).`);
+    }),
+  );
   targetOptions(mesh.command('peers').description('the paired devices and whether they are connected')).action(async (o: Common) =>
     withClient(o, async (c) => {
       const r = await callJson<{ peers: { nodeId: string; name: string; connected: boolean; lastSeen: number | null }[] }>(c, 'GET', '/api/mesh/peers');

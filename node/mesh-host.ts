@@ -104,7 +104,16 @@ function loadPeerJs(): Promise<PeerCtor> {
       }
     }
     g.RTCPeerConnection = QueuingRTCPeerConnection;
-    g.WebSocket ??= WebSocket;
+    // PeerJS sets no `onerror` on its signaling socket; `ws` then emits 'error' (ECONNRESET when the
+    // node hosting the signaling server stops) with no listener, an uncaught exception that took the
+    // whole node down. PeerJS still sees the 'close' that follows and reconnects.
+    class QuietWebSocket extends WebSocket {
+      constructor(...args: ConstructorParameters<typeof WebSocket>) {
+        super(...args);
+        this.on('error', () => undefined);
+      }
+    }
+    g.WebSocket ??= QuietWebSocket;
     const mod = (await import('peerjs')) as unknown as { default?: { Peer: PeerCtor }; Peer?: PeerCtor };
     return (mod.Peer ?? mod.default!.Peer) as PeerCtor;
   })();

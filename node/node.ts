@@ -165,6 +165,9 @@ async function startNodeOn(options: NodeOptions): Promise<RunningNode> {
  */
 function meshOnNode(kernel: Kernel, app: Express, server: Server, host: string, port: number, logger: Logger, stopped: () => boolean): { stop(): Promise<void> } {
   kernel.mesh.setAddresses(() => lanAddresses(host, port));
+  // direct pairing (an offer and an answer carried by the codes): node-datachannel, loaded on first use
+  const direct = () => import('./mesh-direct.js').then((m) => new m.NodeDirectConnector(logger));
+  kernel.mesh.setDirectConnector({ offer: async () => (await direct()).offer(), answer: async (o, until) => (await direct()).answer(o, until) });
   const ownUrl = `http://${host === '0.0.0.0' || host === '::' || host === 'localhost' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${port}`;
   let running: Promise<{ host: import('./mesh-host.js').MeshHost; signaling: { close(): void } } | undefined> | undefined;
   const start = () =>
@@ -192,6 +195,7 @@ function meshOnNode(kernel: Kernel, app: Express, server: Server, host: string, 
       const m = await running;
       m?.host.stop();
       m?.signaling.close();
+      kernel.mesh.closeAll(); // pending direct offers and answers
     },
   };
 }

@@ -9,3 +9,5 @@ export * from './peers.js';
 export * from './service.js';
 export * from './link.js';
 export * from './chirp.js';
+export * from './compact-sdp.js';
+export * from './direct.js';

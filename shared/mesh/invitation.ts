@@ -3,6 +3,7 @@ import { base32nopad } from '@scure/base';
 import { entropyToMnemonic, mnemonicToEntropy } from '@scure/bip39';
 import { wordlist } from '@scure/bip39/wordlists/english.js';
 import { FaztError } from '../errors.js';
+import { decodeSession, encodeSession, type CompactSession } from './compact-sdp.js';
 import { NODE_ID_BYTES, nodeIdFromBytes } from './identity.js';
 
 /**
@@ -15,13 +16,20 @@ import { NODE_ID_BYTES, nodeIdFromBytes } from './identity.js';
  * | bytes | field |
  * |---|---|
  * | 1 | version (1) |
- * | 1 | flags (none defined yet: must be 0) |
+ * | 1 | flags: bit 0 = a WebRTC offer follows the addresses ({@link FLAG_OFFER}); the others must be 0 |
  * | 10 | secret: single-use, random (80 bits) |
  * | 4 | expiry, seconds since the Unix epoch |
  * | 10 | the inviter's node id (raw bytes of `nodeIdOf`) |
  * | 1 | number of addresses, 0–4 |
  * | 7 or 19 each | address: family (4 or 6), the IP (4 or 16 bytes), port (2) |
+ * | (n) | with flag bit 0: the inviter's WebRTC offer in compact form (compact-sdp.ts) |
  * | 4 | checksum: the first 4 bytes of the SHA-256 of everything before |
+ *
+ * The whole is at most {@link MAX_INVITATION_BYTES} (140, one ggwave message). An offer is the
+ * "direct" form (docs/mesh.md "Pairing with no reachable server"): the joiner answers it with an
+ * answer code (`FZA…`, {@link encodeAnswer}) instead of calling the inviter's HTTP API. A reader
+ * from before the offer (flags must be 0) refuses a direct invitation with "uses features of a newer
+ * Fazt: update this node"; invitations without an offer are byte for byte what they were.
  *
  * Carriers:
  * - **code**: `FZ1` + the binary in upper-case RFC 4648 base32 without padding. Upper-case base32 is
@@ -42,6 +50,8 @@ export interface Invitation {
   inviterId?: string;
   /** Where the inviter listens (its HTTP API), best first. */
   addresses: InviteAddress[];
+  /** The inviter's WebRTC offer (direct pairing), when the code carries one. */
+  offer?: CompactSession;
 }
 
 /** An IP address and TCP port of the inviter's HTTP API. */
@@ -59,6 +69,12 @@ export const MAX_INVITE_ADDRESSES = 4;
 export const CODE_PREFIX = 'FZ1';
 /** The number of words. */
 export const WORD_COUNT = 12;
+/** Largest binary invitation or answer, bytes: one ggwave message. */
+export const MAX_INVITATION_BYTES = 140;
+/** Flag bit: the invitation carries a WebRTC offer. */
+export const FLAG_OFFER = 1;
+/** The answer code's prefix: "Fazt Answer". */
+export const ANSWER_PREFIX = 'FZA';
 const VERSION = 1;
 const CHECK_BYTES = 4;
 
@@ -148,12 +164,17 @@ export function encodeInvitation(inv: Invitation): Uint8Array {
     out[2 + ip.length] = a.port & 0xff;
     return out;
   });
-  const bodyLen = 2 + INVITE_SECRET_BYTES + 4 + NODE_ID_BYTES + 1 + addr.reduce((n, a) => n + a.length, 0);
+  const offer = inv.offer ? encodeSession(inv.offer) : undefined;
+  if (inv.offer && inv.offer.setup !== 'actpass') throw new FaztError('INVALID_ARGUMENT', "An invitation's offer has the DTLS role actpass.");
+  const bodyLen = 2 + INVITE_SECRET_BYTES + 4 + NODE_ID_BYTES + 1 + addr.reduce((n, a) => n + a.length, 0) + (offer?.length ?? 0);
+  if (bodyLen + CHECK_BYTES > MAX_INVITATION_BYTES) {
+    throw new FaztError('INVALID_ARGUMENT', `This invitation would be ${bodyLen + CHECK_BYTES} bytes, more than one sound message holds (${MAX_INVITATION_BYTES}): carry fewer addresses or candidates (see fitInvitation).`);
+  }
   const out = new Uint8Array(bodyLen + CHECK_BYTES);
   const view = new DataView(out.buffer);
   let o = 0;
   out[o++] = VERSION;
-  out[o++] = 0;
+  out[o++] = offer ? FLAG_OFFER : 0;
   out.set(inv.secret, o);
   o += INVITE_SECRET_BYTES;
   view.setUint32(o, Math.floor(inv.expiresAt / 1000));
@@ -165,8 +186,32 @@ export function encodeInvitation(inv: Invitation): Uint8Array {
     out.set(a, o);
     o += a.length;
   }
+  if (offer) out.set(offer, o);
   out.set(sha256(out.subarray(0, bodyLen)).subarray(0, CHECK_BYTES), bodyLen);
   return out;
+}
+
+/**
+ * Trims an invitation that carries an offer until it fits {@link MAX_INVITATION_BYTES}: candidates
+ * beyond the first two go first, then addresses from the last, then candidates down to one.
+ * @returns the invitation as it will be encoded (unchanged when it fits).
+ * @throws FaztError `INVALID_ARGUMENT` when even one candidate and no address do not fit.
+ */
+export function fitInvitation(inv: Invitation): Invitation {
+  const out: Invitation = { ...inv, addresses: [...inv.addresses], offer: inv.offer ? { ...inv.offer, candidates: [...inv.offer.candidates] } : undefined };
+  for (;;) {
+    try {
+      encodeInvitation(out);
+      return out;
+    } catch (e) {
+      if (!(e instanceof FaztError) || !/more than one sound message/.test(e.message) || !out.offer) throw e;
+    }
+    const c = out.offer.candidates;
+    if (c.length > 2) c.pop();
+    else if (out.addresses.length) out.addresses.pop();
+    else if (c.length > 1) c.pop();
+    else throw new FaztError('INVALID_ARGUMENT', `Even with one candidate and no address, this offer does not fit in ${MAX_INVITATION_BYTES} bytes.`);
+  }
 }
 
 /**
@@ -181,7 +226,8 @@ export function decodeInvitation(bytes: Uint8Array): Invitation {
   const check = sha256(body).subarray(0, CHECK_BYTES);
   if (!check.every((b, i) => b === bytes[body.length + i])) throw bad('This invitation is damaged (its checksum does not match): ask for a new one.');
   if (bytes[0] !== VERSION) throw bad(`This invitation was made by a newer Fazt (version ${bytes[0]}): update this node.`);
-  if (bytes[1] !== 0) throw bad('This invitation uses features of a newer Fazt: update this node.');
+  if ((bytes[1]! & ~FLAG_OFFER) !== 0) throw bad('This invitation uses features of a newer Fazt: update this node.');
+  if (bytes.length > MAX_INVITATION_BYTES) throw bad(`This invitation is ${bytes.length} bytes (at most ${MAX_INVITATION_BYTES}).`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let o = 2;
   const secret = bytes.slice(o, o + INVITE_SECRET_BYTES);
@@ -204,8 +250,15 @@ export function decodeInvitation(bytes: Uint8Array): Invitation {
     if (port === 0) throw bad('This invitation has an address with port 0.');
     addresses.push({ host: family === 4 ? Array.from(ip).join('.') : ipv6Text(ip), port });
   }
+  let offer: CompactSession | undefined;
+  if (bytes[1]! & FLAG_OFFER) {
+    const d = decodeSession(body, o);
+    if (d.session.setup !== 'actpass') throw bad("This invitation's connection offer has the wrong DTLS role.");
+    offer = d.session;
+    o = d.end;
+  }
   if (o !== body.length) throw bad('This invitation has trailing bytes.');
-  return { secret, expiresAt, inviterId, addresses };
+  return offer ? { secret, expiresAt, inviterId, addresses, offer } : { secret, expiresAt, inviterId, addresses };
 }
 
 /** The invitation as one string: `FZ1` + upper-case base32 (see the module notes). */
@@ -312,7 +365,93 @@ export function invitationFromWords(input: string | string[]): Invitation {
  */
 export function parseInvitation(input: string): Invitation {
   const s = String(input).trim();
+  if (/^fza/i.test(s.replace(/[\s-]+/g, ''))) throw bad(`This is an answer code (${ANSWER_PREFIX}…), not an invitation: give it to the inviting node (fazt mesh accept ${ANSWER_PREFIX}…).`);
   if (/^fz1/i.test(s.replace(/[\s-]+/g, ''))) return invitationFromCode(s);
   if (/^[a-z0-9.,;)\s-]+$/i.test(s) && /[a-z]{3}/i.test(s) && s.split(/[\s,;]+/).filter(Boolean).length > 1) return invitationFromWords(s);
   throw bad(`This is neither an invitation code (it starts with ${CODE_PREFIX}) nor ${WORD_COUNT} invitation words.`);
+}
+
+/**
+ * The joiner's answer to a direct invitation (docs/mesh.md "Pairing with no reachable server"): what
+ * the inviter needs to complete the WebRTC connection, bound to the invitation by a tag only a holder
+ * of its secret can make. Binary form (at most {@link MAX_INVITATION_BYTES}):
+ *
+ * | bytes | field |
+ * |---|---|
+ * | 1 | version (1) |
+ * | 6 | which invitation: the first 6 bytes of its locator (pairing.ts `locatorOf`) |
+ * | 10 | the joiner's node id: the node that connects must hold the key behind it |
+ * | 8 | tag: HMAC-SHA256(secret, T("fazt/pair/v1/answer", locator, joiner id, session))[0..8] |
+ * | n | the joiner's WebRTC answer in compact form (compact-sdp.ts) |
+ * | 4 | checksum: the first 4 bytes of the SHA-256 of everything before |
+ *
+ * As a string: `FZA` + upper-case base32 (case, spaces and dashes ignored when typed).
+ */
+export interface Answer {
+  /** The first 6 bytes of the invitation's locator. */
+  ref: Uint8Array;
+  /** The joiner's node id. */
+  joinerId: string;
+  /** 8 bytes (see above). */
+  tag: Uint8Array;
+  /** The joiner's answer (DTLS role active or passive). */
+  session: CompactSession;
+}
+
+/** Bytes of an answer's invitation reference. */
+export const ANSWER_REF_BYTES = 6;
+/** Bytes of an answer's tag. */
+export const ANSWER_TAG_BYTES = 8;
+
+/**
+ * Encodes an answer as its code (`FZA…`).
+ * @throws FaztError `INVALID_ARGUMENT` for a reference, id or tag of the wrong length, an answer whose
+ *   DTLS role is actpass, or more than {@link MAX_INVITATION_BYTES} (fit the candidates first).
+ */
+export function encodeAnswer(a: Answer): string {
+  const id = base32nopad.decode(a.joinerId.toUpperCase());
+  if (a.ref.length !== ANSWER_REF_BYTES || a.tag.length !== ANSWER_TAG_BYTES || id.length !== NODE_ID_BYTES) throw new FaztError('INVALID_ARGUMENT', 'An answer needs a 6-byte reference, a node id and an 8-byte tag.');
+  if (a.session.setup === 'actpass') throw new FaztError('INVALID_ARGUMENT', "An answer's DTLS role is active or passive.");
+  const session = encodeSession(a.session);
+  const bodyLen = 1 + ANSWER_REF_BYTES + NODE_ID_BYTES + ANSWER_TAG_BYTES + session.length;
+  if (bodyLen + CHECK_BYTES > MAX_INVITATION_BYTES) throw new FaztError('INVALID_ARGUMENT', `This answer would be ${bodyLen + CHECK_BYTES} bytes (at most ${MAX_INVITATION_BYTES}): carry fewer candidates.`);
+  const out = new Uint8Array(bodyLen + CHECK_BYTES);
+  out[0] = VERSION;
+  out.set(a.ref, 1);
+  out.set(id, 1 + ANSWER_REF_BYTES);
+  out.set(a.tag, 1 + ANSWER_REF_BYTES + NODE_ID_BYTES);
+  out.set(session, 1 + ANSWER_REF_BYTES + NODE_ID_BYTES + ANSWER_TAG_BYTES);
+  out.set(sha256(out.subarray(0, bodyLen)).subarray(0, CHECK_BYTES), bodyLen);
+  return ANSWER_PREFIX + base32nopad.encode(out);
+}
+
+/**
+ * Reads an answer code. Checks its form only; the tag is checked by the inviter, which holds the secret.
+ * @throws FaztError `INVALID_INVITATION`: not an answer code, damaged (checksum), from a newer Fazt,
+ *   or a malformed connection answer.
+ */
+export function decodeAnswer(code: string): Answer {
+  const s = String(code).replace(/[\s-]+/g, '').toUpperCase();
+  if (s.startsWith(CODE_PREFIX)) throw bad(`This is an invitation (${CODE_PREFIX}…), not an answer: the other device joins with it and gives back an answer (${ANSWER_PREFIX}…).`);
+  if (!s.startsWith(ANSWER_PREFIX)) throw bad(`This is not a Fazt answer (an answer code starts with ${ANSWER_PREFIX}).`);
+  let bytes: Uint8Array;
+  try {
+    bytes = base32nopad.decode(s.slice(ANSWER_PREFIX.length));
+  } catch {
+    throw bad(`This answer code has characters that do not belong in it (only A–Z and 2–7 after ${ANSWER_PREFIX}): check it.`);
+  }
+  const head = 1 + ANSWER_REF_BYTES + NODE_ID_BYTES + ANSWER_TAG_BYTES;
+  if (bytes.length < head + CHECK_BYTES + 1) throw bad('This answer code is too short.');
+  const body = bytes.subarray(0, bytes.length - CHECK_BYTES);
+  if (!sha256(body).subarray(0, CHECK_BYTES).every((b, i) => b === bytes[body.length + i])) throw bad('This answer code is damaged (its checksum does not match): copy it again.');
+  if (bytes[0] !== VERSION) throw bad(`This answer was made by a newer Fazt (version ${bytes[0]}): update this node.`);
+  const { session, end } = decodeSession(body, head);
+  if (end !== body.length) throw bad('This answer code has trailing bytes.');
+  if (session.setup === 'actpass') throw bad("This answer's connection answer has the wrong DTLS role.");
+  return {
+    ref: bytes.slice(1, 1 + ANSWER_REF_BYTES),
+    joinerId: nodeIdFromBytes(bytes.slice(1 + ANSWER_REF_BYTES, 1 + ANSWER_REF_BYTES + NODE_ID_BYTES)),
+    tag: bytes.slice(1 + ANSWER_REF_BYTES + NODE_ID_BYTES, head),
+    session,
+  };
 }

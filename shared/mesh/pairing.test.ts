@@ -8,9 +8,10 @@ import { FaztError } from '../errors.js';
 import { drivers } from '../testing/drivers.js';
 import { SecretStore } from '../storage/secrets.js';
 import { MeshIdentity, b64u, nodeIdOf, fromB64u } from './identity.js';
-import { MAX_PROOF_FAILURES, Pairing, type JoinRequest } from './pairing.js';
+import { locatorOf, MAX_PROOF_FAILURES, Pairing, type JoinRequest } from './pairing.js';
+import type { CompactSession } from './compact-sdp.js';
 import { PeerStore } from './peers.js';
-import { invitationFromCode, invitationFromWords } from './invitation.js';
+import { decodeAnswer, encodeAnswer, invitationFromCode, invitationFromWords } from './invitation.js';
 
 function expectFazt(fn: () => unknown, code: string, message?: RegExp): FaztError {
   try {
@@ -175,6 +176,47 @@ for (const d of drivers) {
       expectFazt(() => a.pairing.accept(b.pairing.join(invs[0]!.invitation).request), 'INVITATION_USED');
       expect(a.pairing.accept(b.pairing.join(invs[8]!.invitation).request).peer.name).toBe('phone');
       expect(a.pairing.withdrawAll()).toBe(7);
+    });
+
+    it('direct invitations: the answer code is tied to the invitation and the joiner; expiry, single use and five wrong tags hold', async () => {
+      const pi = await node('pi');
+      const phone = await node('phone');
+      const offer: CompactSession = { setup: 'actpass', ufrag: 'abcd', pwd: 'p'.repeat(22), fingerprint: new Uint8Array(32).fill(1), mid: '0', candidates: [{ address: '192.168.1.20', port: 5000 }] };
+      const answerSession: CompactSession = { ...offer, setup: 'active', ufrag: 'wxyz', candidates: [{ address: '192.168.1.30', port: 6000 }] };
+      const inv = pi.pairing.createInvitation({ offer, addresses: [] });
+      const decoded = invitationFromCode(inv.code);
+      expect(decoded.offer).toEqual(offer);
+      const code = phone.pairing.answerCode(decoded, answerSession);
+      const read = pi.pairing.readAnswer(code);
+      expect(read).toMatchObject({ joinerId: phone.identity.nodeId(), session: answerSession, expiresAt: inv.expiresAt });
+      // the join on the channel is the HTTP one, and must come from the node the answer named
+      const stranger = await node('stranger');
+      const j = stranger.pairing.join(decoded);
+      expectFazt(() => pi.pairing.accept(j.request, { joinerId: read.joinerId }), 'PAIRING_FAILED', /not the one the answer named/);
+      const ok = phone.pairing.join(decoded);
+      const { response } = pi.pairing.accept(ok.request, { joinerId: read.joinerId });
+      expect(ok.complete(response).nodeId).toBe(pi.identity.nodeId());
+      expectFazt(() => pi.pairing.readAnswer(code), 'INVITATION_USED');
+      // expiry
+      const late = pi.pairing.createInvitation({ offer, addresses: [], ttlMs: 10_000 });
+      const lateCode = phone.pairing.answerCode(invitationFromCode(late.code), answerSession);
+      pi.setNow(late.expiresAt + 1);
+      expectFazt(() => pi.pairing.readAnswer(lateCode), 'INVITATION_EXPIRED');
+      pi.setNow(1_700_000_000_000);
+      // an answer made with another secret (a forged tag), five times: the invitation is withdrawn
+      const inv2 = pi.pairing.createInvitation({ offer, addresses: [] });
+      const d2 = invitationFromCode(inv2.code);
+      const forged = phone.pairing.answerCode({ ...d2, secret: d2.secret.map((b, i) => (i === 0 ? b ^ 1 : b)) }, answerSession);
+      expectFazt(() => pi.pairing.readAnswer(forged), 'INVALID_INVITATION', /no invitation this answer belongs to/); // another secret, another locator
+      const a = decodeAnswer(phone.pairing.answerCode(d2, answerSession));
+      for (let k = 0; k < MAX_PROOF_FAILURES; k++) {
+        expectFazt(() => pi.pairing.readAnswer(encodeAnswer({ ...a, tag: a.tag.map((b, i) => (i === k ? b ^ 0x80 : b)) })), 'PAIRING_FAILED', /tag is wrong/);
+      }
+      expectFazt(() => pi.pairing.readAnswer(encodeAnswer(a)), 'INVITATION_USED');
+      // withdraw
+      const inv3 = pi.pairing.createInvitation({ offer, addresses: [] });
+      expect(pi.pairing.withdraw(locatorOf(invitationFromCode(inv3.code).secret), 'test')).toBe(true);
+      expectFazt(() => pi.pairing.readAnswer(phone.pairing.answerCode(invitationFromCode(inv3.code), answerSession)), 'INVITATION_USED');
     });
   });
 }

@@ -3,7 +3,19 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import type { Cartridge } from '../cartridge/index.js';
 import { FaztError } from '../errors.js';
 import { b64u, fromB64u, isNodeId, nodeIdOf, normalizeNodeName, verifySignature, type MeshIdentity, type Sealer } from './identity.js';
-import { INVITE_SECRET_BYTES, invitationToCode, invitationToWords, type Invitation, type InviteAddress } from './invitation.js';
+import { encodeSession, type CompactSession } from './compact-sdp.js';
+import {
+  ANSWER_REF_BYTES,
+  ANSWER_TAG_BYTES,
+  decodeAnswer,
+  encodeAnswer,
+  fitInvitation,
+  INVITE_SECRET_BYTES,
+  invitationToCode,
+  invitationToWords,
+  type Invitation,
+  type InviteAddress,
+} from './invitation.js';
 import type { PeerRecord, PeerStore } from './peers.js';
 
 /**
@@ -96,6 +108,11 @@ export function locatorOf(secret: Uint8Array): string {
   return b64u(hmac(sha256, secret, utf8.encode('fazt/pair/v1/locator')).slice(0, 12));
 }
 
+/** An answer's tag (invitation.ts `encodeAnswer`): binds the joiner's id and WebRTC answer to the invitation. */
+function answerTag(secret: Uint8Array, locator: string, joinerId: string, session: CompactSession): Uint8Array {
+  return hmac(sha256, secret, transcript('fazt/pair/v1/answer', locator, joinerId, encodeSession(session))).slice(0, ANSWER_TAG_BYTES);
+}
+
 /** Constant-time comparison of two byte arrays. */
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -132,16 +149,20 @@ export class Pairing {
    * Makes a single-use invitation.
    * @param options.addresses where this node's HTTP API can be reached (best first, at most 4 kept).
    * @param options.ttlMs lifetime, ms (default 10 minutes, at most 1 hour).
-   * @throws FaztError `INVALID_ARGUMENT` for a lifetime outside 10 s – 1 h or a bad address.
+   * @param options.offer the inviter's WebRTC offer (direct pairing): the code carries it, trimmed
+   *   with its addresses to 140 bytes (`fitInvitation`).
+   * @throws FaztError `INVALID_ARGUMENT` for a lifetime outside 10 s – 1 h, a bad address or an offer
+   *   that cannot fit.
    */
-  createInvitation(options: { addresses?: InviteAddress[]; ttlMs?: number } = {}): CreatedInvitation {
+  createInvitation(options: { addresses?: InviteAddress[]; ttlMs?: number; offer?: CompactSession } = {}): CreatedInvitation {
     const ttl = options.ttlMs ?? DEFAULT_INVITE_TTL_MS;
     if (!Number.isFinite(ttl) || ttl < 10_000 || ttl > MAX_INVITE_TTL_MS) throw new FaztError('INVALID_ARGUMENT', 'An invitation lives between 10 seconds and 1 hour.');
     const now = this.cart.clock.now();
     // whole seconds, as the binary form carries them
     const expiresAt = Math.floor((now + ttl) / 1000) * 1000;
     const secret = crypto.getRandomValues(new Uint8Array(INVITE_SECRET_BYTES));
-    const invitation: Invitation = { secret, expiresAt, inviterId: this.identity.nodeId(), addresses: (options.addresses ?? []).slice(0, 4) };
+    let invitation: Invitation = { secret, expiresAt, inviterId: this.identity.nodeId(), addresses: (options.addresses ?? []).slice(0, 4) };
+    if (options.offer) invitation = fitInvitation({ ...invitation, offer: options.offer });
     const code = invitationToCode(invitation); // validates the addresses
     const db = this.cart.db;
     db.transaction(() => {
@@ -170,12 +191,12 @@ export class Pairing {
    * The inviter's side: checks a join and, when it holds, pairs with the joiner (single-use: of two
    * concurrent joins with the same invitation, one wins).
    * @param body the parsed JSON body of `POST /api/mesh/pair`.
-   * @param address the base URL the joiner's request came from, if known (kept as a hint only).
+   * @param options.joinerId the node the joiner must be (direct pairing: the id its answer named).
    * @throws FaztError `BAD_REQUEST` (malformed), `INVALID_INVITATION` (unknown locator),
    *   `INVITATION_EXPIRED`, `INVITATION_USED`, `PAIRING_FAILED` (wrong proof or signature, a key that
    *   does not match its id, or the node itself).
    */
-  accept(body: unknown): { response: JoinResponse; peer: PeerRecord } {
+  accept(body: unknown, options: { joinerId?: string } = {}): { response: JoinResponse; peer: PeerRecord } {
     if (!body || typeof body !== 'object') throw new FaztError('BAD_REQUEST', 'A pairing message is a JSON object.');
     const m = body as Record<string, unknown>;
     if (m.v !== 1) throw new FaztError('BAD_REQUEST', 'This pairing message is from another version of Fazt: update both nodes.');
@@ -194,6 +215,9 @@ export class Pairing {
     }
     if (!isNodeId(joinerId) || nodeIdOf(joinerKey) !== joinerId) throw new FaztError('PAIRING_FAILED', "The joining node's id does not match its key.");
     if (joinerId === this.identity.nodeId()) throw new FaztError('PAIRING_FAILED', 'A node cannot pair with itself: use the invitation on the other device.');
+    if (options.joinerId !== undefined && joinerId !== options.joinerId) {
+      throw new FaztError('PAIRING_FAILED', `The node that connected (${joinerId}) is not the one the answer named (${options.joinerId}): its key does not match.`);
+    }
 
     const db = this.cart.db;
     const now = this.cart.clock.now();
@@ -205,13 +229,7 @@ export class Pairing {
     const joinT = transcript('fazt/pair/v1/join', locator, joinerKey, writerId, name, nonceJ);
     const proofOk = equalBytes(hmac(sha256, secret, joinT), proof);
     if (!proofOk || !verifySignature(joinerKey, joinT, signature)) {
-      db.run(
-        `UPDATE mesh_invitations SET failures = failures + 1,
-           used_at = CASE WHEN failures + 1 >= ? THEN ? ELSE used_at END,
-           used_by = CASE WHEN failures + 1 >= ? THEN 'too many failures' ELSE used_by END
-         WHERE locator = ?`,
-        [MAX_PROOF_FAILURES, now, MAX_PROOF_FAILURES, locator],
-      );
+      this.countFailure(locator, now);
       throw new FaztError('PAIRING_FAILED', proofOk ? "The joining node's signature is wrong." : 'The joining node could not prove it holds this invitation.');
     }
     const nonceI = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
@@ -237,6 +255,67 @@ export class Pairing {
         signature: b64u(this.identity.sign(acceptT)),
       },
     };
+  }
+
+  /** Counts a wrong proof; the {@link MAX_PROOF_FAILURES}th withdraws the invitation. */
+  private countFailure(locator: string, now: number): void {
+    this.cart.db.run(
+      `UPDATE mesh_invitations SET failures = failures + 1,
+         used_at = CASE WHEN failures + 1 >= ? THEN ? ELSE used_at END,
+         used_by = CASE WHEN failures + 1 >= ? THEN 'too many failures' ELSE used_by END
+       WHERE locator = ?`,
+      [MAX_PROOF_FAILURES, now, MAX_PROOF_FAILURES, locator],
+    );
+  }
+
+  /** Withdraws one invitation (a direct pairing whose connection failed). @returns true when it was live. */
+  withdraw(locator: string, reason: string): boolean {
+    return this.cart.db.run('UPDATE mesh_invitations SET used_at = ?, used_by = ? WHERE locator = ? AND used_at IS NULL', [this.cart.clock.now(), reason.slice(0, 100), locator]).changes === 1;
+  }
+
+  /**
+   * The joiner's side of a direct invitation: its answer code (`FZA…`), carrying its WebRTC answer,
+   * its node id, and a tag made with the invitation's secret (see invitation.ts `encodeAnswer`).
+   * Candidates are dropped from the end until it fits 140 bytes.
+   * @throws FaztError `INVALID_ARGUMENT` for an answer that cannot fit even with one candidate.
+   */
+  answerCode(invitation: Invitation, session: CompactSession): string {
+    const locator = locatorOf(invitation.secret);
+    const ref = fromB64u(locator, 'locator', 12).slice(0, ANSWER_REF_BYTES);
+    const joinerId = this.identity.nodeId();
+    const s: CompactSession = { ...session, candidates: [...session.candidates] };
+    for (;;) {
+      try {
+        return encodeAnswer({ ref, joinerId, tag: answerTag(invitation.secret, locator, joinerId, s), session: s });
+      } catch (e) {
+        if (!(e instanceof FaztError) || !/at most/.test(e.message) || s.candidates.length <= 1) throw e;
+        s.candidates.pop();
+      }
+    }
+  }
+
+  /**
+   * The inviter's side of an answer code: finds the live invitation it answers and checks its tag.
+   * @returns the invitation's locator and expiry, the node the joiner claims to be, and its WebRTC answer.
+   * @throws FaztError `INVALID_INVITATION` (unreadable, or no such invitation), `INVITATION_USED`,
+   *   `INVITATION_EXPIRED`, `PAIRING_FAILED` (a tag not made with the secret: counted like a wrong
+   *   proof, the 5th withdraws the invitation).
+   */
+  readAnswer(code: string): { locator: string; expiresAt: number; joinerId: string; session: CompactSession } {
+    const a = decodeAnswer(code);
+    const db = this.cart.db;
+    const now = this.cart.clock.now();
+    const rows = db.query<InviteRow>('SELECT locator, secret, expires_at, used_at, failures FROM mesh_invitations WHERE substr(locator, 1, 8) = ?', [b64u(a.ref)]);
+    if (rows.length !== 1) throw new FaztError('INVALID_INVITATION', 'This node made no invitation this answer belongs to (or it was cleaned up): make a new invitation.');
+    const row = rows[0]!;
+    if (row.used_at !== null) throw new FaztError('INVITATION_USED', 'The invitation this answer belongs to was already used or withdrawn: invitations work once. Make a new one.');
+    if (row.expires_at < now) throw new FaztError('INVITATION_EXPIRED', 'The invitation this answer belongs to has expired: make a new one.');
+    const secret = this.sealer.open(SEAL_PURPOSE, new Uint8Array(row.secret));
+    if (!equalBytes(answerTag(secret, row.locator, a.joinerId, a.session), a.tag)) {
+      this.countFailure(row.locator, now);
+      throw new FaztError('PAIRING_FAILED', 'This answer was not made with the invitation (its tag is wrong): was it altered? Join again with the invitation.');
+    }
+    return { locator: row.locator, expiresAt: row.expires_at, joinerId: a.joinerId, session: a.session };
   }
 
   /**

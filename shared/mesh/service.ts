@@ -2,6 +2,7 @@ import type { Cartridge } from '../cartridge/index.js';
 import { FaztError } from '../errors.js';
 import type { Logger } from '../ports.js';
 import { MeshIdentity, type NodeIdentity, type Sealer } from './identity.js';
+import { DirectPairing, type DirectConnector, type DirectJoin } from './direct.js';
 import { parseInvitation, type InviteAddress } from './invitation.js';
 import { PeerLink, type LinkTransport } from './link.js';
 import { Pairing, type CreatedInvitation, type JoinResponse } from './pairing.js';
@@ -44,6 +45,8 @@ export class MeshService {
   private readonly pairedListeners = new Set<(peer: PeerRecord) => void>();
   private addresses: () => InviteAddress[] = () => [];
   private seq = 0;
+  /** Direct pairing: the offer and answer carried by the codes (docs/mesh.md "Pairing with no reachable server"). */
+  private readonly direct: DirectPairing;
 
   constructor(
     cart: Cartridge,
@@ -54,6 +57,40 @@ export class MeshService {
     this.identity = new MeshIdentity(cart, sealer, defaultName);
     this.peers = new PeerStore(cart);
     this.pairing = new Pairing(cart, this.identity, sealer, this.peers);
+    this.direct = new DirectPairing({
+      pairing: this.pairing,
+      logger,
+      now: () => cart.clock.now(),
+      attach: (t, i) => this.attach(t, i),
+      paired: (p) => this.paired(p),
+      addresses: () => this.addresses(),
+      selfId: () => this.identity.nodeId(),
+    });
+  }
+
+  /** Gives the host's WebRTC for direct pairing (node/mesh-direct.ts; the page's on the browser node). */
+  setDirectConnector(connector: DirectConnector | undefined): void {
+    this.direct.setConnector(connector);
+  }
+
+  /**
+   * Makes a direct invitation: its code carries a WebRTC offer, so the joiner needs no route to this
+   * node's HTTP API (see shared/mesh/direct.ts).
+   */
+  async inviteDirect(options: { addresses?: InviteAddress[]; ttlMs?: number } = {}): Promise<CreatedInvitation> {
+    const created = await this.direct.invite(options);
+    for (const l of this.invitedListeners) l();
+    return created;
+  }
+
+  /** The joiner's side of a direct invitation: the answer code at once, the pairing in `done` (see `DirectPairing.join`). */
+  joinDirect(input: string): Promise<DirectJoin> {
+    return this.direct.join(input);
+  }
+
+  /** The inviter's side: takes the answer code, connects and pairs (see `DirectPairing.accept`). */
+  acceptAnswer(code: string): Promise<PeerRecord> {
+    return this.direct.accept(code);
   }
 
   /** This node's id, name and public key (creating the identity on first use). */
@@ -257,8 +294,9 @@ export class MeshService {
     });
   }
 
-  /** Closes every link (at shutdown). */
+  /** Closes every link and pending direct connection (at shutdown). */
   closeAll(): void {
+    this.direct.closeAll();
     for (const link of [...this.links.values()]) link.close();
   }
 

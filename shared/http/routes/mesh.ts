@@ -1,6 +1,6 @@
 import { FaztError, isFaztError, statusOf, type FaztErrorCode } from '../../errors.js';
 import { LoginRateLimiter } from '../../auth/index.js';
-import { isNodeId, type PairRequester } from '../../mesh/index.js';
+import { isNodeId, parseInvitation, type InviteAddress, type PairRequester } from '../../mesh/index.js';
 import { jsonBody, param } from '../api-input.js';
 import { json } from '../responses.js';
 import type { ApiCall, ApiRouter } from '../router.js';
@@ -50,7 +50,19 @@ export const pairOverHttp: PairRequester = async (base, body) => {
   return answer;
 };
 
-/** Adds `/api/mesh`, `/api/mesh/invitations`, `/api/mesh/join`, `/api/mesh/pair` and `/api/mesh/peers…`. */
+/**
+ * The optional `addresses` of `POST /api/mesh/invitations`: the HTTP addresses the invitation names
+ * instead of the node's own (`[]` for none). @throws FaztError `BAD_REQUEST` for another shape.
+ */
+function inviteAddresses(v: unknown): InviteAddress[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || v.length > 4 || !v.every((a) => a && typeof a === 'object' && typeof a.host === 'string' && typeof a.port === 'number')) {
+    throw new FaztError('BAD_REQUEST', '"addresses" must be at most 4 of {"host": "192.168.1.20", "port": 8080} ([] for none).');
+  }
+  return v.map((a: { host: string; port: number }) => ({ host: a.host, port: a.port }));
+}
+
+/** Adds `/api/mesh`, `/api/mesh/invitations` (and `/answer`), `/api/mesh/join`, `/api/mesh/pair` and `/api/mesh/peers…`. */
 export function meshRoutes(api: ApiRouter): void {
   api.route('GET', '/api/mesh', 'admin', (c) => json(c.kernel.mesh.id()));
 
@@ -62,14 +74,39 @@ export function meshRoutes(api: ApiRouter): void {
   api.route('POST', '/api/mesh/invitations', 'admin', async (c) => {
     const b = await jsonBody(c);
     if (b.ttlMs !== undefined && typeof b.ttlMs !== 'number') throw new FaztError('BAD_REQUEST', '"ttlMs" must be a number of milliseconds.');
-    const inv = c.kernel.mesh.invite({ ttlMs: b.ttlMs as number | undefined });
-    return json({ code: inv.code, words: inv.words.join(' '), expiresAt: inv.expiresAt, addresses: inv.invitation.addresses }, 201);
+    if (b.direct !== undefined && typeof b.direct !== 'boolean') throw new FaztError('BAD_REQUEST', '"direct" must be true or false.');
+    const options = { ttlMs: b.ttlMs as number | undefined, addresses: inviteAddresses(b.addresses) };
+    const inv = b.direct ? await c.kernel.mesh.inviteDirect(options) : c.kernel.mesh.invite(options);
+    return json(
+      {
+        code: inv.code,
+        words: inv.words.join(' '),
+        expiresAt: inv.expiresAt,
+        addresses: inv.invitation.addresses,
+        direct: inv.invitation.offer !== undefined,
+        ...(inv.invitation.offer ? { candidates: inv.invitation.offer.candidates } : {}),
+      },
+      201,
+    );
+  });
+
+  // the inviter takes a direct invitation's answer code (docs/mesh.md "Pairing with no reachable server")
+  api.route('POST', '/api/mesh/invitations/answer', 'admin', async (c) => {
+    const b = await jsonBody(c);
+    if (typeof b.answer !== 'string') throw new FaztError('BAD_REQUEST', 'Send {"answer": "FZA…"} (the code the joining node gave).');
+    const peer = await c.kernel.mesh.acceptAnswer(b.answer);
+    return json({ peer: { nodeId: peer.nodeId, name: peer.name } }, 201);
   });
 
   api.route('POST', '/api/mesh/join', 'admin', async (c) => {
     const b = await jsonBody(c);
     if (typeof b.invitation !== 'string') throw new FaztError('BAD_REQUEST', 'Send {"invitation": "FZ1… or the 12 words", "peer"?: "http://host:port"}.');
     if (b.peer !== undefined && typeof b.peer !== 'string') throw new FaztError('BAD_REQUEST', '"peer" must be a URL like http://192.168.1.20:8080.');
+    if (b.peer === undefined && parseInvitation(b.invitation).offer) {
+      // a direct invitation: answer its offer; the pairing completes once the inviter takes the answer
+      const d = await c.kernel.mesh.joinDirect(b.invitation);
+      return json({ answer: d.answer, inviter: { nodeId: d.inviterId }, expiresAt: d.expiresAt }, 202);
+    }
     const peer = await c.kernel.mesh.join(b.invitation, pairOverHttp, b.peer as string | undefined);
     return json({ peer: { nodeId: peer.nodeId, name: peer.name } }, 201);
   });
