@@ -67,8 +67,13 @@ interface PeerState {
   connecting: boolean;
   delay: number;
   timer: ReturnType<typeof setTimeout> | undefined;
-  /** Resolves the attempt waiting for the worker's verdict on the handshake. */
-  verdict: ((v: { open: boolean; code?: string; message?: string }) => void) | undefined;
+}
+
+/** The worker's verdict on a link handshake. */
+interface Verdict {
+  open: boolean;
+  code?: string;
+  message?: string;
 }
 
 /** What the relay reports, for tests and the bench (`window.__faztMesh`). */
@@ -91,6 +96,8 @@ export class MeshRelayPage {
   private session = '';
   private instance = '';
   private readonly peers = new Map<string, PeerState>();
+  /** Attempts waiting for the worker's verdict on their handshake, by channel. */
+  private readonly verdicts = new Map<number, (v: Verdict) => void>();
   private conns = 0;
   private beatTimer: ReturnType<typeof setInterval> | undefined;
   private lastBeatAnswer = 0;
@@ -206,15 +213,14 @@ export class MeshRelayPage {
         return;
       }
       case 'close': {
+        // a link that ended during its handshake: the worker's verdict (why) follows this message
         const s = this.byConn(m.conn);
-        if (s) this.dropChannel(s);
+        if (s) this.dropChannel(s, true);
         return;
       }
-      case 'link': {
-        const s = this.byConn(m.conn);
-        s?.verdict?.({ open: m.open, code: m.code, message: m.message });
+      case 'link':
+        this.verdicts.get(m.conn)?.({ open: m.open, code: m.code, message: m.message });
         return;
-      }
     }
   }
 
@@ -235,7 +241,7 @@ export class MeshRelayPage {
     for (const p of list) {
       let s = this.peers.get(p.nodeId);
       if (!s) {
-        s = { peer: p, channel: undefined, connecting: false, delay: MIN_BACKOFF_MS, timer: undefined, verdict: undefined };
+        s = { peer: p, channel: undefined, connecting: false, delay: MIN_BACKOFF_MS, timer: undefined };
         this.peers.set(p.nodeId, s);
       }
       s.peer = p;
@@ -261,12 +267,15 @@ export class MeshRelayPage {
     }
   }
 
-  /** Closes a peer's channel (its link in the worker ends with it) and forgets it. */
-  private dropChannel(s: PeerState): void {
+  /**
+   * Closes a peer's channel (its link in the worker ends with it) and forgets it.
+   * @param byWorker the worker closed it: its verdict on a pending handshake follows.
+   */
+  private dropChannel(s: PeerState, byWorker = false): void {
     const ch = s.channel;
     if (!ch) return;
     s.channel = undefined;
-    s.verdict?.({ open: false, code: 'PEER_UNREACHABLE', message: 'The data channel closed.' });
+    if (!byWorker) this.verdicts.get(ch.conn)?.({ open: false, code: 'PEER_UNREACHABLE', message: 'The data channel closed.' });
     this.send({ t: 'closed', conn: ch.conn });
     try {
       ch.dc.close();
@@ -352,9 +361,9 @@ export class MeshRelayPage {
       d.on('close', () => {
         if (s.channel === channel) this.dropChannel(s);
       });
-      const verdict = new Promise<{ open: boolean; code?: string; message?: string }>((r) => (s.verdict = r));
+      const verdict = new Promise<Verdict>((r) => this.verdicts.set(conn, r));
       this.send({ t: 'open', conn, peer: s.peer.nodeId });
-      const v = await timed(verdict, HANDSHAKE_TIMEOUT_MS, 'the link handshake did not finish').finally(() => (s.verdict = undefined));
+      const v = await timed(verdict, HANDSHAKE_TIMEOUT_MS, 'the link handshake did not finish').finally(() => this.verdicts.delete(conn));
       if (!v.open) {
         if (s.channel === channel) this.dropChannel(s);
         return `${v.code ?? 'PEER_UNREACHABLE'}: ${v.message ?? 'refused'}`;
