@@ -8,7 +8,7 @@
  *
  * How the page connects: it creates a `MessageChannel` and posts {@link MeshRelayConnect} (the port
  * transferred) to the active worker; the worker answers on the port with `hello` and `peers`.
- * While it owns the relay the page posts {@link MeshRelayBeat} to the worker every second: the
+ * While it owns the relay the page posts {@link MeshRelayBeat} to the worker every {@link MESH_BEAT_MS}: the
  * message event keeps the worker alive (an idle worker is stopped after ~30 s, and the links with
  * it) and starts it again when it was stopped. A worker that does not know the beat's session (it
  * restarted: its sessions are gone) answers {@link MeshRelayUnknown} to the page, which then connects
@@ -85,7 +85,11 @@ export type WorkerToPage =
 
 /** Web Lock held by the page that owns the relay (one tab of the origin at a time). */
 export const MESH_RELAY_LOCK = 'fazt-mesh-relay';
-/** How often the owning page beats, ms. */
-export const MESH_BEAT_MS = 1_000;
+/**
+ * How often the owning page beats, ms. A stopped worker is started again by the next beat, so this
+ * bounds how long the links stay down after a stop (bench/mesh-browser.mjs); a beat is one small
+ * message event.
+ */
+export const MESH_BEAT_MS = 500;
 /** A session whose page sent nothing for this long is closed by the worker, ms. */
 export const MESH_SILENT_MS = 5_000;
