@@ -5,9 +5,10 @@
 // candidates and nothing else, so ICE pairs them at once and never waits on a LAN interface.
 //
 // As root: `unshare --net`. Otherwise: `unshare --map-root-user --net` (an unprivileged user
-// namespace, where `ip link set lo up` is allowed). Anything that fails (no unshare, no `ip`,
-// user namespaces disabled) ends this script with a non-zero exit and the reason: the callers fail
-// loudly rather than skip.
+// namespace, where `ip link set lo up` is allowed), or, where user namespaces are disabled,
+// `sudo -n unshare --net` and back to this user with `setpriv` inside. Anything that fails (no
+// unshare, no `ip`, no way to a namespace) ends this script with a non-zero exit and the reason:
+// the callers fail loudly rather than skip.
 //
 //   node e2e/netns/run-in-netns.mjs -- CMD ARGS…
 import { spawnSync } from 'node:child_process';
@@ -19,12 +20,25 @@ if (!cmd.length) {
   process.exit(2);
 }
 const root = typeof process.getuid === 'function' && process.getuid() === 0;
-const unshare = root ? ['--net'] : ['--map-root-user', '--net'];
 // inside: bring loopback up, then exec the command with its arguments ("$@")
-const script = 'set -e; ip link set lo up; export FAZT_NETNS=1; exec "$@"';
-const r = spawnSync('unshare', [...unshare, 'sh', '-c', script, 'sh', ...cmd], { stdio: 'inherit', env: process.env });
+const inside = 'set -e; ip link set lo up; export FAZT_NETNS=1; exec "$@"';
+const works = (args) => spawnSync(args[0], args.slice(1), { stdio: 'ignore' }).status === 0;
+let argv;
+if (root) argv = ['unshare', '--net', 'sh', '-c', inside, 'sh'];
+else if (works(['unshare', '--map-root-user', '--net', 'true'])) argv = ['unshare', '--map-root-user', '--net', 'sh', '-c', inside, 'sh'];
+else if (works(['sudo', '-n', 'true'])) {
+  // user namespaces are not allowed here: make the namespace as root, then drop back to this user in it
+  const uid = process.getuid();
+  const gid = process.getgid();
+  const back = `set -e; ip link set lo up; export FAZT_NETNS=1; exec setpriv --reuid=${uid} --regid=${gid} --init-groups "$@"`;
+  argv = ['sudo', '-n', '--preserve-env', 'unshare', '--net', 'sh', '-c', back, 'sh'];
+} else {
+  console.error('run-in-netns: cannot make a network namespace: not root, unprivileged user namespaces are disabled (unshare --map-root-user failed), and no password-less sudo.');
+  process.exit(3);
+}
+const r = spawnSync(argv[0], [...argv.slice(1), ...cmd], { stdio: 'inherit', env: process.env });
 if (r.error) {
-  console.error(`run-in-netns: could not start unshare (${r.error.message}); install util-linux (unshare) and iproute2 (ip).`);
+  console.error(`run-in-netns: could not start ${argv[0]} (${r.error.message}); install util-linux (unshare) and iproute2 (ip).`);
   process.exit(3);
 }
 if (r.signal) {
