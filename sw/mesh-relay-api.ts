@@ -8,7 +8,7 @@
  *
  * How the page connects: it creates a `MessageChannel` and posts {@link MeshRelayConnect} (the port
  * transferred) to the active worker; the worker answers on the port with `hello` and `peers`.
- * While it owns the relay the page posts {@link MeshRelayBeat} to the worker every {@link MESH_BEAT_MS}: the
+ * While it owns the relay and has a peer to reach, the page posts {@link MeshRelayBeat} to the worker every {@link MESH_BEAT_MS}: the
  * message event keeps the worker alive (an idle worker is stopped after ~30 s, and the links with
  * it) and starts it again when it was stopped. A worker that does not know the beat's session (it
  * restarted: its sessions are gone) answers {@link MeshRelayUnknown} to the page, which then connects

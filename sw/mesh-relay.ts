@@ -5,7 +5,7 @@
  * the link over it. The link's keys and handshake stay in this worker.
  *
  * One session at a time: the page that owns the relay (a Web Lock on the page side) connects; a new
- * connect ends the previous session and its links. A session whose page fell silent for
+ * connect ends the previous session and its links. A session with links whose page fell silent for
  * {@link MESH_SILENT_MS} (closed, crashed, frozen) is ended too, so `GET /api/mesh/peers` never says
  * `connected` for a link nobody carries. Every open link is pinged every {@link LIVENESS_MS} (and at
  * once after a network change): a link whose peer does not answer is closed, and the page connects
@@ -55,7 +55,8 @@ class Session {
     this.post({ t: 'hello', instance });
     this.queue = this.queue.then(() => this.sendPeers());
     this.watchdog = setInterval(() => {
-      if (Date.now() - this.lastSeen > MESH_SILENT_MS) this.end('the page went silent');
+      // a page with links beats; one without any may be quiet (it beats again once it has peers)
+      if (this.conns.size > 0 && Date.now() - this.lastSeen > MESH_SILENT_MS) this.end('the page went silent');
       else if (this.kernel && this.kernelOf.current() !== this.kernel) this.queue = this.queue.then(() => this.rebind());
     }, 1_000);
     this.liveness = setInterval(() => this.verify(), LIVENESS_MS);

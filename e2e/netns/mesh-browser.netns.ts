@@ -69,6 +69,9 @@ test('the phone pairs with headless nodes and keeps authenticated WebRTC links t
     expect(me.nodeId).toMatch(/^[a-z2-7]{16}$/);
 
     await test.step('pair (same origin) and exchange authenticated pings both ways', async () => {
+      // with no peers the page does not beat: the worker may sleep, and the join wakes it
+      await stopWorkers(page);
+      await page.waitForTimeout(1_000);
       await pair(page, hub);
       await expect.poll(async () => (await devicePeer(page, hub.id))?.connected, { timeout: 20_000 }).toBe(true);
       const seen = (await hubApi(hub, 'GET', '/api/mesh/peers')).json.peers;

@@ -101,6 +101,7 @@ export class MeshRelayPage {
   private conns = 0;
   private beatTimer: ReturnType<typeof setInterval> | undefined;
   private lastBeatAnswer = 0;
+  private beating = false;
   private reconnecting = false;
   private stopped = false;
   readonly stats: MeshRelayStats = { sessions: 0, linksOpened: 0, connected: [], owner: false };
@@ -147,6 +148,7 @@ export class MeshRelayPage {
     this.port = channel.port1;
     this.session = randomId('s');
     this.instance = '';
+    this.beating = false;
     this.lastBeatAnswer = Date.now();
     channel.port1.onmessage = (e: MessageEvent<WorkerToPage>) => this.onMessage(e.data);
     const w = await this.worker();
@@ -174,9 +176,21 @@ export class MeshRelayPage {
     else if (m.type === 'fazt:mesh-started' && this.instance && m.instance !== this.instance) void this.reconnect('the worker restarted');
   }
 
-  /** Keeps the worker alive (and starts it again when it was stopped); notices a relay that died. */
+  /**
+   * Keeps the worker alive (and starts it again when it was stopped); notices a relay that died.
+   * Only while there is a peer to keep a link to: otherwise the worker may sleep (a pairing wakes it,
+   * and a starting worker tells the page).
+   */
   private async beat(): Promise<void> {
     if (this.stopped) return;
+    if (![...this.peers.values()].some((s) => s.peer.addresses.length > 0)) {
+      this.beating = false;
+      return;
+    }
+    if (!this.beating) {
+      this.beating = true;
+      this.lastBeatAnswer = Date.now();
+    }
     if (Date.now() - this.lastBeatAnswer > BEAT_TIMEOUT_MS) return void this.reconnect('the worker stopped answering');
     try {
       (await this.worker()).postMessage({ type: 'fazt:mesh-beat', session: this.session });
