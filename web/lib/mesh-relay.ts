@@ -113,6 +113,21 @@ export class MeshRelayPage {
     this.stats.owner = true;
     this.container.addEventListener('message', (e: MessageEvent) => this.onWorkerNotice(e.data as MeshRelayUnknown | MeshRelayStarted));
     this.container.addEventListener('controllerchange', () => void this.reconnect('a new worker version took over'));
+    // A page's open MessagePort to the active worker keeps Chromium from activating a new version
+    // (skipWaiting waits until the old one has no work): once a new version is installed, let go of
+    // the old one; `controllerchange` then connects to the new one.
+    void this.container.ready.then((reg) => {
+      const watch = (w: ServiceWorker | null) => {
+        if (!w) return;
+        const check = () => {
+          if (w.state === 'installed' || w.state === 'activating') this.release();
+        };
+        w.addEventListener('statechange', check);
+        check();
+      };
+      watch(reg.installing ?? reg.waiting);
+      reg.addEventListener('updatefound', () => watch(reg.installing));
+    });
     addEventListener('online', () => this.networkChanged());
     (navigator as Navigator & { connection?: EventTarget }).connection?.addEventListener?.('change', () => this.networkChanged());
     addEventListener('pagehide', () => this.stop());
@@ -127,6 +142,17 @@ export class MeshRelayPage {
     clearInterval(this.beatTimer);
     this.send({ t: 'bye' });
     for (const s of this.peers.values()) this.dropChannel(s);
+  }
+
+  /** Closes the relay port and every channel (a new worker version is about to take over). */
+  private release(): void {
+    for (const s of this.peers.values()) this.dropChannel(s);
+    try {
+      this.port?.close();
+    } catch {
+      // closed already
+    }
+    this.port = undefined;
   }
 
   private async worker(): Promise<ServiceWorker> {
@@ -308,6 +334,8 @@ export class MeshRelayPage {
   /** One attempt to reach a peer: each of its addresses in turn, then backoff when none worked. */
   private async attempt(s: PeerState): Promise<void> {
     if (this.stopped || s.channel || s.connecting || this.peers.get(s.peer.nodeId) !== s) return;
+    // between two worker versions (released, not yet reconnected): try again in a moment
+    if (!this.port) return this.schedule(s, 200);
     s.connecting = true;
     this.send({ t: 'attempt', peer: s.peer.nodeId, state: 'connecting' });
     const errors: string[] = [];
