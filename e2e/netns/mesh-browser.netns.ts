@@ -5,8 +5,11 @@
  * loopback WebRTC. Runs inside a loopback-only network namespace: start it through
  * `e2e/mesh-browser.spec.ts` (or `node e2e/netns/run-in-netns.mjs -- npx playwright test --config e2e/netns/playwright.config.ts`).
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test, type Page } from '@playwright/test';
-import { createToken, expect, startNode, type FaztNode } from '../fixtures.js';
+import { createToken, expect, REPO_ROOT, startNode, type FaztNode } from '../fixtures.js';
 import { device, openPwa, stopWorkers } from '../pwa-fixtures.js';
 import { startImpostor } from './impostor.js';
 
@@ -29,8 +32,8 @@ async function hubApi(hub: Hub, method: string, path: string, body?: unknown): P
   return { status: r.status, json: await r.json().catch(() => undefined) };
 }
 
-async function startHub(opts: { port?: number; dbPath?: string } = {}): Promise<Hub> {
-  const node = await startNode({ ...opts, args: ['--no-example'] });
+async function startHub(opts: { port?: number; dbPath?: string; web?: string } = {}): Promise<Hub> {
+  const node = await startNode({ port: opts.port, dbPath: opts.dbPath, args: ['--no-example'], env: opts.web ? { FAZT_WEB_DIR: opts.web } : {} });
   const token = await createToken(node);
   const hub: Hub = { node, token, id: '' };
   hub.id = (await hubApi(hub, 'GET', '/api/mesh')).json.nodeId;
@@ -58,7 +61,10 @@ async function pair(page: Page, hub: Hub): Promise<void> {
 }
 
 test('the phone pairs with headless nodes and keeps authenticated WebRTC links through restarts', async ({ page }) => {
-  const hub = await startHub();
+  // the hub serves its own copy of the build, so the test can ship a new worker version
+  const web = fs.mkdtempSync(path.join(os.tmpdir(), 'fazt-web-'));
+  fs.cpSync(path.join(REPO_ROOT, 'dist', 'web'), web, { recursive: true });
+  const hub = await startHub({ web });
   let other: Hub | undefined;
   page.on('console', (m) => {
     if (/mesh relay/.test(m.text())) console.log(`[page] ${m.text()}`);
@@ -105,6 +111,20 @@ test('the phone pairs with headless nodes and keeps authenticated WebRTC links t
       expect(fromDevice.status, fromDevice.text).toBe(200);
     });
 
+    await test.step('a new worker version takes over: the link moves to it', async () => {
+      const before = (await stats(page))!.linksOpened;
+      await page.evaluate(() => {
+        (globalThis as any).__changed = false;
+        navigator.serviceWorker.addEventListener('controllerchange', () => ((globalThis as any).__changed = true));
+      });
+      fs.appendFileSync(path.join(web, 'sw.js'), '\n// v2\n');
+      await page.evaluate(async () => (await navigator.serviceWorker.getRegistration('/'))!.update());
+      await page.waitForFunction(() => (globalThis as any).__changed, undefined, { timeout: 30_000 });
+      await expect.poll(async () => (await stats(page))!.linksOpened, { timeout: 20_000 }).toBeGreaterThan(before);
+      const fromHub = await hubApi(hub, 'POST', `/api/mesh/peers/${me.nodeId}/ping`, {});
+      expect(fromHub.status, JSON.stringify(fromHub.json)).toBe(200);
+    });
+
     await test.step('a second tab does not take the relay while the first holds it', async () => {
       const tab = await page.context().newPage();
       await tab.goto(hub.node.origin + '/');
@@ -130,7 +150,7 @@ test('the phone pairs with headless nodes and keeps authenticated WebRTC links t
     });
 
     await test.step('the hub restarts (same cartridge, same port): the link comes back', async () => {
-      const restarted = await startHub({ port: hub.node.port, dbPath: hub.node.dbPath });
+      const restarted = await startHub({ port: hub.node.port, dbPath: hub.node.dbPath, web });
       expect(restarted.id).toBe(hub.id);
       Object.assign(hub, restarted);
       await expect.poll(async () => (await devicePeer(page, hub.id))?.connected, { timeout: 60_000 }).toBe(true);
@@ -164,5 +184,6 @@ test('the phone pairs with headless nodes and keeps authenticated WebRTC links t
   } finally {
     await other?.node.stop();
     await hub.node.stop();
+    fs.rmSync(web, { recursive: true, force: true });
   }
 });
