@@ -158,6 +158,18 @@ test('the phone pairs with headless nodes and keeps authenticated WebRTC links t
       expect(fromHub.status, JSON.stringify(fromHub.json)).toBe(200);
     });
 
+    await test.step('the hub is killed (no goodbye): the device says so within seconds, and reconnects when it is back', async () => {
+      const t0 = Date.now();
+      hub.node.proc.kill('SIGKILL');
+      await new Promise((r) => hub.node.proc.once('exit', r));
+      // the worker pings its links every 10 s; one that does not answer in 5 s is closed
+      await expect.poll(async () => (await devicePeer(page, hub.id))?.connected, { timeout: 30_000 }).toBe(false);
+      console.log(`a killed hub was noticed after ${Date.now() - t0} ms`);
+      const restarted = await startHub({ port: hub.node.port, dbPath: hub.node.dbPath, web });
+      Object.assign(hub, restarted);
+      await expect.poll(async () => (await devicePeer(page, hub.id))?.connected, { timeout: 60_000 }).toBe(true);
+    });
+
     await test.step('a hub on another origin: pairing crosses origins (CORS) and a second link opens', async () => {
       other = await startHub();
       await pair(page, other);
