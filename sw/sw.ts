@@ -23,6 +23,8 @@ import { DeviceNode, DEVICE_OWNER, errorJson } from './device-node.js';
 import { deviceApi, exposeOn } from './device-endpoint.js';
 import { assetUrls } from './precached.js';
 import type { DeviceConnectMessage } from './device-api.js';
+import { MeshRelay } from './mesh-relay.js';
+import type { MeshRelayBeat, MeshRelayConnect, MeshRelayStarted, MeshRelayUnknown } from './mesh-relay-api.js';
 
 declare const self: ServiceWorkerGlobalScope & { __WB_MANIFEST: Array<PrecacheEntry | string> };
 
@@ -37,11 +39,36 @@ cleanupOutdatedCaches();
 
 const node = new DeviceNode({ version: __FAZT_VERSION__, scriptMs: SCRIPT_EVALUATED });
 const api = deviceApi(node);
+const relayLogger = {
+  info: (msg: string, fields?: Record<string, unknown>) => console.info(JSON.stringify({ level: 'info', msg, ...fields })),
+  warn: (msg: string, fields?: Record<string, unknown>) => console.warn(JSON.stringify({ level: 'warn', msg, ...fields })),
+  error: (msg: string, fields?: Record<string, unknown>) => console.error(JSON.stringify({ level: 'error', msg, ...fields })),
+};
+// the mesh links of the device node, carried by the page's data channels (sw/mesh-relay.ts)
+const relay = new MeshRelay(
+  {
+    ready: async () => {
+      await node.ready();
+      return node.current;
+    },
+    current: () => node.current,
+  },
+  relayLogger,
+);
+
+/** Tells the dashboard windows that this worker instance started (their relay session died with the previous one). */
+async function announceStart(): Promise<void> {
+  const started: MeshRelayStarted = { type: 'fazt:mesh-started', instance: relay.instance };
+  for (const c of await self.clients.matchAll({ type: 'window' })) c.postMessage(started);
+}
 
 // A restarted (already active) worker opens the cartridge at once; a new version waits until it is
 // activated, so it never takes the cartridge from the version still serving.
 DeviceNode.prefetch(assetUrls(manifest));
-if (self.serviceWorker?.state === 'activated') void node.ready();
+if (self.serviceWorker?.state === 'activated') {
+  void node.ready();
+  void announceStart().catch(() => {});
+}
 
 self.addEventListener('install', () => {
   void self.skipWaiting();
@@ -52,9 +79,14 @@ self.addEventListener('activate', (event) => {
 });
 
 self.addEventListener('message', (event) => {
-  const data = event.data as Partial<DeviceConnectMessage> | undefined;
+  const data = event.data as Partial<DeviceConnectMessage> | Partial<MeshRelayConnect> | Partial<MeshRelayBeat> | undefined;
   if (data?.type === 'fazt:connect' && data.port) exposeOn(data.port, api);
-  // 'fazt:keepalive': the message event itself keeps the worker alive a while longer
+  else if (data?.type === 'fazt:mesh' && data.port && typeof data.session === 'string') relay.connect(data.port, data.session);
+  else if (data?.type === 'fazt:mesh-beat' && typeof data.session === 'string' && !relay.beat(data.session)) {
+    const unknown: MeshRelayUnknown = { type: 'fazt:mesh-unknown', session: data.session };
+    (event.source as Client | null)?.postMessage(unknown);
+  }
+  // 'fazt:keepalive' (and every beat): the message event itself keeps the worker alive a while longer
 });
 
 /** True for paths the hub (the network) answers. */

@@ -19,7 +19,13 @@ async function shareWhenControlled(): Promise<void> {
 watchInstallOffer();
 registerDeviceWorker().then(
   (registration) => {
-    if (registration) shareWhenControlled().catch((e) => console.info('device node: WebAssembly not kept compiled:', e));
+    if (!registration) return;
+    shareWhenControlled().catch((e) => console.info('device node: WebAssembly not kept compiled:', e));
+    // the device node's links to its paired peers (WebRTC lives in the page; PeerJS loads only when there are peers)
+    import('./lib/mesh-relay.js').then(
+      (m) => m.startMeshRelay(),
+      (e) => console.warn('mesh relay not loaded:', e),
+    );
   },
   (e) => console.warn('device node: service worker not registered:', e),
 );

@@ -24,6 +24,23 @@ import { PeerStore, type PeerRecord } from './peers.js';
 export interface PeerStatus extends PeerRecord {
   /** A link to it is open now. */
   connected: boolean;
+  /** What the host's transport is doing about it while no link is open, when the host says ({@link MeshService.setTransportState}). */
+  transport?: TransportState;
+}
+
+/**
+ * What a host's transport is doing about a peer that has no open link, for the dashboard:
+ * - `connecting`: an attempt is under way;
+ * - `waiting`: the last attempt failed (`error`), the next is due at `retryAt`.
+ */
+export interface TransportState {
+  state: 'connecting' | 'waiting';
+  /** Why the last attempt failed: `CODE: message` (a Fazt error code when the link refused, e.g. `PAIRING_FAILED`). */
+  error?: string;
+  /** When the next attempt is due, ms since the epoch. */
+  retryAt?: number;
+  /** When this state was reported, ms since the epoch. */
+  at: number;
 }
 
 /** How a joiner reaches an inviter's `POST /api/mesh/pair`. */
@@ -47,6 +64,7 @@ export class MeshService {
   private seq = 0;
   /** Direct pairing: the offer and answer carried by the codes (docs/mesh.md "Pairing with no reachable server"). */
   private readonly direct: DirectPairing;
+  private readonly transports = new Map<string, TransportState>();
 
   constructor(
     cart: Cartridge,
@@ -107,7 +125,20 @@ export class MeshService {
 
   /** Every paired peer with whether a link to it is open. */
   status(): PeerStatus[] {
-    return this.peers.list().map((p) => ({ ...p, connected: this.links.get(p.nodeId)?.open ?? false }));
+    return this.peers.list().map((p) => {
+      const connected = this.links.get(p.nodeId)?.open ?? false;
+      const transport = connected ? undefined : this.transports.get(p.nodeId);
+      return { ...p, connected, ...(transport ? { transport } : {}) };
+    });
+  }
+
+  /**
+   * Records what the host's transport is doing about a peer (shown by {@link status} while no link
+   * to it is open); `undefined` forgets it.
+   */
+  setTransportState(nodeId: string, state: Omit<TransportState, 'at'> | undefined): void {
+    if (state) this.transports.set(nodeId, { ...state, at: Date.now() });
+    else this.transports.delete(nodeId);
   }
 
   /** True when a link to the peer is open. */
@@ -229,18 +260,22 @@ export class MeshService {
    * @param initiatorOf for an outgoing connection: the node id it must reach.
    * @returns `receive`, to be called with every message the transport delivers; `closed`, for the
    *   host to call when the transport closes by itself; `handshake`, resolving `true` when the link
-   *   opened and `false` when it ended before (refused, timed out, closed).
+   *   opened and `false` when it ended before (refused, timed out, closed); `ended`, resolving when
+   *   the link ends, with the error that ended it (`undefined` for a clean close).
    * @throws FaztError `NOT_PAIRED` for an outgoing connection to an unpaired node.
    */
   attach(
     transport: LinkTransport,
     initiatorOf?: string,
-  ): { receive: (m: string | Uint8Array | ArrayBuffer) => void; closed: () => void; handshake: Promise<boolean> } {
+  ): { receive: (m: string | Uint8Array | ArrayBuffer) => void; closed: () => void; handshake: Promise<boolean>; ended: Promise<FaztError | undefined> } {
     let link: PeerLink;
     let settle!: (opened: boolean) => void;
     const handshake = new Promise<boolean>((r) => (settle = r));
+    let end!: (error: FaztError | undefined) => void;
+    const ended = new Promise<FaztError | undefined>((r) => (end = r));
     const onClose = (error?: FaztError) => {
       settle(false);
+      end(error);
       const id = link.peerId;
       if (id && this.links.get(id) === link) {
         this.links.delete(id);
@@ -263,6 +298,7 @@ export class MeshService {
           }
         }
         this.links.set(id, link);
+        this.transports.delete(id);
         if (old && old !== link) old.close();
         link.send({ t: 'info', name: this.identity.name() });
         this.emit(id, true);
@@ -271,7 +307,7 @@ export class MeshService {
       onClose,
     }, initiatorOf);
     if (initiatorOf) link.start();
-    return { receive: (m) => link.receive(m), closed: () => link.close(), handshake };
+    return { receive: (m) => link.receive(m), closed: () => link.close(), handshake, ended };
   }
 
   /**

@@ -2,7 +2,7 @@ import { FaztError, isFaztError, statusOf, type FaztErrorCode } from '../../erro
 import { LoginRateLimiter } from '../../auth/index.js';
 import { isNodeId, parseInvitation, type InviteAddress, type PairRequester } from '../../mesh/index.js';
 import { jsonBody, param } from '../api-input.js';
-import { json } from '../responses.js';
+import { errorResponse, json } from '../responses.js';
 import type { ApiCall, ApiRouter } from '../router.js';
 
 /**
@@ -19,6 +19,21 @@ const PAIR_TIMEOUT_MS = 10_000;
 const source = (c: ApiCall) => c.ctx.source ?? c.ctx.peer ?? 'unknown';
 
 /**
+ * CORS (Fetch standard §3.2) of the public `POST /api/mesh/pair`, the only admin API route another
+ * origin may call: a browser node whose dashboard was served by another hub pairs with this node
+ * from its service worker. Any origin may send it (it proves an invitation, it carries no cookie and
+ * gets none: `Access-Control-Allow-Credentials` is never sent); every other `/api/...` route answers
+ * no CORS header, so other origins cannot read it.
+ */
+const PAIR_CORS: Readonly<Record<string, string>> = { 'access-control-allow-origin': '*', vary: 'origin' };
+
+/** The same response with the pairing endpoint's CORS headers. */
+function withPairCors(res: Response): Response {
+  for (const [k, v] of Object.entries(PAIR_CORS)) res.headers.set(k, v);
+  return res;
+}
+
+/**
  * Sends the joiner's message to the inviter's `POST /api/mesh/pair` with the platform's `fetch`.
  * An answer that is an error of the inviter's is rethrown as that error (its code, when it is one
  * of ours); no answer at all is `PEER_UNREACHABLE`.
@@ -32,6 +47,9 @@ export const pairOverHttp: PairRequester = async (base, body) => {
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(PAIR_TIMEOUT_MS),
       redirect: 'error',
+      // the public endpoint needs no cookie: never send the owner's (a browser node's worker would)
+      credentials: 'omit',
+      referrerPolicy: 'no-referrer',
     });
   } catch (e) {
     throw new FaztError('PEER_UNREACHABLE', `no answer (${(e as Error).message})`);
@@ -111,24 +129,43 @@ export function meshRoutes(api: ApiRouter): void {
     return json({ peer: { nodeId: peer.nodeId, name: peer.name } }, 201);
   });
 
-  // public: the joiner proves it holds an invitation (shared/mesh/pairing.ts); limited per source
+  // public: the joiner proves it holds an invitation (shared/mesh/pairing.ts); limited per source;
+  // callable from any origin (PAIR_CORS), answers and refusals alike
   api.route('POST', '/api/mesh/pair', null, async (c) => {
     const from = source(c);
-    const wait = pairLimiter.retryAfter(from);
-    if (wait > 0) throw new FaztError('RATE_LIMITED', `Too many failed pairing attempts from this address; try again in ${wait} s.`);
-    const b = await jsonBody(c);
     try {
-      const answer = c.kernel.mesh.acceptPairing(b);
-      pairLimiter.succeed(from);
-      return json(answer);
+      const wait = pairLimiter.retryAfter(from);
+      if (wait > 0) throw new FaztError('RATE_LIMITED', `Too many failed pairing attempts from this address; try again in ${wait} s.`);
+      const b = await jsonBody(c);
+      try {
+        const answer = c.kernel.mesh.acceptPairing(b);
+        pairLimiter.succeed(from);
+        return withPairCors(json(answer));
+      } catch (e) {
+        if (isFaztError(e) && e.code !== 'INVITATION_EXPIRED') pairLimiter.fail(from);
+        throw e;
+      }
     } catch (e) {
-      if (isFaztError(e) && e.code !== 'INVITATION_EXPIRED') pairLimiter.fail(from);
-      throw e;
+      if (!isFaztError(e)) c.kernel.ports.logger.error('api error', { path: c.url.pathname, error: String((e as Error)?.stack ?? e) });
+      return withPairCors(errorResponse(e));
     }
   });
 
+  // the CORS preflight of a cross-origin pairing request (its JSON body makes it non-simple); also
+  // allows a request from a public page to this private address (Private Network Access)
+  api.route('OPTIONS', '/api/mesh/pair', null, (c) => {
+    const headers: Record<string, string> = {
+      ...PAIR_CORS,
+      'access-control-allow-methods': 'POST',
+      'access-control-allow-headers': 'content-type',
+      'access-control-max-age': '600',
+    };
+    if (c.request.headers.get('access-control-request-private-network') === 'true') headers['access-control-allow-private-network'] = 'true';
+    return new Response(null, { status: 204, headers });
+  });
+
   api.route('GET', '/api/mesh/peers', 'admin', (c) =>
-    json({ peers: c.kernel.mesh.status().map((p) => ({ nodeId: p.nodeId, name: p.name, connected: p.connected, lastSeen: p.lastSeen, pairedAt: p.pairedAt, addresses: p.addresses })) }),
+    json({ peers: c.kernel.mesh.status().map((p) => ({ nodeId: p.nodeId, name: p.name, connected: p.connected, lastSeen: p.lastSeen, pairedAt: p.pairedAt, addresses: p.addresses, ...(p.transport ? { transport: p.transport } : {}) })) }),
   );
 
   api.route('DELETE', '/api/mesh/peers/:id', 'admin', (c) => {
