@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openCartridge, MeshService, type Logger } from '../shared/index.js';
 import { SecretStore } from '../shared/storage/index.js';
 import { BetterSqliteDatabase } from './sqlite.js';
-import { MeshHost } from './mesh-host.js';
+import { loadPeerJs, MAX_PENDING_HANDSHAKES, MeshHost, peerOptions, type DataConnection } from './mesh-host.js';
 import { removeTempDirs, tempDir } from './test-helpers.js';
 
 const quiet: Logger = { info() {}, warn() {}, error() {} };
@@ -126,4 +126,59 @@ describe('two nodes over real WebRTC', () => {
     await waitFor('pi to forget the laptop', () => pi.mesh.status().length === 0);
     expect(again.mesh.status()).toEqual([]);
   }, 40_000);
+});
+
+describe('a flood of connections from a stranger', () => {
+  it('holds at most 8 handshakes, drops the rest, keeps the paired link answering, and recovers', async () => {
+    const pi = await startMeshNode('pi');
+    const laptop = await startMeshNode('laptop');
+    nodes.push(pi, laptop);
+    const piId = pi.mesh.id().nodeId;
+    await pairOverHttp(pi, laptop);
+    laptop.host.kick();
+    await waitFor('the paired link', () => laptop.mesh.connected(piId) && pi.mesh.connected(laptop.mesh.id().nodeId));
+
+    // a stranger registers on pi's signaling server and opens 30 data channels to pi's node id, then
+    // says nothing on them: each would hold a handshake until its 10 s timeout
+    const Peer = await loadPeerJs();
+    const stranger = new Peer(`flood-${Date.now().toString(36)}`, peerOptions(pi.url));
+    await new Promise<void>((resolve, reject) => {
+      stranger.on('open', () => resolve());
+      stranger.on('error', reject);
+    });
+    const FLOOD = 30;
+    let opened = 0;
+    let closed = 0;
+    const conns: DataConnection[] = [];
+    for (let i = 0; i < FLOOD; i++) {
+      const c = stranger.connect(piId, { reliable: true, serialization: 'raw' });
+      c.on('open', () => opened++);
+      c.on('close', () => closed++);
+      c.on('error', () => undefined);
+      conns.push(c);
+    }
+    let most = 0;
+    const sampler = setInterval(() => (most = Math.max(most, pi.host.pendingHandshakeCount)), 5);
+    try {
+      await waitFor('pi to have dropped the connections over the cap', () => pi.host.droppedConnections >= FLOOD - MAX_PENDING_HANDSHAKES, 20_000);
+      // while the flood holds every handshake slot: the paired link still answers, and so does HTTP
+      expect(await laptop.mesh.ping(piId)).toBeGreaterThan(0);
+      const refused = await fetch(`${pi.url}/api/mesh/pair`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(refused.status).toBe(403);
+      expect(pi.host.pendingHandshakeCount).toBeLessThanOrEqual(MAX_PENDING_HANDSHAKES);
+      // the silent ones time out and are let go (handshake timeout 10 s)
+      await waitFor('the held handshakes to time out', () => pi.host.pendingHandshakeCount === 0, 20_000);
+    } finally {
+      clearInterval(sampler);
+      stranger.destroy();
+    }
+    console.log(`flood: ${FLOOD} connections, ${opened} opened, ${closed} closed, ${pi.host.droppedConnections} dropped at the cap, most handshakes at once ${most}`);
+    expect(most).toBeLessThanOrEqual(MAX_PENDING_HANDSHAKES);
+    expect(most).toBeGreaterThan(0);
+    expect(pi.mesh.status().map((p) => p.name)).toEqual(['laptop']);
+    expect(pi.mesh.connected(laptop.mesh.id().nodeId)).toBe(true);
+    // a paired node that connects after the flood still gets its link
+    laptop.mesh.closeAll();
+    await waitFor('the link again after the flood', () => laptop.mesh.connected(piId) && pi.mesh.connected(laptop.mesh.id().nodeId), 20_000);
+  }, 75_000);
 });

@@ -28,8 +28,8 @@ const MAX_BACKOFF_MS = 30_000;
 /** Path of the signaling server on the node's HTTP server. */
 export const SIGNALING_PATH = '/peerjs';
 
-// The parts of PeerJS used here (peerjs 1.5).
-interface DataConnection {
+/** The parts of a PeerJS 1.5 `DataConnection` used here. */
+export interface DataConnection {
   peer: string;
   open: boolean;
   send(data: unknown): void;
@@ -38,7 +38,8 @@ interface DataConnection {
   on(event: 'data', cb: (data: unknown) => void): void;
   on(event: 'error', cb: (e: Error) => void): void;
 }
-interface PeerClient {
+/** The parts of a PeerJS 1.5 `Peer` used here. */
+export interface PeerClient {
   id: string;
   open: boolean;
   destroyed: boolean;
@@ -51,7 +52,8 @@ interface PeerClient {
   on(event: 'error', cb: (e: Error & { type?: string }) => void): void;
   on(event: 'disconnected' | 'close', cb: () => void): void;
 }
-type PeerCtor = new (id: string, options: Record<string, unknown>) => PeerClient;
+/** The PeerJS `Peer` constructor. */
+export type PeerCtor = new (id: string, options: Record<string, unknown>) => PeerClient;
 
 let peerCtor: Promise<PeerCtor> | undefined;
 
@@ -62,8 +64,12 @@ interface RtcLike {
   setLocalDescription(d?: unknown): Promise<void>;
 }
 
-/** Loads PeerJS with the WebRTC and WebSocket globals it expects (once per process). */
-function loadPeerJs(): Promise<PeerCtor> {
+/**
+ * Loads PeerJS with the WebRTC and WebSocket globals it expects (once per process).
+ * @returns the `Peer` constructor of peerjs 1.5 (`new Peer(id, peerOptions(url))`). Exported for tests
+ *   that need a raw PeerJS client (a stranger flooding a node).
+ */
+export function loadPeerJs(): Promise<PeerCtor> {
   peerCtor ??= (async () => {
     const [{ default: polyfill }, { WebSocket }] = await Promise.all([import('node-datachannel/polyfill'), import('ws')]);
     const g = globalThis as Record<string, unknown>;
@@ -120,8 +126,8 @@ function loadPeerJs(): Promise<PeerCtor> {
   return peerCtor;
 }
 
-/** `ws://`-less PeerJS options for a base URL (`http://host:port`). */
-function peerOptions(baseUrl: string): Record<string, unknown> {
+/** PeerJS client options for the signaling server of the node at `baseUrl` (`http://host:port`): host, port, path, TLS, no ICE servers. */
+export function peerOptions(baseUrl: string): Record<string, unknown> {
   const u = new URL(baseUrl);
   const secure = u.protocol === 'https:';
   return {
@@ -142,6 +148,12 @@ export class MeshHost {
   /** Peers a connection attempt is under way to (one at a time per peer). */
   private readonly connecting = new Set<string>();
   private pendingHandshakes = 0;
+  /** Incoming connections whose link handshake is still running (at most {@link MAX_PENDING_HANDSHAKES}). */
+  get pendingHandshakeCount(): number {
+    return this.pendingHandshakes;
+  }
+  /** Incoming connections dropped because {@link MAX_PENDING_HANDSHAKES} were already running. */
+  droppedConnections = 0;
   /** PeerJS clients registered on other nodes' signaling servers, one per outgoing connection. */
   private readonly outgoing = new Set<PeerClient>();
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -240,6 +252,7 @@ export class MeshHost {
 
   private incoming(c: DataConnection): void {
     if (this.pendingHandshakes >= MAX_PENDING_HANDSHAKES) {
+      this.droppedConnections++;
       c.on('open', () => c.close());
       return;
     }
