@@ -333,6 +333,7 @@ export class FaztShell extends LitElement {
     this.menuOpen = false;
     if (this.route.screen === 'settings') import('./settings-screen.js');
     if (this.route.screen === 'deploy') import('./deploy-screen.js');
+    if (this.route.screen === 'devices') import('./devices-screen.js');
     if (this.route.screen === 'app') import('./app-screen.js');
     if (this.route.screen === 'open' || this.route.screen === 'guided-open') import('./app-view.js');
     if (this.route.screen === 'guided') import('../guided/guided-home.js');
@@ -357,7 +358,7 @@ export class FaztShell extends LitElement {
     if (t === this.target) return;
     this.useTarget(t);
     this.showToast({ text: `Now acting on ${targetLabel(t)}.` });
-    if (this.route.screen !== 'apps' && this.route.screen !== 'deploy' && this.route.screen !== 'settings' && !this.guided.on) go({ screen: 'apps' });
+    if (this.route.screen !== 'apps' && this.route.screen !== 'deploy' && this.route.screen !== 'settings' && this.route.screen !== 'devices' && !this.guided.on) go({ screen: 'apps' });
   }
 
   render() {
@@ -418,7 +419,7 @@ export class FaztShell extends LitElement {
     const tab = (label: string, r: Route, active: boolean) => html`<a href=${href(r)} aria-current=${active ? 'page' : 'false'}>${label}</a>`;
     return html`<nav class="tabs" aria-label="Dashboard">
       ${tab('Apps', { screen: 'apps' }, s === 'apps' || s === 'app')} ${tab('Deploy', { screen: 'deploy' }, s === 'deploy')}
-      ${tab('Settings', { screen: 'settings' }, s === 'settings')}
+      ${tab('Devices', { screen: 'devices' }, s === 'devices')} ${tab('Settings', { screen: 'settings' }, s === 'settings')}
     </nav>`;
   }
 
@@ -472,6 +473,8 @@ export class FaztShell extends LitElement {
         return html`<fazt-deploy .api=${this.api} targetLabel=${label}></fazt-deploy>`;
       case 'settings':
         return html`<fazt-settings .api=${this.api} ?deviceAvailable=${this.reach.device === 'up'} targetLabel=${label}></fazt-settings>`;
+      case 'devices':
+        return html`<fazt-devices .api=${this.api} targetLabel=${label}></fazt-devices>`;
       case 'app':
         return html`<fazt-app-detail .api=${this.api} name=${r.name} tab=${r.tab}></fazt-app-detail>`;
       case 'open':
