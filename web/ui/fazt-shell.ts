@@ -163,12 +163,14 @@ export class FaztShell extends LitElement {
         padding: 0 0.5rem;
         border-bottom: 1px solid var(--line);
         background: var(--card);
+        overflow-x: auto;
       }
       nav.tabs a {
         min-height: 44px;
         display: inline-flex;
         align-items: center;
-        padding: 0 0.9rem;
+        flex: none;
+        padding: 0 clamp(0.45rem, 2.2vw, 0.9rem);
         color: var(--fg);
         text-decoration: none;
         font-weight: 600;
