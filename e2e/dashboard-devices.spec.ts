@@ -21,8 +21,8 @@ import { PNG } from 'pngjs';
 import QRCode from 'qrcode';
 import { wordlist } from '@scure/bip39/wordlists/english.js';
 import { invitationFromCode, invitationFromWords } from '../shared/mesh/invitation.js';
-import { createToken, expect, SCREENSHOT_DIR, screenshot, startNode, test, type FaztNode } from './fixtures.js';
-import { expectAccessible, screenshotSizes, VIEWPORTS } from './screens.js';
+import { createToken, expect, SCREENSHOT_DIR, startNode, test, type FaztNode } from './fixtures.js';
+import { expectAccessible, VIEWPORTS } from './screens.js';
 
 const PASSWORD = 'correct horse battery';
 const PHONE = VIEWPORTS[0][1];
@@ -75,8 +75,23 @@ async function openDevices(p: Page): Promise<void> {
   await expect(p.locator('#node-id')).toHaveText(/^[a-z2-7]{16}$/);
 }
 
-/** Screenshot at phone size only (the states of a flow). */
-const shot = (p: Page, name: string) => screenshot(p, `devices-${name}`);
+/** Full-page screenshot `devices-NAME.png` at the current (phone) size: the states of a flow. */
+async function shot(p: Page, name: string): Promise<string> {
+  fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const file = path.join(SCREENSHOT_DIR, `devices-${name}.png`);
+  await p.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/** {@link shot} at each of the three sizes (`devices-NAME-phone.png`…), ending at phone size. */
+async function shots(p: Page, name: string): Promise<void> {
+  for (const [label, size] of VIEWPORTS) {
+    await p.setViewportSize(size);
+    await p.waitForTimeout(100);
+    await shot(p, `${name}-${label}`);
+  }
+  await p.setViewportSize(PHONE);
+}
 
 /**
  * A YUV4MPEG2 file (4:2:0, 8 bit) of `frames` identical 640×480 frames showing the QR code of
@@ -137,7 +152,7 @@ test('this node: its id (copied) and its name (renamed); errors stay next to the
   await expect(page.locator('#node-id')).toHaveText(me.nodeId);
   await expect(page.getByLabel('Name')).toHaveValue(me.name);
   await expect(page.getByText('No paired devices yet.')).toBeVisible();
-  await screenshotSizes(page, 'devices-start');
+  await shots(page, 'start');
   await expectAccessible(page, 'devices');
 
   await page.getByRole('button', { name: 'Copy', exact: true }).tap();
@@ -179,7 +194,7 @@ test('invite: the QR code decodes to exactly the code the API gave, the words ar
   expect(shown.join(' ')).toBe(inv.words);
   expect(shown).toHaveLength(12);
   expect(Buffer.from(invitationFromWords(shown).secret).toString('hex')).toBe(Buffer.from(fromCode.secret).toString('hex'));
-  await screenshotSizes(page, 'devices-invite');
+  await shots(page, 'invite');
   await expectAccessible(page, 'devices: invite');
 
   // the other node joins with the code: the screen sees it without a reload
@@ -242,7 +257,7 @@ test('join by typing: a mistyped word is named next to the field; the right word
   const eb = (await error.boundingBox())!;
   expect(eb.y - (fb.y + fb.height)).toBeLessThan(40);
   expect(eb.y + eb.height).toBeLessThanOrEqual(PHONE.height);
-  await screenshotSizes(page, 'devices-join-mistyped');
+  await shots(page, 'join-mistyped');
   await expectAccessible(page, 'devices: join, mistyped word');
 
   // the right words (four letters each are enough)
@@ -310,7 +325,7 @@ test('join by scanning: the fake camera shows the other node’s QR code and the
   }
 });
 
-test('the camera refused, or missing: a message in plain words that says what to do', async () => {
+test('the camera refused, a QR code that is not an invitation, no camera: messages in plain words that say what to do', async () => {
   // a camera exists (fake device) but this site may not use it
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, '--use-fake-device-for-media-stream'] });
   try {
@@ -330,6 +345,37 @@ test('the camera refused, or missing: a message in plain words that says what to
   } finally {
     await browser.close();
   }
+  // a QR code that is something else: said plainly, and the camera keeps looking until stopped
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fazt-e2e-cam-'));
+  const video = path.join(dir, 'menu.y4m');
+  qrY4m('HTTPS://EXAMPLE.COM/MENU', video);
+  const cam = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [...BASE_ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${video}`],
+  });
+  try {
+    const ctx = await cam.newContext({ viewport: PHONE, hasTouch: true, isMobile: true, serviceWorkers: 'block' });
+    const p = await ctx.newPage();
+    let joins = 0;
+    p.on('request', (r) => void (r.url().endsWith('/api/mesh/join') && joins++));
+    await openDevices(p);
+    await p.getByRole('button', { name: /^Join/ }).tap();
+    await p.getByRole('button', { name: 'Scan a QR code' }).tap();
+    await expect(p.locator('#scan-error')).toHaveText('That QR code is not a Fazt invitation. Scan the code shown on the other device’s Devices screen.');
+    await expect(p.getByText('Looking for a QR code…')).toBeVisible();
+    await expect(p.locator('#scan-video')).toBeVisible();
+    await shot(p, 'scan-not-an-invitation');
+    await expectAccessible(p, 'devices: scanning');
+    await p.getByRole('button', { name: 'Stop the camera' }).tap();
+    await expect(p.locator('#scan-video')).toHaveCount(0);
+    await expect(p.locator('#scan-error')).toBeEmpty();
+    expect(joins, 'no join was tried with a code that is not an invitation').toBe(0);
+    await ctx.close();
+  } finally {
+    await cam.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+
   // no camera at all
   const bare = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, '--use-fake-ui-for-media-stream'] });
   try {

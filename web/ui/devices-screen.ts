@@ -76,6 +76,7 @@ export class FaztDevices extends LitElement {
         letter-spacing: 0.04em;
       }
       .name-row {
+        max-width: 30rem;
         display: flex;
         gap: 0.5rem;
         align-items: stretch;
@@ -521,6 +522,8 @@ export class FaztDevices extends LitElement {
     this.mode = m;
     this.announce = '';
     this.stopScan();
+    // the panel opens below the buttons: bring it into view on a phone
+    this.updateComplete.then(() => this.renderRoot.querySelector('.choose')?.scrollIntoView({ block: 'start' }));
     if (m === 'invite' && !this.invitation) void this.newInvitation();
     if (m === 'join') {
       this.joinError = '';
@@ -597,7 +600,7 @@ export class FaztDevices extends LitElement {
               <progress aria-label="Scanning"></progress>
               ${this.scan === 'starting' ? 'Starting the camera…' : 'Looking for a QR code… Hold the other device’s screen in front of the camera.'}
             </div>
-            <button class="secondary" @click=${this.stopScan}>Stop the camera</button>`}
+            <button class="secondary" @click=${this.stopCamera}>Stop the camera</button>`}
       <p id="scan-error" class="error" aria-live="assertive">${this.scanError}</p>
       <h3>Or type them</h3>
       <form @submit=${this.submitJoin} novalidate>
@@ -714,6 +717,13 @@ export class FaztDevices extends LitElement {
         }
       } else this.scanError = `The scan stopped: ${(e as Error).message}. Type the words instead.`;
     }
+  }
+
+  /** "Stop the camera": ends the scan and its message. */
+  private stopCamera() {
+    this.stopScan();
+    this.scanError = '';
+    this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>('#scan-button')?.focus());
   }
 
   private stopScan() {
