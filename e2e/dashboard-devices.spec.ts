@@ -194,6 +194,18 @@ test('invite: the QR code decodes to exactly the code the API gave, the words ar
   expect(shown.join(' ')).toBe(inv.words);
   expect(shown).toHaveLength(12);
   expect(Buffer.from(invitationFromWords(shown).secret).toString('hex')).toBe(Buffer.from(fromCode.secret).toString('hex'));
+  // every word fits its box at phone size, even the widest of the list
+  const overflowing = await page.locator('ol.words li').evaluateAll((lis) => lis.filter((li) => li.scrollWidth > li.clientWidth).map((li) => li.textContent));
+  expect(overflowing).toEqual([]);
+  const widest = await page.locator('ol.words li').first().evaluate((li) => {
+    const copy = li.cloneNode() as HTMLElement;
+    copy.textContent = 'mushroom';
+    li.after(copy);
+    const fits = copy.scrollWidth <= copy.clientWidth;
+    copy.remove();
+    return fits;
+  });
+  expect(widest, '“mushroom” fits a word box at 360 px').toBe(true);
   await shots(page, 'invite');
   await expectAccessible(page, 'devices: invite');
 
@@ -220,6 +232,7 @@ test('invite: the QR code decodes to exactly the code the API gave, the words ar
   await expectAccessible(page, 'devices: unpair confirmation');
   await dialog.getByRole('button', { name: 'Cancel' }).tap();
   await expect(dialog).toHaveCount(0);
+  await expect(item.getByRole('button', { name: 'Unpair Laptop' })).toBeFocused();
   expect((await peersOf(hub, hubToken)).map((p) => p.nodeId)).toEqual([otherId]);
   await item.getByRole('button', { name: 'Unpair Laptop' }).tap();
   await page.getByRole('alertdialog').getByRole('button', { name: 'Unpair', exact: true }).tap();

@@ -86,10 +86,11 @@ export class FaztDevices extends LitElement {
         min-width: 0;
       }
       li.peer {
-        display: grid;
-        grid-template-columns: 1fr auto;
-        gap: 0.25rem 0.75rem;
+        display: flex;
+        flex-wrap: wrap;
+        gap: 0.5rem 0.75rem;
         align-items: center;
+        justify-content: space-between;
         padding: 0.75rem 0;
         border-top: 1px solid var(--line);
       }
@@ -98,12 +99,14 @@ export class FaztDevices extends LitElement {
         padding-top: 0.25rem;
       }
       li.peer .who {
+        flex: 1 1 14rem;
         min-width: 0;
       }
       .state {
-        display: inline-flex;
+        display: flex;
+        flex-wrap: wrap;
         align-items: center;
-        gap: 0.35rem;
+        gap: 0 0.35rem;
         font-size: 0.9rem;
       }
       .dot {
@@ -117,7 +120,7 @@ export class FaztDevices extends LitElement {
         background: #1e8e4e;
       }
       .confirm {
-        grid-column: 1 / -1;
+        flex: 1 1 100%;
         border: 2px solid var(--danger);
         border-radius: 10px;
         padding: 0.75rem;
@@ -160,7 +163,7 @@ export class FaztDevices extends LitElement {
         margin: 0 0 0.75rem;
         display: grid;
         grid-template-columns: repeat(2, minmax(0, 1fr));
-        gap: 0.35rem 0.75rem;
+        gap: 0.35rem 0.5rem;
       }
       @media (min-width: 40rem) {
         ol.words {
@@ -169,16 +172,22 @@ export class FaztDevices extends LitElement {
       }
       ol.words li {
         counter-increment: w;
-        font-size: 1.3rem;
+        display: flex;
+        align-items: baseline;
+        gap: 0.25rem;
+        font-size: clamp(1rem, 5vw, 1.3rem);
         font-weight: 600;
-        padding: 0.2rem 0.5rem;
+        padding: 0.2rem 0.35rem;
         background: var(--code-bg);
         border-radius: 8px;
-        overflow-wrap: anywhere;
+        white-space: nowrap;
       }
       ol.words li::before {
-        content: counter(w) '. ';
-        font-size: 0.9rem;
+        content: counter(w) '.';
+        flex: none;
+        min-width: 1.3rem;
+        text-align: right;
+        font-size: 0.85rem;
         font-weight: 400;
         color: var(--muted);
       }
@@ -215,11 +224,17 @@ export class FaztDevices extends LitElement {
         margin: 0.75rem 0;
       }
       summary {
+        display: list-item;
+        padding: 0.6rem 0;
         min-height: 44px;
-        display: flex;
-        align-items: center;
         cursor: pointer;
         font-weight: 600;
+      }
+      h3 {
+        margin-top: 1rem;
+      }
+      .panel > h3:first-child {
+        margin-top: 0;
       }
       .note {
         background: var(--warn-bg);
@@ -444,9 +459,9 @@ export class FaztDevices extends LitElement {
         </div>
         <div class="muted small">Id <code>${p.nodeId}</code></div>
       </div>
-      <button class="secondary" aria-label="Unpair ${p.name}" ?disabled=${confirming} @click=${() => this.askUnpair(p)}>Unpair…</button>
+      ${confirming ? nothing : html`<button class="secondary" aria-label="Unpair ${p.name}" @click=${() => this.askUnpair(p)}>Unpair…</button>`}
       ${confirming
-        ? html`<div class="confirm" role="alertdialog" aria-labelledby="unpair-q">
+        ? html`<div class="confirm" role="alertdialog" aria-labelledby="unpair-q" @keydown=${(e: KeyboardEvent) => e.key === 'Escape' && this.cancelUnpair()}>
             <p id="unpair-q">Unpair ${p.name}? The two devices stop trusting each other until you pair them again.</p>
             ${this.unpairError ? html`<p class="error" role="alert">${this.unpairError}</p>` : nothing}
             <div class="row">
@@ -508,8 +523,8 @@ export class FaztDevices extends LitElement {
           Join <span class="sub">Use the other’s code</span>
         </button>
       </div>
-      <div id="add-panel">${this.mode === 'invite' ? this.inviteView() : this.mode === 'join' ? this.joinView() : nothing}</div>
       ${this.announce && this.mode !== 'none' && /^Paired/.test(this.announce) ? html`<p class="done">${this.announce}</p>` : nothing}
+      <div id="add-panel" class="panel">${this.mode === 'invite' ? this.inviteView() : this.mode === 'join' ? this.joinView() : nothing}</div>
     </section>`;
   }
 
@@ -602,7 +617,7 @@ export class FaztDevices extends LitElement {
             </div>
             <button class="secondary" @click=${this.stopCamera}>Stop the camera</button>`}
       <p id="scan-error" class="error" aria-live="assertive">${this.scanError}</p>
-      <h3>Or type them</h3>
+      <h3>Or type the words</h3>
       <form @submit=${this.submitJoin} novalidate>
         <label for="join-input">The 12 words or the code</label>
         <p id="join-hint" class="muted small">Separate the words with spaces. The first four letters of each word are enough.</p>
