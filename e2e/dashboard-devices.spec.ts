@@ -404,3 +404,46 @@ test('the camera refused, a QR code that is not an invitation, no camera: messag
     await bare.close();
   }
 });
+
+test.describe('on this device (the browser node in the service worker)', () => {
+  test.use({ serviceWorkers: 'allow' });
+
+  test('the same screen acts on the browser node: its own id, an invitation without an address said plainly, and it joins the hub by its words', async ({ browser }) => {
+    const ctx = await browser.newContext({ viewport: PHONE, hasTouch: true, isMobile: true, serviceWorkers: 'allow' });
+    try {
+      const p = await ctx.newPage();
+      await p.goto(`${hub.origin}/`);
+      await p.waitForFunction(() => !!navigator.serviceWorker.controller, null, { timeout: 60_000 });
+      await p.getByRole('button', { name: /Acting on Hub/ }).tap();
+      await p.getByRole('group', { name: 'Choose the node to act on' }).getByRole('button', { name: /This device/ }).tap();
+      await expect(p.getByRole('button', { name: /^Acting on This device\. Change node$/ })).toBeVisible();
+      await p.getByRole('link', { name: 'Devices', exact: true }).tap();
+      const device = (await p.evaluate(async () => (await fetch('/~device/api/mesh')).json())) as Identity;
+      const hubMe = await api<Identity>(hub, hubToken, 'GET', '/mesh');
+      expect(device.nodeId).not.toBe(hubMe.nodeId);
+      await expect(p.locator('#node-id')).toHaveText(device.nodeId);
+      await expect(p.getByText(/^Devices paired with This device/)).toBeVisible();
+
+      // the browser node has no address of its own to put in an invitation: the screen says so
+      await p.getByRole('button', { name: /^Invite/ }).tap();
+      await expect(p.getByRole('img', { name: 'QR code of the invitation' })).toBeVisible();
+      await expect(p.locator('.note')).toContainText('carries no network address of This device');
+      await shot(p, 'device-invite');
+      await expectAccessible(p, 'devices on this device: invite');
+
+      // it joins the hub with the hub's words
+      const inv = await api<InvitationAnswer>(hub, hubToken, 'POST', '/mesh/invitations', {});
+      await p.getByRole('button', { name: /^Join/ }).tap();
+      await p.getByLabel('The 12 words or the code').fill(inv.words);
+      await p.getByRole('button', { name: 'Join', exact: true }).tap();
+      await expect(p.locator('.done')).toHaveText('Paired with Kitchen hub. It is in the list of paired devices.');
+      await expect(p.locator(`li.peer[data-node="${hubMe.nodeId}"]`)).toContainText('Kitchen hub');
+      expect((await peersOf(hub, hubToken)).map((x) => x.nodeId)).toEqual([device.nodeId]);
+      await shot(p, 'device-paired');
+      await expectAccessible(p, 'devices on this device: paired');
+      await api(hub, hubToken, 'DELETE', `/mesh/peers/${device.nodeId}`);
+    } finally {
+      await ctx.close();
+    }
+  });
+});

@@ -577,7 +577,7 @@ export class FaztDevices extends LitElement {
     const side = sym.size + 2 * QUIET_ZONE;
     const words = inv.words.split(' ');
     return html`<p>On the other device, open Fazt’s <strong>Devices</strong> screen, tap <strong>Join</strong>, and scan this code or type the words.</p>
-      <svg class="qr" id="invite-qr" viewBox="0 0 ${side} ${side}" role="img" aria-label="QR code of the invitation" shape-rendering="crispEdges" data-code=${inv.code}>
+      <svg class="qr" id="invite-qr" viewBox="0 0 ${side} ${side}" role="img" aria-label="QR code of the invitation" shape-rendering="crispEdges">
         ${svg`<rect width=${side} height=${side} fill="#fff"></rect><path d=${qrPath(sym)} fill="#000"></path>`}
       </svg>
       <h3 id="words-h">Or read out the words</h3>
