@@ -386,7 +386,7 @@ export class FaztDevices extends LitElement {
   render() {
     return html`<section class="card" aria-labelledby="devices-h">
         <h2 id="devices-h">Devices</h2>
-        <p class="muted">Devices paired with ${this.targetLabel || 'this node'} trust each other and talk directly, even without internet.</p>
+        <p class="muted">Paired devices trust each other and talk directly, even without internet.</p>
         ${this.identityView()}
       </section>
       ${this.peersView()} ${this.addView()}
