@@ -16,13 +16,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from '@playwright/test';
-import jsQR from 'jsqr';
+import jsQRModule from 'jsqr';
 import { PNG } from 'pngjs';
 import QRCode from 'qrcode';
 import { wordlist } from '@scure/bip39/wordlists/english.js';
 import { invitationFromCode, invitationFromWords } from '../shared/mesh/invitation.js';
 import { createToken, expect, SCREENSHOT_DIR, startNode, test, type FaztNode } from './fixtures.js';
 import { expectAccessible, VIEWPORTS } from './screens.js';
+
+/** jsQR's decoder: a CommonJS module whose default export TypeScript (NodeNext) and the loaders see differently. */
+type Decode = typeof import('jsqr').default;
+const jsQR: Decode = (jsQRModule as unknown as { default?: Decode }).default ?? (jsQRModule as unknown as Decode);
 
 const PASSWORD = 'correct horse battery';
 const PHONE = VIEWPORTS[0][1];
