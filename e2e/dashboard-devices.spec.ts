@@ -248,6 +248,30 @@ test('invite: the QR code decodes to exactly the code the API gave, the words ar
   await expect.poll(async () => (await peersOf(other, otherToken)).length, { timeout: 15_000 }).toBe(0);
 });
 
+test('the countdown runs out: the screen says the invitation expired and makes a new one on a tap', async () => {
+  const p = await context.newPage();
+  try {
+    await p.clock.install();
+    // signed in already (same context): straight to the screen
+    await p.goto(`${hub.origin}/#/devices`);
+    await expect(p.locator('#node-id')).toHaveText(/^[a-z2-7]{16}$/);
+    await p.getByRole('button', { name: /^Invite/ }).tap();
+    await expect(p.getByText('Works for 10:00 more, once.')).toBeVisible();
+    await p.clock.fastForward('02:00');
+    await expect(p.getByText('Works for 8:00 more, once.')).toBeVisible();
+    await p.clock.fastForward('08:01');
+    await expect(p.getByRole('alert')).toHaveText('This invitation has expired. Make a new one when the other device is ready.');
+    await expect(p.getByRole('img', { name: 'QR code of the invitation' })).toHaveCount(0);
+    await shot(p, 'invite-expired');
+    await expectAccessible(p, 'devices: invitation expired');
+    await p.getByRole('button', { name: 'New invitation' }).tap();
+    await expect(p.getByRole('img', { name: 'QR code of the invitation' })).toBeVisible();
+    await expect(p.getByRole('alert')).toHaveCount(0);
+  } finally {
+    await p.close();
+  }
+});
+
 test('join by typing: a mistyped word is named next to the field; the right words pair; both list each other', async () => {
   const inv = await api<InvitationAnswer>(other, otherToken, 'POST', '/mesh/invitations', {});
   await page.getByRole('button', { name: /^Join/ }).tap();
