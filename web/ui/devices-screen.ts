@@ -50,6 +50,7 @@ export class FaztDevices extends LitElement {
     joinError: { state: true },
     joinDetail: { state: true },
     joining: { state: true },
+    joinVia: { state: true },
     scan: { state: true },
     scanError: { state: true },
     announce: { state: true },
@@ -236,6 +237,9 @@ export class FaztDevices extends LitElement {
       .panel > h3:first-child {
         margin-top: 0;
       }
+      #scan-error {
+        margin-top: 0.5rem;
+      }
       .note {
         background: var(--warn-bg);
         color: var(--warn-text);
@@ -279,6 +283,8 @@ export class FaztDevices extends LitElement {
   private joinDetail = '';
   /** A join is under way: its progress text. */
   private joining = '';
+  /** How the invitation of the join under way came: its progress is shown where that happened. */
+  private joinVia: 'typed' | 'scanned' = 'typed';
   private scan: ScanState = 'off';
   private scanError = '';
   /** The last thing said in the polite live region (paired, unpaired, expired). */
@@ -607,6 +613,7 @@ export class FaztDevices extends LitElement {
 
   private joinView() {
     const busy = !!this.joining;
+    const progress = html`<div class="progress" role="status"><progress aria-label="Joining"></progress> ${this.joining}</div>`;
     return html`<h3>Scan the other device’s QR code</h3>
       ${this.scan === 'off'
         ? html`<button id="scan-button" @click=${this.startScan} ?disabled=${busy}>Scan a QR code</button>`
@@ -616,6 +623,7 @@ export class FaztDevices extends LitElement {
               ${this.scan === 'starting' ? 'Starting the camera…' : 'Looking for a QR code… Hold the other device’s screen in front of the camera.'}
             </div>
             <button class="secondary" @click=${this.stopCamera}>Stop the camera</button>`}
+      ${busy && this.joinVia !== 'typed' ? progress : nothing}
       <p id="scan-error" class="error" aria-live="assertive">${this.scanError}</p>
       <h3>Or type the words</h3>
       <form @submit=${this.submitJoin} novalidate>
@@ -644,7 +652,7 @@ export class FaztDevices extends LitElement {
         </details>
         <button type="submit" ?disabled=${busy}>Join</button>
       </form>
-      ${busy ? html`<div class="progress" role="status"><progress aria-label="Joining"></progress> ${this.joining}</div>` : nothing}`;
+      ${busy && this.joinVia === 'typed' ? progress : nothing}`;
   }
 
   private async submitJoin(e: Event) {
@@ -669,6 +677,7 @@ export class FaztDevices extends LitElement {
     this.joinError = '';
     this.joinDetail = '';
     this.announce = '';
+    this.joinVia = how;
     this.joining = how === 'scanned' ? 'Found an invitation. Connecting to the other device…' : 'Connecting to the other device…';
     try {
       const r = await this.api.join(invitation, peer);
