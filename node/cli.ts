@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FaztError, formatBytes, isFaztError } from '../shared/index.js';
 import { assertAppName } from '../shared/apps/index.js';
+import { chirpMessageText, invitationChirpPayload, INVITATION_CHIRP_PROTOCOL } from '../shared/mesh/index.js';
 import { backupCartridge, openCartridgeFile } from './cartridge-file.js';
 import { callJson, connect, readConfig, readJson, writeConfig, type NodeClient, type TargetOptions } from './client.js';
 import { FAZT_VERSION } from './kernel-file.js';
@@ -61,6 +62,18 @@ function progress(label: string, total: number, enabled: boolean) {
     process.stderr.write(`\r${label} [${'#'.repeat(fill)}${'-'.repeat(width - fill)}] ${String(pct).padStart(3)}% ${formatBytes(done)} / ${formatBytes(total)} ${extra}\x1b[K`);
   };
   return { draw, end: () => enabled && process.stderr.write('\n') };
+}
+
+/** Writes an invitation as Chirp sound (its binary form, docs/mesh.md "Sound") to a 48 kHz WAV file. */
+async function writeInvitationWav(code: string, path: string): Promise<void> {
+  const { loadChirp, writeWav } = await import('./chirp-file.js');
+  writeWav(path, await (await loadChirp()).encode(invitationChirpPayload(code), { protocol: INVITATION_CHIRP_PROTOCOL }));
+}
+
+/** The invitation code as a QR code for a terminal (half-block characters; alphanumeric mode keeps it small). */
+async function terminalQr(code: string): Promise<string> {
+  const QRCode = (await import('qrcode')).default;
+  return QRCode.toString([{ data: code, mode: 'alphanumeric' }], { type: 'terminal', small: true, errorCorrectionLevel: 'M' });
 }
 
 /** The permission state the API reports. */
@@ -386,18 +399,27 @@ export function buildProgram(): Command {
       emit(o, r, () => `This node is now called “${r.name}” (id ${r.nodeId}).`);
     }),
   );
-  targetOptions(mesh.command('invite').description('make a single-use invitation for another device (10 minutes)')).action(async (o: Common) =>
+  targetOptions(
+    mesh
+      .command('invite')
+      .description('make a single-use invitation for another device (10 minutes)')
+      .option('--qr', 'also print it as a QR code (to stderr with --json)')
+      .option('--chirp <out.wav>', 'also write it as Chirp sound, a 48 kHz WAV file to play near the other device'),
+  ).action(async (o: Common & { qr?: boolean; chirp?: string }) =>
     withClient(o, async (c) => {
       const r = await callJson<{ code: string; words: string; expiresAt: number; addresses: { host: string; port: number }[] }>(c, 'POST', '/api/mesh/invitations', {});
+      if (o.chirp) await writeInvitationWav(r.code, o.chirp);
+      if (o.qr) (o.json ? process.stderr : process.stdout).write(await terminalQr(r.code));
       emit(o, { code: r.code, words: r.words, expiresAt: r.expiresAt }, () =>
         [
           `Invitation (single use, until ${new Date(r.expiresAt).toLocaleTimeString()}):`,
           `  code   ${r.code}`,
           `  words  ${r.words}`,
+          ...(o.chirp ? [`  sound  ${o.chirp} (Chirp, 48 kHz WAV: play it near the other device)`] : []),
           r.addresses.length
             ? `  it names this node at ${r.addresses.map((a) => `${a.host}:${a.port}`).join(', ')}`
             : '  it names no address of this node: the other side gives --peer http://THIS-NODE:PORT',
-          'On the other device: fazt mesh join CODE (or the 12 words in quotes).',
+          'On the other device: fazt mesh join CODE (or the 12 words in quotes, or --chirp RECORDING.wav).',
         ].join('\n'),
       );
     }),
@@ -405,15 +427,19 @@ export function buildProgram(): Command {
   targetOptions(
     mesh
       .command('join')
-      .description("accept another node's invitation (a FZ1… code, or the 12 words in quotes)")
-      .argument('<invitation>')
+      .description("accept another node's invitation (a FZ1… code, the 12 words in quotes, or --chirp F.wav)")
+      .argument('[invitation]')
+      .option('--chirp <file.wav>', 'read the invitation from a recording of its Chirp sound')
       .option('--peer <url>', "the inviting node's URL, when the addresses in the invitation are not reachable"),
-  ).action(async (invitation: string, o: Common & { peer?: string }) =>
-    withClient(o, async (c) => {
+  ).action(async (given: string | undefined, o: Common & { peer?: string; chirp?: string }) => {
+    if (given && o.chirp) throw new FaztError('INVALID_ARGUMENT', 'Give the invitation either as an argument or with --chirp, not both.');
+    if (!given && !o.chirp) throw new FaztError('INVALID_ARGUMENT', 'Give the invitation: fazt mesh join FZ1… (or the 12 words in quotes, or --chirp RECORDING.wav).');
+    const invitation = o.chirp ? await (await import('./chirp-file.js')).invitationFromWav(o.chirp) : given!;
+    await withClient(o, async (c) => {
       const r = await callJson<{ peer: { nodeId: string; name: string } }>(c, 'POST', '/api/mesh/join', { invitation, peer: o.peer });
       emit(o, r, () => `Paired with “${r.peer.name}” (${r.peer.nodeId}).`);
-    }),
-  );
+    });
+  });
   targetOptions(mesh.command('peers').description('the paired devices and whether they are connected')).action(async (o: Common) =>
     withClient(o, async (c) => {
       const r = await callJson<{ peers: { nodeId: string; name: string; connected: boolean; lastSeen: number | null }[] }>(c, 'GET', '/api/mesh/peers');
@@ -430,6 +456,32 @@ export function buildProgram(): Command {
       emit(o, r, () => `Unpaired ${nodeId}.`);
     }),
   );
+
+  const chirp = program.command('chirp').description('data over sound (ggwave): WAV files to play or that were recorded (docs/mesh.md)');
+  chirp
+    .command('encode')
+    .description('write TEXT (at most 140 bytes as UTF-8) as Chirp sound, a 48 kHz mono WAV')
+    .argument('<text>')
+    .requiredOption('--out <file.wav>', 'the WAV file to write')
+    .addOption(new Option('--protocol <speed>', 'transmission speed (slower is more robust)').choices(['normal', 'fast', 'fastest']).default('fast'))
+    .option('--json', 'machine-readable JSON output')
+    .action(async (text: string, o: { out: string; protocol: 'normal' | 'fast' | 'fastest'; json?: boolean }) => {
+      const { loadChirp, writeWav } = await import('./chirp-file.js');
+      const samples = await (await loadChirp()).encode(text, { protocol: o.protocol });
+      writeWav(o.out, samples);
+      const seconds = Math.round((samples.length / 48_000) * 100) / 100;
+      emit(o as Common, { file: o.out, seconds, protocol: o.protocol, bytes: new TextEncoder().encode(text).length }, () => `Wrote ${o.out} (${seconds} s of 48 kHz audio, protocol ${o.protocol}).`);
+    });
+  chirp
+    .command('decode')
+    .description('print the message(s) heard in a WAV file (PCM or float, any rate ≥ 16 kHz, mono or stereo)')
+    .argument('<file.wav>')
+    .option('--json', 'machine-readable JSON output: { "text" } (and "messages" when there are several)')
+    .action(async (file: string, o: Common) => {
+      const { decodeWavFile } = await import('./chirp-file.js');
+      const texts = (await decodeWavFile(file)).map(chirpMessageText);
+      emit(o, texts.length > 1 ? { text: texts[0], messages: texts } : { text: texts[0] }, () => texts.join('\n'));
+    });
 
   const app = program.command('app').description('deploy and manage apps');
   targetOptions(

@@ -8,3 +8,4 @@ export * from './pairing.js';
 export * from './peers.js';
 export * from './service.js';
 export * from './link.js';
+export * from './chirp.js';
