@@ -9,6 +9,10 @@
  *   right words pair the two nodes and both list each other;
  * - "Join" by scanning: Chromium's fake camera plays a YUV4MPEG2 file of the other node's QR code and
  *   the screen joins with what it read;
+ * - sound (Chirp): "Listen" hears the other node's invitation played to Chromium's fake microphone
+ *   (the WAV `fazt mesh invite --chirp` wrote) and joins with it; "Play sound" sends exactly the
+ *   invitation (the samples handed to WebAudio, decoded by `fazt chirp decode`); a refused microphone
+ *   is said plainly;
  * - a refused camera, and no camera at all, get a message in plain words.
  * Every state is photographed (e2e/.cache/screenshots/devices-*.png) and checked with axe-core.
  */
@@ -21,7 +25,8 @@ import { PNG } from 'pngjs';
 import QRCode from 'qrcode';
 import { wordlist } from '@scure/bip39/wordlists/english.js';
 import { invitationFromCode, invitationFromWords } from '../shared/mesh/invitation.js';
-import { createToken, expect, SCREENSHOT_DIR, startNode, test, type FaztNode } from './fixtures.js';
+import wavefile from 'wavefile';
+import { createToken, expect, runCli, SCREENSHOT_DIR, startNode, test, type FaztNode } from './fixtures.js';
 import { expectAccessible, VIEWPORTS } from './screens.js';
 
 /** jsQR's decoder: a CommonJS module whose default export TypeScript (NodeNext) and the loaders see differently. */
@@ -471,6 +476,112 @@ test.describe('on this device (the browser node in the service worker)', () => {
       await api(hub, hubToken, 'DELETE', `/mesh/peers/${device.nodeId}`);
     } finally {
       await ctx.close();
+    }
+  });
+});
+
+test.describe('sound', () => {
+  test('listen: the fake microphone plays the other node’s invitation (fazt mesh invite --chirp) and the screen joins with it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fazt-e2e-mic-'));
+    const wav = path.join(dir, 'invitation.wav');
+    const made = await runCli(['mesh', 'invite', '--node', other.origin, '--token', otherToken, '--chirp', wav, '--json']);
+    expect(made.code, made.stderr).toBe(0);
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [...BASE_ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${wav}`],
+    });
+    try {
+      const ctx = await browser.newContext({ viewport: PHONE, hasTouch: true, isMobile: true, serviceWorkers: 'block' });
+      const p = await ctx.newPage();
+      await openDevices(p);
+      await p.getByRole('button', { name: /^Join/ }).tap();
+      // hold the join until the listening state is photographed
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      await p.route('**/api/mesh/join', async (route) => {
+        await held;
+        await route.continue();
+      });
+      await p.getByRole('button', { name: 'Listen', exact: true }).tap();
+      await expect(p.getByText('Listening… Now tap Play sound on the other device')).toBeVisible();
+      await expect.poll(() => p.locator('#level').evaluate((m) => (m as HTMLMeterElement).value), { timeout: 15_000 }).toBeGreaterThan(0.005);
+      await shot(p, 'listening');
+      await expectAccessible(p, 'devices: listening');
+      await expect(p.getByText('Heard an invitation. Connecting to the other device…')).toBeVisible({ timeout: 30_000 });
+      release();
+      await expect(p.locator('.done')).toHaveText('Paired with Laptop. It is in the list of paired devices.');
+      const otherId = (await api<Identity>(other, otherToken, 'GET', '/mesh')).nodeId;
+      await expect(p.locator(`li.peer[data-node="${otherId}"]`)).toContainText('Laptop');
+      expect((await peersOf(other, otherToken)).map((x) => x.name)).toEqual(['Kitchen hub']);
+      await shot(p, 'paired-by-sound');
+      await api(hub, hubToken, 'DELETE', `/mesh/peers/${otherId}`);
+      await ctx.close();
+    } finally {
+      await browser.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('play: the sound handed to the speaker is exactly the invitation shown (decoded by fazt chirp decode)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fazt-e2e-play-'));
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: BASE_ARGS });
+    try {
+      const ctx = await browser.newContext({ viewport: PHONE, hasTouch: true, isMobile: true, serviceWorkers: 'block' });
+      // headless Chromium's speaker cannot be recorded: keep a copy of every buffer the page starts playing
+      await ctx.addInitScript(() => {
+        const start = AudioBufferSourceNode.prototype.start;
+        (globalThis as { __played?: number[][] }).__played = [];
+        AudioBufferSourceNode.prototype.start = function (...args: Parameters<typeof start>) {
+          if (this.buffer) (globalThis as unknown as { __played: number[][] }).__played.push(Array.from(this.buffer.getChannelData(0)));
+          return start.apply(this, args);
+        };
+      });
+      const p = await ctx.newPage();
+      await openDevices(p);
+      const answer = p.waitForResponse((r) => r.url().endsWith('/api/mesh/invitations') && r.request().method() === 'POST');
+      await p.getByRole('button', { name: /^Invite/ }).tap();
+      const inv = (await (await answer).json()) as InvitationAnswer;
+      await p.getByRole('button', { name: 'Play sound' }).tap();
+      await expect(p.getByText('Playing the invitation as sound…')).toBeVisible();
+      await expect(p.getByRole('button', { name: 'Stop the sound' })).toBeVisible();
+      await shot(p, 'playing');
+      await expectAccessible(p, 'devices: playing');
+      await expect(p.getByText(/^Played \(\d+\.\d s\)\./)).toBeVisible({ timeout: 30_000 });
+      await expect(p.locator('#play-error')).toBeEmpty();
+      const played = await p.evaluate(() => (globalThis as unknown as { __played: number[][] }).__played);
+      expect(played).toHaveLength(1);
+      const w = new wavefile.WaveFile();
+      w.fromScratch(1, 48_000, '32f', Float32Array.from(played[0]!));
+      const f = path.join(dir, 'played.wav');
+      fs.writeFileSync(f, w.toBuffer());
+      const dec = await runCli(['chirp', 'decode', f, '--json']);
+      expect(dec.code, dec.stderr).toBe(0);
+      expect(JSON.parse(dec.stdout)).toEqual({ text: inv.code });
+      await ctx.close();
+    } finally {
+      await browser.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the microphone refused: a message in plain words next to Listen, which gets the focus', async () => {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BASE_ARGS, '--use-fake-device-for-media-stream', '--deny-permission-prompts'] });
+    try {
+      const ctx = await browser.newContext({ viewport: PHONE, hasTouch: true, isMobile: true, serviceWorkers: 'block' });
+      const p = await ctx.newPage();
+      await openDevices(p);
+      await p.getByRole('button', { name: /^Join/ }).tap();
+      await p.getByRole('button', { name: 'Listen', exact: true }).tap();
+      const msg = p.locator('#listen-error');
+      await expect(msg).toContainText('The microphone is blocked for this page.');
+      await expect(msg).toContainText('use the QR code or the words');
+      await expect(msg).toHaveAttribute('aria-live', 'assertive');
+      await expect(p.getByRole('button', { name: 'Listen', exact: true })).toBeFocused();
+      await shot(p, 'microphone-refused');
+      await expectAccessible(p, 'devices: microphone refused');
+      await ctx.close();
+    } finally {
+      await browser.close();
     }
   });
 });

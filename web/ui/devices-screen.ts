@@ -2,8 +2,10 @@
  * `<fazt-devices>`: the mesh of the node acted on (docs/mesh.md). Its name (editable) and id
  * (never changes; copyable); the paired devices, live (polled every few seconds while the page is
  * visible), with unpair after a confirmation; and "Add a device", one ceremony in two directions:
- * this node invites (QR code, the 12 words, the code, a countdown to expiry) or it joins another
- * (scan the other's QR code with the camera, or type its words or code). Loaded on demand.
+ * this node invites (QR code, the 12 words, the code, its sound, a countdown to expiry) or it joins
+ * another (scan the other's QR code with the camera, type its words or code, or listen for its
+ * sound). Loaded on demand; the sound module (ggwave, `web/lib/chirp-audio.ts`) only when a sound
+ * button is tapped.
  *
  * Everything goes through the admin API (`/api/mesh/*`) of the node acted on, so the screen works
  * the same against the hub and against this device's node in the service worker.
@@ -25,6 +27,15 @@ type AddMode = 'none' | 'invite' | 'join';
 
 /** The camera scan's state. */
 type ScanState = 'off' | 'starting' | 'looking';
+
+/** How the invitation of a join came. */
+type JoinVia = 'typed' | 'scanned' | 'heard';
+
+/** How long "Listen" waits for a sound message, ms. */
+const LISTEN_MS = 60_000;
+
+/** The sound module and the invitation's sound codecs, loaded on the first tap of a sound button. */
+const sound = () => Promise.all([import('../lib/chirp-audio.js'), import('../../shared/mesh/chirp.js')]).then(([audio, codec]) => ({ ...audio, ...codec }));
 
 /** The Devices screen. */
 export class FaztDevices extends LitElement {
@@ -53,6 +64,12 @@ export class FaztDevices extends LitElement {
     joinVia: { state: true },
     scan: { state: true },
     scanError: { state: true },
+    playing: { state: true },
+    playNote: { state: true },
+    playError: { state: true },
+    listening: { state: true },
+    level: { state: true },
+    listenError: { state: true },
     announce: { state: true },
   };
   static styles = [
@@ -198,6 +215,11 @@ export class FaztDevices extends LitElement {
       .countdown strong {
         font-variant-numeric: tabular-nums;
       }
+      meter {
+        width: 100%;
+        height: 1rem;
+        margin-bottom: 0.5rem;
+      }
       video {
         display: block;
         width: 100%;
@@ -284,7 +306,18 @@ export class FaztDevices extends LitElement {
   /** A join is under way: its progress text. */
   private joining = '';
   /** How the invitation of the join under way came: its progress is shown where that happened. */
-  private joinVia: 'typed' | 'scanned' = 'typed';
+  private joinVia: JoinVia = 'typed';
+  /** The invitation is being played as sound. */
+  private playing = false;
+  /** What happened after playing (airtime, a hint). */
+  private playNote = '';
+  private playError = '';
+  /** The microphone is listening for an invitation. */
+  private listening = false;
+  /** The microphone's input level, RMS 0–1, for the meter. */
+  private level = 0;
+  private listenError = '';
+  private soundAbort: AbortController | undefined;
   private scan: ScanState = 'off';
   private scanError = '';
   /** The last thing said in the polite live region (paired, unpaired, expired). */
@@ -314,11 +347,13 @@ export class FaztDevices extends LitElement {
     clearInterval(this.pollTimer);
     clearInterval(this.tickTimer);
     this.stopScan();
+    this.stopSound();
   }
 
   updated(changed: Map<string, unknown>) {
     if (changed.has('api') && this.api) {
       this.stopScan();
+      this.stopSound();
       this.mode = 'none';
       this.invitation = undefined;
       this.confirming = undefined;
@@ -538,11 +573,16 @@ export class FaztDevices extends LitElement {
     if (this.mode === m) {
       this.mode = 'none';
       this.stopScan();
+      this.stopSound();
       return;
     }
     this.mode = m;
     this.announce = '';
     this.stopScan();
+    this.stopSound();
+    this.playError = '';
+    this.playNote = '';
+    this.listenError = '';
     // the panel opens below the buttons: bring it into view on a phone
     this.updateComplete.then(() => this.renderRoot.querySelector('.choose')?.scrollIntoView({ block: 'start' }));
     if (m === 'invite' && !this.invitation) void this.newInvitation();
@@ -590,6 +630,16 @@ export class FaztDevices extends LitElement {
       <ol class="words" aria-labelledby="words-h" lang="en">
         ${words.map((w) => html`<li>${w}</li>`)}
       </ol>
+      <h3>Or play it as sound</h3>
+      <p class="muted small">On the other device, tap <strong>Listen</strong> first, then play it here with the two devices close together.</p>
+      <div class="row">
+        ${this.playing
+          ? html`<button class="secondary" @click=${this.stopSound}>Stop the sound</button>`
+          : html`<button class="secondary" id="play-button" @click=${this.playSound}>Play sound</button>`}
+      </div>
+      ${this.playing ? html`<div class="progress" role="status"><progress aria-label="Playing"></progress> Playing the invitation as sound…</div>` : nothing}
+      <p id="play-error" class="error" aria-live="assertive">${this.playError}</p>
+      ${this.playNote ? html`<p class="muted small" role="status">${this.playNote}</p>` : nothing}
       <p class="countdown">Works for <strong>${formatCountdown(inv.expiresAt - this.now)}</strong> more, once.</p>
       ${inv.addresses.length === 0
         ? html`<p class="note">This invitation carries no network address of ${this.targetLabel || 'this node'}: the other device has to know where to find it. To pair a phone with a hub, show the invitation on the hub and join from the phone.</p>`
@@ -623,8 +673,20 @@ export class FaztDevices extends LitElement {
               ${this.scan === 'starting' ? 'Starting the camera…' : 'Looking for a QR code… Hold the other device’s screen in front of the camera.'}
             </div>
             <button class="secondary" @click=${this.stopCamera}>Stop the camera</button>`}
-      ${busy && this.joinVia !== 'typed' ? progress : nothing}
+      ${busy && this.joinVia === 'scanned' ? progress : nothing}
       <p id="scan-error" class="error" aria-live="assertive">${this.scanError}</p>
+      <h3>Or listen for its sound</h3>
+      ${this.listening
+        ? html`<div class="progress" role="status">
+              <progress aria-label="Listening"></progress>
+              Listening… Now tap <strong>Play sound</strong> on the other device and hold the two close together.
+            </div>
+            <label for="level" class="small">Sound the microphone hears</label>
+            <meter id="level" min="0" max="0.3" low="0.02" optimum="0.1" .value=${this.level}></meter>
+            <button class="secondary" @click=${this.stopListening}>Stop listening</button>`
+        : html`<button id="listen-button" class="secondary" @click=${this.listen} ?disabled=${busy}>Listen</button>`}
+      ${busy && this.joinVia === 'heard' ? progress : nothing}
+      <p id="listen-error" class="error" aria-live="assertive">${this.listenError}</p>
       <h3>Or type the words</h3>
       <form @submit=${this.submitJoin} novalidate>
         <label for="join-input">The 12 words or the code</label>
@@ -672,13 +734,14 @@ export class FaztDevices extends LitElement {
    * Joins with an invitation (typed, scanned or heard); on failure the message goes next to the
    * field, which gets the focus.
    */
-  private async join(invitation: string, how: 'typed' | 'scanned') {
+  private async join(invitation: string, how: JoinVia) {
     const peer = this.renderRoot.querySelector<HTMLInputElement>('#join-peer')?.value.trim() || undefined;
     this.joinError = '';
     this.joinDetail = '';
     this.announce = '';
     this.joinVia = how;
-    this.joining = how === 'scanned' ? 'Found an invitation. Connecting to the other device…' : 'Connecting to the other device…';
+    this.joining =
+      how === 'scanned' ? 'Found an invitation. Connecting to the other device…' : how === 'heard' ? 'Heard an invitation. Connecting to the other device…' : 'Connecting to the other device…';
     try {
       const r = await this.api.join(invitation, peer);
       const field = this.renderRoot.querySelector<HTMLTextAreaElement>('#join-input');
@@ -689,7 +752,7 @@ export class FaztDevices extends LitElement {
       const { message, detail } = joinFailure(e as ApiError);
       this.joinError = message;
       this.joinDetail = detail;
-      if (how === 'scanned') {
+      if (how !== 'typed') {
         const field = this.renderRoot.querySelector<HTMLTextAreaElement>('#join-input');
         if (field) field.value = invitation;
       }
@@ -702,6 +765,7 @@ export class FaztDevices extends LitElement {
   }
 
   private async startScan() {
+    this.stopSound();
     this.scanError = '';
     this.joinError = '';
     this.scanAbort?.abort();
@@ -741,6 +805,84 @@ export class FaztDevices extends LitElement {
         }
       } else this.scanError = `The scan stopped: ${(e as Error).message}. Type the words instead.`;
     }
+  }
+
+  // -------------------------------- sound (Chirp, ggwave)
+
+  /** Plays the shown invitation as Chirp sound (its binary form, `invitationChirpPayload`). */
+  private async playSound() {
+    const inv = this.invitation;
+    if (!inv) return;
+    this.stopSound();
+    const ctl = new AbortController();
+    this.soundAbort = ctl;
+    this.playError = '';
+    this.playNote = '';
+    this.playing = true;
+    try {
+      const s = await sound();
+      const { airtimeMs } = await s.playChirp(s.invitationChirpPayload(inv.code), { protocol: s.INVITATION_CHIRP_PROTOCOL, signal: ctl.signal });
+      this.playNote = `Played (${(airtimeMs / 1000).toFixed(1)} s). If the other device did not hear it, hold them closer, turn the volume up and play it again.`;
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ABORTED') this.playError = (e as Error).message;
+    } finally {
+      if (this.soundAbort === ctl) {
+        this.soundAbort = undefined;
+        this.playing = false;
+      }
+    }
+    if (this.playError) {
+      await this.updateComplete;
+      this.renderRoot.querySelector<HTMLElement>('#play-button')?.focus();
+    }
+  }
+
+  /** Listens on the microphone for an invitation played as sound, then joins with it. */
+  private async listen() {
+    this.stopSound();
+    this.stopScan();
+    const ctl = new AbortController();
+    this.soundAbort = ctl;
+    this.listenError = '';
+    this.joinError = '';
+    this.level = 0;
+    this.listening = true;
+    let code: string | undefined;
+    try {
+      const s = await sound();
+      const bytes = await s.listenChirp({ signal: ctl.signal, timeoutMs: LISTEN_MS, onLevel: (rms) => (this.level = rms) });
+      try {
+        code = s.invitationFromChirp(bytes);
+      } catch {
+        this.listenError = 'The sound heard is not a Fazt invitation. Play the invitation on the other device’s Devices screen, then tap Listen again.';
+      }
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ABORTED') this.listenError = (e as Error).message;
+    } finally {
+      if (this.soundAbort === ctl) {
+        this.soundAbort = undefined;
+        this.listening = false;
+      }
+    }
+    if (code) await this.join(code, 'heard');
+    else if (this.listenError) {
+      await this.updateComplete;
+      this.renderRoot.querySelector<HTMLElement>('#listen-button')?.focus();
+    }
+  }
+
+  /** "Stop listening": ends it and puts the focus back on Listen. */
+  private stopListening() {
+    this.stopSound();
+    this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>('#listen-button')?.focus());
+  }
+
+  /** Stops playing or listening. */
+  private stopSound() {
+    this.soundAbort?.abort();
+    this.soundAbort = undefined;
+    this.playing = false;
+    this.listening = false;
   }
 
   /** "Stop the camera": ends the scan and its message. */
