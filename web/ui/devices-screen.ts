@@ -622,10 +622,11 @@ export class FaztDevices extends LitElement {
     const sym = qrSymbol(inv.code);
     const side = sym.size + 2 * QUIET_ZONE;
     const words = inv.words.split(' ');
-    return html`<p>On the other device, open Fazt’s <strong>Devices</strong> screen, tap <strong>Join</strong>, and scan this code or type the words.</p>
+    return html`<p>On the other device, open Fazt’s <strong>Devices</strong> screen, tap <strong>Join</strong>, and scan this code, type the words or listen for the sound.</p>
       <svg class="qr" id="invite-qr" viewBox="0 0 ${side} ${side}" role="img" aria-label="QR code of the invitation" shape-rendering="crispEdges">
         ${svg`<rect width=${side} height=${side} fill="#fff"></rect><path d=${qrPath(sym)} fill="#000"></path>`}
       </svg>
+      <p class="countdown">Works for <strong>${formatCountdown(inv.expiresAt - this.now)}</strong> more, once.</p>
       <h3 id="words-h">Or read out the words</h3>
       <ol class="words" aria-labelledby="words-h" lang="en">
         ${words.map((w) => html`<li>${w}</li>`)}
@@ -640,7 +641,6 @@ export class FaztDevices extends LitElement {
       ${this.playing ? html`<div class="progress" role="status"><progress aria-label="Playing"></progress> Playing the invitation as sound…</div>` : nothing}
       <p id="play-error" class="error" aria-live="assertive">${this.playError}</p>
       ${this.playNote ? html`<p class="muted small" role="status">${this.playNote}</p>` : nothing}
-      <p class="countdown">Works for <strong>${formatCountdown(inv.expiresAt - this.now)}</strong> more, once.</p>
       ${inv.addresses.length === 0
         ? html`<p class="note">This invitation carries no network address of ${this.targetLabel || 'this node'}: the other device has to know where to find it. To pair a phone with a hub, show the invitation on the hub and join from the phone.</p>`
         : nothing}
