@@ -11,6 +11,7 @@
  * the same against the hub and against this device's node in the service worker.
  */
 import { LitElement, html, css, svg, nothing } from 'lit';
+import { repeat } from 'lit/directives/repeat.js';
 import { ApiError, type FaztApi } from '../lib/api.js';
 import type { MeshIdentityInfo, MeshInvitationInfo, MeshPeerInfo } from '../lib/api-types.js';
 import { formatAgo, formatCountdown } from '../lib/format.js';
@@ -484,7 +485,15 @@ export class FaztDevices extends LitElement {
       ${this.peersError ? html`<p class="error" role="alert">${this.peersError} <button class="link" @click=${this.loadPeers}>Try again</button></p>` : nothing}
       ${list === undefined && !this.peersError ? html`<p class="muted">Loading…</p>` : nothing}
       ${list?.length === 0 ? html`<p class="muted">No paired devices yet. Add one below.</p>` : nothing}
-      ${list?.length ? html`<ul class="plain">${list.map((p) => this.peerItem(p))}</ul>` : nothing}
+      ${list?.length
+        ? html`<ul class="plain">
+            ${repeat(
+              list,
+              (p) => p.nodeId,
+              (p) => this.peerItem(p),
+            )}
+          </ul>`
+        : nothing}
     </section>`;
   }
 
