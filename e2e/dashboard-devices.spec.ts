@@ -253,13 +253,13 @@ test('invite: the QR code decodes to exactly the code the API gave, the words ar
   await expect.poll(async () => (await peersOf(other, otherToken)).length, { timeout: 15_000 }).toBe(0);
 });
 
-test('the countdown runs out: the screen says the invitation expired and makes a new one on a tap', async () => {
-  const p = await context.newPage();
+test('the countdown runs out: the screen says the invitation expired and makes a new one on a tap', async ({ browser }) => {
+  // its own context: a Playwright clock belongs to the whole context
+  const ctx = await browser.newContext({ viewport: PHONE, hasTouch: true, isMobile: true });
   try {
+    const p = await ctx.newPage();
     await p.clock.install();
-    // signed in already (same context): straight to the screen
-    await p.goto(`${hub.origin}/#/devices`);
-    await expect(p.locator('#node-id')).toHaveText(/^[a-z2-7]{16}$/);
+    await openDevices(p);
     await p.getByRole('button', { name: /^Invite/ }).tap();
     await expect(p.getByText('Works for 10:00 more, once.')).toBeVisible();
     await p.clock.fastForward('02:00');
@@ -273,7 +273,7 @@ test('the countdown runs out: the screen says the invitation expired and makes a
     await expect(p.getByRole('img', { name: 'QR code of the invitation' })).toBeVisible();
     await expect(p.getByRole('alert')).toHaveCount(0);
   } finally {
-    await p.close();
+    await ctx.close();
   }
 });
 
@@ -317,6 +317,7 @@ test('join by typing: a mistyped word is named next to the field; the right word
   expect((await peersOf(hub, hubToken)).map((p) => p.nodeId)).toEqual([otherId]);
   expect((await peersOf(other, otherToken)).map((p) => [p.nodeId, p.name])).toEqual([[hubId, 'Kitchen hub']]);
   await expect(page.locator(`li.peer[data-node="${otherId}"]`)).toContainText('Connected', { timeout: 45_000 });
+  await expect(page.locator(`li.peer[data-node="${otherId}"]`)).toContainText(/seen (just now|1 minute ago)/);
   await shot(page, 'paired-by-words');
 
   // the same invitation again: used
