@@ -32,6 +32,9 @@ type ScanState = 'off' | 'starting' | 'looking';
 /** How the invitation of a join came. */
 type JoinVia = 'typed' | 'scanned' | 'heard';
 
+/** How long an invitation made here lives, ms (the API's default, asked for explicitly so the countdown needs no clock agreement). */
+const INVITE_TTL_MS = 10 * 60_000;
+
 /** How long "Listen" waits for a sound message, ms. */
 const LISTEN_MS = 60_000;
 
@@ -260,7 +263,9 @@ export class FaztDevices extends LitElement {
       .panel > h3:first-child {
         margin-top: 0;
       }
-      #scan-error {
+      #scan-error,
+      #listen-error,
+      #play-error {
         margin-top: 0.5rem;
       }
       .note {
@@ -297,6 +302,8 @@ export class FaztDevices extends LitElement {
   private unpairError = '';
   private mode: AddMode = 'none';
   private invitation: MeshInvitationInfo | undefined;
+  /** When the shown invitation stops working, on this device's clock (ms since the epoch). */
+  private inviteEnds = 0;
   private inviteError = '';
   private inviteBusy = false;
   /** The clock of the countdown and of "last seen", ms since the epoch. */
@@ -410,7 +417,7 @@ export class FaztDevices extends LitElement {
 
   private tick() {
     this.now = Date.now();
-    if (this.invitation && this.invitation.expiresAt <= this.now) {
+    if (this.invitation && this.inviteEnds <= this.now) {
       this.invitation = undefined;
       this.knownAtInvite = undefined;
       this.inviteError = 'This invitation has expired. Make a new one when the other device is ready.';
@@ -610,7 +617,11 @@ export class FaztDevices extends LitElement {
     this.announce = '';
     try {
       this.knownAtInvite = new Set((this.peers ?? []).map((p) => p.nodeId));
-      this.invitation = await this.api.invite();
+      // counted on this device's clock from the moment of asking: a phone whose clock is off still
+      // shows the right countdown (the node's expiresAt is on the node's clock)
+      const asked = Date.now();
+      this.invitation = await this.api.invite(INVITE_TTL_MS);
+      this.inviteEnds = asked + INVITE_TTL_MS;
       this.now = Date.now();
     } catch (e) {
       this.invitation = undefined;
@@ -635,7 +646,7 @@ export class FaztDevices extends LitElement {
       <svg class="qr" id="invite-qr" viewBox="0 0 ${side} ${side}" role="img" aria-label="QR code of the invitation" shape-rendering="crispEdges">
         ${svg`<rect width=${side} height=${side} fill="#fff"></rect><path d=${qrPath(sym)} fill="#000"></path>`}
       </svg>
-      <p class="countdown">Works for <strong>${formatCountdown(inv.expiresAt - this.now)}</strong> more, once.</p>
+      <p class="countdown">Works for <strong>${formatCountdown(this.inviteEnds - this.now)}</strong> more, once.</p>
       <h3 id="words-h">Or read out the words</h3>
       <ol class="words" aria-labelledby="words-h" lang="en">
         ${words.map((w) => html`<li>${w}</li>`)}
