@@ -253,7 +253,7 @@ test('invite: the QR code decodes to exactly the code the API gave, the words ar
   await expect.poll(async () => (await peersOf(other, otherToken)).length, { timeout: 15_000 }).toBe(0);
 });
 
-test('the countdown runs on this device’s clock, even one an hour off, then says the invitation expired and makes a new one on a tap', async ({ browser }) => {
+test('the countdown and “last seen” run on this device’s clock, even one an hour off; an expired invitation is said and a new one made on a tap', async ({ browser }) => {
   // its own context: a Playwright clock belongs to the whole context
   const ctx = await browser.newContext({ viewport: PHONE, hasTouch: true, isMobile: true });
   try {
@@ -270,9 +270,17 @@ test('the countdown runs on this device’s clock, even one an hour off, then sa
     await expect(p.getByRole('img', { name: 'QR code of the invitation' })).toHaveCount(0);
     await shot(p, 'invite-expired');
     await expectAccessible(p, 'devices: invitation expired');
+    const answer = p.waitForResponse((r) => r.url().endsWith('/api/mesh/invitations') && r.request().method() === 'POST');
     await p.getByRole('button', { name: 'New invitation' }).tap();
+    const inv = (await (await answer).json()) as InvitationAnswer;
     await expect(p.getByRole('img', { name: 'QR code of the invitation' })).toBeVisible();
     await expect(p.getByRole('alert')).toHaveCount(0);
+    // a device that joins now was seen "just now", not an hour ago, on the fast clock too
+    await api(other, otherToken, 'POST', '/mesh/join', { invitation: inv.code });
+    const otherId = (await api<Identity>(other, otherToken, 'GET', '/mesh')).nodeId;
+    await expect(p.locator(`li.peer[data-node="${otherId}"]`)).toContainText(/seen just now/);
+    await api(hub, hubToken, 'DELETE', `/mesh/peers/${otherId}`);
+    await expect.poll(async () => (await peersOf(other, otherToken)).length, { timeout: 15_000 }).toBe(0);
   } finally {
     await ctx.close();
   }

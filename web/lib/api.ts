@@ -115,6 +115,22 @@ export class FaztApi {
     private readonly options: { deviceLogs?: LogFollower; fetch?: typeof fetch } = {},
   ) {}
 
+  private skew = 0;
+
+  /**
+   * The node's clock minus this device's, ms, from the HTTP `Date` header of its last answer (RFC 9110
+   * §6.6.1; whole seconds, so ±1 s); 0 until an answer carried one (this device's own node shares its
+   * clock). Times the node reports (a peer's `lastSeen`) minus this are on this device's clock.
+   */
+  get clockSkewMs(): number {
+    return this.skew;
+  }
+
+  private noteClock(res: Response): void {
+    const date = Date.parse(res.headers.get('date') ?? '');
+    if (Number.isFinite(date)) this.skew = date - Date.now();
+  }
+
   /** `${apiBase}${path}`. */
   url(path: string): string {
     return apiBase(this.target) + path;
@@ -138,6 +154,7 @@ export class FaztApi {
       if ((e as Error).name === 'AbortError') throw e;
       throw new ApiError('NETWORK', unreachableMessage(this.target), 0);
     }
+    this.noteClock(res);
     if (!res.ok) throw await errorFrom(res, this.target);
     try {
       return (await res.json()) as T;

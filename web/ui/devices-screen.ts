@@ -511,7 +511,7 @@ export class FaztDevices extends LitElement {
         <strong>${p.name}</strong>
         <div class="state">
           <span class="dot ${p.connected ? 'up' : ''}" aria-hidden="true"></span>${p.connected ? 'Connected' : 'Not connected'}${p.lastSeen
-            ? html`<span class="muted">· seen ${formatAgo(p.lastSeen, this.now)}</span>`
+            ? html`<span class="muted">· seen ${formatAgo(p.lastSeen - (this.api?.clockSkewMs ?? 0), this.now)}</span>`
             : html`<span class="muted">· not seen since pairing</span>`}
         </div>
         <div class="muted small">Id <code>${p.nodeId}</code></div>
