@@ -3,7 +3,7 @@
  * page, or this device's node in the service worker; see lib/node-target.ts), always names it in
  * the header with a switcher, says plainly when the chosen node cannot be reached, gates the hub
  * behind owner setup and sign-in, and shows the screen of the current hash route. Rarely used
- * screens (settings, logs, storage, guided help, the app frame) are loaded on demand.
+ * screens (settings, devices, logs, storage, guided help, the app frame) are loaded on demand.
  */
 import { LitElement, html, css, nothing } from 'lit';
 import { FaztApi, type NodeTarget } from '../lib/api.js';
