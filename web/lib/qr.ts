@@ -4,7 +4,8 @@
  *
  * An invitation code (`FZ1` + upper-case base32, docs/mesh.md) lies wholly inside QR's alphanumeric
  * mode (ISO/IEC 18004 §7.3.4: 0–9, A–Z and nine symbols), which packs 11 bits per 2 characters: a
- * 75-character code fits a version 5 symbol (37×37 modules) at error correction level M.
+ * 75-character code (two IPv4 addresses) fits a version 4 symbol (33×33 modules) at error correction
+ * level M, where byte mode would need version 5 (37×37).
  */
 import QRCode from 'qrcode';
 
