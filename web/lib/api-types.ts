@@ -121,3 +121,39 @@ export interface TokenInfo {
   createdAt?: number;
   lastUsedAt?: number | null;
 }
+
+/** `GET /api/mesh` (and the answer of `PUT /api/mesh`): this node's identity (docs/mesh.md). */
+export interface MeshIdentityInfo {
+  /** 16 lower-case base32 characters, derived from the public key; never changes. */
+  nodeId: string;
+  /** The name the owner gave the node (1–64 characters). */
+  name: string;
+  /** Ed25519 public key, base64url. */
+  publicKey: string;
+}
+
+/** `POST /api/mesh/invitations`: one single-use invitation in its carriers. */
+export interface MeshInvitationInfo {
+  /** `FZ1` + upper-case base32 of the binary invitation (fits QR's alphanumeric mode). */
+  code: string;
+  /** The same invitation as 12 BIP-39 English words, separated by spaces. */
+  words: string;
+  /** When it stops working, ms since the epoch. */
+  expiresAt: number;
+  /** Where the inviter listens (its HTTP API); empty when the node has no address to give. */
+  addresses: { host: string; port: number }[];
+}
+
+/** One paired node of `GET /api/mesh/peers`. */
+export interface MeshPeerInfo {
+  nodeId: string;
+  name: string;
+  /** A link to it is open now. */
+  connected: boolean;
+  /** When it was last heard from, ms since the epoch; `null` if never since pairing. */
+  lastSeen: number | null;
+  /** When the pairing was made, ms since the epoch. */
+  pairedAt: number;
+  /** Base URLs it was last reached at, best first. */
+  addresses: string[];
+}

@@ -12,6 +12,9 @@ import type {
   HealthInfo,
   KvPage,
   LogEntry,
+  MeshIdentityInfo,
+  MeshInvitationInfo,
+  MeshPeerInfo,
   SessionInfo,
   SetupInfo,
   StorageSummary,
@@ -112,6 +115,22 @@ export class FaztApi {
     private readonly options: { deviceLogs?: LogFollower; fetch?: typeof fetch } = {},
   ) {}
 
+  private skew = 0;
+
+  /**
+   * The node's clock minus this device's, ms, from the HTTP `Date` header of its last answer (RFC 9110
+   * §6.6.1; whole seconds, so ±1 s); 0 until an answer carried one (this device's own node shares its
+   * clock). Times the node reports (a peer's `lastSeen`) minus this are on this device's clock.
+   */
+  get clockSkewMs(): number {
+    return this.skew;
+  }
+
+  private noteClock(res: Response): void {
+    const date = Date.parse(res.headers.get('date') ?? '');
+    if (Number.isFinite(date)) this.skew = date - Date.now();
+  }
+
   /** `${apiBase}${path}`. */
   url(path: string): string {
     return apiBase(this.target) + path;
@@ -135,6 +154,7 @@ export class FaztApi {
       if ((e as Error).name === 'AbortError') throw e;
       throw new ApiError('NETWORK', unreachableMessage(this.target), 0);
     }
+    this.noteClock(res);
     if (!res.ok) throw await errorFrom(res, this.target);
     try {
       return (await res.json()) as T;
@@ -278,6 +298,48 @@ export class FaztApi {
   /** Revokes a token. */
   revokeToken(id: string): Promise<{ ok: true }> {
     return this.call('DELETE', `/tokens/${encodeURIComponent(id)}`);
+  }
+
+  /** This node's mesh identity: id, name, public key (`GET /api/mesh`). */
+  meshId(): Promise<MeshIdentityInfo> {
+    return this.call('GET', '/mesh');
+  }
+
+  /**
+   * Renames this node (`PUT /api/mesh`); its id stays.
+   * @throws ApiError `INVALID_ARGUMENT` for an empty name or one over 64 characters.
+   */
+  renameNode(name: string): Promise<MeshIdentityInfo> {
+    return this.call('PUT', '/mesh', { name });
+  }
+
+  /** Makes a single-use invitation (`POST /api/mesh/invitations`); `ttlMs` 10 s – 1 h, default 10 min. */
+  invite(ttlMs?: number): Promise<MeshInvitationInfo> {
+    return this.call('POST', '/mesh/invitations', ttlMs === undefined ? {} : { ttlMs });
+  }
+
+  /**
+   * Joins the node that made an invitation (`POST /api/mesh/join`).
+   * @param invitation the `FZ1…` code or the 12 words, as typed or scanned.
+   * @param peer the inviter's base URL (`http://192.168.1.20:8080`) when the invitation's own addresses are not reachable.
+   * @throws ApiError `INVALID_INVITATION` (400; its message names a mistyped word), `INVITATION_EXPIRED` (410),
+   *   `INVITATION_USED` (409), `PAIRING_FAILED` (403), `PEER_UNREACHABLE` (502: no address answered).
+   */
+  join(invitation: string, peer?: string, init: { signal?: AbortSignal } = {}): Promise<{ peer: { nodeId: string; name: string } }> {
+    return this.call('POST', '/mesh/join', peer ? { invitation, peer } : { invitation }, init);
+  }
+
+  /** The paired nodes with their link state (`GET /api/mesh/peers`). */
+  async peers(): Promise<MeshPeerInfo[]> {
+    return (await this.call<{ peers: MeshPeerInfo[] }>('GET', '/mesh/peers')).peers;
+  }
+
+  /**
+   * Unpairs a node (`DELETE /api/mesh/peers/:id`): it is forgotten and refused from now on (it is told when a link is open).
+   * @throws ApiError `NOT_PAIRED` when it is not paired.
+   */
+  unpair(nodeId: string): Promise<{ unpaired: string }> {
+    return this.call('DELETE', `/mesh/peers/${encodeURIComponent(nodeId)}`);
   }
 
   /**

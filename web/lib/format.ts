@@ -28,3 +28,23 @@ export function formatClock(ms: number): string {
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
+
+/**
+ * How long ago `ms` was, in words: `just now` (under 45 s), `2 minutes ago`, `3 hours ago`,
+ * `yesterday`, `5 days ago`, then the date. `now` defaults to `Date.now()` (both ms since the epoch).
+ */
+export function formatAgo(ms: number, now = Date.now()): string {
+  const s = Math.round((now - ms) / 1000);
+  if (s < 45) return 'just now';
+  const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+  if (s < 3600) return rtf.format(-Math.max(1, Math.round(s / 60)), 'minute');
+  if (s < 86_400) return rtf.format(-Math.round(s / 3600), 'hour');
+  if (s < 7 * 86_400) return rtf.format(-Math.round(s / 86_400), 'day');
+  return new Date(ms).toLocaleDateString(undefined, { dateStyle: 'medium' });
+}
+
+/** A countdown: `9:05` (minutes and seconds) for `ms` milliseconds, `0:00` at or below zero. */
+export function formatCountdown(ms: number): string {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}

@@ -8,6 +8,7 @@ export type Route =
   | { screen: 'apps' }
   | { screen: 'deploy' }
   | { screen: 'settings' }
+  | { screen: 'devices' }
   | { screen: 'app'; name: string; tab: 'versions' | 'logs' | 'storage' }
   | { screen: 'open'; name: string }
   | { screen: 'guided' }
@@ -33,6 +34,8 @@ export function parseRoute(hash: string): Route {
       return { screen: 'deploy' };
     case 'settings':
       return { screen: 'settings' };
+    case 'devices':
+      return { screen: 'devices' };
     case 'app':
       if (b) return { screen: 'app', name: b, tab: c === 'logs' || c === 'storage' ? c : 'versions' };
       break;
@@ -57,6 +60,8 @@ export function href(r: Route): string {
       return '#/deploy';
     case 'settings':
       return '#/settings';
+    case 'devices':
+      return '#/devices';
     case 'app':
       return `#/app/${e(r.name)}${r.tab === 'versions' ? '' : `/${r.tab}`}`;
     case 'open':

@@ -3,7 +3,7 @@
  * page, or this device's node in the service worker; see lib/node-target.ts), always names it in
  * the header with a switcher, says plainly when the chosen node cannot be reached, gates the hub
  * behind owner setup and sign-in, and shows the screen of the current hash route. Rarely used
- * screens (settings, logs, storage, guided help, the app frame) are loaded on demand.
+ * screens (settings, devices, logs, storage, guided help, the app frame) are loaded on demand.
  */
 import { LitElement, html, css, nothing } from 'lit';
 import { FaztApi, type NodeTarget } from '../lib/api.js';
@@ -163,12 +163,14 @@ export class FaztShell extends LitElement {
         padding: 0 0.5rem;
         border-bottom: 1px solid var(--line);
         background: var(--card);
+        overflow-x: auto;
       }
       nav.tabs a {
         min-height: 44px;
         display: inline-flex;
         align-items: center;
-        padding: 0 0.9rem;
+        flex: none;
+        padding: 0 clamp(0.45rem, 2.2vw, 0.9rem);
         color: var(--fg);
         text-decoration: none;
         font-weight: 600;
@@ -333,6 +335,7 @@ export class FaztShell extends LitElement {
     this.menuOpen = false;
     if (this.route.screen === 'settings') import('./settings-screen.js');
     if (this.route.screen === 'deploy') import('./deploy-screen.js');
+    if (this.route.screen === 'devices') import('./devices-screen.js');
     if (this.route.screen === 'app') import('./app-screen.js');
     if (this.route.screen === 'open' || this.route.screen === 'guided-open') import('./app-view.js');
     if (this.route.screen === 'guided') import('../guided/guided-home.js');
@@ -357,7 +360,7 @@ export class FaztShell extends LitElement {
     if (t === this.target) return;
     this.useTarget(t);
     this.showToast({ text: `Now acting on ${targetLabel(t)}.` });
-    if (this.route.screen !== 'apps' && this.route.screen !== 'deploy' && this.route.screen !== 'settings' && !this.guided.on) go({ screen: 'apps' });
+    if (this.route.screen !== 'apps' && this.route.screen !== 'deploy' && this.route.screen !== 'settings' && this.route.screen !== 'devices' && !this.guided.on) go({ screen: 'apps' });
   }
 
   render() {
@@ -418,7 +421,7 @@ export class FaztShell extends LitElement {
     const tab = (label: string, r: Route, active: boolean) => html`<a href=${href(r)} aria-current=${active ? 'page' : 'false'}>${label}</a>`;
     return html`<nav class="tabs" aria-label="Dashboard">
       ${tab('Apps', { screen: 'apps' }, s === 'apps' || s === 'app')} ${tab('Deploy', { screen: 'deploy' }, s === 'deploy')}
-      ${tab('Settings', { screen: 'settings' }, s === 'settings')}
+      ${tab('Devices', { screen: 'devices' }, s === 'devices')} ${tab('Settings', { screen: 'settings' }, s === 'settings')}
     </nav>`;
   }
 
@@ -472,6 +475,8 @@ export class FaztShell extends LitElement {
         return html`<fazt-deploy .api=${this.api} targetLabel=${label}></fazt-deploy>`;
       case 'settings':
         return html`<fazt-settings .api=${this.api} ?deviceAvailable=${this.reach.device === 'up'} targetLabel=${label}></fazt-settings>`;
+      case 'devices':
+        return html`<fazt-devices .api=${this.api} targetLabel=${label}></fazt-devices>`;
       case 'app':
         return html`<fazt-app-detail .api=${this.api} name=${r.name} tab=${r.tab}></fazt-app-detail>`;
       case 'open':
