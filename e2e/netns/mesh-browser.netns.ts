@@ -144,6 +144,17 @@ test('the phone pairs with headless nodes and keeps authenticated WebRTC links t
           .toMatch(/^PAIRING_FAILED: .*did not prove its paired key/);
         expect(impostor.hellos()).toBeGreaterThan(0);
         expect((await devicePeer(page, hub.id)).connected).toBe(false);
+        // the Devices screen, acting on this device, says it in plain words
+        await page.evaluate(() => (location.hash = '#/devices'));
+        const chooser = page.getByRole('button', { name: /^Acting on .*Change node$/ });
+        if (!/This device/.test((await chooser.getAttribute('aria-label')) ?? (await chooser.innerText()))) {
+          await chooser.click();
+          await page.getByRole('group', { name: 'Choose the node to act on' }).getByRole('button', { name: /This device/ }).click();
+        }
+        const item = page.locator(`li.peer[data-node="${hub.id}"]`);
+        await expect(item).toContainText('Not connected', { timeout: 10_000 });
+        await expect(item.locator('.link-trouble')).toContainText('could not prove it is the device you paired with', { timeout: 10_000 });
+        await page.screenshot({ path: path.join(REPO_ROOT, 'e2e/.cache/screenshots/devices-impostor-refused.png'), fullPage: true });
       } finally {
         await impostor.close();
       }

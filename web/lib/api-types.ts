@@ -156,4 +156,9 @@ export interface MeshPeerInfo {
   pairedAt: number;
   /** Base URLs it was last reached at, best first. */
   addresses: string[];
+  /**
+   * While no link is open and the host is trying (the browser node reports it): `connecting`, or
+   * `waiting` with the last failure (`CODE: message`) and when the next attempt is due (ms since the epoch).
+   */
+  transport?: { state: 'connecting' | 'waiting'; error?: string; retryAt?: number; at: number };
 }

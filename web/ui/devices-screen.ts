@@ -18,6 +18,24 @@ import { formatAgo, formatCountdown } from '../lib/format.js';
 import { qrPath, qrSymbol, QUIET_ZONE } from '../lib/qr.js';
 import { scanQr, ScanError } from '../lib/qr-scan.js';
 import { base } from './styles.js';
+
+/**
+ * Why a paired device has no link, in plain words, from the host's `transport` report
+ * (`GET /api/mesh/peers`): what went wrong last (by its error code) and when the next try is.
+ */
+export function linkTrouble(t: NonNullable<MeshPeerInfo['transport']>, now: number): string {
+  const code = t.error?.split(':')[0] ?? '';
+  const why =
+    code === 'PAIRING_FAILED'
+      ? 'Something answered in its place but could not prove it is the device you paired with, so it was refused.'
+      : code === 'NOT_PAIRED'
+        ? 'It no longer knows this device: unpair it here and pair again.'
+        : t.error
+          ? 'It could not be reached.'
+          : '';
+  const next = t.retryAt && t.retryAt > now ? `Trying again in ${Math.max(1, Math.ceil((t.retryAt - now) / 1000))} s.` : 'Trying again.';
+  return `${why} ${next}`.trim();
+}
 import { emit, UNREACHABLE } from './events.js';
 
 /** How often the paired devices are read again while the screen is visible, ms. */
@@ -510,10 +528,11 @@ export class FaztDevices extends LitElement {
       <div class="who">
         <strong>${p.name}</strong>
         <div class="state">
-          <span class="dot ${p.connected ? 'up' : ''}" aria-hidden="true"></span>${p.connected ? 'Connected' : 'Not connected'}${p.lastSeen
+          <span class="dot ${p.connected ? 'up' : ''}" aria-hidden="true"></span>${p.connected ? 'Connected' : p.transport?.state === 'connecting' ? 'Connecting…' : 'Not connected'}${p.lastSeen
             ? html`<span class="muted">· seen ${formatAgo(p.lastSeen - (this.api?.clockSkewMs ?? 0), this.now)}</span>`
             : html`<span class="muted">· not seen since pairing</span>`}
         </div>
+        ${!p.connected && p.transport?.state === 'waiting' ? html`<div class="muted small link-trouble">${linkTrouble(p.transport, this.now + (this.api?.clockSkewMs ?? 0))}</div>` : nothing}
         <div class="muted small">Id <code>${p.nodeId}</code></div>
       </div>
       ${confirming ? nothing : html`<button class="secondary" aria-label="Unpair ${p.name}" @click=${() => this.askUnpair(p)}>Unpair…</button>`}
