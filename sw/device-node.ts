@@ -188,6 +188,8 @@ export interface DeviceNodeOptions {
   logger?: Logger;
   /** ms from the worker's start until its script was evaluated (reported in Server-Timing). */
   scriptMs?: number;
+  /** Called with each kernel this node opens (the worker gives it the page's WebRTC for direct pairing). */
+  onKernel?: (kernel: Kernel) => void;
 }
 
 /** The kernel of this device, its cartridge and its persistence. One per service worker instance. */
@@ -292,6 +294,7 @@ export class DeviceNode {
         }
         this.db = db;
         this.kernel = kernel;
+        this.options.onKernel?.(kernel);
         this.http = createFetch(kernel);
       });
       const db = this.db!;

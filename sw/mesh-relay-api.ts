@@ -66,7 +66,16 @@ export type PageToWorker =
   /** The network changed: check every open link now (a ping; links that do not answer are closed). */
   | { t: 'verify' }
   /** The page goes away: close every link of this session now. */
-  | { t: 'bye' };
+  | { t: 'bye' }
+  /**
+   * Direct pairing (shared/mesh/direct.ts): the page's reply to `direct-answer` / `direct-offer`,
+   * its local description as SDP once ICE gathering completed, or why it could not make one.
+   */
+  | { t: 'direct-sdp'; req: number; sdp?: string; error?: string }
+  /** Direct pairing: the data channel of request `req` opened; its messages now travel as `conn` (`data`, `closed`). */
+  | { t: 'direct-open'; req: number; conn: number }
+  /** Direct pairing: the peer connection of request `req` failed or closed before its channel opened. */
+  | { t: 'direct-failed'; req: number; error: string };
 
 /** Messages on the relay port, worker → page. */
 export type WorkerToPage =
@@ -81,7 +90,19 @@ export type WorkerToPage =
   /** The handshake on `conn` ended: `open`, or refused / failed with a code and message. */
   | { t: 'link'; conn: number; peer: string; open: boolean; code?: string; message?: string }
   /** Answer to a beat: the session is alive in this worker. */
-  | { t: 'beat' };
+  | { t: 'beat' }
+  /**
+   * Direct pairing, joiner: make an `RTCPeerConnection` (`iceServers: []`), apply this offer (SDP
+   * rebuilt from the invitation's compact offer, without candidates), answer it and reply
+   * `direct-sdp` with the answer; when the inviter's data channel opens, reply `direct-open`.
+   */
+  | { t: 'direct-answer'; req: number; sdp: string }
+  /** Direct pairing, inviter: make an `RTCPeerConnection` with one data channel and reply `direct-sdp` with the offer. */
+  | { t: 'direct-offer'; req: number }
+  /** Direct pairing, inviter: apply the joiner's answer to request `req`; reply `direct-open` when the channel opens. */
+  | { t: 'direct-connect'; req: number; sdp: string }
+  /** Direct pairing: give up request `req` (expired, cancelled); its peer connection closes. */
+  | { t: 'direct-cancel'; req: number };
 
 /** Web Lock held by the page that owns the relay (one tab of the origin at a time). */
 export const MESH_RELAY_LOCK = 'fazt-mesh-relay';

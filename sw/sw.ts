@@ -37,7 +37,12 @@ const manifest = self.__WB_MANIFEST;
 precache(manifest);
 cleanupOutdatedCaches();
 
-const node = new DeviceNode({ version: __FAZT_VERSION__, scriptMs: SCRIPT_EVALUATED });
+const node = new DeviceNode({
+  version: __FAZT_VERSION__,
+  scriptMs: SCRIPT_EVALUATED,
+  // direct pairing (codes that carry the WebRTC offer/answer): the page's RTCPeerConnection, through the relay
+  onKernel: (kernel) => kernel.mesh.setDirectConnector(relay.direct),
+});
 const api = deviceApi(node);
 const relayLogger = {
   info: (msg: string, fields?: Record<string, unknown>) => console.info(JSON.stringify({ level: 'info', msg, ...fields })),

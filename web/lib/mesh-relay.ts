@@ -69,6 +69,19 @@ interface PeerState {
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
+/** A direct pairing's peer connection in this page (sw/mesh-relay.ts `RelayDirectConnector`). */
+interface DirectState {
+  req: number;
+  pc: RTCPeerConnection;
+  /** The relay channel number once the data channel opened. */
+  conn?: number;
+  dc?: RTCDataChannel;
+  done: boolean;
+}
+
+/** Time for ICE gathering in a direct pairing, ms. */
+const GATHER_TIMEOUT_MS = 5_000;
+
 /** The worker's verdict on a link handshake. */
 interface Verdict {
   open: boolean;
@@ -98,6 +111,8 @@ export class MeshRelayPage {
   private readonly peers = new Map<string, PeerState>();
   /** Attempts waiting for the worker's verdict on their handshake, by channel. */
   private readonly verdicts = new Map<number, (v: Verdict) => void>();
+  /** Direct pairings' peer connections, by the worker's request number. */
+  private readonly directs = new Map<number, DirectState>();
   private conns = 0;
   private beatTimer: ReturnType<typeof setInterval> | undefined;
   private lastBeatAnswer = 0;
@@ -142,11 +157,13 @@ export class MeshRelayPage {
     clearInterval(this.beatTimer);
     this.send({ t: 'bye' });
     for (const s of this.peers.values()) this.dropChannel(s);
+    for (const d of [...this.directs.values()]) this.endDirect(d, false);
   }
 
   /** Closes the relay port and every channel (a new worker version is about to take over). */
   private release(): void {
     for (const s of this.peers.values()) this.dropChannel(s);
+    for (const d of [...this.directs.values()]) this.endDirect(d, false);
     try {
       this.port?.close();
     } catch {
@@ -165,6 +182,8 @@ export class MeshRelayPage {
   /** Connects a new relay session to the worker; channels of the previous session are closed first. */
   private async connectRelay(): Promise<void> {
     for (const s of this.peers.values()) this.dropChannel(s);
+    // a direct pairing's channel belongs to the old session (its worker is gone or replaced)
+    for (const d of [...this.directs.values()]) this.endDirect(d, false);
     try {
       this.port?.close();
     } catch {
@@ -209,7 +228,7 @@ export class MeshRelayPage {
    */
   private async beat(): Promise<void> {
     if (this.stopped) return;
-    if (![...this.peers.values()].some((s) => s.peer.addresses.length > 0)) {
+    if (![...this.peers.values()].some((s) => s.peer.addresses.length > 0) && this.directs.size === 0) {
       this.beating = false;
       return;
     }
@@ -241,7 +260,33 @@ export class MeshRelayPage {
       case 'peers':
         this.lastBeatAnswer = Date.now();
         return this.reconcile(m.peers);
+      case 'direct-answer':
+      case 'direct-offer':
+        void this.startDirect(m.req, m.t === 'direct-answer' ? m.sdp : undefined);
+        return;
+      case 'direct-connect': {
+        const d = this.directs.get(m.req);
+        if (!d) return this.send({ t: 'direct-failed', req: m.req, error: 'the peer connection is gone (was the page reloaded?)' });
+        d.pc.setRemoteDescription({ type: 'answer', sdp: m.sdp }).catch((e: unknown) => this.failDirect(d, `the answer could not be applied: ${String((e as Error)?.message ?? e)}`));
+        return;
+      }
+      case 'direct-cancel': {
+        const d = this.directs.get(m.req);
+        if (d) this.endDirect(d, false);
+        return;
+      }
       case 'send': {
+        const d = this.directByConn(m.conn);
+        if (d) {
+          try {
+            if (typeof m.data === 'string') d.dc!.send(m.data);
+            else d.dc!.send(m.data);
+          } catch (e) {
+            console.warn('mesh relay: direct send failed', e);
+            this.endDirect(d, true);
+          }
+          return;
+        }
         const s = this.byConn(m.conn);
         if (!s?.channel) return;
         try {
@@ -253,6 +298,8 @@ export class MeshRelayPage {
         return;
       }
       case 'close': {
+        const d = this.directByConn(m.conn);
+        if (d) return this.endDirect(d, false);
         // a link that ended during its handshake: the worker's verdict (why) follows this message
         const s = this.byConn(m.conn);
         if (s) this.dropChannel(s, true);
@@ -262,6 +309,96 @@ export class MeshRelayPage {
         this.verdicts.get(m.conn)?.({ open: m.open, code: m.code, message: m.message });
         return;
     }
+  }
+
+  private directByConn(conn: number): DirectState | undefined {
+    for (const d of this.directs.values()) if (d.conn === conn && d.dc) return d;
+    return undefined;
+  }
+
+  /**
+   * A direct pairing (docs/mesh.md "Pairing with no reachable server"): a peer connection with no
+   * signaling server. With `offerSdp` this page answers that offer (the joiner: the inviter opens
+   * the data channel); without, it offers one data channel (the inviter). Replies `direct-sdp` with
+   * its description once ICE gathering completed, then `direct-open` when the channel opens.
+   */
+  private async startDirect(req: number, offerSdp: string | undefined): Promise<void> {
+    let pc: RTCPeerConnection;
+    try {
+      pc = new RTCPeerConnection({ iceServers: [] });
+    } catch (e) {
+      return this.send({ t: 'direct-sdp', req, error: String((e as Error)?.message ?? e) });
+    }
+    const d: DirectState = { req, pc, done: false };
+    this.directs.set(req, d);
+    const opened = (dc: RTCDataChannel) => {
+      if (d.done || d.dc) return;
+      dc.binaryType = 'arraybuffer';
+      const ready = () => {
+        if (d.done || d.conn !== undefined) return;
+        d.dc = dc;
+        d.conn = ++this.conns;
+        dc.onmessage = (e: MessageEvent<string | ArrayBuffer>) => {
+          if (d.done) return;
+          if (typeof e.data === 'string') this.send({ t: 'data', conn: d.conn!, data: e.data });
+          else this.send({ t: 'data', conn: d.conn!, data: e.data }, [e.data]);
+        };
+        dc.onclose = () => this.endDirect(d, true);
+        this.send({ t: 'direct-open', req, conn: d.conn });
+      };
+      if (dc.readyState === 'open') ready();
+      else dc.onopen = ready;
+    };
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === 'failed') this.failDirect(d, 'no network path between the two devices (ICE failed)');
+    };
+    try {
+      if (offerSdp === undefined) {
+        opened(pc.createDataChannel('fazt'));
+        await pc.setLocalDescription(await pc.createOffer());
+      } else {
+        pc.ondatachannel = (e) => opened(e.channel);
+        await pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+        await pc.setLocalDescription(await pc.createAnswer());
+      }
+      await timed(
+        new Promise<void>((resolve) => {
+          if (pc.iceGatheringState === 'complete') return resolve();
+          pc.addEventListener('icegatheringstatechange', () => {
+            if (pc.iceGatheringState === 'complete') resolve();
+          });
+        }),
+        GATHER_TIMEOUT_MS,
+        'ICE gathering did not complete',
+      );
+      if (d.done) return;
+      this.send({ t: 'direct-sdp', req, sdp: pc.localDescription!.sdp });
+    } catch (e) {
+      if (d.done) return;
+      this.send({ t: 'direct-sdp', req, error: String((e as Error)?.message ?? e) });
+      this.endDirect(d, false);
+    }
+  }
+
+  /** Tells the worker a direct pairing failed, and closes it. */
+  private failDirect(d: DirectState, error: string): void {
+    if (d.done) return;
+    if (d.conn === undefined) this.send({ t: 'direct-failed', req: d.req, error });
+    this.endDirect(d, true);
+  }
+
+  /** Closes a direct pairing's peer connection; `tell`: the worker learns the channel closed. */
+  private endDirect(d: DirectState, tell: boolean): void {
+    if (d.done) return;
+    d.done = true;
+    this.directs.delete(d.req);
+    if (tell && d.conn !== undefined) this.send({ t: 'closed', conn: d.conn });
+    try {
+      d.dc?.close();
+    } catch {
+      // closed already
+    }
+    d.pc.close();
   }
 
   private byConn(conn: number): PeerState | undefined {
