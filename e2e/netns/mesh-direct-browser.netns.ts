@@ -1,0 +1,137 @@
+/**
+ * Direct pairing of the browser node (docs/mesh.md "Pairing with no reachable server"), with real
+ * parts only: Debian's Chromium running the built PWA (the page's RTCPeerConnection, relayed into the
+ * service worker's kernel: sw/mesh-relay.ts `RelayDirectConnector`) and a real headless node
+ * (`bin/fazt.js start`, node-datachannel). The codes carry the WebRTC offer and answer; the
+ * invitation names no address, so no HTTP request and no signaling server joins the two.
+ *
+ * libjuice (the headless node's ICE) gathers no loopback candidates, and a direct offer needs one:
+ * this file adds a veth pair with 10.213.0.1 to the loopback-only namespace (both ends in it; the
+ * address is local, so traffic to it stays on this machine), and removes it after.
+ */
+import { execFileSync } from 'node:child_process';
+import { test, type Page } from '@playwright/test';
+import { createToken, expect, startNode, type FaztNode } from '../fixtures.js';
+import { device, openPwa } from '../pwa-fixtures.js';
+
+const VETH = 'fzdirect0';
+
+test.beforeAll(() => {
+  if (process.env.FAZT_NETNS !== '1') throw new Error('These tests must run in a loopback-only network namespace: run e2e/mesh-browser.spec.ts (it starts them through e2e/netns/run-in-netns.mjs).');
+  try {
+    execFileSync('ip', ['link', 'add', VETH, 'type', 'veth', 'peer', 'name', `${VETH}p`]);
+    execFileSync('ip', ['addr', 'add', '10.213.0.1/24', 'dev', VETH]);
+    execFileSync('ip', ['link', 'set', VETH, 'up']);
+    execFileSync('ip', ['link', 'set', `${VETH}p`, 'up']);
+  } catch (e) {
+    throw new Error(`Could not add a veth pair in the namespace (the headless node needs a non-loopback address for a direct offer): ${(e as Error).message}`);
+  }
+});
+
+test.afterAll(() => {
+  try {
+    execFileSync('ip', ['link', 'del', VETH]);
+  } catch {
+    // gone with the namespace anyway
+  }
+});
+
+interface Hub {
+  node: FaztNode;
+  token: string;
+  id: string;
+}
+
+async function hubApi(hub: Hub, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const r = await fetch(hub.node.origin + path, {
+    method,
+    headers: { authorization: `Bearer ${hub.token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: r.status, json: await r.json().catch(() => undefined) };
+}
+
+async function startHub(): Promise<Hub> {
+  const node = await startNode({ args: ['--no-example'] });
+  const token = await createToken(node);
+  const hub: Hub = { node, token, id: '' };
+  hub.id = (await hubApi(hub, 'GET', '/api/mesh')).json.nodeId;
+  return hub;
+}
+
+const json = (body: unknown) => ({ method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+
+async function devicePeer(page: Page, id: string): Promise<any> {
+  const r = await device(page, '/api/mesh/peers');
+  return (r.json?.peers ?? []).find((p: { nodeId: string }) => p.nodeId === id);
+}
+
+/** Both sides list each other connected, and a ping crosses the link both ways. */
+async function linkedBothWays(page: Page, me: string, hub: Hub): Promise<void> {
+  await expect.poll(async () => (await devicePeer(page, hub.id))?.connected, { timeout: 20_000 }).toBe(true);
+  await expect.poll(async () => (await hubApi(hub, 'GET', '/api/mesh/peers')).json.peers.find((p: { nodeId: string }) => p.nodeId === me)?.connected, { timeout: 20_000 }).toBe(true);
+  const fromDevice = await device(page, `/api/mesh/peers/${hub.id}/ping`, json({}));
+  expect(fromDevice.status, fromDevice.text).toBe(200);
+  expect(fromDevice.json.ms).toBeGreaterThan(0);
+  const fromHub = await hubApi(hub, 'POST', `/api/mesh/peers/${me}/ping`, {});
+  expect(fromHub.status, JSON.stringify(fromHub.json)).toBe(200);
+}
+
+test('the browser node pairs directly with a headless node: the codes carry the offer and answer, no server joins them', async ({ page }) => {
+  // the PWA comes from one node; the "Pi" is another, which the page never calls
+  const web = await startHub();
+  const pi = await startHub();
+  page.on('console', (m) => {
+    if (/mesh relay|direct/.test(m.text())) console.log(`[page] ${m.text()}`);
+  });
+  try {
+    await openPwa(page, web.node.origin);
+    await page.waitForFunction(() => (globalThis as any).__faztMesh?.owner === true, undefined, { timeout: 20_000 });
+    const me = (await device(page, '/api/mesh')).json.nodeId as string;
+
+    await test.step('the Pi invites with an offer and no address; the phone answers with an FZA… code; the Pi accepts it', async () => {
+      const inv = await hubApi(pi, 'POST', '/api/mesh/invitations', { direct: true, addresses: [] });
+      expect(inv.status, JSON.stringify(inv.json)).toBe(201);
+      expect(inv.json.direct).toBe(true);
+      expect(inv.json.addresses).toEqual([]);
+      const t0 = Date.now();
+      const joined = await device(page, '/api/mesh/join', json({ invitation: inv.json.code }));
+      expect(joined.status, joined.text).toBe(202);
+      expect(joined.json.answer).toMatch(/^FZA[A-Z2-7]+$/);
+      expect(joined.json.inviter.nodeId).toBe(pi.id);
+      console.log(`browser answer: ${joined.json.answer.length} characters, made in ${Date.now() - t0} ms`);
+      const acc = await hubApi(pi, 'POST', '/api/mesh/invitations/answer', { answer: joined.json.answer });
+      expect(acc.status, JSON.stringify(acc.json)).toBe(201);
+      expect(acc.json.peer.nodeId).toBe(me);
+      await linkedBothWays(page, me, pi);
+      console.log(`direct pairing (join → linked both ways): ${Date.now() - t0} ms`);
+      // the same answer a second time is refused: the invitation is used
+      const again = await hubApi(pi, 'POST', '/api/mesh/invitations/answer', { answer: joined.json.answer });
+      expect(again.json?.error?.code).toMatch(/^(INVITATION_USED|INVITATION_EXPIRED)$/);
+    });
+
+    await test.step('the phone invites with an offer (made by its page); the node answers; the phone accepts', async () => {
+      const inv = await device(page, '/api/mesh/invitations', json({ direct: true }));
+      expect(inv.status, inv.text).toBe(201);
+      expect(inv.json.direct).toBe(true);
+      const joined = await hubApi(web, 'POST', '/api/mesh/join', { invitation: inv.json.code });
+      expect(joined.status, JSON.stringify(joined.json)).toBe(202);
+      expect(joined.json.answer).toMatch(/^FZA/);
+      const acc = await device(page, '/api/mesh/invitations/answer', json({ answer: joined.json.answer }));
+      expect(acc.status, acc.text).toBe(201);
+      expect(acc.json.peer.nodeId).toBe(web.id);
+      await linkedBothWays(page, me, web);
+      // the first direct link is still up
+      expect((await devicePeer(page, pi.id)).connected).toBe(true);
+    });
+
+    await test.step('an answer code that was not made for the invitation is refused by the phone', async () => {
+      const r = await device(page, '/api/mesh/invitations/answer', json({ answer: 'FZAAAAAAAAAAAAAAAAAAAAAAAAA' }));
+      expect(r.status).toBeGreaterThanOrEqual(400);
+      expect(r.json.error.code).toBe('INVALID_INVITATION');
+    });
+  } finally {
+    await pi.node.stop();
+    await web.node.stop();
+  }
+});
