@@ -1,6 +1,6 @@
 import { base32nopad } from '@scure/base';
 import { FaztError } from '../errors.js';
-import { CODE_PREFIX, parseInvitation, WORD_COUNT } from './invitation.js';
+import { ANSWER_PREFIX, CODE_PREFIX, decodeAnswer, parseInvitation, WORD_COUNT } from './invitation.js';
 
 /**
  * Chirp: data over sound with ggwave 0.4 (its WebAssembly build, the `ggwave` npm package), the same
@@ -377,7 +377,11 @@ export function chirpMessageText(message: Uint8Array): string {
     try {
       return invitationFromChirp(message);
     } catch {
-      return Array.from(message, (b) => b.toString(16).padStart(2, '0')).join('');
+      try {
+        return answerFromChirp(message);
+      } catch {
+        return Array.from(message, (b) => b.toString(16).padStart(2, '0')).join('');
+      }
     }
   }
 }
@@ -423,4 +427,33 @@ export function invitationFromChirp(message: Uint8Array): string {
     return text;
   }
   throw new FaztError('INVALID_INVITATION', 'This Chirp message is not a Fazt invitation (it holds something else): play the invitation from the inviting device again.');
+}
+
+/**
+ * What to send for a direct pairing's answer code (`FZA…`, invitation.ts `encodeAnswer`) by sound:
+ * its binary form (at most 140 bytes), not the text.
+ * @throws FaztError `INVALID_INVITATION` when `code` is not an answer code (or is damaged).
+ */
+export function answerChirpPayload(code: string): Uint8Array {
+  decodeAnswer(code);
+  const s = code.replace(/[\s-]+/g, '').toUpperCase();
+  return chirpPayloadBytes(base32nopad.decode(s.slice(ANSWER_PREFIX.length)));
+}
+
+/**
+ * The answer code in a heard Chirp message: its binary form ({@link answerChirpPayload}) or the
+ * `FZA…` code as text, checked by `decodeAnswer` (its checksum tells it from an invitation).
+ * @returns the `FZA…` code, for `POST /api/mesh/invitations/answer` (`fazt mesh accept`).
+ * @throws FaztError `INVALID_INVITATION` when the message holds something else.
+ */
+export function answerFromChirp(message: Uint8Array): string {
+  let code: string;
+  try {
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(message).trim();
+    code = /^fza/i.test(text) ? text : ANSWER_PREFIX + base32nopad.encode(message);
+  } catch {
+    code = ANSWER_PREFIX + base32nopad.encode(message);
+  }
+  decodeAnswer(code);
+  return code.replace(/[\s-]+/g, '').toUpperCase();
 }

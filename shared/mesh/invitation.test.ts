@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { wordlist } from '@scure/bip39/wordlists/english.js';
 import { FaztError } from '../errors.js';
 import { COMPACT_LIMITS, type CompactSession } from './compact-sdp.js';
+import { answerChirpPayload, answerFromChirp, chirpMessageText } from './chirp.js';
 import {
   CODE_PREFIX,
   decodeAnswer,
@@ -303,6 +304,20 @@ describe('direct invitations: an offer behind flag bit 0, and the FZA answer cod
     ['FZA' + 'A'.repeat(152), /damaged/],
   ])('refuses %j as an answer', (code, message) => {
     faztError(() => decodeAnswer(code), 'INVALID_INVITATION', message);
+  });
+
+  it('an answer travels by sound as its binary form, and is told from an invitation by its checksum', () => {
+    const code = encodeAnswer(answer);
+    const bin = answerChirpPayload(code);
+    expect(bin.length).toBe(Math.floor((148 * 5) / 8));
+    expect(bin.length).toBeLessThanOrEqual(140);
+    expect(answerFromChirp(bin)).toBe(code);
+    expect(answerFromChirp(new TextEncoder().encode(code.toLowerCase()))).toBe(code);
+    expect(chirpMessageText(bin)).toBe(code); // what `fazt chirp decode` prints
+    faztError(() => answerChirpPayload(invitationToCode(direct)), 'INVALID_INVITATION', /an invitation/);
+    const damaged = bin.slice();
+    damaged[20]! ^= 1;
+    faztError(() => answerFromChirp(damaged), 'INVALID_INVITATION', /damaged/);
   });
 
   it('an answer given where an invitation is expected says what it is', () => {
