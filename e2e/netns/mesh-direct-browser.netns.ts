@@ -10,9 +10,18 @@
  * address is local, so traffic to it stays on this machine), and removes it after.
  */
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { test, type Page } from '@playwright/test';
-import { createToken, expect, startNode, type FaztNode } from '../fixtures.js';
+import jsQRModule from 'jsqr';
+import { PNG } from 'pngjs';
+import { decodeAnswer } from '../../shared/mesh/invitation.js';
+import { createToken, expect, SCREENSHOT_DIR, startNode, type FaztNode } from '../fixtures.js';
 import { device, openPwa } from '../pwa-fixtures.js';
+import { expectAccessible } from '../screens.js';
+
+type Decode = typeof import('jsqr').default;
+const jsQR: Decode = (jsQRModule as unknown as { default?: Decode }).default ?? (jsQRModule as unknown as Decode);
 
 const VETH = 'fzdirect0';
 
@@ -123,6 +132,49 @@ test('the browser node pairs directly with a headless node: the codes carry the 
       await linkedBothWays(page, me, web);
       // the first direct link is still up
       expect((await devicePeer(page, pi.id)).connected).toBe(true);
+    });
+
+    await test.step('the Devices screen at 360×740: joining a direct code shows the answer as a QR code, the code and a sound; the Pi takes it', async () => {
+      // pair afresh: unpair from the phone (the Pi is told over the link)
+      const un = await device(page, `/api/mesh/peers/${pi.id}`, { method: 'DELETE' });
+      expect(un.status, un.text).toBe(200);
+      await expect.poll(async () => (await hubApi(pi, 'GET', '/api/mesh/peers')).json.peers.length, { timeout: 15_000 }).toBe(0);
+      const inv = await hubApi(pi, 'POST', '/api/mesh/invitations', { direct: true, addresses: [] });
+      expect(inv.status).toBe(201);
+
+      await page.setViewportSize({ width: 360, height: 740 });
+      await page.evaluate(() => (location.hash = '#/devices'));
+      const chooser = page.getByRole('button', { name: /^Acting on .*Change node$/ });
+      if (!/This device/.test((await chooser.getAttribute('aria-label')) ?? (await chooser.innerText()))) {
+        await chooser.click();
+        await page.getByRole('group', { name: 'Choose the node to act on' }).getByRole('button', { name: /This device/ }).click();
+      }
+      await page.getByRole('button', { name: /^Join/ }).click();
+      await page.getByLabel('The 12 words or the code').fill(inv.json.code);
+      await page.getByRole('button', { name: 'Join', exact: true }).click();
+      await expect(page.getByRole('heading', { name: 'Now give this answer to the inviting device' })).toBeVisible({ timeout: 20_000 });
+      await expect(page.getByText('On the inviting device run fazt mesh accept with this code, or scan it.', { exact: false })).toBeVisible();
+      const answer = (await page.locator('#answer-code').innerText()).trim();
+      expect(answer).toMatch(/^FZA[A-Z2-7]+$/);
+      expect(decodeAnswer(answer).joinerId).toBe(me);
+      await expect(page.getByRole('button', { name: 'Copy the answer' })).toBeVisible();
+      await expect(page.getByRole('button', { name: 'Play sound' })).toBeVisible();
+      // the QR code as drawn, read back from a photograph of the element
+      fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+      const png = PNG.sync.read(await page.locator('#answer-qr').screenshot());
+      const read = jsQR(new Uint8ClampedArray(png.data.buffer, png.data.byteOffset, png.data.length), png.width, png.height);
+      expect(read, 'jsQR found no QR code in the answer').not.toBeNull();
+      expect(read!.data).toBe(answer);
+      await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'devices-direct-answer-phone.png'), fullPage: true });
+      await expectAccessible(page, 'devices: a direct answer');
+
+      const acc = await hubApi(pi, 'POST', '/api/mesh/invitations/answer', { answer });
+      expect(acc.status, JSON.stringify(acc.json)).toBe(201);
+      await expect(page.getByRole('heading', { name: 'Now give this answer to the inviting device' })).toHaveCount(0, { timeout: 15_000 });
+      await expect(page.getByText(/Paired with /).first()).toBeVisible();
+      await expect(page.locator(`li.peer[data-node="${pi.id}"]`)).toContainText(/Connected/, { timeout: 15_000 });
+      await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'devices-direct-paired-phone.png'), fullPage: true });
+      await linkedBothWays(page, me, pi);
     });
 
     await test.step('an answer code that was not made for the invitation is refused by the phone', async () => {

@@ -132,6 +132,18 @@ export interface MeshIdentityInfo {
   publicKey: string;
 }
 
+/** What `POST /api/mesh/join` answers: paired (201), or a direct invitation's answer code to carry back (202). */
+export type MeshJoinResult = { peer: { nodeId: string; name: string } } | MeshDirectAnswerInfo;
+
+/** A direct join's answer code (`POST /api/mesh/join`, 202). */
+export interface MeshDirectAnswerInfo {
+  /** The answer code, `FZA…` + base32 (at most 140 bytes). */
+  answer: string;
+  inviter: { nodeId: string };
+  /** Until when the inviter can take it, ms since the epoch (the node's clock). */
+  expiresAt: number;
+}
+
 /** `POST /api/mesh/invitations`: one single-use invitation in its carriers. */
 export interface MeshInvitationInfo {
   /** `FZ1` + upper-case base32 of the binary invitation (fits QR's alphanumeric mode). */

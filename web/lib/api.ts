@@ -14,6 +14,7 @@ import type {
   LogEntry,
   MeshIdentityInfo,
   MeshInvitationInfo,
+  MeshJoinResult,
   MeshPeerInfo,
   SessionInfo,
   SetupInfo,
@@ -322,10 +323,14 @@ export class FaztApi {
    * Joins the node that made an invitation (`POST /api/mesh/join`).
    * @param invitation the `FZ1…` code or the 12 words, as typed or scanned.
    * @param peer the inviter's base URL (`http://192.168.1.20:8080`) when the invitation's own addresses are not reachable.
+   * @returns `{peer}` once paired (201); or, for a direct invitation (its code carries a WebRTC offer),
+   *   `{answer, inviter, expiresAt}` at once (202): the answer code (`FZA…`) the inviting node must take
+   *   (`fazt mesh accept`) before `expiresAt` (ms since the epoch, the node's clock); the pairing completes then.
    * @throws ApiError `INVALID_INVITATION` (400; its message names a mistyped word), `INVITATION_EXPIRED` (410),
-   *   `INVITATION_USED` (409), `PAIRING_FAILED` (403), `PEER_UNREACHABLE` (502: no address answered).
+   *   `INVITATION_USED` (409), `PAIRING_FAILED` (403), `PEER_UNREACHABLE` (502: no address answered),
+   *   `NOT_READY` (503: a direct invitation on the browser node with no dashboard page holding the mesh relay).
    */
-  join(invitation: string, peer?: string, init: { signal?: AbortSignal } = {}): Promise<{ peer: { nodeId: string; name: string } }> {
+  join(invitation: string, peer?: string, init: { signal?: AbortSignal } = {}): Promise<MeshJoinResult> {
     return this.call('POST', '/mesh/join', peer ? { invitation, peer } : { invitation }, init);
   }
 

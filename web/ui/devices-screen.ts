@@ -93,6 +93,8 @@ export class FaztDevices extends LitElement {
     level: { state: true },
     listenError: { state: true },
     announce: { state: true },
+    directAnswer: { state: true },
+    answerCopied: { state: true },
   };
   static styles = [
     base,
@@ -348,6 +350,12 @@ export class FaztDevices extends LitElement {
   private scanError = '';
   /** The last thing said in the polite live region (paired, unpaired, expired). */
   private announce = '';
+  /**
+   * A direct join's answer code, shown until the inviting device takes it (the inviter appears in
+   * the peers) or it expires (`ends`, on this device's clock).
+   */
+  private directAnswer: { answer: string; inviterId: string; ends: number } | undefined;
+  private answerCopied = '';
 
   private pollTimer: ReturnType<typeof setInterval> | undefined;
   private tickTimer: ReturnType<typeof setInterval> | undefined;
@@ -382,6 +390,7 @@ export class FaztDevices extends LitElement {
       this.stopSound();
       this.mode = 'none';
       this.invitation = undefined;
+      this.directAnswer = undefined;
       this.confirming = undefined;
       void this.loadMe();
       void this.loadPeers();
@@ -409,6 +418,12 @@ export class FaztDevices extends LitElement {
       if (api !== this.api) return;
       this.peersError = '';
       this.noticeNewPeer(peers);
+      const answered = this.directAnswer && peers.find((p) => p.nodeId === this.directAnswer!.inviterId);
+      if (answered) {
+        this.directAnswer = undefined;
+        this.stopSound();
+        this.say(`Paired with ${answered.name}. It is in the list of paired devices.`);
+      }
       this.peers = peers;
       // the peer waiting for a yes was unpaired elsewhere (from its side): nothing left to confirm
       if (this.confirming && !peers.some((p) => p.nodeId === this.confirming!.nodeId)) this.confirming = undefined;
@@ -435,6 +450,12 @@ export class FaztDevices extends LitElement {
 
   private tick() {
     this.now = Date.now();
+    if (this.directAnswer && this.directAnswer.ends <= this.now) {
+      this.directAnswer = undefined;
+      this.stopSound();
+      this.joinError = 'The inviting device did not take the answer in time: ask it for a new invitation and join again.';
+      this.joinDetail = '';
+    }
     if (this.invitation && this.inviteEnds <= this.now) {
       this.invitation = undefined;
       this.knownAtInvite = undefined;
@@ -694,6 +715,56 @@ export class FaztDevices extends LitElement {
       </div>`;
   }
 
+  /**
+   * A direct join's answer (docs/mesh.md "Pairing with no reachable server"): the other device could
+   * not be reached over the network, so its invitation carried a connection offer, and this device's
+   * answer goes back by QR code, by the code itself or by sound.
+   */
+  private answerView(d: { answer: string; inviterId: string; ends: number }) {
+    const sym = qrSymbol(d.answer);
+    const side = sym.size + 2 * QUIET_ZONE;
+    return html`<h3>Now give this answer to the inviting device</h3>
+      <p>On the inviting device run <code>fazt mesh accept</code> with this code, or scan it. The two devices then connect directly, with no server between them.</p>
+      <svg class="qr" id="answer-qr" viewBox="0 0 ${side} ${side}" role="img" aria-label="QR code of the answer" shape-rendering="crispEdges">
+        ${svg`<rect width=${side} height=${side} fill="#fff"></rect><path d=${qrPath(sym)} fill="#000"></path>`}
+      </svg>
+      <div class="progress" role="status"><progress aria-label="Waiting for the inviting device"></progress> Waiting for the inviting device to take the answer (${formatCountdown(d.ends - this.now)} left)…</div>
+      <h3>The answer as one code</h3>
+      <p class="answer-code"><code id="answer-code">${d.answer}</code></p>
+      <div class="row">
+        <button class="secondary" @click=${this.copyAnswer}>Copy the answer</button>
+        ${this.playing
+          ? html`<button class="secondary" @click=${this.stopSound}>Stop the sound</button>`
+          : html`<button class="secondary" id="play-answer-button" @click=${this.playAnswer}>Play sound</button>`}
+      </div>
+      <span class="muted small" aria-live="polite">${this.answerCopied}</span>
+      ${this.playing ? html`<div class="progress" role="status"><progress aria-label="Playing"></progress> Playing the answer as sound…</div>` : nothing}
+      <p id="play-error" class="error" aria-live="assertive">${this.playError}</p>
+      ${this.playNote ? html`<p class="muted small" role="status">${this.playNote}</p>` : nothing}
+      <p class="muted small">By sound: record it on the inviting device (<code>fazt chirp decode</code> prints the code), then <code>fazt mesh accept</code> it.</p>
+      <div class="row">
+        <button class="secondary" @click=${this.cancelAnswer}>Cancel</button>
+      </div>`;
+  }
+
+  private async copyAnswer() {
+    this.answerCopied = (await copyText(this.directAnswer?.answer ?? '')) ? 'Copied.' : 'Copying was not allowed: select the code and copy it by hand.';
+  }
+
+  /** Stops showing the answer (the join stays possible until the invitation expires on the node). */
+  private cancelAnswer() {
+    this.stopSound();
+    this.directAnswer = undefined;
+    this.answerCopied = '';
+  }
+
+  /** Plays the answer code as Chirp: its binary form (`answerChirpPayload`, ≤ 140 bytes). */
+  private async playAnswer() {
+    const d = this.directAnswer;
+    if (!d) return;
+    await this.play(async (s) => s.answerChirpPayload(d.answer), '#play-answer-button');
+  }
+
   private async copyCode() {
     this.codeCopied = (await copyText(this.invitation?.code ?? '')) ? 'Copied.' : 'Copying was not allowed: select the code and copy it by hand.';
   }
@@ -701,6 +772,7 @@ export class FaztDevices extends LitElement {
   // -------------------------------- this node joins
 
   private joinView() {
+    if (this.directAnswer) return this.answerView(this.directAnswer);
     const busy = !!this.joining;
     const progress = html`<div class="progress" role="status"><progress aria-label="Joining"></progress> ${this.joining}</div>`;
     return html`<h3>Scan the other device’s QR code</h3>
@@ -785,6 +857,17 @@ export class FaztDevices extends LitElement {
       const r = await this.api.join(invitation, peer);
       const field = this.renderRoot.querySelector<HTMLTextAreaElement>('#join-input');
       if (field) field.value = '';
+      if ('answer' in r) {
+        // a direct invitation: the answer goes back to the inviter by hand; the pairing completes then
+        this.stopScan();
+        this.stopSound();
+        this.answerCopied = '';
+        this.playNote = '';
+        this.playError = '';
+        this.directAnswer = { answer: r.answer, inviterId: r.inviter.nodeId, ends: r.expiresAt - this.api.clockSkewMs };
+        this.say('Joined with a connection offer. Give the answer shown to the inviting device.');
+        return;
+      }
       this.say(`Paired with ${r.peer.name}. It is in the list of paired devices.`);
       void this.loadPeers();
     } catch (e) {
@@ -852,6 +935,11 @@ export class FaztDevices extends LitElement {
   private async playSound() {
     const inv = this.invitation;
     if (!inv) return;
+    await this.play(async (s) => s.invitationChirpPayload(inv.code), '#play-button');
+  }
+
+  /** Plays `payload` as Chirp; an error goes under the button `focusOnError`, which gets the focus. */
+  private async play(payload: (s: Awaited<ReturnType<typeof sound>>) => Promise<Uint8Array>, focusOnError: string) {
     this.stopSound();
     const ctl = new AbortController();
     this.soundAbort = ctl;
@@ -860,7 +948,7 @@ export class FaztDevices extends LitElement {
     this.playing = true;
     try {
       const s = await sound();
-      const { airtimeMs } = await s.playChirp(s.invitationChirpPayload(inv.code), { protocol: s.INVITATION_CHIRP_PROTOCOL, signal: ctl.signal });
+      const { airtimeMs } = await s.playChirp(await payload(s), { protocol: s.INVITATION_CHIRP_PROTOCOL, signal: ctl.signal });
       this.playNote = `Played (${(airtimeMs / 1000).toFixed(1)} s). If the other device did not hear it, hold them closer, turn the volume up and play it again.`;
     } catch (e) {
       if ((e as { code?: string }).code !== 'ABORTED') this.playError = (e as Error).message;
@@ -872,7 +960,7 @@ export class FaztDevices extends LitElement {
     }
     if (this.playError) {
       await this.updateComplete;
-      this.renderRoot.querySelector<HTMLElement>('#play-button')?.focus();
+      this.renderRoot.querySelector<HTMLElement>(focusOnError)?.focus();
     }
   }
 
