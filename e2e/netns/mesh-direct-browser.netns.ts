@@ -24,6 +24,8 @@ type Decode = typeof import('jsqr').default;
 const jsQR: Decode = (jsQRModule as unknown as { default?: Decode }).default ?? (jsQRModule as unknown as Decode);
 
 const VETH = 'fzdirect0';
+/** How long the owner takes to carry the page's answer to the Pi in the Devices-screen step, ms. */
+const CARRY_MS = 60_000;
 
 test.beforeAll(() => {
   if (process.env.FAZT_NETNS !== '1') throw new Error('These tests must run in a loopback-only network namespace: run e2e/mesh-browser.spec.ts (it starts them through e2e/netns/run-in-netns.mjs).');
@@ -168,6 +170,9 @@ test('the browser node pairs directly with a headless node: the codes carry the 
       await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'devices-direct-answer-phone.png'), fullPage: true });
       await expectAccessible(page, 'devices: a direct answer');
 
+      // carrying the answer by hand takes a while: Chromium's answering ICE agent must still be waiting
+      // (libdatachannel's gives up after 39.5 s; the headless joiner re-arms, the page cannot)
+      await page.waitForTimeout(CARRY_MS);
       const acc = await hubApi(pi, 'POST', '/api/mesh/invitations/answer', { answer });
       expect(acc.status, JSON.stringify(acc.json)).toBe(201);
       await expect(page.getByRole('heading', { name: 'Now give this answer to the inviting device' })).toHaveCount(0, { timeout: 15_000 });
