@@ -11,12 +11,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test, type Page } from '@playwright/test';
 import jsQRModule from 'jsqr';
 import { PNG } from 'pngjs';
+import wavefile from 'wavefile';
 import { decodeAnswer } from '../../shared/mesh/invitation.js';
-import { createToken, expect, SCREENSHOT_DIR, startNode, type FaztNode } from '../fixtures.js';
+import { createToken, expect, runCli, SCREENSHOT_DIR, startNode, type FaztNode } from '../fixtures.js';
 import { device, openPwa } from '../pwa-fixtures.js';
 import { expectAccessible } from '../screens.js';
 
@@ -95,6 +97,15 @@ test('the browser node pairs directly with a headless node: the codes carry the 
   page.on('console', (m) => {
     if (/mesh relay|direct/.test(m.text())) console.log(`[page] ${m.text()}`);
   });
+  // headless Chromium's speaker cannot be recorded: keep a copy of every buffer the page starts playing
+  await page.context().addInitScript(() => {
+    const start = AudioBufferSourceNode.prototype.start;
+    (globalThis as { __played?: number[][] }).__played = [];
+    AudioBufferSourceNode.prototype.start = function (...args: Parameters<typeof start>) {
+      if (this.buffer) (globalThis as unknown as { __played: number[][] }).__played.push(Array.from(this.buffer.getChannelData(0)));
+      return start.apply(this, args);
+    };
+  });
   try {
     await openPwa(page, web.node.origin);
     await page.waitForFunction(() => (globalThis as any).__faztMesh?.owner === true, undefined, { timeout: 20_000 });
@@ -159,8 +170,8 @@ test('the browser node pairs directly with a headless node: the codes carry the 
       const answer = (await page.locator('#answer-code').innerText()).trim();
       expect(answer).toMatch(/^FZA[A-Z2-7]+$/);
       expect(decodeAnswer(answer).joinerId).toBe(me);
+      const shown = Date.now();
       await expect(page.getByRole('button', { name: 'Copy the answer' })).toBeVisible();
-      await expect(page.getByRole('button', { name: 'Play sound' })).toBeVisible();
       // the QR code as drawn, read back from a photograph of the element
       fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
       const png = PNG.sync.read(await page.locator('#answer-qr').screenshot());
@@ -170,9 +181,27 @@ test('the browser node pairs directly with a headless node: the codes carry the 
       await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'devices-direct-answer-phone.png'), fullPage: true });
       await expectAccessible(page, 'devices: a direct answer');
 
+      // the sound handed to the speaker is the answer (its binary form), as `fazt chirp decode` hears it
+      await page.getByRole('button', { name: 'Play sound' }).click();
+      await expect(page.getByText('Playing the answer as sound…')).toBeVisible();
+      await expect(page.getByText(/^Played \(\d+\.\d s\)\./)).toBeVisible({ timeout: 30_000 });
+      await expect(page.locator('#play-error')).toBeEmpty();
+      const played = await page.evaluate(() => (globalThis as unknown as { __played: number[][] }).__played);
+      expect(played).toHaveLength(1);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fazt-e2e-answer-'));
+      try {
+        const w = new wavefile.WaveFile();
+        w.fromScratch(1, 48_000, '32f', Float32Array.from(played[0]!));
+        fs.writeFileSync(path.join(dir, 'answer.wav'), w.toBuffer());
+        const dec = await runCli(['chirp', 'decode', path.join(dir, 'answer.wav'), '--json']);
+        expect(dec.code, dec.stderr).toBe(0);
+        expect(JSON.parse(dec.stdout)).toEqual({ text: answer });
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
       // carrying the answer by hand takes a while: Chromium's answering ICE agent must still be waiting
       // (libdatachannel's gives up after 39.5 s; the headless joiner re-arms, the page cannot)
-      await page.waitForTimeout(CARRY_MS);
+      await page.waitForTimeout(Math.max(0, CARRY_MS - (Date.now() - shown)));
       const acc = await hubApi(pi, 'POST', '/api/mesh/invitations/answer', { answer });
       expect(acc.status, JSON.stringify(acc.json)).toBe(201);
       await expect(page.getByRole('heading', { name: 'Now give this answer to the inviting device' })).toHaveCount(0, { timeout: 15_000 });
