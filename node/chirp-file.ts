@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 import wavefile from 'wavefile';
 import { FaztError } from '../shared/index.js';
-import { Chirp, CHIRP_SAMPLE_RATE, invitationFromChirp, type GgwaveFactory } from '../shared/mesh/index.js';
+import { answerFromChirp, Chirp, CHIRP_SAMPLE_RATE, invitationFromChirp, type GgwaveFactory } from '../shared/mesh/index.js';
 
 /**
  * Chirp on the headless node: ggwave's module loaded from the `ggwave` package, and Chirp audio read
@@ -162,5 +162,27 @@ export async function invitationFromWav(path: string): Promise<string> {
   throw new FaztError(
     'INVALID_INVITATION',
     `${basename(path)} holds a Chirp message, but not a Fazt invitation${messages.length > 1 ? ` (${messages.length} messages, none is one)` : ''}: record the sound the inviting device plays for pairing.`,
+  );
+}
+
+/**
+ * A direct pairing's answer code in a WAV file (for `fazt mesh accept --chirp`): the sound the joining
+ * device played (the Devices screen's "Play sound", the answer's binary form).
+ * @returns the `FZA…` code (the first message that is an answer).
+ * @throws FaztError `INVALID_INVITATION` when the file holds Chirp messages but none is an answer;
+ *   what {@link decodeWavFile} throws.
+ */
+export async function answerFromWav(path: string): Promise<string> {
+  const messages = await decodeWavFile(path);
+  for (const m of messages) {
+    try {
+      return answerFromChirp(m);
+    } catch {
+      // not an answer: try the next message
+    }
+  }
+  throw new FaztError(
+    'INVALID_INVITATION',
+    `${basename(path)} holds a Chirp message, but not a Fazt answer${messages.length > 1 ? ` (${messages.length} messages, none is one)` : ''}: record the sound the joining device plays with its answer.`,
   );
 }

@@ -467,14 +467,18 @@ export function buildProgram(): Command {
   targetOptions(
     mesh
       .command('accept')
-      .description('take the answer code (FZA…) a device gave for a direct invitation, and connect to it')
-      .argument('<answer>'),
-  ).action(async (answer: string, o: Common) =>
-    withClient(o, async (c) => {
+      .description('take the answer code (FZA…) a device gave for a direct invitation (or --chirp F.wav), and connect to it')
+      .argument('[answer]')
+      .option('--chirp <file.wav>', 'read the answer from a recording of the sound the joining device played'),
+  ).action(async (given: string | undefined, o: Common & { chirp?: string }) => {
+    if (given && o.chirp) throw new FaztError('INVALID_ARGUMENT', 'Give the answer either as an argument or with --chirp, not both.');
+    if (!given && !o.chirp) throw new FaztError('INVALID_ARGUMENT', 'Give the answer: fazt mesh accept FZA… (or --chirp RECORDING.wav).');
+    const answer = o.chirp ? await (await import('./chirp-file.js')).answerFromWav(o.chirp) : given!;
+    await withClient(o, async (c) => {
       const r = await callJson<{ peer: { nodeId: string; name: string } }>(c, 'POST', '/api/mesh/invitations/answer', { answer });
       emit(o, r, () => `Paired and connected with “${r.peer.name}” (${r.peer.nodeId}).`);
-    }),
-  );
+    });
+  });
   targetOptions(mesh.command('peers').description('the paired devices and whether they are connected')).action(async (o: Common) =>
     withClient(o, async (c) => {
       const r = await callJson<{ peers: { nodeId: string; name: string; connected: boolean; lastSeen: number | null }[] }>(c, 'GET', '/api/mesh/peers');

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { base32nopad } from '@scure/base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeAnswer, encodeAnswer, invitationFromCode, locatorOf, transcript } from '../shared/index.js';
+import { answerChirpPayload, decodeAnswer, encodeAnswer, INVITATION_CHIRP_PROTOCOL, invitationFromCode, locatorOf, transcript } from '../shared/index.js';
 import { ensureBundle, removeTempDirs, request, spawnNode, tempDir } from './test-helpers.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'fazt.js');
@@ -118,6 +118,31 @@ describe('direct pairing between real nodes, with no server reachable', () => {
     const again = await fazt(pi, 'mesh', 'accept', joined.answer);
     expect(again.ok).toBe(false);
     if (!again.ok) expect(again.stderr).toMatch(/already used|work once/);
+  }, 60_000);
+
+  it('the answer by sound: fazt mesh accept --chirp reads the answer from a WAV of its binary form; a WAV of something else is refused', async () => {
+    const { loadChirp, writeChirpWav } = await import('./chirp-file.js');
+    const chirp = await loadChirp();
+    const dir = tempDir('fazt-direct-chirp-');
+    const other = join(dir, 'other.wav');
+    writeChirpWav(other, await chirp.encode(new TextEncoder().encode('hello there'), { protocol: INVITATION_CHIRP_PROTOCOL }));
+    const wrong = await fazt(pi, 'mesh', 'accept', '--chirp', other);
+    expect(wrong.ok).toBe(false);
+    if (!wrong.ok) expect(wrong.stderr).toMatch(/not a Fazt answer/);
+    const both = await fazt(pi, 'mesh', 'accept', 'FZAAAAA', '--chirp', other);
+    expect(both.ok).toBe(false);
+    if (!both.ok) expect(both.stderr).toMatch(/either as an argument or with --chirp/);
+
+    const before = (await ok(pi, 'mesh', 'peers')).length;
+    const inv = await directInvite(pi);
+    const fourth = await startNode();
+    nodes.push(fourth);
+    const joined = await ok(fourth, 'mesh', 'join', inv.code);
+    const wav = join(dir, 'answer.wav');
+    writeChirpWav(wav, await chirp.encode(answerChirpPayload(joined.answer), { protocol: INVITATION_CHIRP_PROTOCOL }));
+    const accepted = await ok(pi, 'mesh', 'accept', '--chirp', wav);
+    expect(accepted.peer.nodeId).toBe(fourth.id);
+    expect((await ok(pi, 'mesh', 'peers')).length).toBe(before + 1);
   }, 60_000);
 
   it('a reused offer code: the second joiner gets an answer, and the inviter refuses it', async () => {

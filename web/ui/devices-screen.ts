@@ -741,7 +741,7 @@ export class FaztDevices extends LitElement {
       ${this.playing ? html`<div class="progress" role="status"><progress aria-label="Playing"></progress> Playing the answer as sound…</div>` : nothing}
       <p id="play-error" class="error" aria-live="assertive">${this.playError}</p>
       ${this.playNote ? html`<p class="muted small" role="status">${this.playNote}</p>` : nothing}
-      <p class="muted small">By sound: record it on the inviting device (<code>fazt chirp decode</code> prints the code), then <code>fazt mesh accept</code> it.</p>
+      <p class="muted small">By sound: record it on the inviting device, then run <code>fazt mesh accept --chirp RECORDING.wav</code> there.</p>
       <div class="row">
         <button class="secondary" @click=${this.cancelAnswer}>Cancel</button>
       </div>`;
