@@ -211,6 +211,32 @@ test('the browser node pairs directly with a headless node: the codes carry the 
       await linkedBothWays(page, me, pi);
     });
 
+    await test.step('the Devices screen invites with a connection offer (made by the page) and takes the node’s answer', async () => {
+      const un = await device(page, `/api/mesh/peers/${pi.id}`, { method: 'DELETE' });
+      expect(un.status, un.text).toBe(200);
+      await expect.poll(async () => (await hubApi(pi, 'GET', '/api/mesh/peers')).json.peers.length, { timeout: 15_000 }).toBe(0);
+      await page.getByRole('button', { name: /^Invite/ }).click();
+      await page.getByRole('button', { name: 'Invite with a connection offer' }).click();
+      await expect(page.getByRole('heading', { name: 'Then enter the other device’s answer' })).toBeVisible({ timeout: 20_000 });
+      const code = ((await page.locator('#invite-code').textContent()) ?? '').trim();
+      expect(code).toMatch(/^FZ1[A-Z2-7]+$/);
+      const joined = await hubApi(pi, 'POST', '/api/mesh/join', { invitation: code });
+      expect(joined.status, JSON.stringify(joined.json)).toBe(202);
+      // a wrong answer first: the node's error appears under the field
+      await page.getByLabel('The answer (FZA…) the other device shows').fill('FZA' + 'A'.repeat(40));
+      await page.getByRole('button', { name: 'Connect', exact: true }).click();
+      await expect(page.locator('#answer-error')).toContainText('too short');
+      await expect(page.getByLabel('The answer (FZA…) the other device shows')).toBeFocused();
+      await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'devices-direct-invite-phone.png'), fullPage: true });
+      await expectAccessible(page, 'devices: a direct invitation waiting for its answer');
+      await page.getByLabel('The answer (FZA…) the other device shows').fill(joined.json.answer);
+      await page.getByRole('button', { name: 'Connect', exact: true }).click();
+      await expect(page.getByText(/Paired with /).first()).toBeVisible({ timeout: 30_000 });
+      await expect(page.getByRole('heading', { name: 'Then enter the other device’s answer' })).toHaveCount(0);
+      await expect(page.locator(`li.peer[data-node="${pi.id}"]`)).toContainText(/Connected/, { timeout: 15_000 });
+      await linkedBothWays(page, me, pi);
+    });
+
     await test.step('an answer code that was not made for the invitation is refused by the phone', async () => {
       const r = await device(page, '/api/mesh/invitations/answer', json({ answer: 'FZAAAAAAAAAAAAAAAAAAAAAAAAA' }));
       expect(r.status).toBeGreaterThanOrEqual(400);

@@ -154,6 +154,8 @@ export interface MeshInvitationInfo {
   expiresAt: number;
   /** Where the inviter listens (its HTTP API); empty when the node has no address to give. */
   addresses: { host: string; port: number }[];
+  /** The code also carries a WebRTC offer (a direct invitation; the words do not carry it). */
+  direct?: boolean;
 }
 
 /** One paired node of `GET /api/mesh/peers`. */

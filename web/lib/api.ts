@@ -314,9 +314,23 @@ export class FaztApi {
     return this.call('PUT', '/mesh', { name });
   }
 
-  /** Makes a single-use invitation (`POST /api/mesh/invitations`); `ttlMs` 10 s – 1 h, default 10 min. */
-  invite(ttlMs?: number): Promise<MeshInvitationInfo> {
-    return this.call('POST', '/mesh/invitations', ttlMs === undefined ? {} : { ttlMs });
+  /**
+   * Makes a single-use invitation (`POST /api/mesh/invitations`); `ttlMs` 10 s – 1 h, default 10 min.
+   * `direct`: its code also carries a WebRTC offer (docs/mesh.md "Pairing with no reachable server");
+   * the joiner answers with an `FZA…` code for {@link acceptAnswer}.
+   */
+  invite(ttlMs?: number, opts: { direct?: boolean } = {}): Promise<MeshInvitationInfo> {
+    return this.call('POST', '/mesh/invitations', { ...(ttlMs === undefined ? {} : { ttlMs }), ...(opts.direct ? { direct: true } : {}) });
+  }
+
+  /**
+   * Takes the answer code (`FZA…`) of a device that joined this node's direct invitation
+   * (`POST /api/mesh/invitations/answer`); resolves once the two are paired and linked.
+   * @throws ApiError `INVALID_INVITATION` (400: damaged or not an answer), `INVITATION_EXPIRED` (410),
+   *   `INVITATION_USED` (409), `PAIRING_FAILED` (403), `PEER_UNREACHABLE` (502: no data channel within 20 s).
+   */
+  acceptAnswer(answer: string): Promise<{ peer: { nodeId: string; name: string } }> {
+    return this.call('POST', '/mesh/invitations/answer', { answer });
   }
 
   /**

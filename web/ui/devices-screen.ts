@@ -94,6 +94,8 @@ export class FaztDevices extends LitElement {
     listenError: { state: true },
     announce: { state: true },
     directAnswer: { state: true },
+    acceptError: { state: true },
+    acceptBusy: { state: true },
     answerCopied: { state: true },
   };
   static styles = [
@@ -356,6 +358,9 @@ export class FaztDevices extends LitElement {
    */
   private directAnswer: { answer: string; inviterId: string; ends: number } | undefined;
   private answerCopied = '';
+  /** Taking the other device's answer to this node's direct invitation: under way, or why it failed. */
+  private acceptBusy = false;
+  private acceptError = '';
 
   private pollTimer: ReturnType<typeof setInterval> | undefined;
   private tickTimer: ReturnType<typeof setInterval> | undefined;
@@ -651,16 +656,17 @@ export class FaztDevices extends LitElement {
 
   // -------------------------------- this node invites
 
-  private async newInvitation() {
+  private async newInvitation(direct = false) {
     this.inviteBusy = true;
     this.inviteError = '';
+    this.acceptError = '';
     this.announce = '';
     try {
       this.knownAtInvite = new Set((this.peers ?? []).map((p) => p.nodeId));
       // counted on this device's clock from the moment of asking: a phone whose clock is off still
       // shows the right countdown (the node's expiresAt is on the node's clock)
       const asked = Date.now();
-      this.invitation = await this.api.invite(INVITE_TTL_MS);
+      this.invitation = await this.api.invite(INVITE_TTL_MS, { direct: direct === true });
       this.inviteEnds = asked + INVITE_TTL_MS;
       this.now = Date.now();
     } catch (e) {
@@ -687,10 +693,12 @@ export class FaztDevices extends LitElement {
         ${svg`<rect width=${side} height=${side} fill="#fff"></rect><path d=${qrPath(sym)} fill="#000"></path>`}
       </svg>
       <p class="countdown">Works for <strong>${formatCountdown(this.inviteEnds - this.now)}</strong> more, once.</p>
-      <h3 id="words-h">Or read out the words</h3>
-      <ol class="words" aria-labelledby="words-h" lang="en">
-        ${words.map((w) => html`<li>${w}</li>`)}
-      </ol>
+      ${inv.direct
+        ? html`<p class="muted small">This invitation carries a connection offer, which the 12 words cannot: use the QR code, the code or the sound.</p>`
+        : html`<h3 id="words-h">Or read out the words</h3>
+            <ol class="words" aria-labelledby="words-h" lang="en">
+              ${words.map((w) => html`<li>${w}</li>`)}
+            </ol>`}
       <h3>Or play it as sound</h3>
       <p class="muted small">On the other device, tap <strong>Listen</strong> first, then play it here with the two devices close together.</p>
       <div class="row">
@@ -701,9 +709,14 @@ export class FaztDevices extends LitElement {
       ${this.playing ? html`<div class="progress" role="status"><progress aria-label="Playing"></progress> Playing the invitation as sound…</div>` : nothing}
       <p id="play-error" class="error" aria-live="assertive">${this.playError}</p>
       ${this.playNote ? html`<p class="muted small" role="status">${this.playNote}</p>` : nothing}
-      ${inv.addresses.length === 0
+      ${inv.addresses.length === 0 && !inv.direct
         ? html`<p class="note">This invitation carries no network address of ${this.targetLabel || 'this node'}: the other device has to know where to find it. To pair a phone with a hub, show the invitation on the hub and join from the phone.</p>`
         : nothing}
+      ${this.api.target === 'device' && !inv.direct
+        ? html`<p class="muted small">Or let the other device connect to this one directly: the code then carries a connection offer, and the other device gives back an answer.</p>
+            <button class="secondary" id="direct-invite" @click=${() => this.newInvitation(true)} ?disabled=${this.inviteBusy}>Invite with a connection offer</button>`
+        : nothing}
+      ${inv.direct ? this.acceptView() : nothing}
       <details>
         <summary>The invitation as one code</summary>
         <p><code id="invite-code">${inv.code}</code></p>
@@ -713,6 +726,51 @@ export class FaztDevices extends LitElement {
       <div class="row">
         <button class="secondary" @click=${this.newInvitation} ?disabled=${this.inviteBusy}>New invitation</button>
       </div>`;
+  }
+
+  /** The field for the other device's answer to this node's direct invitation (`fazt mesh join` prints it). */
+  private acceptView() {
+    return html`<h3>Then enter the other device’s answer</h3>
+      <label for="answer-input">The answer (FZA…) the other device shows</label>
+      <p id="answer-hint" class="muted small">On a headless node, <code>fazt mesh join</code> with this invitation’s code prints it.</p>
+      <textarea
+        id="answer-input"
+        rows="3"
+        autocomplete="off"
+        autocapitalize="characters"
+        spellcheck="false"
+        aria-describedby="answer-hint answer-error"
+        aria-invalid=${this.acceptError ? 'true' : 'false'}
+      ></textarea>
+      <div class="row"><button id="accept-button" @click=${this.acceptAnswer} ?disabled=${this.acceptBusy}>Connect</button></div>
+      ${this.acceptBusy ? html`<div class="progress" role="status"><progress aria-label="Connecting"></progress> Connecting to the other device…</div>` : nothing}
+      <div id="answer-error" aria-live="assertive">${this.acceptError ? html`<p class="error">${this.acceptError}</p>` : nothing}</div>`;
+  }
+
+  private async acceptAnswer() {
+    const field = this.renderRoot.querySelector<HTMLTextAreaElement>('#answer-input');
+    const answer = field?.value.trim() ?? '';
+    this.acceptError = '';
+    if (!answer) {
+      this.acceptError = 'Enter the answer code (FZA…) that the other device shows.';
+      field?.focus();
+      return;
+    }
+    this.acceptBusy = true;
+    try {
+      const r = await this.api.acceptAnswer(answer);
+      this.invitation = undefined;
+      this.knownAtInvite = undefined;
+      this.say(`Paired with ${r.peer.name}. It is in the list of paired devices.`);
+      void this.loadPeers();
+    } catch (e) {
+      this.acceptError = (e as Error).message;
+      this.unreachable(e);
+      await this.updateComplete;
+      this.renderRoot.querySelector<HTMLElement>('#answer-input')?.focus();
+    } finally {
+      this.acceptBusy = false;
+    }
   }
 
   /**
