@@ -688,7 +688,9 @@ export class FaztDevices extends LitElement {
     const sym = qrSymbol(inv.code);
     const side = sym.size + 2 * QUIET_ZONE;
     const words = inv.words.split(' ');
-    return html`<p>On the other device, open Fazt’s <strong>Devices</strong> screen, tap <strong>Join</strong>, and scan this code, type the words or listen for the sound.</p>
+    return html`${inv.direct
+        ? html`<p>On the other device, open Fazt’s <strong>Devices</strong> screen, tap <strong>Join</strong>, and scan this code or listen for the sound; on a headless node, run <code>fazt mesh join</code> with the code (or <code>--chirp</code> a recording of the sound).</p>`
+        : html`<p>On the other device, open Fazt’s <strong>Devices</strong> screen, tap <strong>Join</strong>, and scan this code, type the words or listen for the sound.</p>`}
       <svg class="qr" id="invite-qr" viewBox="0 0 ${side} ${side}" role="img" aria-label="QR code of the invitation" shape-rendering="crispEdges">
         ${svg`<rect width=${side} height=${side} fill="#fff"></rect><path d=${qrPath(sym)} fill="#000"></path>`}
       </svg>
