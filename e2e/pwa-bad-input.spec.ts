@@ -146,6 +146,24 @@ test('two tabs writing at once: every write lands and persists', async ({ fazt, 
   expect((await device(other, '/a/counter/api/value')).json.n).toBe(30);
 });
 
+test("a stopped worker's late append to the change log is dropped by the next write, not read as damage", async ({ fazt, page }) => {
+  // A stopped worker's last log append can land after the next worker read the log: the browser
+  // finishes a close() that was already sent, while the Web Lock went with the stopped worker. That
+  // append was never acknowledged. The next write must leave the log as its own image says (it
+  // truncates); before, the stale tail stayed behind the new record and the log read as damaged.
+  await openPwa(page, fazt.origin);
+  expect((await deployToDevice(page, 'counter', COUNTER_APP)).status).toBe(201);
+  expect((await device(page, '/a/counter/api/count')).json.n).toBe(1);
+  const logSize = (await opfsFiles(page))['cartridge.log'] ?? 0;
+  expect(logSize).toBeGreaterThan(48);
+  // bytes land after the end of the log the running worker knows
+  await damageOpfsFile(page, 'cartridge.log', { mode: 'garbage', at: logSize, length: 256 * 1024 });
+  expect((await device(page, '/a/counter/api/count')).json.n).toBe(2);
+  expect((await opfsFiles(page))['cartridge.log']).toBeLessThan(logSize + 256 * 1024);
+  await stopWorkers(page);
+  expect((await device(page, '/a/counter/api/value')).json.n).toBe(2);
+});
+
 test('worker stopped in the middle of persisting: the cartridge opens with every acknowledged write', async ({ fazt, page }) => {
   test.setTimeout(180_000);
   await openPwa(page, fazt.origin);

@@ -24,7 +24,7 @@
  */
 import { FaztError } from '../shared/index.js';
 import type { DeviceBackup } from './device-api.js';
-import { applyLog, changedPages, encodeHeader, encodeRecord, identityOf, pageSizeOf, recordBytes } from './page-log.js';
+import { applyLog, changedPages, encodeHeader, encodeRecord, identityOf, LOG_HEADER_BYTES, pageSizeOf, recordBytes } from './page-log.js';
 
 /** Web Lock name that serializes opening, writing and replacing the cartridge across worker versions and tabs. */
 export const CARTRIDGE_LOCK = 'fazt-cartridge';
@@ -229,7 +229,7 @@ export class CartridgeStore {
     if (pages && pages.length === 0 && image.length === prev.length) return 'none';
     const limit = Math.max(1024 * 1024, image.length / 8);
     const size = pages ? recordBytes(pages.length, pageSize) : Infinity;
-    if (!pages || (this.logSize || 48) + size > limit) {
+    if (!pages || (this.logSize || LOG_HEADER_BYTES) + size > limit) {
       await this.write(image);
       return 'full';
     }
@@ -242,12 +242,18 @@ export class CartridgeStore {
       if (this.logSize > 0) await w.seek(this.logSize);
       else await w.write(encodeHeader(this.base) as Uint8Array<ArrayBuffer>);
       await w.write(record as Uint8Array<ArrayBuffer>);
+      // The file may be longer than this worker knows: a stopped worker's last append can land after
+      // the next worker read the log (the browser finishes a `close()` already sent, while the Web Lock
+      // went with the stopped worker). That append was never acknowledged, and this worker's image does
+      // not hold it, so it goes: without the truncate its tail stayed behind this record and the whole
+      // log read as damaged (seen 1 run in 5 of e2e/netns/mesh-browser.netns.ts).
+      await w.truncate((this.logSize || LOG_HEADER_BYTES) + record.length);
       await w.close();
     } catch (e) {
       await w.abort().catch(() => {});
       throw await classifyWriteError(e, record.length);
     }
-    this.logSize = (this.logSize || 48) + record.length;
+    this.logSize = (this.logSize || LOG_HEADER_BYTES) + record.length;
     this.current = image;
     this.lastWrite = { kind: 'log', pages: pages.length, diffMs: t1 - t0, removeMs: 0, writeMs: performance.now() - t1, swapMs: 0 };
     return 'log';
