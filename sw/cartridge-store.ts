@@ -183,7 +183,7 @@ export class CartridgeStore {
       const r = await applyLog(base, log, { inPlace: true });
       identity = r.base;
       if (r.verdict === 'damaged') {
-        throw new FaztError('CARTRIDGE_CORRUPT', `The change log of the cartridge in this browser (${LOG}) is damaged. It was left untouched; restore a kept copy or start fresh.`);
+        throw new FaztError('CARTRIDGE_CORRUPT', `The change log of the cartridge in this browser (${LOG}) is damaged: ${r.reason}. It was left untouched; restore a kept copy or start fresh.`);
       }
       if (r.verdict === 'stale') await (logHandle as MovableHandle).move(await this.backupsDir(), `stale-${stamp()}.log`);
       else {

@@ -150,21 +150,21 @@ export async function applyLog(
   base: Uint8Array,
   log: Uint8Array,
   options: { inPlace?: boolean } = {},
-): Promise<{ verdict: LogVerdict; image: Uint8Array; records: number; base: BaseIdentity }> {
+): Promise<{ verdict: LogVerdict; image: Uint8Array; records: number; base: BaseIdentity; reason?: string }> {
   const id = await identityOf(base);
-  const damaged = { verdict: 'damaged' as const, image: base, records: 0, base: id };
-  if (log.length < LOG_HEADER_BYTES || new TextDecoder('latin1').decode(log.subarray(0, 8)) !== HEADER_MAGIC) return damaged;
+  const damaged = (reason: string) => ({ verdict: 'damaged' as const, image: base, records: 0, base: id, reason: `${reason} (log ${log.length} bytes)` });
+  if (log.length < LOG_HEADER_BYTES || new TextDecoder('latin1').decode(log.subarray(0, 8)) !== HEADER_MAGIC) return damaged('no log header');
   const view = new DataView(log.buffer, log.byteOffset, log.byteLength);
   if (view.getFloat64(8, true) !== id.size || !sameBytes(log.subarray(16, 48), id.page1)) return { verdict: 'stale', image: base, records: 0, base: id };
   const records: { at: number; length: number; pageSize: number; count: number }[] = [];
   for (let at = LOG_HEADER_BYTES; at < log.length; ) {
-    if (at + 24 > log.length || new TextDecoder('latin1').decode(log.subarray(at, at + 4)) !== RECORD_MAGIC) return damaged;
+    if (at + 24 > log.length || new TextDecoder('latin1').decode(log.subarray(at, at + 4)) !== RECORD_MAGIC) return damaged(`record ${records.length + 1} at byte ${at}: no record header`);
     const length = view.getFloat64(at + 4, true);
     const pageSize = view.getUint32(at + 12, true);
     const count = view.getUint32(at + 16, true);
     const size = recordBytes(count, pageSize);
-    if (!Number.isSafeInteger(length) || length < 0 || pageSize < 512 || at + size > log.length) return damaged;
-    if (view.getUint32(at + size - 4, true) !== fnv1a(log.subarray(at, at + size - 4))) return damaged;
+    if (!Number.isSafeInteger(length) || length < 0 || pageSize < 512 || at + size > log.length) return damaged(`record ${records.length + 1} at byte ${at}: ${at + size > log.length ? `cut short (${size} bytes declared)` : 'bad header fields'}`);
+    if (view.getUint32(at + size - 4, true) !== fnv1a(log.subarray(at, at + size - 4))) return damaged(`record ${records.length + 1} at byte ${at}: checksum mismatch`);
     records.push({ at, length, pageSize, count });
     at += size;
   }
