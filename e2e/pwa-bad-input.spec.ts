@@ -89,8 +89,9 @@ test('quota exceeded while persisting a deploy: 507, and nothing is lost or half
     expect(big.json.error.code).toBe('QUOTA_EXCEEDED');
     expect(big.json.error.message).toMatch(/storage space/);
     // memory agrees with disk: the app is not there, the earlier data is
-    const apps = (await device(page, '/api/apps')).json.apps.map((a: { name: string }) => a.name);
-    expect(apps).toEqual(['counter']);
+    const listed = await device(page, '/api/apps');
+    expect(listed.status, listed.text).toBe(200);
+    expect(listed.json.apps.map((a: { name: string }) => a.name)).toEqual(['counter']);
     expect((await device(page, '/a/counter/api/value')).json.n).toBe(1);
   } finally {
     await s.send('Storage.overrideQuotaForOrigin', { origin });

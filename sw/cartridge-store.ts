@@ -178,7 +178,11 @@ export class CartridgeStore {
     let image: Uint8Array = base;
     let logSize = 0;
     let identity: Awaited<ReturnType<typeof identityOf>> | undefined;
-    if (log) {
+    // An empty log holds nothing: `getFileHandle(LOG, { create: true })` makes the file at once, and a
+    // first append that then failed (quota) or whose worker was stopped before `close()` leaves it
+    // empty. Its first record never committed (a log's header is written with its first record), so
+    // it is read as no log; the next append rewrites it from the start.
+    if (log && log.length > 0) {
       // in place: `base` is this read's own buffer (the pages land in it; its identity is taken first)
       const r = await applyLog(base, log, { inPlace: true });
       identity = r.base;
@@ -251,6 +255,8 @@ export class CartridgeStore {
       await w.close();
     } catch (e) {
       await w.abort().catch(() => {});
+      // a first append leaves no empty log behind (read() would also take an empty one as none)
+      if (this.logSize === 0) await CartridgeStore.remove(dir, LOG).catch(() => {});
       throw await classifyWriteError(e, record.length);
     }
     this.logSize = (this.logSize || LOG_HEADER_BYTES) + record.length;
