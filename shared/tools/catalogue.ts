@@ -96,7 +96,7 @@ export const TOOLS: readonly ToolDefinition[] = [
   tool({
     name: 'list_versions',
     title: "List an app's versions",
-    description: 'The versions of an app, oldest first: number, time (ms since epoch), files, bytes, whether it is live, waiting for approval, reviewed.',
+    description: 'The versions of an app, newest first: number, time (ms since epoch), files, bytes, whether it is live, waiting for approval, reviewed.',
     input: z.strictObject({ app }),
     annotations: READ,
     run: ({ kernel }, a) => {
