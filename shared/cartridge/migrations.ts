@@ -357,6 +357,8 @@ INSERT INTO api_tokens_v6 (id, token_hash, name, scope, created_at, last_used_at
   SELECT id, token_hash, name, scope, created_at, last_used_at, revoked_at, apps FROM api_tokens;
 DROP TABLE api_tokens;
 ALTER TABLE api_tokens_v6 RENAME TO api_tokens;
+-- the old table's pages go back to the file system (auto_vacuum is INCREMENTAL since migration 3)
+PRAGMA incremental_vacuum;
 `,
   },
 ];
