@@ -17,6 +17,7 @@ import { LATEST_SCHEMA_VERSION, MIGRATIONS } from '../shared/cartridge/index.js'
 import { BetterSqliteDatabase } from './sqlite.js';
 import { openCartridgeFile } from './cartridge-file.js';
 import { kernelForFile } from './kernel-file.js';
+import { callTool } from '../shared/tools/index.js';
 import { ensureBundle, internalErrors, removeTempDirs, request, startTestNode, tempDir, type TestNode } from './test-helpers.js';
 
 const BIN = resolve(import.meta.dirname, '..', 'bin', 'fazt.js');
@@ -236,6 +237,30 @@ describe('MCP over Streamable HTTP (/mcp)', () => {
     }
   });
 
+  it('write_files never loses a deploy that landed meanwhile: ifVersion, and two writes racing', async () => {
+    const c = await httpClient(tokens.mcp);
+    try {
+      const live = t.node.kernel.apps.require('board').currentVersion!;
+      expect((await fails(c, 'write_files', { app: 'board', ifVersion: live - 1, files: [{ path: 'x.txt', content: 'x' }] }, 'CONFLICT')).message).toMatch(/read the files again/);
+      expect(t.node.kernel.apps.require('board').currentVersion).toBe(live);
+      // two agents edit different files from the same live version at the same moment
+      const ctx = { kernel: t.node.kernel, principal: { kind: 'token' as const, scope: 'admin' as const } };
+      const [a, b] = await Promise.all([
+        callTool(ctx, 'write_files', { app: 'board', files: [{ path: 'a.txt', content: 'A' }] }),
+        callTool(ctx, 'write_files', { app: 'board', files: [{ path: 'b.txt', content: 'B' }] }),
+      ]);
+      expect(a.ok).toBe(true);
+      expect(b).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
+      const paths = t.node.kernel.apps.files(t.node.kernel.apps.require('board').id, live + 1).map((f) => f.path);
+      expect(paths).toContain('a.txt');
+      expect(t.node.kernel.apps.require('board').currentVersion).toBe(live + 1);
+      // the loser retries on the new version and keeps the winner's change
+      expect(await ok(c, 'write_files', { app: 'board', ifVersion: live + 1, files: [{ path: 'b.txt', content: 'B' }], delete: ['a.txt'] })).toMatchObject({ version: live + 2 });
+    } finally {
+      await c.close();
+    }
+  });
+
   it('refuses requests without a token (401), with a bad token (401) or a deploy token (403), as JSON errors', async () => {
     const initialize = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } });
     const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -291,10 +316,12 @@ describe('MCP over Streamable HTTP (/mcp)', () => {
     const owner = await httpClient(tokens.admin);
     try {
       const held = await ok(agent, 'write_files', { app: 'board', files: [{ path: 'index.html', content: '<h1>agent</h1>' }] });
-      expect(held).toMatchObject({ live: false, version: 3 });
+      expect(held).toMatchObject({ live: false });
+      expect(held.version).toBeGreaterThan(t.node.kernel.apps.require('board').currentVersion!);
       expect((await get('/a/board/')).text).toBe('<h1>Board v2</h1>');
+      expect(await ok(agent, 'read_file', { app: 'board', path: 'index.html' })).toMatchObject({ content: '<h1>Board v2</h1>' });
       const live = await ok(owner, 'write_files', { app: 'board', files: [{ path: 'index.html', content: '<h1>owner</h1>' }] });
-      expect(live).toMatchObject({ live: true, version: 4 });
+      expect(live).toMatchObject({ live: true, version: held.version + 1 });
       expect((await get('/a/board/')).text).toBe('<h1>owner</h1>');
     } finally {
       await agent.close();

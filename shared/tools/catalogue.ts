@@ -249,9 +249,10 @@ export const TOOLS: readonly ToolDefinition[] = [
         .default([])
         .describe('Files to create or replace.'),
       delete: z.array(z.string().min(1).max(1024)).max(1000).default([]).describe('Paths of files to remove.'),
+      ifVersion: z.number().int().min(1).optional().describe('Deploy only if this is still the live version (the one you read); otherwise CONFLICT and nothing changes.'),
     }),
     annotations: CHANGES,
-    run: (ctx, a) => writeAppFiles(ctx, a.app, a.files, a.delete),
+    run: (ctx, a) => writeAppFiles(ctx, a.app, a.files, a.delete, { ifVersion: a.ifVersion }),
   }),
   tool({
     name: 'rollback',

@@ -95,16 +95,28 @@ export interface FilesWritten {
  * the cron and event-schema checks, one transaction; a refused deploy changes nothing. Permissions
  * the new version requests stay pending (the owner grants them). A non-admin caller's version of an
  * app holding secrets or grants waits for the owner's approval, as on the admin API.
- * @throws FaztError `INVALID_ARGUMENT` (nothing to change, a path both written and deleted, bad
+ * Another deploy of the app landing meanwhile is not overwritten: the write is refused (`CONFLICT`).
+ * @param options.ifVersion refuse (`CONFLICT`) unless this is the live version (the one the caller read).
+ * @throws FaztError `CONFLICT` (see above), `INVALID_ARGUMENT` (nothing to change, a path both written and deleted, bad
  *   base64), `NOT_FOUND` (deleting a file the app does not have), `LIMIT_EXCEEDED` (a live tree over
  *   {@link MAX_EDIT_TREE_BYTES}), and whatever the deploy throws (`UNSAFE_PATH`, `INVALID_MANIFEST`,
  *   `INVALID_NAME`, `BAD_REQUEST` for code that does not parse …).
  */
-export async function writeAppFiles(ctx: ToolContext, ref: string, writes: readonly FileWrite[], deletes: readonly string[] = []): Promise<FilesWritten> {
+export async function writeAppFiles(
+  ctx: ToolContext,
+  ref: string,
+  writes: readonly FileWrite[],
+  deletes: readonly string[] = [],
+  options: { ifVersion?: number } = {},
+): Promise<FilesWritten> {
   const { kernel, principal } = ctx;
   if (writes.length === 0 && deletes.length === 0) throw new FaztError('INVALID_ARGUMENT', 'Nothing to change: give files to write or paths to delete.');
   const clean = (p: string) => p.replace(/^\/+/, '');
   const app = kernel.apps.resolve(ref);
+  const base = app?.currentVersion ?? null;
+  if (options.ifVersion !== undefined && base !== options.ifVersion) {
+    throw new FaztError('CONFLICT', app ? `The live version of "${app.name}" is ${base ?? 'none'}, not ${options.ifVersion}: read the files again, then retry. Nothing was deployed.` : `No app "${ref}" exists, so it has no version ${options.ifVersion}. Nothing was deployed.`);
+  }
   const tree = new Map<string, Uint8Array>();
   if (app && app.currentVersion !== null) {
     const files = kernel.apps.files(app.id, app.currentVersion);
@@ -146,7 +158,12 @@ export async function writeAppFiles(ctx: ToolContext, ref: string, writes: reado
     contentType: 'application/zip',
     contentLength: archive.length,
     name,
+    // called again inside the committing transaction: a deploy that landed since the tree was read
+    // would be overwritten without its changes, so it is refused instead
     review: (target) => {
+      if (target?.id !== app?.id || (target?.currentVersion ?? null) !== base) {
+        throw new FaztError('CONFLICT', `"${name}" changed while these files were being deployed (live version ${target?.currentVersion ?? 'none'} now, ${base ?? 'none'} before): read it again, then retry. Nothing was deployed.`);
+      }
       if (principal.scope === 'admin') return undefined;
       return { deployedBy: principal.tokenId ? `token:${principal.tokenId}` : 'mcp', hold: deployNeedsApproval(principal, !!target && kernel.holdsOwnerDecisions(target.id)) };
     },
