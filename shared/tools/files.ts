@@ -100,7 +100,7 @@ export interface FilesWritten {
  * @throws FaztError `CONFLICT` (see above), `INVALID_ARGUMENT` (nothing to change, a path both written and deleted, bad
  *   base64), `NOT_FOUND` (deleting a file the app does not have), `LIMIT_EXCEEDED` (a live tree over
  *   {@link MAX_EDIT_TREE_BYTES}), and whatever the deploy throws (`UNSAFE_PATH`, `INVALID_MANIFEST`,
- *   `INVALID_NAME`, `BAD_REQUEST` for code that does not parse …).
+ *   `INVALID_NAME`, `INVALID_CODE` for server code that does not parse …).
  */
 export async function writeAppFiles(
   ctx: ToolContext,
