@@ -274,6 +274,9 @@ describe('MCP over Streamable HTTP (/mcp)', () => {
     expect(deploy.json().error).toMatchObject({ code: 'FORBIDDEN', message: expect.stringMatching(/"deploy"/) });
     // the SDK client cannot connect without a token either
     await expect(httpClient()).rejects.toThrow();
+    // a body over 16 MiB is not read
+    const huge = await request(t.url + '/mcp', { method: 'POST', headers, body: '{"x":"' + 'a'.repeat(16 * 1024 * 1024) + '"}', token: tokens.mcp });
+    expect(huge.status).toBe(413);
     // GET (a server stream) and DELETE (a session end): this server is stateless
     const getStream = await request(t.url + '/mcp', { headers: { accept: 'text/event-stream' }, token: tokens.mcp });
     expect(getStream.status).toBe(405);
