@@ -374,7 +374,7 @@ export function buildProgram(): Command {
         o,
         r,
         () =>
-          r.tokens.map((t) => `${t.id}  ${t.scope.padEnd(6)}  ${t.name}  ${new Date(t.createdAt).toISOString()}${t.apps ? `  apps: ${t.apps.join(', ')}` : ''}`).join('\n') ||
+          r.tokens.map((t) => `${t.id}  ${t.scope.padEnd(8)}  ${t.name}  ${new Date(t.createdAt).toISOString()}${t.apps ? `  apps: ${t.apps.join(', ')}` : ''}`).join('\n') ||
           '(no tokens)',
       );
     }),
