@@ -202,6 +202,12 @@ describe('MCP over Streamable HTTP (/mcp)', () => {
 
       expect(await ok(c, 'health')).toMatchObject({ ok: true, node: t.node.kernel.cartridge.nodeId, schema: LATEST_SCHEMA_VERSION, apps: 1, runtime: true });
       expect(internalErrors(t)).toEqual([]);
+      // the node's log names each change an agent made (tool, token, outcome), never its arguments
+      const agentId = t.node.kernel.auth.listTokens().find((x) => x.name === 'agent')!.id;
+      const audit = t.logs.filter((l) => l.msg === 'tool call');
+      expect(audit.map((l) => l.fields!.tool)).toEqual(['write_files', 'write_files', 'rollback', 'rollback', 'kv_set', 'kv_set', 'kv_delete', 'docs_insert', 'docs_insert', 'docs_update', 'docs_delete', 'emit_event']);
+      expect(audit.every((l) => l.fields!.by === `token:${agentId}` && l.fields!.outcome === 'ok')).toBe(true);
+      expect(JSON.stringify(t.logs)).not.toContain('write tests');
     } finally {
       await c.close();
     }

@@ -59,9 +59,18 @@ function describeIssues(error: z.ZodError): string {
 }
 
 /**
+ * Logs a call of a tool that may change the node (level `info`): which tool, who (token id or the
+ * principal's kind) and the outcome — never the arguments, which may carry an app's data.
+ */
+function audit(ctx: ToolContext, tool: string, outcome: string): void {
+  ctx.kernel.ports.logger.info('tool call', { tool, by: ctx.principal.tokenId ? `token:${ctx.principal.tokenId}` : ctx.principal.kind, outcome });
+}
+
+/**
  * Calls a tool: checks that it exists and that `access` allows it, validates the arguments with its
  * schema, runs it. Never throws.
  * @param args the arguments as received (JSON); `undefined` counts as `{}`.
+ * Calls of tools that may change the node are logged (`info`: tool, caller, outcome; no arguments).
  * @returns the result, or the error: `NOT_FOUND` (no such tool), `FORBIDDEN` (a write with read-only
  *   access), `INVALID_ARGUMENT` (the arguments fail the schema; the message names each field), or
  *   the code the kernel threw; anything else is `INTERNAL` (logged through the kernel's logger).
@@ -73,8 +82,11 @@ export async function callTool(ctx: ToolContext, name: string, args: unknown, ac
     if (!mayCall(t, access)) throw new FaztError('FORBIDDEN', `"${t.name}" changes the node; this token may call only read-only tools (scope "mcp-read"). Use a token with the "mcp" scope.`);
     const parsed = t.input.safeParse(args ?? {});
     if (!parsed.success) throw new FaztError('INVALID_ARGUMENT', `Bad arguments for ${t.name}: ${describeIssues(parsed.error)}.`);
-    return { ok: true, result: await t.run(ctx, parsed.data) };
+    const result = await t.run(ctx, parsed.data);
+    if (!t.annotations.readOnlyHint) audit(ctx, t.name, 'ok');
+    return { ok: true, result };
   } catch (e) {
+    if (t && !t.annotations.readOnlyHint) audit(ctx, t.name, isFaztError(e) ? e.code : 'INTERNAL');
     if (isFaztError(e)) return { ok: false, error: { code: e.code, message: e.message } };
     ctx.kernel.ports.logger.error('tool failed', { tool: name, error: String((e as Error)?.stack ?? e) });
     return { ok: false, error: { code: 'INTERNAL', message: `The tool "${name}" failed inside the node; the node's log has the details.` } };
