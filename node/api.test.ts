@@ -99,7 +99,7 @@ describe('tokens and scopes', () => {
     expect(list.json().tokens.map((x: { id: string; scope: string }) => [x.id, x.scope])).toContainEqual([deployToken.id, 'deploy']);
     expect(list.text()).not.toContain(deployToken.token);
     expect(list.text()).not.toContain(admin);
-    expectError(await api('/api/tokens', { method: 'POST', token: admin, json: { scope: 'root' } }), 400, 'BAD_REQUEST', /"deploy" or "admin"/);
+    expectError(await api('/api/tokens', { method: 'POST', token: admin, json: { scope: 'root' } }), 400, 'BAD_REQUEST', /"deploy", "admin", "mcp" or "mcp-read"/);
   });
 
   it('lets a deploy token deploy, list, read info, versions and files, and roll back', async () => {

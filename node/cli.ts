@@ -4,7 +4,7 @@ import { basename, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { FaztError, formatBytes, isFaztError } from '../shared/index.js';
+import { FaztError, formatBytes, isFaztError, TOKEN_SCOPES } from '../shared/index.js';
 import { assertAppName } from '../shared/apps/index.js';
 import { chirpMessageText, invitationChirpPayload, INVITATION_CHIRP_PROTOCOL } from '../shared/mesh/index.js';
 import { backupCartridge, openCartridgeFile } from './cartridge-file.js';
@@ -354,7 +354,7 @@ export function buildProgram(): Command {
     token
       .command('create')
       .description('create an API token (prints it once)')
-      .addOption(new Option('--scope <scope>', 'what the token may do').choices(['deploy', 'admin']).default('deploy'))
+      .addOption(new Option('--scope <scope>', 'what the token may do (mcp, mcp-read: only the MCP endpoint /mcp, docs/mcp.md)').choices([...TOKEN_SCOPES]).default('deploy'))
       .option('--name <name>', 'a label for the token', 'cli')
       .option('--app <name...>', 'limit a deploy token to these apps (repeatable)'),
   ).action(async (o: Common & { scope: string; name: string; app?: string[] }) =>
@@ -374,7 +374,7 @@ export function buildProgram(): Command {
         o,
         r,
         () =>
-          r.tokens.map((t) => `${t.id}  ${t.scope.padEnd(6)}  ${t.name}  ${new Date(t.createdAt).toISOString()}${t.apps ? `  apps: ${t.apps.join(', ')}` : ''}`).join('\n') ||
+          r.tokens.map((t) => `${t.id}  ${t.scope.padEnd(8)}  ${t.name}  ${new Date(t.createdAt).toISOString()}${t.apps ? `  apps: ${t.apps.join(', ')}` : ''}`).join('\n') ||
           '(no tokens)',
       );
     }),
@@ -931,6 +931,26 @@ export function buildProgram(): Command {
       delete c.remotes[name];
       writeConfig(c);
       out(`Removed remote ${name}`);
+    });
+
+  program
+    .command('mcp')
+    .description('serve MCP (Model Context Protocol) over stdio on a cartridge file, for desktop agents; only protocol on stdout (docs/mcp.md)')
+    .addOption(new Option('--db <path>', 'cartridge file').env('FAZT_DB'))
+    .action(async (o: { db?: string }) => {
+      const file = openCartridgeFile(o.db ?? defaultDbPath(), { mustExist: true });
+      try {
+        const [{ kernelForFile }, { serveMcpStdio }] = await Promise.all([import('./kernel-file.js'), import('./mcp.js')]);
+        // logs go to stderr: stdout carries nothing but the protocol
+        const k = kernelForFile(file, { logger: jsonLogger(process.stderr, 'warn') });
+        try {
+          await serveMcpStdio(k);
+        } finally {
+          await k.stop();
+        }
+      } finally {
+        file.db.close();
+      }
     });
 
   const owner = program.command('owner').description('the owner account');

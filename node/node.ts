@@ -10,6 +10,7 @@ import { deployDir, kernelForFile } from './kernel-file.js';
 import type { RuntimeLimits } from '../shared/runtime/index.js';
 import { jsonLogger } from './ports.js';
 import { pwaDashboard } from './pwa-host.js';
+import { withMcp } from './mcp-route.js';
 import { createApp, listen } from './server.js';
 import { EXAMPLE_APP_DIRS } from './paths.js';
 
@@ -102,7 +103,8 @@ async function startNodeOn(options: NodeOptions): Promise<RunningNode> {
   let fetch: FetchHandler;
   try {
     kernel = kernelForFile(file, { domain: options.domain, limits: options.limits, logger, runtimeLimits: options.runtimeLimits });
-    fetch = createFetch(kernel, { dashboard: pwaDashboard() });
+    // the kernel's HTTP face, with the MCP endpoint (/mcp) in front of it
+    fetch = withMcp(kernel, createFetch(kernel, { dashboard: pwaDashboard() }));
     const gc = kernel.collectGarbage();
     if (gc && (gc.blobs || gc.chunks)) logger.info('removed leftovers of interrupted deploys', gc);
     const examples = EXAMPLE_APP_DIRS.filter((dir) => existsSync(dir));

@@ -10,6 +10,6 @@ export { systemClock, HybridLogicalClock, type Clock } from './clock/index.js';
 export { DEFAULT_DEPLOY_LIMITS, formatBytes, type DeployLimits, type DeployResult } from './deploy/index.js';
 export type { AppRecord, VersionRecord, FileRecord } from './apps/index.js';
 export type { TokenScope, Principal } from './auth/index.js';
-export { normalizeAddress, LOGIN_CODE_TTL_MS } from './auth/index.js';
+export { normalizeAddress, LOGIN_CODE_TTL_MS, TOKEN_SCOPES } from './auth/index.js';
 export { knownBody } from './lib/known-body.js';
 export * from './mesh/index.js';

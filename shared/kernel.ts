@@ -345,6 +345,14 @@ export class Kernel {
 
   // ---------------------------------------------------------------- queries
 
+  /**
+   * True when the app holds the owner's decisions: secrets or permission grants. A version a
+   * non-admin deploys to such an app waits for the owner's approval (see `deployNeedsApproval`).
+   */
+  holdsOwnerDecisions(appId: string): boolean {
+    return this.secrets.names(appId).length > 0 || this.permissions.granted(appId).length > 0;
+  }
+
   /** An app's stored data at a glance (the storage browser's summary). */
   storageSummary(appId: string): StorageSummary {
     return { kv: { count: this.kv.count(appId) }, collections: this.docs.collections(appId), blobs: this.appBlobs.usage(appId) };

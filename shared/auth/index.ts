@@ -14,8 +14,21 @@ export { LOGIN_CODE_TTL_MS, normalizeLoginCode } from './login-codes.js';
 export { mayUseApp, assertMayUseApp, deployNeedsApproval, MAX_TOKEN_APPS, type ScopedApp } from './app-scope.js';
 export { hashPassword, verifyPassword, PASSWORD_PARAMS, MIN_PASSWORD_LENGTH } from './passwords.js';
 
-/** Token scopes. `admin` can do everything; `deploy` can deploy, read app metadata and roll back. */
-export type TokenScope = 'deploy' | 'admin';
+/**
+ * Token scopes. `admin` can do everything; `deploy` can deploy, read app metadata and roll back.
+ * `mcp` reaches only the MCP endpoint (`/mcp`, docs/mcp.md) and there calls every tool of the
+ * kernel's catalogue (`shared/tools/`); `mcp-read` reaches it too but calls only the read-only tools.
+ * Neither MCP scope opens any admin API route.
+ */
+export type TokenScope = 'deploy' | 'admin' | 'mcp' | 'mcp-read';
+
+/** Every token scope, in the order the CLI and the docs list them. */
+export const TOKEN_SCOPES: readonly TokenScope[] = ['deploy', 'admin', 'mcp', 'mcp-read'];
+
+/** True for one of {@link TOKEN_SCOPES}. */
+export function isTokenScope(s: unknown): s is TokenScope {
+  return (TOKEN_SCOPES as readonly unknown[]).includes(s);
+}
 
 /** Who is making a request. */
 export interface Principal {
@@ -209,10 +222,11 @@ export class AuthService {
   /**
    * Creates an API token. The secret is returned once and stored only hashed.
    * @param apps app names a deploy token is limited to (see `app-scope.ts`); absent: every app.
+   * @param scope one of {@link TOKEN_SCOPES}.
    * @throws FaztError `BAD_REQUEST` for an unknown scope, a bad name, or a bad app list.
    */
   createToken(scope: unknown, name = 'token', apps?: unknown): TokenRecord & { token: string } {
-    if (scope !== 'deploy' && scope !== 'admin') throw new FaztError('BAD_REQUEST', 'Token scope must be "deploy" or "admin".');
+    if (!isTokenScope(scope)) throw new FaztError('BAD_REQUEST', 'Token scope must be "deploy", "admin", "mcp" or "mcp-read".');
     if (typeof name !== 'string' || name.length > 100) throw new FaztError('BAD_REQUEST', 'Token name must be a string of at most 100 characters.');
     const list = checkTokenApps(scope, apps, (s) => APP_NAME_PATTERN.test(s)) ?? null;
     const token = TOKEN_PREFIX + toBase64Url(randomBytes(32));

@@ -337,6 +337,30 @@ CREATE TABLE mesh_invitations (
 INSERT INTO cartridge_tables (name, sync) VALUES ('mesh_peers','local'), ('mesh_invitations','local');
 `,
   },
+  {
+    version: 6,
+    name: 'MCP token scopes: mcp and mcp-read',
+    // SQLite cannot change a CHECK constraint in place: the table is rebuilt with the same rows
+    // (https://www.sqlite.org/lang_altertable.html#otheralter)
+    sql: `
+CREATE TABLE api_tokens_v6 (
+  id TEXT PRIMARY KEY,
+  token_hash TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  scope TEXT NOT NULL CHECK (scope IN ('deploy','admin','mcp','mcp-read')),
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER,
+  revoked_at INTEGER,
+  apps TEXT
+) WITHOUT ROWID;
+INSERT INTO api_tokens_v6 (id, token_hash, name, scope, created_at, last_used_at, revoked_at, apps)
+  SELECT id, token_hash, name, scope, created_at, last_used_at, revoked_at, apps FROM api_tokens;
+DROP TABLE api_tokens;
+ALTER TABLE api_tokens_v6 RENAME TO api_tokens;
+-- the old table's pages go back to the file system (auto_vacuum is INCREMENTAL since migration 3)
+PRAGMA incremental_vacuum;
+`,
+  },
 ];
 
 /** The newest schema version this build knows. */

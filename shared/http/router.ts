@@ -35,7 +35,8 @@ interface Route {
   onApp: boolean;
 }
 
-const SCOPE_RANK: Record<TokenScope, number> = { deploy: 1, admin: 2 };
+/** What a scope may do on the admin API: a route needs at least its scope's rank. The MCP scopes open no route (docs/mcp.md). */
+const SCOPE_RANK: Record<TokenScope, number> = { 'mcp-read': 0, mcp: 0, deploy: 1, admin: 2 };
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Routes of the admin API and their dispatch. */
