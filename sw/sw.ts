@@ -86,7 +86,10 @@ self.addEventListener('activate', (event) => {
 self.addEventListener('message', (event) => {
   const data = event.data as Partial<DeviceConnectMessage> | Partial<MeshRelayConnect> | Partial<MeshRelayBeat> | undefined;
   if (data?.type === 'fazt:connect' && data.port) exposeOn(data.port, api);
-  else if (data?.type === 'fazt:mesh' && data.port && typeof data.session === 'string') relay.connect(data.port, data.session);
+  else if ((data as { type?: string } | undefined)?.type === 'fazt:skip-waiting' && self.serviceWorker?.state === 'installed') {
+    console.info('service worker: asked again to take over');
+    void self.skipWaiting();
+  } else if (data?.type === 'fazt:mesh' && data.port && typeof data.session === 'string') relay.connect(data.port, data.session);
   else if (data?.type === 'fazt:mesh-beat' && typeof data.session === 'string' && !relay.beat(data.session)) {
     const unknown: MeshRelayUnknown = { type: 'fazt:mesh-unknown', session: data.session };
     (event.source as Client | null)?.postMessage(unknown);

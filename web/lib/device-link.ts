@@ -31,7 +31,37 @@ export const DEVICE_WORKER_URL = '/sw.js';
  */
 export async function registerDeviceWorker(url = DEVICE_WORKER_URL): Promise<ServiceWorkerRegistration | undefined> {
   if (!('serviceWorker' in navigator)) return undefined;
-  return navigator.serviceWorker.register(url, { scope: '/' });
+  const reg = await navigator.serviceWorker.register(url, { scope: '/' });
+  nudgeWaitingWorkers(reg);
+  return reg;
+}
+
+/** How long a new worker version may wait before the page asks it again to take over, ms. */
+const NUDGE_AFTER_MS = 2_000;
+
+/**
+ * Asks a new worker version that stays waiting to take over again (`fazt:skip-waiting`, every
+ * {@link NUDGE_AFTER_MS}). The worker calls `skipWaiting()` at install; Chromium then stops the old
+ * version and activates the new one, but a fetch arriving in between starts the old version again,
+ * and the new one then waited until the old one went idle, which a dashboard that keeps fetching
+ * never does (the "new service worker version" e2e test, about 1 run in 10).
+ */
+function nudgeWaitingWorkers(reg: ServiceWorkerRegistration): void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const check = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    const w = reg.waiting;
+    if (!w) return;
+    timer = setTimeout(() => {
+      if (reg.waiting === w && w.state === 'installed') w.postMessage({ type: 'fazt:skip-waiting' });
+      check();
+    }, NUDGE_AFTER_MS);
+  };
+  const watch = (w: ServiceWorker | null) => w?.addEventListener('statechange', check);
+  watch(reg.installing);
+  reg.addEventListener('updatefound', () => watch(reg.installing));
+  check();
 }
 
 /** A call to the device node that got no answer in time. */

@@ -118,6 +118,8 @@ export class MeshRelayPage {
   private lastBeatAnswer = 0;
   private beating = false;
   private reconnecting = false;
+  /** A new worker version is installed and taking over: no relay session to the old one until it has. */
+  private handingOver = false;
   private stopped = false;
   readonly stats: MeshRelayStats = { sessions: 0, linksOpened: 0, connected: [], owner: false };
 
@@ -127,15 +129,27 @@ export class MeshRelayPage {
   async run(): Promise<void> {
     this.stats.owner = true;
     this.container.addEventListener('message', (e: MessageEvent) => this.onWorkerNotice(e.data as MeshRelayUnknown | MeshRelayStarted));
-    this.container.addEventListener('controllerchange', () => void this.reconnect('a new worker version took over'));
-    // A page's open MessagePort to the active worker keeps Chromium from activating a new version
+    this.container.addEventListener('controllerchange', () => {
+      this.handingOver = false;
+      void this.reconnect('a new worker version took over');
+    });
+    // A page's relay session with the active worker keeps Chromium from activating a new version
     // (skipWaiting waits until the old one has no work): once a new version is installed, let go of
-    // the old one; `controllerchange` then connects to the new one.
+    // the old one and stay away from it (a notice that the old worker restarted must not bring the
+    // session back: that held the new version waiting for good, 1 run in 15 of the update e2e test);
+    // `controllerchange` then connects to the new one. A new version that fails (redundant) ends the
+    // handover and the page reconnects to the worker it has.
     void this.container.ready.then((reg) => {
       const watch = (w: ServiceWorker | null) => {
         if (!w) return;
         const check = () => {
-          if (w.state === 'installed' || w.state === 'activating') this.release();
+          if (w.state === 'installed' || w.state === 'activating') {
+            this.handingOver = true;
+            this.release();
+          } else if (w.state === 'redundant' && this.handingOver && !reg.waiting && !reg.installing) {
+            this.handingOver = false;
+            void this.reconnect('the new worker version failed');
+          }
         };
         w.addEventListener('statechange', check);
         check();
@@ -204,6 +218,7 @@ export class MeshRelayPage {
 
   private async reconnect(why: string): Promise<void> {
     if (this.reconnecting || this.stopped) return;
+    if (this.handingOver) return void console.info(`mesh relay: not reconnecting (${why}): a new worker version is taking over`);
     this.reconnecting = true;
     try {
       console.info(`mesh relay: reconnecting (${why})`);
@@ -227,7 +242,7 @@ export class MeshRelayPage {
    * and a starting worker tells the page).
    */
   private async beat(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.handingOver) return;
     if (![...this.peers.values()].some((s) => s.peer.addresses.length > 0) && this.directs.size === 0) {
       this.beating = false;
       return;
