@@ -629,7 +629,7 @@ export class FaztShell extends LitElement {
       case 'devices':
         return html`<fazt-devices .api=${this.api} targetLabel=${label}></fazt-devices>`;
       case 'app':
-        return html`<fazt-app-detail .api=${this.api} name=${r.name} tab=${r.tab}></fazt-app-detail>`;
+        return html`<fazt-app-detail .api=${this.api} name=${r.name} tab=${r.tab} .reach=${this.reach}></fazt-app-detail>`;
       case 'open':
         return html`<fazt-app-view .api=${this.api} name=${r.name} path=${r.path ?? ''}></fazt-app-view>`;
       case 'guided':
