@@ -200,7 +200,7 @@ export class FaztShell extends LitElement {
         flex: 1 1 0;
         min-height: 0;
       }
-      main:focus {
+      main[tabindex]:focus {
         /* focus moves here after a route change for screen readers; no ring for a programmatic focus */
         outline: none;
       }
