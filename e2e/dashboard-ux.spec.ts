@@ -271,6 +271,7 @@ for (const [label, viewport, touch] of VIEWPORTS) {
       const done = page.getByRole('heading', { name: /^Deployed folder-app, version \d+$/ });
       await expect(done).toBeInViewport({ ratio: 1 });
       await expect(done).toBeFocused();
+      await expect(page.getByRole('link', { name: 'Open folder-app' })).toBeInViewport({ ratio: 1 }); // the whole result, with its buttons
       await shot('deploy-done');
     });
 

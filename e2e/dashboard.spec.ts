@@ -47,9 +47,10 @@ test('owner setup, app list, open the example app, sign out and back in', async 
   await expect(page.getByRole('heading', { name: 'Hello from your Fazt node' })).toBeVisible();
   await screenshot(page, 'example-app-desktop');
 
-  // sign out (in Settings), a wrong password, then the right one
+  // sign out (in the account menu), a wrong password, then the right one
   await page.goto(`${node.origin}/#/settings`);
-  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Account' }).click();
+  await page.getByRole('button', { name: /Sign out/ }).click();
   await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
   await page.getByLabel('Owner password', { exact: true }).fill('wrong password');
   await page.getByRole('button', { name: 'Sign in' }).click();

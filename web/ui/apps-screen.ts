@@ -45,6 +45,7 @@ export class FaztApps extends LitElement {
       }
       @media (min-width: 48rem) {
         ul.apps {
+          margin-bottom: 1rem;
           display: grid;
           grid-template-columns: repeat(auto-fill, minmax(17rem, 1fr));
           gap: 1rem;

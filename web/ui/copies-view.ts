@@ -124,6 +124,44 @@ export class FaztCopies extends LitElement {
         margin: 0.25rem 0;
         padding-left: 1.25rem;
       }
+      section.copies {
+        margin: 0 0 1.25rem;
+      }
+      .hash {
+        font-size: 0.8rem;
+      }
+      @media (max-width: 36rem) {
+        /* rows become short blocks on phones */
+        table,
+        tbody,
+        tr,
+        td,
+        th[scope='row'] {
+          display: block;
+        }
+        thead {
+          position: absolute;
+          width: 1px;
+          height: 1px;
+          overflow: hidden;
+          clip: rect(0 0 0 0);
+        }
+        tr {
+          padding: 0.35rem 0;
+          border-bottom: 1px solid currentColor;
+        }
+        td,
+        th {
+          border: 0;
+          padding: 0.05rem 0;
+        }
+        td[data-label]::before {
+          content: attr(data-label) ': ';
+        }
+        td:empty {
+          display: none;
+        }
+      }
     `,
   ];
 
@@ -159,9 +197,13 @@ export class FaztCopies extends LitElement {
     const row = (label: string, f: CopyFacts | null | undefined) =>
       html`<tr>
         <th scope="row">${label}</th>
-        <td>${f ? (f.version === null ? 'no live version' : `version ${f.version}`) : 'not there'}</td>
-        <td>${f?.records === undefined ? '' : plural(f.records, 'record')}</td>
-        <td>${f ? formatTime(f.updatedAt) : ''}</td>
+        <td data-label="Live files">
+          ${f ? (f.version === null ? 'no live version' : `version ${f.version}`) : 'not there'}${f?.treeHash
+            ? html` <span class="hash">(files <code>${f.treeHash.slice(0, 8)}</code>)</span>`
+            : ''}
+        </td>
+        <td data-label="Stored">${f?.records === undefined ? '' : plural(f.records, 'record')}</td>
+        <td data-label="Last deploy">${f ? formatTime(f.updatedAt) : ''}</td>
       </tr>`;
     return html`<section class="copies" aria-labelledby="copies-h">
       <h3 id="copies-h">Two copies that differ</h3>

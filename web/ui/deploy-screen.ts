@@ -261,8 +261,8 @@ export class FaztDeploy extends LitElement {
     await this.updateComplete;
     const shown = this.renderRoot.querySelector<HTMLElement>(this.result ? '#deploy-done' : '#deploy-error');
     shown?.focus({ preventScroll: true });
-    shown?.closest('[role=status]')?.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
-    if (!this.result) shown?.scrollIntoView({ block: 'center', behavior: 'smooth' });
+    if (this.result) shown?.closest('[role=status]')?.scrollIntoView({ block: 'start', behavior: 'smooth' });
+    else shown?.scrollIntoView({ block: 'center', behavior: 'smooth' });
   }
 }
 customElements.define('fazt-deploy', FaztDeploy);

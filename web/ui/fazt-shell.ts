@@ -70,6 +70,7 @@ export class FaztShell extends LitElement {
         align-items: center;
       }
       .node-button {
+        margin-left: auto;
         background: var(--bg);
         color: var(--fg);
         border: 1px solid var(--line-strong);
@@ -471,7 +472,7 @@ export class FaztShell extends LitElement {
   render() {
     const full = this.route.screen === 'open' || this.route.screen === 'guided-open';
     this.toggleAttribute('full', full);
-    return html`${this.header()} ${this.linkBar()} ${this.guided.on || this.access !== 'ok' || full ? nothing : this.tabs()}
+    return html`${this.header()} ${this.linkBar(full)} ${this.guided.on || this.access !== 'ok' || full ? nothing : this.tabs()}
       <main class=${full ? 'full' : ''} tabindex="-1">${this.screen()}</main>
       <div class="toast ${this.toastMsg?.kind === 'error' ? 'error' : ''}" role="status" aria-live="polite">${this.toastMsg?.text ?? ''}</div>`;
   }
@@ -559,7 +560,7 @@ export class FaztShell extends LitElement {
    * did so, with the way back. One source of truth: the shell's `reach`, which every screen updates
    * by sending {@link UNREACHABLE} when a call fails on the network.
    */
-  private linkBar() {
+  private linkBar(compact = false) {
     const t = this.target;
     const other = this.other;
     const reach = this.reach[t];
@@ -584,9 +585,11 @@ export class FaztShell extends LitElement {
     } else if (reach === 'up') {
       text = t === 'hub' ? `Connected to ${hubName.toLowerCase()} at ${location.host}.` : 'Using the apps on this device. They work without a network.';
     } else text = `Connecting to ${t === 'hub' ? hubName.toLowerCase() : 'this device'}…`;
+    // an open app fills the screen: the header's dot and node name say where it runs; the bar shows only a problem
+    if (compact && !tone) return nothing;
     const dot = html`<span class="dot ${reach}" aria-hidden="true"></span>`;
     return html`<div class="linkbar ${tone}" role=${tone ? 'alert' : 'status'} aria-label="Connection">
-      <span class="what">${dot}<span>${text}</span></span>${actions}
+      <span class="what">${dot}<span>${text}</span></span>${actions.length ? html`<span class="row">${actions}</span>` : nothing}
     </div>`;
   }
 

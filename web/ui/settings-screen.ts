@@ -392,7 +392,7 @@ export class FaztSettings extends LitElement {
         <div class="row">
           <button @click=${this.exportCartridge} ?disabled=${this.busy}>Download the cartridge</button>
         </div>
-        <p class="small" id="import-help">Or replace what is on this device with a file: a hub's backup or an earlier download. What is here now is kept as a backup.</p>
+        <p class="small" id="import-help" style="margin-top:0.75rem">Or replace what is on this device with a file: a hub's backup or an earlier download. What is here now is kept as a backup.</p>
         <div class="file-pick">
           <input
             id="import"

@@ -59,6 +59,7 @@ export class FaztStorage extends LitElement {
         list-style: none;
       }
       .sources button {
+        text-align: left;
         justify-content: space-between;
         gap: 0.75rem;
       }
@@ -250,7 +251,7 @@ export class FaztStorage extends LitElement {
                 ${this.blobsView()}
               </section>`
             : html`<section aria-labelledby="docs-h">
-                <h3 id="docs-h">Documents in ${this.collection} (${plural(this.docs?.total ?? 0, 'document')})</h3>
+                <h3 id="docs-h">${this.collection} (${plural(this.docs?.total ?? 0, 'document')})</h3>
                 ${this.docsView()}
               </section>`}
         </div>
