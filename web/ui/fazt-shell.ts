@@ -9,7 +9,7 @@ import { LitElement, html, css, nothing } from 'lit';
 import { FaztApi, type NodeTarget } from '../lib/api.js';
 import { deviceLogs } from '../lib/device.js';
 import { loadGuided, type GuidedState } from '../lib/guided-state.js';
-import { pickTarget, probe, storeTarget, storedTarget, targetHint, targetLabel, isPhone, type Reach } from '../lib/node-target.js';
+import { pickTarget, probe, storeTarget, storedTarget, targetHint, targetLabel, type Reach } from '../lib/node-target.js';
 import { go, href, parseRoute, type Route } from '../lib/router.js';
 import { base } from './styles.js';
 import { APPS_CHANGED, GUIDED_CHANGED, SESSION_CHANGED, TOAST, UNREACHABLE, type ToastDetail } from './events.js';
@@ -603,7 +603,7 @@ export class FaztShell extends LitElement {
           <h2>${this.target === 'hub' && this.guided.on ? 'The home server' : targetLabel(this.target)} cannot be reached</h2>
           <p>
             ${this.target === 'hub'
-              ? `Check that the hub is running and that this ${isPhone() ? 'phone' : 'device'} is on the same network.`
+              ? 'Check that the hub is running and that this device is on the same network.'
               : 'Open this page once while online so the browser can install Fazt’s node, then it works offline too.'}
           </p>
         </section>`;
@@ -617,7 +617,7 @@ export class FaztShell extends LitElement {
         return html`<section class="card"><h2>${targetLabel(this.target)} refused</h2><p class="error">${this.accessMessage}</p></section>`;
       case 'setup':
       case 'login':
-        return html`${this.guided.on ? html`<p class="card">Fazt needs the owner to sign in again on this ${isPhone() ? 'phone' : 'device'}.</p>` : nothing}
+        return html`${this.guided.on ? html`<p class="card">Fazt needs the owner to sign in again on this device.</p>` : nothing}
           <fazt-sign-in .api=${this.api} mode=${this.access} ?codeRequired=${this.codeRequired} hubLabel=${hubLabel}></fazt-sign-in>`;
     }
     const r = this.route;
