@@ -71,7 +71,7 @@ test('the device node starts in the service worker; the switcher moves from the 
   expect(health).toMatchObject({ ok: true });
   await page.getByRole('button', { name: /Acting on Hub/ }).click();
   const device = page.getByRole('group', { name: 'Choose the node to act on' }).getByRole('button', { name: /This device/ });
-  await expect(device).toContainText('Answers.');
+  await expect(device).toContainText('Connected.');
   await device.click();
   await expect(page.getByRole('button', { name: /^Acting on This device\. Change node$/ })).toBeVisible();
   // the device needs no sign-in: the dashboard is its owner
@@ -108,8 +108,9 @@ test('versions, live logs over the device link, and the storage browser on this 
   await expect(log).toContainText('pocket visit 2');
   await shots('logs');
   await page.getByRole('link', { name: 'Storage' }).click();
+  await expect(page.getByRole('button', { name: 'moments (2)' })).toHaveAttribute('aria-pressed', 'true');
+  await page.getByRole('button', { name: 'Keys and values (1)' }).click();
   await expect(page.getByRole('heading', { name: 'Keys and values (1)' })).toBeVisible();
-  await expect(page.getByRole('button', { name: 'moments (2)' })).toBeVisible();
   await shots('storage');
   await page.getByRole('link', { name: 'Versions' }).click();
   await expect(page.locator('li.version', { hasText: 'Version 1' })).toContainText('live');

@@ -200,12 +200,17 @@ test('logs: entries written by the app appear live', async () => {
 
 test('storage browser: kv keys, documents and blobs of the app, read-only', async () => {
   await page.getByRole('link', { name: 'Storage' }).click();
+  // documents first, as a table; a record's JSON on demand
+  await expect(page.getByRole('button', { name: 'books (2)' })).toHaveAttribute('aria-pressed', 'true');
+  await expect(page.locator('fazt-storage tr', { hasText: 'Book 2' })).toContainText('title');
+  await page.getByRole('button', { name: /^Show the JSON of document / }).last().click();
+  await expect(page.getByText('"title": "Book 2"')).toBeVisible();
+  await page.getByRole('button', { name: /^Keys and values \(2\)/ }).click();
   await expect(page.getByRole('heading', { name: 'Keys and values (2)' })).toBeVisible();
   const kv = page.locator('section', { has: page.getByRole('heading', { name: /Keys and values/ }) });
   await expect(kv.locator('tr', { hasText: 'visits' })).toContainText('2');
   await expect(kv.locator('tr', { hasText: 'last-visit' })).toContainText('kept by the storage browser test');
-  await expect(page.getByRole('button', { name: 'books (2)' })).toHaveAttribute('aria-pressed', 'true');
-  await expect(page.getByText('"title": "Book 2"')).toBeVisible();
+  await page.getByRole('button', { name: /^Files \(2\)/ }).click();
   const files = page.locator('section', { has: page.getByRole('heading', { name: /^Files/ }) });
   await expect(files.locator('tr', { hasText: 'notes/1.txt' })).toContainText('text/plain');
   await expect(files.locator('tr', { hasText: 'notes/2.txt' })).toBeVisible();

@@ -19,7 +19,7 @@ test('owner setup, app list, open the example app, sign out and back in', async 
   await page.setViewportSize({ width: 390, height: 800 });
   await page.goto(`${node.origin}/`);
   await expect(page.locator('fazt-shell')).toBeAttached(); // the PWA dashboard, not the built-in page
-  await expect(page.getByRole('heading', { name: 'Welcome: set up this node' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Welcome: set up Fazt' })).toBeVisible();
   // the header names the node acted on
   await expect(page.getByRole('button', { name: new RegExp(`Acting on Hub · 127\\.0\\.0\\.1:${node.port}`) })).toBeVisible();
   await screenshot(page, 'dashboard-setup-phone');
@@ -47,9 +47,10 @@ test('owner setup, app list, open the example app, sign out and back in', async 
   await expect(page.getByRole('heading', { name: 'Hello from your Fazt node' })).toBeVisible();
   await screenshot(page, 'example-app-desktop');
 
-  // sign out (in Settings), a wrong password, then the right one
+  // sign out (in the account menu), a wrong password, then the right one
   await page.goto(`${node.origin}/#/settings`);
-  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Account' }).click();
+  await page.getByRole('button', { name: /Sign out/ }).click();
   await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
   await page.getByLabel('Owner password', { exact: true }).fill('wrong password');
   await page.getByRole('button', { name: 'Sign in' }).click();

@@ -65,7 +65,7 @@ test('the owner turns guided mode on with the password lock; family members see 
   await expect(page.getByRole('heading', { name: 'Your apps' })).toBeVisible();
   await expect(page.getByRole('navigation', { name: 'Dashboard' })).toHaveCount(0);
   await expect(page.getByRole('button', { name: /Change node/ })).toHaveCount(0);
-  await expect(page.locator('header')).toContainText('Hub');
+  await expect(page.locator('header')).toContainText('Home server'); // plain words in guided mode, not "Hub"
   await expect(page.locator('header')).toContainText(`127.0.0.1:${node.port}`);
   const tiles = page.getByRole('list', { name: 'Apps' }).getByRole('link');
   await expect(tiles).toHaveText(['Hello, Fazt', 'Notes'].map((t) => new RegExp(t)));

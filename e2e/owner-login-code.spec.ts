@@ -45,7 +45,8 @@ test('rate-limited password sign-in; a one-time code from the CLI signs the owne
 
   // signed out, the same code is spent
   await page.goto(`${node.origin}/#/settings`);
-  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Account' }).click();
+  await page.getByRole('button', { name: /Sign out/ }).click();
   await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
   await page.getByRole('button', { name: 'Locked out? Use a one-time code' }).click();
   await page.getByLabel(/One-time code/).fill(code);

@@ -3,7 +3,7 @@
  * screen in plain words: put Fazt on the home screen, open an app, come back home.
  */
 import { LitElement, html, css, type TemplateResult } from 'lit';
-import { canOfferInstall, isInstalled, offerInstall, onInstallOfferChange, platform } from '../lib/install.js';
+import { canOfferInstall, isInstalled, offerInstall, onInstallOfferChange, platform, type InstallOutcome } from '../lib/install.js';
 import { href } from '../lib/router.js';
 import { homePicture, phonePicture, tapPicture, tilesPicture } from './pictures.js';
 import { base } from '../ui/styles.js';
@@ -75,7 +75,8 @@ export class FaztGuidedHelp extends LitElement {
   /** Which wizard to show. */
   wizard: WizardName = 'install';
   private step = 0;
-  private installNote = '';
+  /** What came of the install dialog ('' before it was tried). */
+  private installNote: InstallOutcome | '' = '';
   private stopWatching: (() => void) | undefined;
 
   connectedCallback() {
@@ -145,12 +146,26 @@ export class FaztGuidedHelp extends LitElement {
     }
   }
 
+  /**
+   * The "Add it" step: the browser's own install dialog when it offers one (`beforeinstallprompt`),
+   * otherwise the steps of this browser's menu. Never a failure the person did not cause.
+   */
   private installStep(): TemplateResult {
-    if (isInstalled()) return html`<p class="ok">Fazt is on your home screen already. Nothing to do here.</p>`;
+    if (isInstalled() || this.installNote === 'accepted') return html`<p class="ok" role="status">Fazt is on your home screen. Nothing more to do here.</p>`;
     if (canOfferInstall())
       return html`<p>Tap the button below, then tap <strong>Install</strong>.</p>
-        <button class="big" @click=${this.install}>Add Fazt to the home screen</button>
-        ${this.installNote ? html`<p role="status">${this.installNote}</p>` : ''}`;
+        <button class="big" @click=${this.install}>Add Fazt to the home screen</button>`;
+    const note =
+      this.installNote === 'dismissed'
+        ? html`<p role="status">The install window was closed, so Fazt was not added. You can add it with the browser's menu:</p>`
+        : this.installNote === 'unavailable'
+        ? html`<p role="status">This browser adds Fazt from its own menu:</p>`
+        : '';
+    return html`${note}${this.platformSteps()}`;
+  }
+
+  /** The browser's own steps to add a page to the home screen, per platform. */
+  private platformSteps(): TemplateResult {
     switch (platform()) {
       case 'ios':
         return html`<ol>
@@ -173,8 +188,7 @@ export class FaztGuidedHelp extends LitElement {
   }
 
   private async install() {
-    const ok = await offerInstall();
-    this.installNote = ok ? 'Done! Fazt is on your home screen.' : 'Not added. You can try again any time.';
+    this.installNote = await offerInstall();
   }
 
   render() {

@@ -24,6 +24,8 @@ export class FaztGuidedHome extends LitElement {
     leaving: { state: true },
     unlockError: { state: true },
     busy: { state: true },
+    waitUntil: { state: true },
+    now: { state: true },
   };
   static styles = [
     base,
@@ -88,6 +90,37 @@ export class FaztGuidedHome extends LitElement {
   private leaving = false;
   private unlockError = '';
   private busy = false;
+  /** The lock refuses every try until this time (ms since the epoch; 0: it takes tries). */
+  private waitUntil = 0;
+  /** The countdown's clock, ticked each second while the lock waits. */
+  private now = Date.now();
+  private tick: ReturnType<typeof setInterval> | undefined;
+
+  disconnectedCallback() {
+    super.disconnectedCallback();
+    clearInterval(this.tick);
+  }
+
+  /** Seconds the lock still waits (0 when it takes tries). */
+  private get waitSeconds(): number {
+    return Math.max(0, Math.ceil((this.waitUntil - this.now) / 1000));
+  }
+
+  /** The lock waits `seconds`: count down, refuse tries until then, then focus the field again. */
+  private startWait(seconds: number) {
+    this.waitUntil = Date.now() + seconds * 1000;
+    this.now = Date.now();
+    clearInterval(this.tick);
+    this.tick = setInterval(async () => {
+      this.now = Date.now();
+      if (this.waitSeconds > 0) return;
+      clearInterval(this.tick);
+      this.waitUntil = 0;
+      this.unlockError = '';
+      await this.updateComplete;
+      this.renderRoot.querySelector<HTMLInputElement>('#secret')?.focus();
+    }, 250);
+  }
 
   updated(changed: Map<string, unknown>) {
     if (changed.has('api')) this.load();
@@ -147,9 +180,14 @@ export class FaztGuidedHome extends LitElement {
         autocomplete=${lock === 'pin' ? 'off' : 'current-password'}
         required
       />
-      ${this.unlockError ? html`<p class="error" role="alert">${this.unlockError}</p>` : ''}
+      ${this.unlockError ? html`<p class="error" role="alert" id="unlock-error">${this.unlockError}</p>` : ''}
+      ${this.waitSeconds > 0
+        ? html`<p class="lead" role="timer" aria-live="off" aria-atomic="true">
+            You can try again in <strong>${formatWait(this.waitSeconds)}</strong>.
+          </p>`
+        : ''}
       <div class="row" style="margin-top:0.75rem">
-        <button class="big" type="submit" ?disabled=${this.busy}>Unlock</button>
+        <button class="big" type="submit" ?disabled=${this.busy || this.waitSeconds > 0}>Unlock</button>
         <button class="big secondary" type="button" @click=${() => ((this.leaving = false), (this.unlockError = ''))}>Stay in guided mode</button>
       </div>
     </form>`;
@@ -166,6 +204,7 @@ export class FaztGuidedHome extends LitElement {
     e.preventDefault();
     const secret = this.renderRoot.querySelector<HTMLInputElement>('#secret')!.value;
     const lock = loadGuided().lock;
+    if (this.waitSeconds > 0) return; // the button is disabled; Enter in the field does nothing either
     this.busy = true;
     this.unlockError = '';
     try {
@@ -174,9 +213,17 @@ export class FaztGuidedHome extends LitElement {
       this.exit();
     } catch (err) {
       const m = (err as Error).message;
-      this.unlockError = /FORBIDDEN|wrong/i.test(m) ? `That ${lock === 'pin' ? 'PIN' : 'password'} is not right. Try again.` : m.replace(/^[A-Z_]+: /, '');
+      const word = lock === 'pin' ? 'PIN' : 'password';
+      const wait = waitOf(err);
+      if (wait !== undefined) {
+        // too many wrong tries: the lock takes none (not even the right one) until the wait is over
+        this.startWait(wait);
+        this.unlockError = `Too many wrong tries. The lock is waiting and takes no ${word} for ${formatWait(wait)}, not even the right one.`;
+      } else this.unlockError = /FORBIDDEN|UNAUTHORIZED|wrong/i.test(m) ? `That ${word} is not right. Try again.` : m.replace(/^[A-Z_]+: /, '');
     } finally {
       this.busy = false;
+      await this.updateComplete;
+      if (this.waitSeconds === 0) this.renderRoot.querySelector<HTMLInputElement>('#secret')?.select();
     }
   }
 
@@ -188,6 +235,26 @@ export class FaztGuidedHome extends LitElement {
   }
 }
 customElements.define('fazt-guided-home', FaztGuidedHome);
+
+/**
+ * Seconds a rate-limited lock waits, from its error: the device node's `RATE_LIMITED: … wait 30 s …`
+ * (sw/device-node.ts) or the hub's 429 `RATE_LIMITED` (its message names the seconds; 60 s when it
+ * does not). `undefined` when the error is not a rate limit.
+ */
+export function waitOf(err: unknown): number | undefined {
+  const e = err as { code?: string; status?: number; message?: string };
+  const m = String(e?.message ?? '');
+  if (!(e?.code === 'RATE_LIMITED' || e?.status === 429 || /^RATE_LIMITED\b/.test(m))) return undefined;
+  const n = /(\d+)\s*(s\b|sec|second)/i.exec(m);
+  if (n) return Math.max(1, Number(n[1]));
+  const min = /(\d+)\s*min/i.exec(m);
+  return min ? Number(min[1]) * 60 : 60;
+}
+
+/** "27 s" or "2 min 5 s". */
+function formatWait(seconds: number): string {
+  return seconds < 60 ? `${seconds} s` : `${Math.floor(seconds / 60)} min${seconds % 60 ? ` ${seconds % 60} s` : ''}`;
+}
 
 declare global {
   interface HTMLElementTagNameMap {

@@ -41,15 +41,30 @@ export function isInstalled(): boolean {
   return matchMedia('(display-mode: standalone)').matches || (navigator as Navigator & { standalone?: boolean }).standalone === true;
 }
 
-/** Shows the browser's install dialog. @returns true when the person accepted. */
-export async function offerInstall(): Promise<boolean> {
-  if (!offer) return false;
+/**
+ * What came of {@link offerInstall}: `accepted` (Fazt is being installed), `dismissed` (the person
+ * closed the browser's install dialog), `unavailable` (no dialog appeared: the browser withdrew its
+ * offer, or `prompt()` was refused; show the browser's own steps instead).
+ */
+export type InstallOutcome = 'accepted' | 'dismissed' | 'unavailable';
+
+/**
+ * Shows the browser's install dialog (`BeforeInstallPromptEvent.prompt()`, usable once per offer).
+ * @returns what came of it; never throws.
+ */
+export async function offerInstall(): Promise<InstallOutcome> {
+  if (!offer) return 'unavailable';
   const o = offer;
   offer = undefined;
-  await o.prompt();
-  const { outcome } = await o.userChoice;
-  listeners.forEach((l) => l());
-  return outcome === 'accepted';
+  try {
+    await o.prompt();
+    const { outcome } = await o.userChoice;
+    return outcome === 'accepted' ? 'accepted' : 'dismissed';
+  } catch {
+    return 'unavailable';
+  } finally {
+    listeners.forEach((l) => l());
+  }
 }
 
 /** The platform, for install instructions in plain words. */

@@ -1,6 +1,6 @@
 /**
  * Which node the dashboard acts on, and whether each one answers. The choice is kept in
- * localStorage; the header always names the node (e.g. "This phone" or "Hub · 192.168.1.5:8080").
+ * localStorage; the header always names the node (e.g. "This device" or "Hub · 192.168.1.5:8080").
  *
  * How the two nodes on one origin are told apart: the page's own `/api/…` is the hub that served
  * it; `/~device/api/…` is the kernel in this browser's service worker (the worker strips `/~device`
@@ -39,9 +39,9 @@ export function isPhone(): boolean {
   return /Android|iPhone|iPad|Mobile/i.test(navigator.userAgent);
 }
 
-/** The short name of a node in the header and the switcher. */
+/** The short name of a node in the header and the switcher: "This device" on every kind of device, the same word in every screen. */
 export function targetLabel(t: NodeTarget): string {
-  return t === 'device' ? (isPhone() ? 'This phone' : 'This device') : `Hub · ${location.host}`;
+  return t === 'device' ? 'This device' : `Hub · ${location.host}`;
 }
 
 /** One sentence on what the node is, for the switcher. */

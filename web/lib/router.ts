@@ -10,12 +10,16 @@ export type Route =
   | { screen: 'settings' }
   | { screen: 'devices' }
   | { screen: 'app'; name: string; tab: 'versions' | 'logs' | 'storage' }
-  | { screen: 'open'; name: string }
+  | { screen: 'open'; name: string; path?: string }
   | { screen: 'guided' }
-  | { screen: 'guided-open'; name: string }
+  | { screen: 'guided-open'; name: string; path?: string }
   | { screen: 'guided-help'; wizard: string };
 
-/** Parses `location.hash` (without or with the leading `#`). Unknown hashes are the app list. */
+/**
+ * Parses `location.hash` (without or with the leading `#`). Unknown hashes are the app list.
+ * An open app's page is the segment after its name (`#/open/notes/about%2F%3Fq%3Dx`: the app path
+ * `about/?q=x`, encoded as one segment), so the browser's Back and Forward move between its pages.
+ */
 export function parseRoute(hash: string): Route {
   const parts = hash
     .replace(/^#\/?/, '')
@@ -40,10 +44,10 @@ export function parseRoute(hash: string): Route {
       if (b) return { screen: 'app', name: b, tab: c === 'logs' || c === 'storage' ? c : 'versions' };
       break;
     case 'open':
-      if (b) return { screen: 'open', name: b };
+      if (b) return c ? { screen: 'open', name: b, path: c } : { screen: 'open', name: b };
       break;
     case 'guided':
-      if (b === 'open' && c) return { screen: 'guided-open', name: c };
+      if (b === 'open' && c) return parts[3] ? { screen: 'guided-open', name: c, path: parts[3] } : { screen: 'guided-open', name: c };
       if (b === 'help' && c) return { screen: 'guided-help', wizard: c };
       return { screen: 'guided' };
   }
@@ -65,11 +69,11 @@ export function href(r: Route): string {
     case 'app':
       return `#/app/${e(r.name)}${r.tab === 'versions' ? '' : `/${r.tab}`}`;
     case 'open':
-      return `#/open/${e(r.name)}`;
+      return `#/open/${e(r.name)}${r.path ? `/${e(r.path)}` : ''}`;
     case 'guided':
       return '#/guided';
     case 'guided-open':
-      return `#/guided/open/${e(r.name)}`;
+      return `#/guided/open/${e(r.name)}${r.path ? `/${e(r.path)}` : ''}`;
     case 'guided-help':
       return `#/guided/help/${e(r.wizard)}`;
   }

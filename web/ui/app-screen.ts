@@ -3,7 +3,9 @@
  * loaded on demand), its addresses, and removal (asked twice).
  */
 import { LitElement, html, css } from 'lit';
-import type { FaztApi } from '../lib/api.js';
+import type { FaztApi, NodeTarget } from '../lib/api.js';
+import type { Reach } from '../lib/node-target.js';
+import { loadCopies, type Copies } from './copies-view.js';
 import type { AppDetail, VersionInfo } from '../lib/api-types.js';
 import { formatBytes, formatTime, plural } from '../lib/format.js';
 import { go, href } from '../lib/router.js';
@@ -19,6 +21,8 @@ export class FaztAppDetail extends LitElement {
     api: { attribute: false },
     name: {},
     tab: {},
+    reach: { attribute: false },
+    copies: { state: true },
     app: { state: true },
     versions: { state: true },
     error: { state: true },
@@ -77,6 +81,10 @@ export class FaztAppDetail extends LitElement {
   name = '';
   /** The open tab. */
   tab: AppTab = 'versions';
+  /** Whether each node answers (the shell's link state). */
+  reach: Record<NodeTarget, Reach> | undefined;
+  /** This app on both nodes, when the other one answers. */
+  private copies: Copies | undefined;
   private app: AppDetail | undefined;
   private versions: VersionInfo[] | undefined;
   private error = '';
@@ -99,6 +107,8 @@ export class FaztAppDetail extends LitElement {
       const [app, versions] = await Promise.all([this.api.app(this.name), this.api.versions(this.name)]);
       this.app = app;
       this.versions = versions;
+      const other: NodeTarget = this.api.target === 'hub' ? 'device' : 'hub';
+      this.copies = this.reach?.[other] === 'up' ? await loadCopies(this.api, this.name, { records: true }) : undefined;
     } catch (e) {
       this.error = (e as Error).message;
       if ((e as { code?: string }).code === 'NETWORK') emit(this, UNREACHABLE);
@@ -136,6 +146,7 @@ export class FaztAppDetail extends LitElement {
               >`,
           )}
         </nav>
+        ${this.tab === 'versions' && this.copies ? html`<fazt-copies name=${this.name} target=${this.api.target} .copies=${this.copies}></fazt-copies>` : ''}
         ${this.tab === 'versions' ? this.versionsView() : ''}
         ${this.tab === 'logs' && a ? html`<fazt-logs .api=${this.api} .app=${a}></fazt-logs>` : ''}
         ${this.tab === 'storage' ? html`<fazt-storage .api=${this.api} name=${this.name}></fazt-storage>` : ''}

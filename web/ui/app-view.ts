@@ -29,6 +29,7 @@ export class FaztAppView extends LitElement {
   static properties = {
     api: { attribute: false },
     name: {},
+    path: {},
     guided: { type: Boolean },
     app: { state: true },
     source: { state: true },
@@ -89,6 +90,12 @@ export class FaztAppView extends LitElement {
   api!: FaztApi;
   /** The app's name. */
   name = '';
+  /**
+   * The app page shown (app-relative, with query: `about/?q=x`; `''` is its index). It comes from the
+   * route, so each page the app moves to is a history entry: the browser's Back goes back a page
+   * inside the app before it leaves the app.
+   */
+  path = '';
   /** Guided mode: a big Home button instead of the owner's back link. */
   guided = false;
   private app: AppInfo | undefined;
@@ -112,6 +119,14 @@ export class FaztAppView extends LitElement {
     }
   }
 
+  /** The app moved to another of its pages: a new history entry (the route carries the page). */
+  private onNavigate(e: CustomEvent<{ path: string }>) {
+    const path = e.detail.path;
+    if (path === this.path) return;
+    this.path = path;
+    location.hash = href(this.guided ? { screen: 'guided-open', name: this.name, path } : { screen: 'open', name: this.name, path });
+  }
+
   render() {
     const title = this.app?.title || this.name;
     const own = this.api?.target === 'hub' && !this.guided ? this.app?.urls?.[0] : undefined;
@@ -123,7 +138,7 @@ export class FaztAppView extends LitElement {
         ${own ? html`<a class="button secondary" href=${own} target="_blank" rel="noopener">Open on its own address</a>` : ''}
       </div>
       ${this.error ? html`<p class="error msg" role="alert">${this.error}</p>` : ''}
-      ${this.source && this.app ? html`<fazt-app-frame .source=${this.source}></fazt-app-frame>` : ''}
+      ${this.source && this.app ? html`<fazt-app-frame .source=${this.source} .path=${this.path} @fazt-app-navigate=${this.onNavigate}></fazt-app-frame>` : ''}
       ${!this.source && !this.error ? html`<p class="muted msg">Opening ${title}…</p>` : ''}`;
   }
 }

@@ -1,9 +1,14 @@
 /**
  * `<fazt-apps>`: the app list of the node the dashboard acts on: open an app (in a sandboxed frame),
- * its details (versions, logs, storage), and for the hub its own addresses.
+ * its details (versions, logs, storage), and for the hub its own addresses. A list on phones, a grid
+ * of cards on wide screens. When the other node answers too, an app whose copy there differs says so
+ * (`<fazt-copies compact>`).
  */
 import { LitElement, html, css } from 'lit';
-import type { FaztApi } from '../lib/api.js';
+import type { FaztApi, NodeTarget } from '../lib/api.js';
+import type { Reach } from '../lib/node-target.js';
+import { loadCopies, type Copies } from './copies-view.js';
+import './copies-view.js';
 import type { AppInfo, HealthInfo } from '../lib/api-types.js';
 import { href } from '../lib/router.js';
 import { formatTime, plural } from '../lib/format.js';
@@ -15,7 +20,9 @@ export class FaztApps extends LitElement {
   static properties = {
     api: { attribute: false },
     version: { type: Number },
+    reach: { attribute: false },
     apps: { state: true },
+    copies: { state: true },
     error: { state: true },
     integrity: { state: true },
   };
@@ -32,6 +39,24 @@ export class FaztApps extends LitElement {
       li.app:first-child {
         border-top: 0;
         padding-top: 0.25rem;
+      }
+      li.app fazt-copies {
+        grid-column: 1 / -1;
+      }
+      @media (min-width: 48rem) {
+        ul.apps {
+          margin-bottom: 1rem;
+          display: grid;
+          grid-template-columns: repeat(auto-fill, minmax(17rem, 1fr));
+          gap: 1rem;
+        }
+        li.app,
+        li.app:first-child {
+          border: 1px solid var(--line);
+          border-radius: 12px;
+          padding: 0.9rem;
+          align-content: start;
+        }
       }
       .icon {
         grid-row: span 2;
@@ -73,7 +98,11 @@ export class FaztApps extends LitElement {
   api!: FaztApi;
   /** Bumped by the shell when apps changed elsewhere: the list reloads. */
   version = 0;
+  /** Whether each node answers (the shell's link state): the other node's copies are compared only when it does. */
+  reach: Record<NodeTarget, Reach> | undefined;
   private apps: AppInfo[] | undefined;
+  /** Both copies of each app, by name, when the other node answers. */
+  private copies: Record<string, Copies> = {};
   private error = '';
   /** The node's cartridge check, when it found damage (`/api/health` → `integrity`). */
   private integrity: HealthInfo['integrity'] | undefined;
@@ -89,13 +118,29 @@ export class FaztApps extends LitElement {
     try {
       this.apps = await this.api.apps();
     } catch (e) {
+      this.apps = undefined;
       this.error = (e as Error).message;
       if ((e as { code?: string }).code === 'NETWORK') emit(this, UNREACHABLE);
+      return;
     }
+    this.loadCopies();
+  }
+
+  /** Compares each app with its copy on the other node, when that node answers. */
+  private async loadCopies() {
+    const api = this.api;
+    const other: NodeTarget = api.target === 'hub' ? 'device' : 'hub';
+    if (this.reach?.[other] !== 'up' || !this.apps?.length) {
+      this.copies = {};
+      return;
+    }
+    const pairs = await Promise.all(this.apps.map(async (a) => [a.name, await loadCopies(api, a.name)] as const));
+    if (api === this.api) this.copies = Object.fromEntries(pairs);
   }
 
   updated(changed: Map<string, unknown>) {
     if (changed.has('api') || changed.has('version')) this.load();
+    else if (changed.has('reach') && changed.get('reach') !== undefined) this.loadCopies();
   }
 
   render() {
@@ -117,7 +162,7 @@ export class FaztApps extends LitElement {
       ${this.apps?.length === 0
         ? html`<p class="muted">No apps yet. Deploy one: pick its folder or a zip on the <a href=${href({ screen: 'deploy' })}>Deploy</a> screen.</p>`
         : ''}
-      ${this.apps?.length ? html`<ul class="plain">${this.apps.map((a) => this.item(a))}</ul>` : ''}
+      ${this.apps?.length ? html`<ul class="plain apps">${this.apps.map((a) => this.item(a))}</ul>` : ''}
       ${this.api?.target === 'hub'
         ? html`<p class="muted small">From a terminal: <code>fazt app deploy ./my-site --token &lt;token&gt;</code> (tokens are in Settings).</p>`
         : ''}
@@ -144,6 +189,7 @@ export class FaztApps extends LitElement {
         <a class="button" href=${href({ screen: 'open', name: a.name })} aria-label="Open ${title}">Open</a>
         <a class="button secondary" href=${href({ screen: 'app', name: a.name, tab: 'versions' })} aria-label="Details of ${title}">Details</a>
       </div>
+      ${this.copies[a.name] ? html`<fazt-copies compact name=${a.name} target=${this.api.target} .copies=${this.copies[a.name]}></fazt-copies>` : ''}
     </li>`;
   }
 }

@@ -144,14 +144,14 @@ export class FaztDeploy extends LitElement {
             <button class="secondary" @click=${() => this.abort?.abort()}>Cancel</button>
           </div>`
         : html`<div class="go"><button @click=${this.deploy} ?disabled=${!this.picked}>Deploy</button></div>`}
-      ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}
+      ${this.error ? html`<p class="error" role="alert" id="deploy-error" tabindex="-1">${this.error}</p>` : ''}
       ${this.result ? this.done(this.result) : ''}
     </section>`;
   }
 
   private done(r: DeployInfo) {
     return html`<div class="card" role="status">
-      <h3 class="ok">Deployed ${r.name}, version ${r.version}</h3>
+      <h3 class="ok" id="deploy-done" tabindex="-1">Deployed ${r.name}, version ${r.version}</h3>
       <dl>
         <dt>Files</dt>
         <dd>${plural(r.files, 'file')}, ${formatBytes(r.bytes)}</dd>
@@ -257,6 +257,12 @@ export class FaztDeploy extends LitElement {
       this.progress = undefined;
       this.abort = undefined;
     }
+    // the result (or the error) is below the fold on a phone: bring it into view and say it
+    await this.updateComplete;
+    const shown = this.renderRoot.querySelector<HTMLElement>(this.result ? '#deploy-done' : '#deploy-error');
+    shown?.focus({ preventScroll: true });
+    if (this.result) shown?.closest('[role=status]')?.scrollIntoView({ block: 'start', behavior: 'smooth' });
+    else shown?.scrollIntoView({ block: 'center', behavior: 'smooth' });
   }
 }
 customElements.define('fazt-deploy', FaztDeploy);

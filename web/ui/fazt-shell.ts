@@ -9,7 +9,7 @@ import { LitElement, html, css, nothing } from 'lit';
 import { FaztApi, type NodeTarget } from '../lib/api.js';
 import { deviceLogs } from '../lib/device.js';
 import { loadGuided, type GuidedState } from '../lib/guided-state.js';
-import { pickTarget, probe, storeTarget, storedTarget, targetHint, targetLabel, isPhone, type Reach } from '../lib/node-target.js';
+import { pickTarget, probe, storeTarget, storedTarget, targetHint, targetLabel, type Reach } from '../lib/node-target.js';
 import { go, href, parseRoute, type Route } from '../lib/router.js';
 import { base } from './styles.js';
 import { APPS_CHANGED, GUIDED_CHANGED, SESSION_CHANGED, TOAST, UNREACHABLE, type ToastDetail } from './events.js';
@@ -32,6 +32,8 @@ export class FaztShell extends LitElement {
     toastMsg: { state: true },
     menuOpen: { state: true },
     appsVersion: { state: true },
+    autoSwitched: { state: true },
+    accountOpen: { state: true },
   };
   static styles = [
     base,
@@ -68,6 +70,7 @@ export class FaztShell extends LitElement {
         align-items: center;
       }
       .node-button {
+        margin-left: auto;
         background: var(--bg);
         color: var(--fg);
         border: 1px solid var(--line-strong);
@@ -198,6 +201,62 @@ export class FaztShell extends LitElement {
         flex: 1 1 0;
         min-height: 0;
       }
+      main[tabindex]:focus {
+        /* focus moves here after a route change for screen readers; no ring for a programmatic focus */
+        outline: none;
+      }
+      @media (min-width: 64rem) {
+        main {
+          max-width: 80rem;
+          padding: 1.25rem 1.5rem 3rem;
+        }
+      }
+      .linkbar {
+        display: flex;
+        flex-wrap: wrap;
+        align-items: center;
+        gap: 0.25rem 0.75rem;
+        padding: 0.3rem 0.75rem;
+        border-bottom: 1px solid var(--line);
+        background: var(--card);
+        font-size: 0.9rem;
+      }
+      .linkbar .what {
+        display: inline-flex;
+        align-items: center;
+        gap: 0.45rem;
+        flex: 1 1 14rem;
+        min-width: 0;
+      }
+      .linkbar.down,
+      .linkbar.switched {
+        background: var(--warn-bg);
+        color: var(--warn-text);
+      }
+      .linkbar button {
+        min-height: 44px;
+        padding: 0.3rem 0.75rem;
+        background: var(--card);
+        color: var(--fg);
+        border-color: var(--line-strong);
+      }
+      .account-button {
+        background: var(--bg);
+        color: var(--fg);
+        border: 1px solid var(--line-strong);
+        padding: 0.35rem;
+        width: 44px;
+      }
+      .account-button svg {
+        width: 24px;
+        height: 24px;
+      }
+      .header-end {
+        display: flex;
+        align-items: center;
+        gap: 0.4rem;
+        min-width: 0;
+      }
       .banner {
         background: var(--warn-bg);
         color: var(--warn-text);
@@ -248,6 +307,12 @@ export class FaztShell extends LitElement {
   /** Bumped when apps change, so lists reload. */
   private appsVersion = 0;
   private api = new FaztApi('hub', { deviceLogs });
+  /**
+   * True when the dashboard started on this device's node because the chosen hub did not answer:
+   * the connection bar says so until the person chooses (it is never switched silently).
+   */
+  private autoSwitched = false;
+  private accountOpen = false;
   private toastTimer: ReturnType<typeof setTimeout> | undefined;
   private retryTimer: ReturnType<typeof setInterval> | undefined;
 
@@ -261,6 +326,7 @@ export class FaztShell extends LitElement {
     addEventListener('hashchange', () => this.onRoute());
     addEventListener('keydown', (e) => {
       if (e.key === 'Escape' && this.menuOpen) this.closeMenu(true);
+      if (e.key === 'Escape' && this.accountOpen) this.closeAccount(true);
     });
     navigator.serviceWorker?.addEventListener('controllerchange', () => this.probeAll());
   }
@@ -279,16 +345,29 @@ export class FaztShell extends LitElement {
   private async probeAll(initial = false) {
     const [hub, device] = await Promise.all([probe('hub'), probe('device')]);
     this.reach = { hub, device };
-    if (initial) this.useTarget(pickTarget(storedTarget(), hub, device), false);
-    else await this.checkAccess();
-    // While the chosen node is down, look again every 10 s.
+    if (initial) {
+      const stored = storedTarget() ?? 'hub';
+      const picked = pickTarget(storedTarget(), hub, device);
+      // the chosen node is down and the other answers: use it, and say so in the connection bar
+      this.autoSwitched = picked !== stored && this.reach[stored] === 'down';
+      this.useTarget(picked, false);
+    } else await this.checkAccess();
+    // While the chosen node (or the one we were moved away from) is down, look again every 10 s.
     clearInterval(this.retryTimer);
-    if (this.reach[this.target] === 'down') this.retryTimer = setInterval(() => this.probeAll(), 10_000);
+    if (this.reach[this.target] === 'down' || (this.autoSwitched && this.reach[this.other] === 'down')) this.retryTimer = setInterval(() => this.probeAll(), 10_000);
+  }
+
+  /** The node not acted on. */
+  private get other(): NodeTarget {
+    return this.target === 'hub' ? 'device' : 'hub';
   }
 
   private useTarget(t: NodeTarget, remember = true) {
     this.target = t;
-    if (remember) storeTarget(t);
+    if (remember) {
+      storeTarget(t);
+      this.autoSwitched = false;
+    }
     this.api = new FaztApi(t, { deviceLogs });
     this.checkAccess();
   }
@@ -325,6 +404,7 @@ export class FaztShell extends LitElement {
   }
 
   private onRoute() {
+    const before = this.route;
     const r = parseRoute(location.hash);
     this.guided = loadGuided();
     if (this.guided.on && !r.screen.startsWith('guided')) {
@@ -333,6 +413,7 @@ export class FaztShell extends LitElement {
       this.route = { screen: 'guided' };
     } else this.route = r;
     this.menuOpen = false;
+    this.accountOpen = false;
     if (this.route.screen === 'settings') import('./settings-screen.js');
     if (this.route.screen === 'deploy') import('./deploy-screen.js');
     if (this.route.screen === 'devices') import('./devices-screen.js');
@@ -340,6 +421,8 @@ export class FaztShell extends LitElement {
     if (this.route.screen === 'open' || this.route.screen === 'guided-open') import('./app-view.js');
     if (this.route.screen === 'guided') import('../guided/guided-home.js');
     if (this.route.screen === 'guided-help') import('../guided/guided-help.js');
+    // a page change inside an open app (its history): the app keeps focus
+    if ((before.screen === 'open' || before.screen === 'guided-open') && before.screen === this.route.screen && before.name === (this.route as { name: string }).name) return;
     // move focus to the new screen's heading for keyboard and screen-reader users
     this.updateComplete.then(() => requestAnimationFrame(() => this.renderRoot.querySelector<HTMLElement>('main')?.focus({ preventScroll: true })));
   }
@@ -350,6 +433,22 @@ export class FaztShell extends LitElement {
     this.toastTimer = setTimeout(() => (this.toastMsg = undefined), 6000);
   }
 
+  private closeAccount(focusButton = false) {
+    this.accountOpen = false;
+    if (focusButton) this.renderRoot.querySelector<HTMLElement>('.account-button')?.focus();
+  }
+
+  private async signOut() {
+    this.accountOpen = false;
+    try {
+      await this.api.logout();
+    } catch (e) {
+      this.showToast({ text: `Could not sign out: ${(e as Error).message}`, kind: 'error' });
+    } finally {
+      await this.checkAccess();
+    }
+  }
+
   private closeMenu(focusButton = false) {
     this.menuOpen = false;
     if (focusButton) this.renderRoot.querySelector<HTMLElement>('.node-button')?.focus();
@@ -357,7 +456,14 @@ export class FaztShell extends LitElement {
 
   private async switchTo(t: NodeTarget) {
     this.closeMenu(true);
-    if (t === this.target) return;
+    if (t === this.target) {
+      // confirming the node the dashboard moved to
+      if (this.autoSwitched) {
+        storeTarget(t);
+        this.autoSwitched = false;
+      }
+      return;
+    }
     this.useTarget(t);
     this.showToast({ text: `Now acting on ${targetLabel(t)}.` });
     if (this.route.screen !== 'apps' && this.route.screen !== 'deploy' && this.route.screen !== 'settings' && this.route.screen !== 'devices' && !this.guided.on) go({ screen: 'apps' });
@@ -366,7 +472,7 @@ export class FaztShell extends LitElement {
   render() {
     const full = this.route.screen === 'open' || this.route.screen === 'guided-open';
     this.toggleAttribute('full', full);
-    return html`${this.header()} ${this.guided.on || this.access !== 'ok' || full ? nothing : this.tabs()} ${this.banner()}
+    return html`${this.header()} ${this.linkBar(full)} ${this.guided.on || this.access !== 'ok' || full ? nothing : this.tabs()}
       <main class=${full ? 'full' : ''} tabindex="-1">${this.screen()}</main>
       <div class="toast ${this.toastMsg?.kind === 'error' ? 'error' : ''}" role="status" aria-live="polite">${this.toastMsg?.text ?? ''}</div>`;
   }
@@ -387,31 +493,54 @@ export class FaztShell extends LitElement {
         aria-expanded=${this.menuOpen ? 'true' : 'false'}
         aria-controls="node-menu"
         aria-label="Acting on ${targetLabel(this.target)}${up === 'down' ? ' (cannot be reached)' : ''}. Change node"
-        @click=${() => (this.menuOpen = !this.menuOpen)}
+        @click=${() => ((this.menuOpen = !this.menuOpen), (this.accountOpen = false))}
       >
         <span class="node-label">${dot}${this.nodeLabel(this.target)}</span><span aria-hidden="true">▾</span>
       </button>
       ${this.menuOpen ? this.menu() : nothing}
+      ${this.target === 'hub' && this.access === 'ok'
+        ? html`<div class="header-end">
+            <button
+              class="account-button"
+              aria-expanded=${this.accountOpen ? 'true' : 'false'}
+              aria-controls="account-menu"
+              aria-label="Account"
+              @click=${() => ((this.accountOpen = !this.accountOpen), (this.menuOpen = false))}
+            >
+              <svg viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2"><circle cx="12" cy="8" r="4" /><path d="M4 21c1.5-4 4.5-6 8-6s6.5 2 8 6" /></svg>
+            </button>
+            ${this.accountOpen
+              ? html`<div class="menu" id="account-menu" role="group" aria-label="Account">
+                  <h2>Signed in as the owner of ${location.host}</h2>
+                  <button @click=${this.signOut}><strong>Sign out</strong><span class="state">Signs this browser out of the hub. Apps on this device stay usable.</span></button>
+                </div>`
+              : nothing}
+          </div>`
+        : nothing}
     </header>`;
   }
 
-  /** The node's name in the header: "This phone", or "Hub" and its address (which wraps under it on phones). */
+  /**
+   * The node's name in the header: "This device", or "Hub" and its address (which wraps under it on
+   * phones). Guided mode says where the apps are in plain words ("Home server").
+   */
   private nodeLabel(t: NodeTarget) {
     if (t === 'device') return html`<strong>${targetLabel(t)}</strong>`;
-    return html`<span class="node-name"><strong>Hub</strong><strong class="where"><span class="sep" aria-hidden="true">· </span>${location.host}</strong></span>`;
+    const name = this.guided.on ? 'Home server' : 'Hub';
+    return html`<span class="node-name"><strong>${name}</strong><strong class="where"><span class="sep" aria-hidden="true">· </span>${location.host}</strong></span>`;
   }
 
   private menu() {
     const opt = (t: NodeTarget) => {
       const r = this.reach[t];
-      const state = r === 'up' ? 'Answers' : r === 'down' ? (t === 'device' ? 'Not available in this browser yet' : 'Cannot be reached') : 'Checking…';
+      const state = r === 'up' ? 'Connected' : r === 'down' ? (t === 'device' ? 'Not available in this browser yet' : 'Cannot be reached') : 'Checking…';
       return html`<button aria-current=${this.target === t ? 'true' : 'false'} ?disabled=${r === 'down' && this.target !== t} @click=${() => this.switchTo(t)}>
         <strong>${targetLabel(t)}${this.target === t ? ' (acting on)' : ''}</strong>
         <span class="state">${targetHint(t)} ${state}.</span>
       </button>`;
     };
     return html`<div class="menu" id="node-menu" role="group" aria-label="Choose the node to act on">
-      <h2>Act on</h2>
+      <h2>Show the apps of</h2>
       ${opt('device')} ${opt('hub')}
     </div>`;
   }
@@ -425,17 +554,42 @@ export class FaztShell extends LitElement {
     </nav>`;
   }
 
-  private banner() {
-    const other: NodeTarget = this.target === 'hub' ? 'device' : 'hub';
-    if (this.access !== 'unreachable') return nothing;
-    const what =
-      this.target === 'hub'
-        ? `The hub at ${location.host} cannot be reached right now. Fazt keeps trying.`
-        : 'The node on this device is not running in this browser yet.';
-    return html`<div class="banner" role="alert">
-      <span>${what}</span>
-      ${this.reach[other] === 'up' ? html`<button @click=${() => this.switchTo(other)}>Use ${targetLabel(other)}</button>` : nothing}
-      <button @click=${() => this.probeAll()}>Try again</button>
+  /**
+   * The connection bar, always shown under the header: which copy of the apps is in use, whether it
+   * answers, and (when the dashboard moved to this device because the hub did not answer) that it
+   * did so, with the way back. One source of truth: the shell's `reach`, which every screen updates
+   * by sending {@link UNREACHABLE} when a call fails on the network.
+   */
+  private linkBar(compact = false) {
+    const t = this.target;
+    const other = this.other;
+    const reach = this.reach[t];
+    const guided = this.guided.on;
+    const hubName = guided ? 'The home server' : 'The hub';
+    let tone = '';
+    let text: string;
+    const actions: unknown[] = [];
+    if (this.access === 'unreachable' || reach === 'down') {
+      tone = 'down';
+      text = t === 'hub' ? `${hubName} at ${location.host} cannot be reached right now. Fazt keeps trying.` : 'The node on this device is not running in this browser yet.';
+      if (this.reach[other] === 'up') actions.push(html`<button @click=${() => this.switchTo(other)}>Use ${targetLabel(other)}</button>`);
+      actions.push(html`<button @click=${() => this.probeAll()}>Try again</button>`);
+    } else if (this.autoSwitched && t === 'device') {
+      tone = 'switched';
+      text =
+        this.reach.hub === 'up'
+          ? `${hubName} answers again. You are still using the apps on this device: changes made here stay on this device.`
+          : `${hubName} cannot be reached, so you are using the apps on this device. Changes made here stay on this device.`;
+      if (this.reach.hub === 'up') actions.push(html`<button @click=${() => this.switchTo('hub')}>Back to ${guided ? 'the home server' : 'the hub'}</button>`);
+      actions.push(html`<button @click=${() => this.switchTo('device')}>Keep using this device</button>`);
+    } else if (reach === 'up') {
+      text = t === 'hub' ? `Connected to ${hubName.toLowerCase()} at ${location.host}.` : 'Using the apps on this device. They work without a network.';
+    } else text = `Connecting to ${t === 'hub' ? hubName.toLowerCase() : 'this device'}…`;
+    // an open app fills the screen: the header's dot and node name say where it runs; the bar shows only a problem
+    if (compact && !tone) return nothing;
+    const dot = html`<span class="dot ${reach}" aria-hidden="true"></span>`;
+    return html`<div class="linkbar ${tone}" role=${tone ? 'alert' : 'status'} aria-label="Connection">
+      <span class="what">${dot}<span>${text}</span></span>${actions.length ? html`<span class="row">${actions}</span>` : nothing}
     </div>`;
   }
 
@@ -446,10 +600,10 @@ export class FaztShell extends LitElement {
         return html`<p class="muted">Connecting to ${targetLabel(this.target)}…</p>`;
       case 'unreachable':
         return html`<section class="card">
-          <h2>${targetLabel(this.target)} cannot be reached</h2>
+          <h2>${this.target === 'hub' && this.guided.on ? 'The home server' : targetLabel(this.target)} cannot be reached</h2>
           <p>
             ${this.target === 'hub'
-              ? `Check that the hub is running and that this ${isPhone() ? 'phone' : 'device'} is on the same network.`
+              ? 'Check that the hub is running and that this device is on the same network.'
               : 'Open this page once while online so the browser can install Fazt’s node, then it works offline too.'}
           </p>
         </section>`;
@@ -463,14 +617,14 @@ export class FaztShell extends LitElement {
         return html`<section class="card"><h2>${targetLabel(this.target)} refused</h2><p class="error">${this.accessMessage}</p></section>`;
       case 'setup':
       case 'login':
-        return html`${this.guided.on ? html`<p class="card">Fazt needs the owner to sign in again on this ${isPhone() ? 'phone' : 'device'}.</p>` : nothing}
+        return html`${this.guided.on ? html`<p class="card">Fazt needs the owner to sign in again on this device.</p>` : nothing}
           <fazt-sign-in .api=${this.api} mode=${this.access} ?codeRequired=${this.codeRequired} hubLabel=${hubLabel}></fazt-sign-in>`;
     }
     const r = this.route;
     const label = targetLabel(this.target);
     switch (r.screen) {
       case 'apps':
-        return html`<fazt-apps .api=${this.api} version=${this.appsVersion}></fazt-apps>`;
+        return html`<fazt-apps .api=${this.api} version=${this.appsVersion} .reach=${this.reach}></fazt-apps>`;
       case 'deploy':
         return html`<fazt-deploy .api=${this.api} targetLabel=${label}></fazt-deploy>`;
       case 'settings':
@@ -478,13 +632,13 @@ export class FaztShell extends LitElement {
       case 'devices':
         return html`<fazt-devices .api=${this.api} targetLabel=${label}></fazt-devices>`;
       case 'app':
-        return html`<fazt-app-detail .api=${this.api} name=${r.name} tab=${r.tab}></fazt-app-detail>`;
+        return html`<fazt-app-detail .api=${this.api} name=${r.name} tab=${r.tab} .reach=${this.reach}></fazt-app-detail>`;
       case 'open':
-        return html`<fazt-app-view .api=${this.api} name=${r.name}></fazt-app-view>`;
+        return html`<fazt-app-view .api=${this.api} name=${r.name} path=${r.path ?? ''}></fazt-app-view>`;
       case 'guided':
-        return html`<fazt-guided-home .api=${this.api} placeLabel=${this.target === 'device' ? `on ${label.toLowerCase()}` : 'on the hub'}></fazt-guided-home>`;
+        return html`<fazt-guided-home .api=${this.api} placeLabel=${this.target === 'device' ? 'on this device' : 'on your home server'}></fazt-guided-home>`;
       case 'guided-open':
-        return html`<fazt-app-view .api=${this.api} name=${r.name} guided></fazt-app-view>`;
+        return html`<fazt-app-view .api=${this.api} name=${r.name} path=${r.path ?? ''} guided></fazt-app-view>`;
       case 'guided-help':
         return html`<fazt-guided-help wizard=${r.wizard}></fazt-guided-help>`;
     }

@@ -24,6 +24,29 @@ export class FaztLogs extends LitElement {
   static styles = [
     base,
     css`
+      @media (min-width: 64rem) {
+        /* two panes: what is shown on the left, the log itself fills the rest */
+        .layout {
+          display: grid;
+          grid-template-columns: 15rem minmax(0, 1fr);
+          gap: 1rem;
+          align-items: start;
+        }
+        .layout .controls {
+          flex-direction: column;
+          align-items: stretch;
+          position: sticky;
+          top: 0.5rem;
+        }
+        .layout .controls .row {
+          flex-direction: column;
+          align-items: stretch;
+        }
+        .layout .log {
+          max-height: calc(100vh - 16rem);
+          min-height: 20rem;
+        }
+      }
       .log {
         max-height: min(60vh, 36rem);
         overflow: auto;
@@ -131,7 +154,7 @@ export class FaztLogs extends LitElement {
     const min = LEVELS.indexOf(this.level);
     const shown = this.entries.filter((e) => LEVELS.indexOf(e.level) >= min);
     const stateText = { connecting: 'Connecting…', live: 'Live: new lines appear as they are written.', reconnecting: 'Connection lost; reconnecting…', ended: 'Not following.' }[this.state];
-    return html`<div class="spread controls">
+    return html`<div class="layout"><div class="spread controls">
         <p class="muted small" role="status">${stateText}</p>
         <div class="row">
           <label for="level">Show</label>
@@ -155,7 +178,7 @@ export class FaztLogs extends LitElement {
                 ${e.source ? html`<span class="src small">${e.source}</span>` : ''}
               </div>`,
             )}
-      </div>`;
+      </div></div>`;
   }
 }
 customElements.define('fazt-logs', FaztLogs);

@@ -1,8 +1,11 @@
 /**
- * `<fazt-settings>`: settings of the node acted on. For this device: storage persistence and quota,
- * the cartridge (export as a download, import a file), its backups, and starting fresh when it is
- * damaged. For the hub: API tokens, a backup download, sign out. For both: guided mode and its lock.
- * Loaded on demand.
+ * `<fazt-settings>`: settings of the node acted on, in sections (see {@link FaztSettings.sections}:
+ * a new section, such as AI or sync, is one more entry there). For this device: storage persistence
+ * and quota, the cartridge (export as a download, import a file), its backups, and starting fresh
+ * when it is damaged; the technical facts sit in an "Advanced" part. For the hub: API tokens (with a
+ * copy button) and a backup download; signing out is in the header's account menu. For both: guided
+ * mode and its lock. An error is shown next to the control that caused it, announced, and focus
+ * moves there. Loaded on demand.
  */
 import { LitElement, html, css } from 'lit';
 import type { FaztApi } from '../lib/api.js';
@@ -12,7 +15,7 @@ import { formatBytes, formatTime } from '../lib/format.js';
 import { loadGuided, saveGuided, validPin, type GuidedLock } from '../lib/guided-state.js';
 import { go } from '../lib/router.js';
 import { base } from './styles.js';
-import { emit, toast, GUIDED_CHANGED, SESSION_CHANGED } from './events.js';
+import { emit, toast, GUIDED_CHANGED, SESSION_CHANGED, UNREACHABLE } from './events.js';
 
 interface StorageFacts {
   persisted?: boolean;
@@ -29,8 +32,11 @@ export class FaztSettings extends LitElement {
     storage: { state: true },
     device: { state: true },
     tokens: { state: true },
+    tokensError: { state: true },
     newToken: { state: true },
+    copied: { state: true },
     error: { state: true },
+    errors: { state: true },
     confirm: { state: true },
     busy: { state: true },
     lockChoice: { state: true },
@@ -53,7 +59,65 @@ export class FaztSettings extends LitElement {
       }
       dd {
         margin: 0;
-        word-break: break-all;
+        /* long ids may break anywhere, words only when they cannot fit ("availa ble" never) */
+        overflow-wrap: anywhere;
+      }
+      details.advanced {
+        margin: 0.75rem 0;
+      }
+      details.advanced summary {
+        cursor: pointer;
+        min-height: 44px;
+        display: flex;
+        align-items: center;
+        font-weight: 600;
+        color: var(--link);
+      }
+      .field-error {
+        margin: 0.35rem 0 0;
+      }
+      input[aria-invalid='true'] {
+        border-color: var(--danger);
+        border-width: 2px;
+      }
+      .token {
+        display: flex;
+        flex-wrap: wrap;
+        gap: 0.5rem;
+        align-items: center;
+      }
+      .token code {
+        flex: 1 1 16rem;
+        padding: 0.5rem;
+      }
+      .file-pick {
+        position: relative;
+        margin: 0.5rem 0;
+      }
+      /* the native file input stays in the page (keyboard, screen readers, tests) but is drawn as a button */
+      .file-pick input[type='file'] {
+        position: absolute;
+        inset: 0;
+        width: 100%;
+        height: 100%;
+        opacity: 0;
+        cursor: pointer;
+      }
+      .file-pick .button {
+        width: 100%;
+        pointer-events: none;
+      }
+      .file-pick input[type='file']:focus-visible + .button {
+        outline: 3px solid var(--focus);
+        outline-offset: 2px;
+      }
+      @media (min-width: 64rem) {
+        .sections {
+          display: grid;
+          grid-template-columns: repeat(2, minmax(0, 1fr));
+          gap: 0 1rem;
+          align-items: start;
+        }
       }
       li.item {
         display: flex;
@@ -100,9 +164,6 @@ export class FaztSettings extends LitElement {
         padding: 0.75rem;
         border-radius: 10px;
       }
-      input[type='file'] {
-        padding: 0.4rem;
-      }
     `,
   ];
 
@@ -115,10 +176,17 @@ export class FaztSettings extends LitElement {
   private storage: StorageFacts = {};
   private device: DeviceStatus | undefined;
   private tokens: TokenInfo[] | undefined;
+  /** Why the token list could not be loaded (never shown as "No tokens."). */
+  private tokensError = '';
   private newToken = '';
+  /** The copy button just copied the new token. */
+  private copied = false;
+  /** An error of the whole screen (the node cannot be read at all). */
   private error = '';
+  /** Errors shown next to the control that caused them, by field or section id. */
+  private errors: Record<string, string> = {};
   /** The pending confirmation: what will happen if the person says yes. */
-  private confirm: { text: string; yes: string; run: () => Promise<void> } | undefined;
+  private confirm: { text: string; yes: string; run: () => Promise<void>; at?: string } | undefined;
   private busy = false;
   private lockChoice: GuidedLock = 'none';
 
@@ -132,8 +200,28 @@ export class FaztSettings extends LitElement {
     return this.api?.target === 'device';
   }
 
+  /**
+   * Shows `message` next to the control `id` (a field or a section's buttons), announces it
+   * (`role="alert"`) and moves focus to the field. An empty message clears it.
+   */
+  private async fieldError(id: string, message: string, focus?: string) {
+    this.errors = { ...this.errors, [id]: message };
+    if (!message) return;
+    await this.updateComplete;
+    const el = this.renderRoot.querySelector<HTMLElement>(focus ? `#${focus}` : `#${id}-error`);
+    el?.focus();
+    (el ?? this.renderRoot.querySelector(`#${id}-error`))?.scrollIntoView({ block: 'center', behavior: 'smooth' });
+  }
+
+  /** The error of `id`, drawn where it is called. */
+  private errorAt(id: string) {
+    const m = this.errors[id];
+    return html`<p id="${id}-error" class="error field-error" role="alert" tabindex="-1">${m ?? ''}</p>`;
+  }
+
   private async load() {
     this.error = '';
+    this.errors = {};
     this.newToken = '';
     this.storage = await storageFacts();
     this.lockChoice = this.onDevice ? 'pin' : 'password';
@@ -145,18 +233,36 @@ export class FaztSettings extends LitElement {
         if (this.onDevice) this.error = `This device's node does not answer: ${(e as Error).message}`;
       }
     }
-    if (!this.onDevice) {
-      try {
-        this.tokens = await this.api.tokens();
-      } catch (e) {
-        this.error = (e as Error).message;
-      }
+    if (!this.onDevice) await this.loadTokens();
+  }
+
+  private async loadTokens() {
+    this.tokensError = '';
+    try {
+      this.tokens = await this.api.tokens();
+    } catch (e) {
+      this.tokens = undefined;
+      this.tokensError = (e as Error).message;
+      // the shell owns the link state: it probes and says so in the connection bar
+      if ((e as { code?: string }).code === 'NETWORK') emit(this, UNREACHABLE);
     }
   }
 
+  /**
+   * The screen's sections, in order. Each is one card (or a few) with its own heading; a new part
+   * of Settings (AI, sync and conflicts…) is one more entry here.
+   */
+  protected sections() {
+    return [
+      ...(this.onDevice ? [{ id: 'device', view: () => this.deviceView() }] : [{ id: 'hub', view: () => this.hubView() }]),
+      { id: 'guided', view: () => this.guidedView() },
+      { id: 'storage', view: () => this.storageView() },
+    ];
+  }
+
   render() {
-    return html`${this.error ? html`<p class="error card" role="alert">${this.error}</p>` : ''}
-      ${this.confirm ? this.confirmView() : ''} ${this.onDevice ? this.deviceView() : this.hubView()} ${this.guidedView()} ${this.storageView()}`;
+    return html`${this.error ? html`<p class="error card" role="alert">${this.error}</p>` : ''} ${this.confirm ? this.confirmView() : ''}
+      <div class="sections">${this.sections().map((s) => html`<div class="section" data-section=${s.id}>${s.view()}</div>`)}</div>`;
   }
 
   private confirmView() {
@@ -179,8 +285,8 @@ export class FaztSettings extends LitElement {
       await c.run();
       this.confirm = undefined;
     } catch (e) {
-      this.error = (e as Error).message;
       this.confirm = undefined;
+      await this.fieldError(c.at ?? 'device', (e as Error).message);
     } finally {
       this.busy = false;
     }
@@ -208,26 +314,45 @@ export class FaztSettings extends LitElement {
       </fieldset>
       ${this.lockChoice === 'pin'
         ? html`<label for="pin">New PIN (4 or more digits)</label>
-            <input id="pin" type="password" inputmode="numeric" autocomplete="new-password" />
+            <input
+              id="pin"
+              type="password"
+              inputmode="numeric"
+              autocomplete="new-password"
+              aria-invalid=${this.errors.pin ? 'true' : 'false'}
+              aria-describedby="pin-error"
+              @input=${() => this.errors.pin && this.fieldError('pin', '')}
+            />
+            ${this.errorAt('pin')}
             <label for="pin2">The same PIN again</label>
-            <input id="pin2" type="password" inputmode="numeric" autocomplete="new-password" />`
+            <input
+              id="pin2"
+              type="password"
+              inputmode="numeric"
+              autocomplete="new-password"
+              aria-invalid=${this.errors.pin2 ? 'true' : 'false'}
+              aria-describedby="pin2-error"
+              @input=${() => this.errors.pin2 && this.fieldError('pin2', '')}
+            />
+            ${this.errorAt('pin2')}`
         : ''}
       <p><button @click=${this.startGuided} ?disabled=${this.busy}>Turn on guided mode</button></p>
+      ${this.errorAt('guided')}
     </section>`;
   }
 
   private async startGuided() {
-    this.error = '';
+    this.errors = {};
     const lock = this.lockChoice;
     if (lock === 'pin') {
       const pin = this.renderRoot.querySelector<HTMLInputElement>('#pin')!.value;
       const again = this.renderRoot.querySelector<HTMLInputElement>('#pin2')!.value;
       if (!validPin(pin)) {
-        this.error = 'The PIN needs at least 4 characters (digits are easiest to type).';
+        await this.fieldError('pin', 'The PIN needs at least 4 characters (digits are easiest to type).', 'pin');
         return;
       }
       if (pin !== again) {
-        this.error = 'The two PINs differ. Type the same PIN twice.';
+        await this.fieldError('pin2', 'The two PINs differ. Type the same PIN again here.', 'pin2');
         return;
       }
       this.busy = true;
@@ -236,7 +361,8 @@ export class FaztSettings extends LitElement {
         if (await node.isLocked()) throw new Error('This device is locked already. Unlock it with its PIN first (leave guided mode).');
         await node.lock(pin);
       } catch (e) {
-        this.error = `Could not lock this device: ${(e as Error).message}`;
+        this.busy = false;
+        await this.fieldError('guided', `Could not lock this device: ${(e as Error).message}`);
         return;
       } finally {
         this.busy = false;
@@ -258,19 +384,38 @@ export class FaztSettings extends LitElement {
         <dl>
           <dt>State</dt>
           <dd>${stateWords(d.state)}</dd>
-          <dt>Cartridge</dt>
-          <dd>${formatBytes(d.cartridgeBytes)}${d.schemaVersion ? `, schema ${d.schemaVersion}` : ''}</dd>
-          ${d.nodeId ? html`<dt>Node id</dt><dd><code>${d.nodeId}</code></dd>` : ''}
-          <dt>Fazt</dt>
-          <dd>${d.version}</dd>
+          <dt>Apps and data</dt>
+          <dd>${formatBytes(d.cartridgeBytes)}</dd>
         </dl>
         <h3>Move it</h3>
-        <p class="muted small">The cartridge is one file with every app and all their data. A copy opens on a hub: <code>npm start -- --db fazt.db</code>.</p>
+        <p class="muted small">Everything on this device (every app and all its data) is kept in one file, the cartridge. Download it to keep a copy or to move it.</p>
         <div class="row">
           <button @click=${this.exportCartridge} ?disabled=${this.busy}>Download the cartridge</button>
         </div>
-        <label for="import">Replace this device's cartridge with a file (a hub's backup or an earlier download)</label>
-        <input id="import" type="file" accept=".db,.sqlite,.sqlite3,application/vnd.sqlite3,application/octet-stream" @change=${this.pickImport} />
+        <p class="small" id="import-help" style="margin-top:0.75rem">Or replace what is on this device with a file: a hub's backup or an earlier download. What is here now is kept as a backup.</p>
+        <div class="file-pick">
+          <input
+            id="import"
+            type="file"
+            aria-label="Replace this device's cartridge with a file"
+            aria-describedby="import-help"
+            accept=".db,.sqlite,.sqlite3,application/vnd.sqlite3,application/octet-stream"
+            @change=${this.pickImport}
+          />
+          <span class="button secondary" aria-hidden="true">Choose a file…</span>
+        </div>
+        ${this.errorAt('device')}
+        <details class="advanced">
+          <summary>Advanced</summary>
+          <dl>
+            <dt>Cartridge</dt>
+            <dd>${formatBytes(d.cartridgeBytes)}${d.schemaVersion ? `, schema ${d.schemaVersion}` : ''}</dd>
+            ${d.nodeId ? html`<dt>Node id</dt><dd><code>${d.nodeId}</code></dd>` : ''}
+            <dt>Fazt</dt>
+            <dd>${d.version}</dd>
+          </dl>
+          <p class="muted small">A downloaded cartridge opens on a hub: <code>npm start -- --db fazt.db</code>.</p>
+        </details>
         ${d.state === 'corrupt' || d.state === 'error'
           ? html`<h3>Start over</h3>
               <p class="muted small">Starts with an empty cartridge. The current file is kept as a backup, never deleted.</p>
@@ -297,14 +442,14 @@ export class FaztSettings extends LitElement {
 
   private async exportCartridge() {
     this.busy = true;
-    this.error = '';
+    this.errors = {};
     try {
       const bytes = await (await deviceNode()).exportCartridge();
       const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
       download(new Blob([bytes as BlobPart], { type: 'application/vnd.sqlite3' }), `fazt-${stamp}.db`);
       toast(this, `Downloaded the cartridge (${formatBytes(bytes.byteLength)}).`);
     } catch (e) {
-      this.error = `Could not export the cartridge: ${(e as Error).message}`;
+      await this.fieldError('device', `Could not export the cartridge: ${(e as Error).message}`);
     } finally {
       this.busy = false;
     }
@@ -369,10 +514,22 @@ export class FaztSettings extends LitElement {
           <button @click=${() => this.createToken('deploy')} ?disabled=${this.busy}>Create deploy token</button>
           <button class="secondary" @click=${() => this.createToken('admin')} ?disabled=${this.busy}>Create admin token</button>
         </div>
+        ${this.errorAt('tokens')}
         <div id="token-out" aria-live="polite">
-          ${this.newToken ? html`<p>New token (shown once, copy it now): <code>${this.newToken}</code></p>` : ''}
+          ${this.newToken
+            ? html`<p>New token (shown once, copy it now):</p>
+                <div class="token">
+                  <code>${this.newToken}</code>
+                  <button class="secondary" @click=${this.copyToken} aria-label=${this.copied ? 'Copied' : 'Copy the token'}>${this.copied ? 'Copied' : 'Copy'}</button>
+                </div>`
+            : ''}
         </div>
-        ${this.tokens?.length
+        ${this.tokensError
+          ? html`<p class="error" role="alert">Could not load the tokens: ${this.tokensError}</p>
+              <button class="secondary" @click=${this.loadTokens}>Try again</button>`
+          : this.tokens === undefined
+          ? html`<p class="muted">Loading the tokens…</p>`
+          : this.tokens.length
           ? html`<ul class="plain">
               ${this.tokens.map(
                 (t) => html`<li class="item">
@@ -384,24 +541,43 @@ export class FaztSettings extends LitElement {
           : html`<p class="muted">No tokens.</p>`}
       </section>
       <section class="card" aria-labelledby="hub-h">
-        <h2 id="hub-h">The hub</h2>
-        <p class="muted">A consistent copy of the hub's cartridge (every app and all data). Import it on a phone under Settings of "This phone".</p>
+        <h2 id="hub-h">Backup of the hub</h2>
+        <p class="muted">A consistent copy of the hub's cartridge (every app and all data). Import it on a phone or laptop under Settings of "This device".</p>
         <div class="row">
           <a class="button secondary" href="/api/backup" download>Download a backup</a>
-          <button class="secondary" @click=${this.signOut}>Sign out</button>
         </div>
+        <p class="muted small">To sign out, use the account button at the top right.</p>
       </section>`;
+  }
+
+  /** Copies the new token; the button says "Copied" for a few seconds. */
+  private async copyToken() {
+    try {
+      await navigator.clipboard.writeText(this.newToken);
+    } catch {
+      // no clipboard permission (an http:// hub on the LAN is not a secure context): select the text instead
+      const code = this.renderRoot.querySelector('#token-out code');
+      if (code) getSelection()?.selectAllChildren(code);
+      const ok = document.execCommand?.('copy');
+      if (!ok) {
+        await this.fieldError('tokens', 'This browser did not let the page copy. The token is selected: copy it with the keyboard or a long press.');
+        return;
+      }
+    }
+    this.copied = true;
+    setTimeout(() => (this.copied = false), 4000);
   }
 
   private async createToken(scope: 'deploy' | 'admin') {
     this.busy = true;
-    this.error = '';
+    this.errors = {};
+    this.copied = false;
     try {
       const t = await this.api.createToken(scope, scope === 'deploy' ? 'dashboard deploy' : 'dashboard admin');
       this.newToken = t.token;
-      this.tokens = await this.api.tokens();
+      await this.loadTokens();
     } catch (e) {
-      this.error = (e as Error).message;
+      await this.fieldError('tokens', (e as Error).message);
     } finally {
       this.busy = false;
     }
@@ -411,19 +587,12 @@ export class FaztSettings extends LitElement {
     this.confirm = {
       text: `Revoke the token “${t.name}” (${t.scope})? Scripts using it stop working.`,
       yes: 'Revoke',
+      at: 'tokens',
       run: async () => {
         await this.api.revokeToken(t.id);
         this.tokens = await this.api.tokens();
       },
     };
-  }
-
-  private async signOut() {
-    try {
-      await this.api.logout();
-    } finally {
-      emit(this, SESSION_CHANGED);
-    }
   }
 
   // ------------------------------------------------------------------ browser storage

@@ -63,13 +63,13 @@ export class FaztSignIn extends LitElement {
   render() {
     if (this.mode === 'setup') {
       return html`<section class="card">
-        <h2>Welcome: set up this node</h2>
-        <p class="muted">Choose the owner password. It protects this node's dashboard and API.</p>
+        <h2>Welcome: set up Fazt</h2>
+        <p class="muted">You are its owner. Choose a password: it keeps your apps and their data on this server yours.</p>
         <form @submit=${this.submit}>
           <label for="pw">Owner password (at least 8 characters)</label>
           <input id="pw" name="password" type="password" autocomplete="new-password" required minlength="8" />
           ${this.codeRequired
-            ? html`<label for="code">Setup code (printed by the node when it started)</label>
+            ? html`<label for="code">Setup code (Fazt printed it where it was started)</label>
                 <input id="code" name="code" autocomplete="one-time-code" required />`
             : ''}
           ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}

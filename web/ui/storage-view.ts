@@ -1,6 +1,8 @@
 /**
- * `<fazt-storage>`: what an app's server code stored, read-only: its key-value entries, its
- * document collections and documents, and its files (blobs, metadata only). Loaded on demand.
+ * `<fazt-storage>`: what an app's server code stored, read-only, as PocketBase's admin shows it: a
+ * list of what there is (key-value entries, each document collection, files) and the chosen one as a
+ * table (keys, fields, sizes), each record's JSON on demand. Two panes on wide screens, stacked on
+ * phones. Loaded on demand.
  */
 import { LitElement, html, css } from 'lit';
 import type { FaztApi } from '../lib/api.js';
@@ -23,6 +25,8 @@ export class FaztStorage extends LitElement {
     docs: { state: true },
     blobs: { state: true },
     error: { state: true },
+    open: { state: true },
+    shownJson: { state: true },
   };
   static styles = [
     base,
@@ -46,15 +50,63 @@ export class FaztStorage extends LitElement {
         color: var(--link);
         min-height: 24px;
       }
-      .collections {
+      .sources {
         display: flex;
         flex-wrap: wrap;
         gap: 0.5rem;
-        margin-bottom: 0.75rem;
+        margin: 0 0 0.75rem;
+        padding: 0;
+        list-style: none;
       }
-      .collections button[aria-pressed='true'] {
+      .sources button {
+        text-align: left;
+        justify-content: space-between;
+        gap: 0.75rem;
+      }
+      .sources button[aria-pressed='true'] {
         background: var(--accent);
         color: var(--on-accent);
+      }
+      .sources .kind {
+        font-size: 0.8rem;
+        font-weight: 400;
+      }
+      @media (min-width: 64rem) {
+        .panes {
+          display: grid;
+          grid-template-columns: 15rem minmax(0, 1fr);
+          gap: 1.25rem;
+          align-items: start;
+        }
+        .sources {
+          flex-direction: column;
+          flex-wrap: nowrap;
+        }
+        .sources button {
+          width: 100%;
+        }
+        .pane > section {
+          margin-top: 0;
+        }
+      }
+      .fields {
+        display: flex;
+        flex-wrap: wrap;
+        gap: 0.15rem 0.75rem;
+        font-size: 0.875rem;
+      }
+      .fields .f {
+        overflow-wrap: anywhere;
+      }
+      .fields .f b {
+        font-weight: 600;
+        color: var(--muted);
+      }
+      tr.json td {
+        background: var(--code-bg);
+      }
+      td.size {
+        white-space: nowrap;
       }
       .doc {
         margin: 0 0 0.5rem;
@@ -103,6 +155,10 @@ export class FaztStorage extends LitElement {
   private docs: DocsPage | undefined;
   private blobs: BlobsPage | undefined;
   private error = '';
+  /** What the right pane shows: `kv`, `files`, or `docs:<collection>`. */
+  private open = 'kv';
+  /** Records whose JSON is shown (`kv:<key>`, `doc:<id>`). */
+  private shownJson = new Set<string>();
 
   updated(changed: Map<string, unknown>) {
     if (changed.has('api') || changed.has('name')) this.load();
@@ -116,17 +172,20 @@ export class FaztStorage extends LitElement {
       this.kv = kv;
       this.blobs = blobs;
       const first = summary.collections[0]?.name;
-      if (first) await this.openCollection(first, 0);
+      if (first) await this.openCollection(first, 0, false);
+      // start on what holds something: documents first (what most apps keep), then keys, then files
+      this.open = first ? `docs:${first}` : summary.kv.count || !summary.blobs.count ? 'kv' : 'files';
     } catch (e) {
       this.error = (e as Error).message;
     }
   }
 
-  private async openCollection(name: string, offset: number) {
+  private async openCollection(name: string, offset: number, show = true) {
     this.error = '';
     try {
       this.docs = await this.api.documents(this.name, name, { offset, limit: DOCS_PAGE });
       this.collection = name;
+      if (show) this.open = `docs:${name}`;
     } catch (e) {
       this.error = (e as Error).message;
     }
@@ -152,26 +211,66 @@ export class FaztStorage extends LitElement {
     }
   }
 
+  private toggleJson(id: string) {
+    const next = new Set(this.shownJson);
+    if (!next.delete(id)) next.add(id);
+    this.shownJson = next;
+  }
+
   render() {
     const s = this.summary;
     if (this.error && !s) return html`<p class="error" role="alert">${this.error}</p>`;
     if (!s) return html`<p class="muted">Loading…</p>`;
+    const source = (id: string, label: string, count: number, kind: string, pick: () => void) =>
+      html`<li>
+        <button class="secondary" aria-pressed=${this.open === id ? 'true' : 'false'} @click=${pick}>
+          <span>${label} (${count})</span><span class="kind">${kind}</span>
+        </button>
+      </li>`;
     return html`<p class="muted small">
         Read-only: what ${this.name}'s server code stored with <code>fazt.kv</code>, <code>fazt.docs</code> and <code>fazt.blobs</code>.
       </p>
       ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : ''}
-      <section aria-labelledby="kv-h">
-        <h3 id="kv-h">Keys and values (${s.kv.count})</h3>
-        ${this.kvView()}
-      </section>
-      <section aria-labelledby="docs-h">
-        <h3 id="docs-h">Documents (${plural(s.collections.length, 'collection')})</h3>
-        ${this.docsView(s)}
-      </section>
-      <section aria-labelledby="blobs-h">
-        <h3 id="blobs-h">Files (${s.blobs.count}, ${formatBytes(s.blobs.bytes)})</h3>
-        ${this.blobsView()}
-      </section>`;
+      <div class="panes">
+        <nav aria-label="Stored data">
+          <ul class="sources">
+            ${source('kv', 'Keys and values', s.kv.count, 'keys', () => (this.open = 'kv'))}
+            ${s.collections.map((c) => source(`docs:${c.name}`, c.name, c.count, 'documents', () => this.openCollection(c.name, 0)))}
+            ${source('files', 'Files', s.blobs.count, formatBytes(s.blobs.bytes), () => (this.open = 'files'))}
+          </ul>
+        </nav>
+        <div class="pane">
+          ${this.open === 'kv'
+            ? html`<section aria-labelledby="kv-h">
+                <h3 id="kv-h">Keys and values (${s.kv.count})</h3>
+                ${this.kvView()}
+              </section>`
+            : this.open === 'files'
+            ? html`<section aria-labelledby="blobs-h">
+                <h3 id="blobs-h">Files (${s.blobs.count}, ${formatBytes(s.blobs.bytes)})</h3>
+                ${this.blobsView()}
+              </section>`
+            : html`<section aria-labelledby="docs-h">
+                <h3 id="docs-h">${this.collection} (${plural(this.docs?.total ?? 0, 'document')})</h3>
+                ${this.docsView()}
+              </section>`}
+        </div>
+      </div>`;
+  }
+
+  /** The JSON toggle of one record, and its JSON row when shown. */
+  private jsonButton(id: string, label: string) {
+    const shown = this.shownJson.has(id);
+    return html`<button class="secondary" aria-expanded=${shown ? 'true' : 'false'} aria-label="${shown ? 'Hide' : 'Show'} the JSON of ${label}" @click=${() => this.toggleJson(id)}>
+      ${shown ? 'Hide JSON' : 'JSON'}
+    </button>`;
+  }
+
+  private jsonRow(id: string, text: string, columns: number) {
+    if (!this.shownJson.has(id)) return '';
+    return html`<tr class="json">
+      <td colspan=${columns}>${preview(text)}</td>
+    </tr>`;
   }
 
   private kvView() {
@@ -180,45 +279,56 @@ export class FaztStorage extends LitElement {
     return html`<div class="table-wrap">
         <table>
           <thead>
-            <tr><th scope="col">Key</th><th scope="col">Value</th><th scope="col">Expires</th></tr>
+            <tr><th scope="col">Key</th><th scope="col">Value</th><th scope="col">Size</th><th scope="col">Expires</th><th scope="col"><span class="visually-hidden">JSON</span></th></tr>
           </thead>
           <tbody>
-            ${items.map(
-              (i) => html`<tr>
-                <td class="key">${i.key}</td>
-                <td>${preview(pretty(i.value))}</td>
-                <td class="small" data-label="Expires">${i.expiresAt ? formatTime(i.expiresAt) : 'never'}</td>
-              </tr>`,
-            )}
+            ${items.map((i) => {
+              const id = `kv:${i.key}`;
+              return html`<tr>
+                  <td class="key">${i.key}</td>
+                  <td data-label="Value">${fieldsOf(i.value)}</td>
+                  <td class="small size" data-label="Size">${formatBytes(byteLength(i.value))}</td>
+                  <td class="small" data-label="Expires">${i.expiresAt ? formatTime(i.expiresAt) : 'never'}</td>
+                  <td>${this.jsonButton(id, i.key)}</td>
+                </tr>
+                ${this.jsonRow(id, pretty(i.value), 5)}`;
+            })}
           </tbody>
         </table>
       </div>
       ${this.kv?.cursor ? html`<button class="secondary" @click=${this.moreKv}>Show more keys</button>` : ''}`;
   }
 
-  private docsView(s: StorageSummary) {
-    if (s.collections.length === 0) return html`<p class="muted">No documents.</p>`;
+  private docsView() {
     const d = this.docs;
-    return html`<div class="collections" role="group" aria-label="Collections">
-        ${s.collections.map(
-          (c) =>
-            html`<button class="secondary" aria-pressed=${this.collection === c.name ? 'true' : 'false'} @click=${() => this.openCollection(c.name, 0)}>
-              ${c.name} (${c.count})
-            </button>`,
-        )}
+    if (!d) return html`<p class="muted">Loading…</p>`;
+    if (d.total === 0) return html`<p class="muted">No documents.</p>`;
+    return html`<p class="muted small">${d.offset + 1}–${d.offset + d.documents.length} of ${d.total}</p>
+      <div class="table-wrap">
+        <table>
+          <thead>
+            <tr><th scope="col">Id</th><th scope="col">Fields</th><th scope="col">Size</th><th scope="col"><span class="visually-hidden">JSON</span></th></tr>
+          </thead>
+          <tbody>
+            ${d.documents.map((doc) => {
+              const id = `doc:${doc._id}`;
+              const text = JSON.stringify(doc, null, 2);
+              const { _id, ...fields } = doc;
+              return html`<tr>
+                  <td class="key">${_id}</td>
+                  <td data-label="Fields">${fieldList(fields)}</td>
+                  <td class="small size" data-label="Size">${formatBytes(byteLength(JSON.stringify(doc)))}</td>
+                  <td>${this.jsonButton(id, `document ${_id}`)}</td>
+                </tr>
+                ${this.jsonRow(id, text, 4)}`;
+            })}
+          </tbody>
+        </table>
       </div>
-      ${d
-        ? html`<p class="muted small">${d.collection}: ${d.total === 0 ? 'empty' : `${d.offset + 1}–${d.offset + d.documents.length} of ${d.total}`}</p>
-            ${d.documents.map((doc) => html`<div class="doc">${preview(JSON.stringify(doc, null, 2))}</div>`)}
-            <div class="row">
-              ${d.offset > 0
-                ? html`<button class="secondary" @click=${() => this.openCollection(d.collection, Math.max(0, d.offset - DOCS_PAGE))}>Previous</button>`
-                : ''}
-              ${d.offset + d.documents.length < d.total
-                ? html`<button class="secondary" @click=${() => this.openCollection(d.collection, d.offset + DOCS_PAGE)}>Next</button>`
-                : ''}
-            </div>`
-        : ''}`;
+      <div class="row">
+        ${d.offset > 0 ? html`<button class="secondary" @click=${() => this.openCollection(d.collection, Math.max(0, d.offset - DOCS_PAGE))}>Previous</button>` : ''}
+        ${d.offset + d.documents.length < d.total ? html`<button class="secondary" @click=${() => this.openCollection(d.collection, d.offset + DOCS_PAGE)}>Next</button>` : ''}
+      </div>`;
   }
 
   private blobsView() {
@@ -245,6 +355,42 @@ export class FaztStorage extends LitElement {
   }
 }
 customElements.define('fazt-storage', FaztStorage);
+
+/** Bytes of a text in UTF-8. */
+function byteLength(text: string): number {
+  return new TextEncoder().encode(text).length;
+}
+
+/** Longest shown value of one field, in characters. */
+const FIELD_CHARS = 60;
+
+/** One field's value in a table cell: strings as they are, the rest as short JSON. */
+function short(v: unknown): string {
+  const t = typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
+  return t.length > FIELD_CHARS ? `${t.slice(0, FIELD_CHARS)}…` : t;
+}
+
+/** A record's top-level fields as `name value` pairs (at most 6, then "+ n more"). */
+function fieldList(fields: Record<string, unknown>) {
+  const entries = Object.entries(fields);
+  if (entries.length === 0) return html`<span class="muted">no fields</span>`;
+  return html`<span class="fields"
+    >${entries.slice(0, 6).map(([k, v]) => html`<span class="f"><b>${k}</b> ${short(v)}</span>`)}${entries.length > 6
+      ? html`<span class="f muted">+ ${entries.length - 6} more</span>`
+      : ''}</span
+  >`;
+}
+
+/** A kv value (JSON text) in a table cell: an object's fields, or the value itself. */
+function fieldsOf(jsonText: string) {
+  try {
+    const v = JSON.parse(jsonText) as unknown;
+    if (v && typeof v === 'object' && !Array.isArray(v)) return fieldList(v as Record<string, unknown>);
+    return html`<span class="f">${short(v)}</span>`;
+  } catch {
+    return html`<span class="f">${short(jsonText)}</span>`;
+  }
+}
 
 /** Indented JSON of a JSON text (the text itself if it does not parse). */
 function pretty(jsonText: string): string {
