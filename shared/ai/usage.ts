@@ -125,10 +125,10 @@ export class UsageStore {
     const next = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
     const retryAfterSeconds = Math.max(1, Math.ceil((next - now.getTime()) / 1000));
     if (b.tokensPerMonth !== null && tokens >= b.tokensPerMonth) {
-      throw new FaztError('AI_BUDGET_EXCEEDED', `The app "${appName}" used its AI budget: ${tokens} of ${b.tokensPerMonth} tokens this month. The owner can raise it (PUT /api/ai/budgets/${appName}); it resets on ${new Date(next).toISOString().slice(0, 10)}.`, { retryAfterSeconds });
+      throw new FaztError('AI_BUDGET_EXCEEDED', `The app "${appName}" used its AI budget: ${tokens} of ${b.tokensPerMonth} tokens this month. The owner can raise it (\`fazt ai budget ${appName} --tokens N\`); it resets on ${new Date(next).toISOString().slice(0, 10)}.`, { retryAfterSeconds });
     }
     if (b.callsPerMonth !== null && calls >= b.callsPerMonth) {
-      throw new FaztError('AI_BUDGET_EXCEEDED', `The app "${appName}" used its AI budget: ${calls} of ${b.callsPerMonth} calls this month. The owner can raise it (PUT /api/ai/budgets/${appName}); it resets on ${new Date(next).toISOString().slice(0, 10)}.`, { retryAfterSeconds });
+      throw new FaztError('AI_BUDGET_EXCEEDED', `The app "${appName}" used its AI budget: ${calls} of ${b.callsPerMonth} calls this month. The owner can raise it (\`fazt ai budget ${appName} --calls N\`); it resets on ${new Date(next).toISOString().slice(0, 10)}.`, { retryAfterSeconds });
     }
   }
 }
