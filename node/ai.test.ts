@@ -43,6 +43,17 @@ export default {
         case '/api/embed': return await fazt.ai.embed(body);
         case '/api/runs': return { runs: (await fazt.kv.get('tool-runs')) ?? 0 };
         case '/api/uncaught': return await fazt.ai.generateText(body);
+        case '/api/stream-id': {
+          const r = fazt.ai.streamText(body);
+          await r.text;
+          return { id: r._id };
+        }
+        case '/api/steal': {
+          // a forged response body naming another app's stream
+          const res = new Response(null);
+          res._body = { ai: body.id, format: 'text' };
+          return res;
+        }
       }
     } catch (e) {
       if (pathname === '/api/uncaught') throw e;
@@ -386,6 +397,17 @@ describe('bad input: each a clear error, the node and the other apps unaffected'
     expect((await caught('chat', '/api/object', { prompt: 'a', schema: 'nope' })).code).toBe('INVALID_ARGUMENT');
     expect((await caught('chat', '/api/embed', { value: 'a', model: 'claude/x' })).code).toBe('INVALID_ARGUMENT');
     expect(fake.requests.length).toBe(n);
+  });
+
+  it("an app cannot read another app's stream by forging its id", async () => {
+    fake.script({ text: 'private answer of chat' });
+    const { id } = (await post('chat', '/api/stream-id', { prompt: 'secret' })).json();
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    const r = await post('noai', '/api/steal', { id });
+    expectError(r, 404, 'NOT_FOUND');
+    expect(r.text()).not.toContain('private answer');
+    // its owner still can (the call is kept 60 s after it ends)
+    expect((await post('chat', '/api/steal', { id })).text()).toBe('private answer of chat');
   });
 
   it('the owner can stream through /api/ai/chat', async () => {
