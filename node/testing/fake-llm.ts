@@ -68,8 +68,13 @@ const json = (res: ServerResponse, status: number, body: unknown, headers: Recor
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const splitText = (t: string) => t.split(/(?<= )/).filter(Boolean);
 
-/** Starts a fake on 127.0.0.1 and a free port. */
-export async function startFakeLlm(options: { key?: string } = {}): Promise<FakeLlm> {
+/**
+ * Starts a fake on 127.0.0.1 and a free port.
+ * @param options.key requests must carry this key (see {@link FakeLlm.key}).
+ * @param options.cors answer CORS (`Access-Control-Allow-Origin: *`, preflights) like a provider
+ *   that allows browser calls (Ollama with `OLLAMA_ORIGINS=*`): for the browser node's service worker.
+ */
+export async function startFakeLlm(options: { key?: string; cors?: boolean } = {}): Promise<FakeLlm> {
   const queue: FakeReply[] = [];
   const sockets = new Set<Socket>();
   const fake: FakeLlm = {
@@ -86,6 +91,13 @@ export async function startFakeLlm(options: { key?: string } = {}): Promise<Fake
       }),
   };
   const server: Server = createServer(async (req, res) => {
+    if (options.cors) {
+      res.setHeader('access-control-allow-origin', '*');
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204, { 'access-control-allow-methods': 'POST, GET', 'access-control-allow-headers': String(req.headers['access-control-request-headers'] ?? '*'), 'access-control-max-age': '600' });
+        return void res.end();
+      }
+    }
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
