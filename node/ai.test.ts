@@ -183,7 +183,31 @@ describe('generateText', () => {
     expect(fake.requests[n]).toMatchObject({ api: 'ollama', body: { model: 'llama-fake', messages: [{ role: 'user', content: 'Hi' }] } });
   });
 
+  it('Google Gemini generateContent, with a key, by provider/model', async () => {
+    await adminApi('PUT', '/api/ai/providers/gemini', { kind: 'google', baseUrl: fake.baseUrl('google'), key: 'g-secret', defaultModel: 'gemini-fake' });
+    fake.script({ text: 'Ciao.', usage: { input: 4, output: 2 } });
+    const n = fake.requests.length;
+    const r = await post('chat', '/api/gen', { model: 'gemini/gemini-fake', system: 'Be brief.', prompt: 'Hi' });
+    expect(r.json()).toMatchObject({ text: 'Ciao.', usage: { inputTokens: 4, outputTokens: 2 } });
+    const req = fake.requests[n]!;
+    expect(req).toMatchObject({ api: 'google', body: { model: 'gemini-fake', stream: false, contents: [{ role: 'user', parts: [{ text: 'Hi' }] }], systemInstruction: { parts: [{ text: 'Be brief.' }] } } });
+    expect(req.headers['x-goog-api-key']).toBe('g-secret');
+  });
+
+  it('Google Gemini streams (SSE) with a tool call run in the sandbox', async () => {
+    fake.script({ toolCalls: [{ name: 'weather', input: { city: 'Lima' } }] }, { text: 'Mild in Lima.' });
+    const n = fake.requests.length;
+    const r = await post('chat', '/api/sse-tools', { model: 'gemini/gemini-fake', prompt: 'Lima?', maxSteps: 2 });
+    const parsed = r.text().split('\n\n').filter((l) => l && l !== 'data: [DONE]').map((l) => JSON.parse(l.replace(/^data: /, '')));
+    expect(parsed.find((e) => e.type === 'tool-output-available')).toMatchObject({ output: { city: 'Lima', tempC: 21 } });
+    expect(parsed.filter((e) => e.type === 'text-delta').map((e) => e.delta).join('')).toBe('Mild in Lima.');
+    expect(fake.requests[n]!.body.stream).toBe(true);
+    expect(fake.requests[n]!.body.tools[0].functionDeclarations[0].name).toBe('weather');
+    expect(fake.requests[n + 1]!.body.contents.at(-1).parts[0].functionResponse).toMatchObject({ name: 'weather' });
+  });
+
   it('tools run in the sandbox; the provider sees their schema, then their result', async () => {
+    const runsBefore = (await post('chat', '/api/runs', {})).json().runs;
     fake.script({ toolCalls: [{ id: 'call_w1', name: 'weather', input: { city: 'Oslo' } }] }, { text: 'It is 21 °C in Oslo.' });
     const n = fake.requests.length;
     const r = await post('chat', '/api/tools', { prompt: 'Weather in Oslo?', maxSteps: 3 });
@@ -199,7 +223,7 @@ describe('generateText', () => {
     ]);
     const second = fake.requests[n + 1]!.body;
     expect(second.messages.at(-1)).toEqual({ role: 'tool', tool_call_id: 'call_w1', content: JSON.stringify({ city: 'Oslo', tempC: 21 }) });
-    expect((await post('chat', '/api/runs', {})).json().runs).toBe(1);
+    expect((await post('chat', '/api/runs', {})).json().runs).toBe(runsBefore + 1);
   });
 
   it('tool arguments that fail the schema: the tool does not run, the model is told, the app sees AI_TOOL_INPUT_INVALID', async () => {

@@ -10,7 +10,9 @@ import type { AddressInfo, Socket } from 'node:net';
  * - Anthropic Messages (`POST /v1/messages`, JSON or SSE `message_start` … `message_stop`;
  *   https://docs.anthropic.com/en/api/messages-streaming);
  * - Ollama (`POST /api/chat`, JSON or NDJSON lines ending with `done: true`; `POST /api/embed`;
- *   https://github.com/ollama/ollama/blob/main/docs/api.md).
+ *   https://github.com/ollama/ollama/blob/main/docs/api.md);
+ * - Google Gemini (`POST /v1beta/models/M:generateContent`, `:streamGenerateContent?alt=sse` as SSE
+ *   `GenerateContentResponse`s; `:batchEmbedContents`; https://ai.google.dev/api/generate-content).
  * One server answers all three (by path). Replies are scripted ({@link FakeLlm.script}) or made per
  * request ({@link FakeLlm.reply}); every request is recorded with its parsed JSON body.
  */
@@ -33,7 +35,7 @@ export type FakeReply =
 /** A request the fake received. */
 export interface FakeRequest {
   /** Which protocol: by path. */
-  api: 'openai' | 'anthropic' | 'ollama' | 'openai-embed' | 'ollama-embed' | 'unknown';
+  api: 'openai' | 'anthropic' | 'ollama' | 'google' | 'openai-embed' | 'ollama-embed' | 'google-embed' | 'unknown';
   method: string;
   path: string;
   headers: IncomingMessage['headers'];
@@ -47,8 +49,8 @@ export interface FakeRequest {
 export interface FakeLlm {
   /** `http://127.0.0.1:PORT`. */
   url: string;
-  /** The base URL the provider package wants: `openai`/`openai-compatible`/`anthropic` → `url/v1`; `ollama` → `url` (the package adds `/api`). */
-  baseUrl(kind: 'openai' | 'openai-compatible' | 'anthropic' | 'ollama'): string;
+  /** The base URL the provider package wants: `openai`/`openai-compatible`/`anthropic` → `url/v1`; `ollama` → `url` (the package adds `/api`); `google` → `url/v1beta`. */
+  baseUrl(kind: 'openai' | 'openai-compatible' | 'anthropic' | 'ollama' | 'google'): string;
   /** Every request, in order. */
   requests: FakeRequest[];
   /** Queues replies, used in order; when none is queued, {@link reply} decides. */
@@ -79,7 +81,7 @@ export async function startFakeLlm(options: { key?: string; cors?: boolean } = {
   const sockets = new Set<Socket>();
   const fake: FakeLlm = {
     url: '',
-    baseUrl: (kind) => (kind === 'ollama' ? fake.url : `${fake.url}/v1`),
+    baseUrl: (kind) => (kind === 'ollama' ? fake.url : kind === 'google' ? `${fake.url}/v1beta` : `${fake.url}/v1`),
     requests: [],
     script: (...r) => void queue.push(...r),
     reply: () => ({ text: 'Hello from the fake model.' }),
@@ -118,12 +120,20 @@ export async function startFakeLlm(options: { key?: string; cors?: boolean } = {
             ? 'ollama'
             : /\/api\/embed$/.test(path)
               ? 'ollama-embed'
-              : 'unknown';
+              : /\/v1beta\/models\/[^/:]+:(generateContent|streamGenerateContent)$/.test(path)
+                ? 'google'
+                : /\/v1beta\/models\/[^/:]+:(embedContent|batchEmbedContents)$/.test(path)
+                  ? 'google-embed'
+                  : 'unknown';
     const r: FakeRequest = { api, method: req.method ?? 'GET', path, headers: req.headers, body, at: performance.now() };
+    if (api === 'google' || api === 'google-embed') {
+      // the model is in the path; a stream is asked for by the method name
+      r.body = { ...(body as object), model: /models\/([^/:]+):/.exec(path)![1], stream: /streamGenerateContent$/.test(path) };
+    }
     fake.requests.push(r);
     if (api === 'unknown') return json(res, 404, { error: { message: `no route ${path}` } });
     if (fake.key !== undefined) {
-      const given = api === 'anthropic' ? req.headers['x-api-key'] : String(req.headers.authorization ?? '').replace(/^Bearer /, '');
+      const given = api === 'anthropic' ? req.headers['x-api-key'] : api.startsWith('google') ? req.headers['x-goog-api-key'] : String(req.headers.authorization ?? '').replace(/^Bearer /, '');
       if (given !== fake.key) return errorReply(res, api, { status: 401, message: 'Incorrect API key provided.' });
     }
     const reply = queue.shift() ?? fake.reply(r);
@@ -149,6 +159,10 @@ function errorReply(res: ServerResponse, api: FakeRequest['api'], e: { status: n
     return json(res, e.status, { type: 'error', error: { type, message } }, e.headers);
   }
   if (api === 'ollama' || api === 'ollama-embed') return json(res, e.status, { error: message }, e.headers);
+  if (api === 'google' || api === 'google-embed') {
+    const status = e.status === 401 ? 'UNAUTHENTICATED' : e.status === 429 ? 'RESOURCE_EXHAUSTED' : e.status === 404 ? 'NOT_FOUND' : 'INTERNAL';
+    return json(res, e.status, { error: { code: e.status, message, status } }, e.headers);
+  }
   json(res, e.status, { error: { message, type: 'invalid_request_error', param: null, code: e.status === 404 ? 'model_not_found' : null } }, e.headers);
 }
 
@@ -156,6 +170,12 @@ async function answer(res: ServerResponse, api: FakeRequest['api'], r: FakeReque
   if ('hang' in reply) return new Promise<void>(() => {});
   if ('status' in reply) return errorReply(res, api, reply);
   const model = String(r.body?.model ?? 'fake');
+  if (api === 'google-embed') {
+    const reqs: { content?: { parts?: { text?: string }[] } }[] = r.body?.requests ?? [r.body];
+    const texts = reqs.map((q) => (q.content?.parts ?? []).map((p) => p.text ?? '').join(''));
+    const vec = (t: string) => ('embedding' in reply ? reply.embedding : [t.length, 1, 0.5]);
+    return json(res, 200, /batch/.test(r.path) ? { embeddings: texts.map((t) => ({ values: vec(t) })) } : { embedding: { values: vec(texts[0] ?? '') } });
+  }
   if (api === 'openai-embed' || api === 'ollama-embed') {
     const input: string[] = api === 'openai-embed' ? [r.body?.input].flat() : [r.body?.input].flat();
     const vec = (t: string) => ('embedding' in reply ? reply.embedding : [t.length, 1, 0.5]);
@@ -163,7 +183,7 @@ async function answer(res: ServerResponse, api: FakeRequest['api'], r: FakeReque
     return json(res, 200, { model, embeddings: input.map(vec), total_duration: 1, load_duration: 1, prompt_eval_count: input.length * 3 });
   }
   if ('embedding' in reply) return errorReply(res, api, { status: 400, message: 'an embedding reply to a chat request' });
-  const stream = r.body?.stream !== false && (api !== 'openai' || r.body?.stream === true) && (api !== 'anthropic' || r.body?.stream === true);
+  const stream = r.body?.stream !== false && (api !== 'openai' || r.body?.stream === true) && (api !== 'anthropic' || r.body?.stream === true) && (api !== 'google' || r.body?.stream === true);
   const text = 'text' in reply ? (reply.text ?? '') : '';
   const parts = 'cut' in reply ? splitText(reply.text) : 'chunks' in reply && reply.chunks ? reply.chunks : splitText(text);
   const toolCalls = 'toolCalls' in reply ? reply.toolCalls.map((t, i) => ({ id: t.id ?? `call_${i + 1}`, name: t.name, args: typeof t.input === 'string' ? t.input : JSON.stringify(t.input) })) : [];
@@ -235,6 +255,25 @@ async function answer(res: ServerResponse, api: FakeRequest['api'], r: FakeReque
     }
     send('message_delta', { type: 'message_delta', delta: { stop_reason: stop, stop_sequence: null }, usage: { output_tokens: usage.output } });
     send('message_stop', { type: 'message_stop' });
+    res.end();
+    return;
+  }
+
+  if (api === 'google') {
+    const reason = finish === 'length' ? 'MAX_TOKENS' : 'STOP';
+    const usageMetadata = { promptTokenCount: usage.input, candidatesTokenCount: usage.output, totalTokenCount: usage.input + usage.output };
+    const callParts = toolCalls.map((t) => ({ functionCall: { name: t.name, args: safeObject(t.args) } }));
+    if (!stream) {
+      return json(res, 200, { candidates: [{ content: { role: 'model', parts: [...(text ? [{ text }] : []), ...callParts] }, finishReason: reason, index: 0 }], usageMetadata, modelVersion: model });
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const send = (o: unknown) => res.write(`data: ${JSON.stringify(o)}\r\n\r\n`);
+    for (const [i, p] of parts.entries()) {
+      if (delay) await sleep(delay);
+      send({ candidates: [{ content: { role: 'model', parts: [{ text: p }] }, index: 0 }], modelVersion: model });
+      if (cut && i === Math.floor(parts.length / 2)) return void res.socket?.destroy();
+    }
+    send({ candidates: [{ content: { role: 'model', parts: callParts.length ? callParts : [{ text: '' }] }, finishReason: reason, index: 0 }], usageMetadata, modelVersion: model });
     res.end();
     return;
   }
