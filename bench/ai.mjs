@@ -9,6 +9,8 @@
 // Measured per run, from a client on 127.0.0.1 (fetch): time to first token (first body byte) and
 // total time, for
 //   fazt      POST /a/bench/api/stream on a real node (app code: fazt.ai.streamText(…).toTextStreamResponse())
+//   plain     POST /a/bench/api/plain on the same node: an app invocation that calls no model (what
+//             the sandbox round trip alone costs on this machine, for attribution)
 //   fazt-owner POST /api/ai/chat (format text) on the same node: the kernel's AI path without the
 //             app sandbox (attribution)
 //   sdk-http  the same AI SDK call (streamText + openai.chat + toTextStreamResponse) behind a bare
@@ -89,7 +91,10 @@ async function api(n, method, path, body, type = 'application/json') {
   return j;
 }
 
-const APP = `export default { fetch(request) { return fazt.ai.streamText({ prompt: 'count' }).toTextStreamResponse(); } };`;
+const APP = `export default { fetch(request) {
+  if (new URL(request.url).pathname === '/api/plain') return 'w0 ';
+  return fazt.ai.streamText({ prompt: 'count' }).toTextStreamResponse();
+} };`;
 async function deployBench(n) {
   const archive = zipSync({ 'app.json': strToU8(JSON.stringify({ name: 'bench', permissions: ['ai'] })), 'api/main.js': strToU8(APP) });
   await api(n, 'POST', '/api/apps?grant=all', archive, 'application/zip');
@@ -155,7 +160,7 @@ await api(configured, 'PUT', '/api/ai/providers/local', { kind: 'openai-compatib
 // memory first (before any AI call on `configured`)
 const [rssBare, rssConfigured] = await Promise.all([settledRss(bare.proc.pid), settledRss(configured.proc.pid)]);
 
-const series = { fazt: { ttft: [], total: [] }, 'fazt-owner': { ttft: [], total: [] }, 'sdk-http': { ttft: [], total: [] }, sdk: { ttft: [], total: [] } };
+const series = { plain: { ttft: [], total: [] }, fazt: { ttft: [], total: [] }, 'fazt-owner': { ttft: [], total: [] }, 'sdk-http': { ttft: [], total: [] }, sdk: { ttft: [], total: [] } };
 const ownerInit = { method: 'POST', headers: { authorization: `Bearer ${configured.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'count', format: 'text' }) };
 const sdkDirect = async () => {
   const t0 = performance.now();
@@ -178,9 +183,9 @@ for (let i = 0; i < 3; i++) {
 const rssAfterCall = await settledRss(configured.proc.pid);
 for (let i = 0; i < RUNS; i++) {
   // interleaved, so drift on the shared machine hits all three alike
-  for (const [name, run] of [['fazt', () => timed(appUrl)], ['fazt-owner', () => timed(`${configured.url}/api/ai/chat`, ownerInit)], ['sdk-http', () => timed(baseUrl)], ['sdk', sdkDirect]]) {
+  for (const [name, run] of [['plain', () => timed(`${configured.url}/a/bench/api/plain`)], ['fazt', () => timed(appUrl)], ['fazt-owner', () => timed(`${configured.url}/api/ai/chat`, ownerInit)], ['sdk-http', () => timed(baseUrl)], ['sdk', sdkDirect]]) {
     const m = await run();
-    if (m.text !== expected) throw new Error(`${name}: got ${JSON.stringify(m.text.slice(0, 80))}`);
+    if (name !== 'plain' && m.text !== expected) throw new Error(`${name}: got ${JSON.stringify(m.text.slice(0, 80))}`);
     series[name].ttft.push(m.ttft);
     series[name].total.push(m.total);
   }

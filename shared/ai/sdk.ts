@@ -56,8 +56,9 @@ export interface ModelFactory {
  * Builds the provider package's models for `p`. OpenAI and OpenAI-compatible servers are reached
  * through chat-completions (`openai.chat`), which llama.cpp, LM Studio and vLLM speak.
  * @param fetchImpl the fetch the provider uses (the host's; default the global one).
+ * @param browser calls leave from a browser: Anthropic gets its direct-browser-access header.
  */
-export function modelFactory(sdk: AiSdk, p: ResolvedProvider, fetchImpl?: typeof fetch): ModelFactory {
+export function modelFactory(sdk: AiSdk, p: ResolvedProvider, fetchImpl?: typeof fetch, browser = false): ModelFactory {
   const baseURL = p.baseUrl ?? undefined;
   const f = fetchImpl ? { fetch: fetchImpl } : {};
   switch (p.kind) {
@@ -67,7 +68,7 @@ export function modelFactory(sdk: AiSdk, p: ResolvedProvider, fetchImpl?: typeof
       return { language: (m) => o.chat(m), embedding: (m) => o.embedding(m) };
     }
     case 'anthropic': {
-      const a = sdk.createAnthropic({ apiKey: p.key ?? '', baseURL, ...f });
+      const a = sdk.createAnthropic({ apiKey: p.key ?? '', baseURL, ...(browser ? { headers: { 'anthropic-dangerous-direct-browser-access': 'true' } } : {}), ...f });
       return { language: (m) => a(m) };
     }
     case 'google': {

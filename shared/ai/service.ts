@@ -28,6 +28,12 @@ export interface AiServiceOptions {
   idleMs?: number;
   /** Added to the "no provider" message (the browser node says that relaying through a paired node waits for sync). */
   unavailableHint?: string;
+  /**
+   * Calls leave from a browser (the service worker): Anthropic is then sent its opt-in header for
+   * direct browser access (`anthropic-dangerous-direct-browser-access: true`), without which it
+   * refuses CORS requests.
+   */
+  browserCalls?: boolean;
   logger?: Logger;
 }
 
@@ -273,7 +279,7 @@ export class AiService {
     let used: TokenUsage | undefined;
     try {
       const sdk = await loadSdk();
-      const model = modelFactory(sdk, m.provider, this.options.fetch).language(m.modelId);
+      const model = modelFactory(sdk, m.provider, this.options.fetch, this.options.browserCalls).language(m.modelId);
       const r = await sdk.generateText({
         model,
         ...this.promptOf(o),
@@ -321,7 +327,7 @@ export class AiService {
       let used: TokenUsage | undefined;
       try {
         const sdk = await loadSdk();
-        const model = modelFactory(sdk, m.provider, this.options.fetch).language(m.modelId);
+        const model = modelFactory(sdk, m.provider, this.options.fetch, this.options.browserCalls).language(m.modelId);
         let failure: unknown;
         const r = sdk.streamText({
           model,
@@ -384,7 +390,7 @@ export class AiService {
     const schema = schemaFor(sdk0, o.schema, 'fazt.ai.generateObject: schema');
     this.begin(caller);
     try {
-      const model = modelFactory(sdk0, m.provider, this.options.fetch).language(m.modelId);
+      const model = modelFactory(sdk0, m.provider, this.options.fetch, this.options.browserCalls).language(m.modelId);
       const r = await sdk0.generateObject({
         model,
         ...this.promptOf(o),
@@ -421,7 +427,7 @@ export class AiService {
     this.begin(caller);
     try {
       const sdk = await loadSdk();
-      const fac = modelFactory(sdk, m.provider, this.options.fetch);
+      const fac = modelFactory(sdk, m.provider, this.options.fetch, this.options.browserCalls);
       if (!fac.embedding) throw new FaztError('INVALID_ARGUMENT', `${m.label}: ${m.provider.kind} providers have no embedding models; name one of another provider (e.g. "ollama/nomic-embed-text").`);
       const model = fac.embedding(m.modelId);
       const common = { model, maxRetries: 0, abortSignal: AbortSignal.timeout(this.timeoutMs) };
