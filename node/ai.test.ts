@@ -441,4 +441,12 @@ describe('bad input: each a clear error, the node and the other apps unaffected'
     expect(r.text()).toBe('owner answer');
     expect(t.logs.filter((l) => l.level === 'error')).toEqual([]);
   });
+
+  it('after all of the above, no key is in the node log, the apps\' logs or the usage answers', async () => {
+    const keys = ['sk-local-secret', 'sk-ant-secret', 'g-secret'];
+    const texts = [JSON.stringify(t.logs), (await adminApi('GET', '/api/ai/usage')).text(), (await adminApi('GET', '/api/ai')).text()];
+    for (const app of ['chat', 'other', 'noai']) texts.push((await adminApi('GET', `/api/apps/${app}/logs?limit=1000`)).text());
+    expect(texts[3]).toMatch(/AI_/); // the apps' logs hold the failures …
+    for (const text of texts) for (const k of keys) expect(text).not.toContain(k); // … but never a key
+  });
 });
