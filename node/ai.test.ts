@@ -30,6 +30,7 @@ export default {
       switch (pathname) {
         case '/api/gen': return await fazt.ai.generateText(body);
         case '/api/tools': return await fazt.ai.generateText({ ...body, tools: { weather } });
+        case '/api/tools-sdk-style': return await fazt.ai.generateText({ prompt: body.prompt, tools: { weather }, stopWhen: fazt.ai.stepCountIs(body.steps) });
         case '/api/stream': return fazt.ai.streamText(body).toTextStreamResponse();
         case '/api/sse': return fazt.ai.streamText(body).toUIMessageStreamResponse();
         case '/api/sse-tools': return fazt.ai.streamText({ ...body, tools: { weather } }).toUIMessageStreamResponse();
@@ -224,6 +225,12 @@ describe('generateText', () => {
     const second = fake.requests[n + 1]!.body;
     expect(second.messages.at(-1)).toEqual({ role: 'tool', tool_call_id: 'call_w1', content: JSON.stringify({ city: 'Oslo', tempC: 21 }) });
     expect((await post('chat', '/api/runs', {})).json().runs).toBe(runsBefore + 1);
+  });
+
+  it('stopWhen: fazt.ai.stepCountIs(n), the SDK\'s spelling of maxSteps', async () => {
+    fake.script({ toolCalls: [{ name: 'weather', input: { city: 'Bern' } }] }, { text: 'Cool in Bern.' });
+    expect((await post('chat', '/api/tools-sdk-style', { prompt: 'Bern?', steps: 2 })).json()).toMatchObject({ text: 'Cool in Bern.', steps: 2 });
+    expect((await caught('chat', '/api/tools-sdk-style', { prompt: 'x', steps: 'many' })).code).toBe('INVALID_ARGUMENT');
   });
 
   it('tool arguments that fail the schema: the tool does not run, the model is told, the app sees AI_TOOL_INPUT_INVALID', async () => {

@@ -520,6 +520,8 @@ interface FaztAiTextOptions {
   tools?: Record<string, FaztAiTool>;
   /** Most model calls in the tool loop, 1–20 (like the SDK's `stopWhen: stepCountIs(n)`); default 1: tools run once, no follow-up call. */
   maxSteps?: number;
+  /** The SDK's spelling of {@link maxSteps}: `stopWhen: fazt.ai.stepCountIs(5)`. */
+  stopWhen?: { readonly stepCount: number };
   maxOutputTokens?: number;
   /** 0–2. */
   temperature?: number;
@@ -596,6 +598,8 @@ interface FaztAiStream {
  * `INVALID_ARGUMENT`. Uncaught, they answer the request with their own status (503, 502, 429, 404 …).
  */
 interface FaztAi {
+  /** The SDK's stop condition for the tool loop: at most `n` model calls (1–20). */
+  stepCountIs(n: number): { readonly stepCount: number };
   generateText(options: FaztAiTextOptions): Promise<FaztAiTextResult>;
   /** Starts at once; return `.toTextStreamResponse()` or `.toUIMessageStreamResponse()` to stream to the page. */
   streamText(options: FaztAiTextOptions): FaztAiStream;

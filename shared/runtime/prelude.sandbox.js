@@ -509,7 +509,13 @@
   let currentWaits = null;
   const aiBegin = (kind, options) => {
     if (typeof options !== 'object' || options === null) throw new FaztError('INVALID_ARGUMENT', `fazt.ai: pass an options object like { prompt: 'Hello' }`);
-    const { tools, ...rest } = options;
+    const { tools, stopWhen, ...rest } = options;
+    if (stopWhen !== undefined) {
+      // the SDK's stopWhen: stepCountIs(n), as fazt.ai.stepCountIs(n) makes it
+      const n = stopWhen && stopWhen.stepCount;
+      if (!Number.isInteger(n)) throw new FaztError('INVALID_ARGUMENT', 'fazt.ai: stopWhen takes fazt.ai.stepCountIs(n) (or give maxSteps: n)');
+      rest.maxSteps = n;
+    }
     let specs;
     if (tools !== undefined && tools !== null) {
       if (typeof tools !== 'object') throw new FaztError('INVALID_ARGUMENT', 'fazt.ai: tools must be an object of name → { description, inputSchema, execute }');
@@ -596,6 +602,7 @@
     toUIMessageStreamResponse(init) { return this._response('sse', 'text/event-stream', init); }
   }
   const ai = {
+    stepCountIs: (n) => Object.freeze({ stepCount: n }),
     generateText: (options) => aiRun('text', options),
     generateObject: (options) => aiRun('object', options),
     embed: (options) => aiRun('embed', options),
