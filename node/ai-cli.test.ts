@@ -93,6 +93,15 @@ describe('fazt ai against a running node', () => {
     expect(fake.requests[n]!.body.model).toBe('other-model');
   });
 
+  it('ask: a stream cut mid-way leaves the text so far and fails with a clear line', async () => {
+    fake.script({ cut: true, text: 'one two three four five six seven eight' });
+    const r = await fazt(['ai', 'ask', 'count', ...node()]);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toMatch(/^one two /);
+    expect(r.stdout).not.toContain('eight');
+    expect(r.stderr).toMatch(/^fazt: The answer stopped before it was complete/);
+  });
+
   it('bad input: both key options, a wrong key, an unknown provider, rm twice', async () => {
     let r = await fazt(['ai', 'provider', 'set', 'x', '--kind', 'openai', '--key', 'a', '--key-stdin', ...node()], 'b\n');
     expect(r.stderr).toMatch(/^fazt: Give the key with --key or --key-stdin, not both/);

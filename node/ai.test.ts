@@ -391,6 +391,23 @@ describe('bad input: each a clear error, the node and the other apps unaffected'
     expect(c.code).toBe('AI_STREAM_INTERRUPTED');
   });
 
+  it('a text stream cut mid-way is cut for the client too (no clean end that would pass for a whole answer)', async () => {
+    fake.script({ cut: true, text: 'one two three four five six' });
+    const res = await fetch(`${t.url}/a/chat/api/stream`, { method: 'POST', body: JSON.stringify({ prompt: 'count' }), headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(200);
+    let got = '';
+    const reader = res.body!.getReader();
+    const read = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return 'ended cleanly';
+        got += new TextDecoder().decode(value);
+      }
+    })();
+    await expect(read).rejects.toThrow(/terminated/);
+    expect(got).toMatch(/^one two /);
+  });
+
   it('a stream that fails before any output answers with the error status, not a 200', async () => {
     fake.script({ status: 401, message: 'bad key' });
     expectError(await post('chat', '/api/stream', { prompt: 'x' }), 502, 'AI_AUTH');
