@@ -125,6 +125,8 @@ describe('providers over the admin API', () => {
     ]);
     r = await adminApi('GET', '/api/ai');
     expect(r.json().defaultModel).toBe('local/fake-gpt');
+    expect(r.json().kinds).toContainEqual({ kind: 'openai-compatible', needsKey: false, needsBaseUrl: true, defaultBaseUrl: null });
+    expect(r.json().kinds).toContainEqual({ kind: 'anthropic', needsKey: true, needsBaseUrl: false, defaultBaseUrl: 'https://api.anthropic.com/v1' });
     // the key is not in the cartridge as text
     const rows = t.node.kernel.cartridge.db.query<{ key_sealed: Uint8Array }>('SELECT key_sealed FROM ai_providers');
     for (const row of rows) if (row.key_sealed) expect(Buffer.from(row.key_sealed).toString('latin1')).not.toContain('secret');

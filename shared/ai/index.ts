@@ -8,4 +8,4 @@ export { AppAiCalls, MAX_OPEN_CALLS_PER_APP, type BeginArgs, type ToolRequest } 
 export { ProviderStore, PROVIDER_KINDS, PROVIDER_NAME_PATTERN, checkProviderName, checkProviderKind, checkBaseUrl, checkModelId, type ProviderKind, type ProviderInfo, type ProviderInput } from './providers.js';
 export { UsageStore, monthOf, type AiUsage, type AiBudget } from './usage.js';
 export { aiError, retryAfterSeconds } from './errors.js';
-export { sdkRequested } from './sdk.js';
+export { sdkRequested, PUBLIC_BASE_URL, NEEDS_KEY } from './sdk.js';

@@ -1,5 +1,5 @@
 import { FaztError } from '../../errors.js';
-import { checkProviderKind, monthOf, type ProviderInput } from '../../ai/index.js';
+import { checkProviderKind, monthOf, NEEDS_KEY, PROVIDER_KINDS, PUBLIC_BASE_URL, type ProviderInput } from '../../ai/index.js';
 import { appOf, jsonBody, param } from '../api-input.js';
 import { json } from '../responses.js';
 import type { ApiRouter } from '../router.js';
@@ -24,7 +24,9 @@ const cap = (v: unknown, what: string): number | null => {
 
 /** Adds `/api/ai`, `/api/ai/providers[/:name]`, `/api/ai/default`, `/api/ai/usage`, `/api/ai/budgets/:ref`, `/api/ai/chat`. */
 export function aiRoutes(api: ApiRouter): void {
-  api.route('GET', '/api/ai', 'admin', (c) => json({ ...c.kernel.ai.status(), kinds: ['openai', 'openai-compatible', 'anthropic', 'google', 'ollama'] }));
+  api.route('GET', '/api/ai', 'admin', (c) =>
+    json({ ...c.kernel.ai.status(), kinds: PROVIDER_KINDS.map((kind) => ({ kind, needsKey: NEEDS_KEY[kind], needsBaseUrl: PUBLIC_BASE_URL[kind] === null, defaultBaseUrl: PUBLIC_BASE_URL[kind] })) }),
+  );
 
   api.route('GET', '/api/ai/providers', 'admin', (c) => json({ providers: c.kernel.ai.providers.list() }));
 
