@@ -4,6 +4,7 @@
  * OpenAI-compatible provider speaking the real chat-completions protocol (node/testing/fake-llm.ts).
  */
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeLlm, type FakeLlm } from './testing/fake-llm.js';
@@ -132,5 +133,20 @@ describe('fazt ai on a cartridge file (--db)', () => {
     expect(JSON.parse(r.stdout).usage[0]).toMatchObject({ app: null });
     r = await fazt(['ai', 'provider', 'rm', 'local', '--db', db]);
     expect(r.code).toBe(0);
+  });
+
+  it('budget caps an app; bad numbers are refused', async () => {
+    const dir = tempDir('fazt-app-');
+    writeFileSync(join(dir, 'app.json'), JSON.stringify({ name: 'capped', permissions: ['ai'] }));
+    writeFileSync(join(dir, 'index.html'), '<p>hi</p>');
+    expect((await fazt(['app', 'deploy', dir, '--db', t.db])).code).toBe(0);
+    let r = await fazt(['ai', 'budget', 'capped', '--tokens', '1000', '--db', t.db]);
+    expect(r.stdout).toBe('capped: 1000 tokens, no cap on calls per month\n');
+    r = await fazt(['ai', 'usage', '--db', t.db, '--json']);
+    expect(JSON.parse(r.stdout).budgets).toEqual([expect.objectContaining({ app: 'capped', tokensPerMonth: 1000, callsPerMonth: null })]);
+    r = await fazt(['ai', 'budget', 'capped', '--tokens', 'lots', '--db', t.db]);
+    expect(r.stderr).toMatch(/^fazt: --tokens takes a whole number or "none", not "lots"/);
+    r = await fazt(['ai', 'budget', 'nope', '--tokens', '5', '--db', t.db]);
+    expect(r.stderr).toMatch(/^fazt: .*nope/);
   });
 });
