@@ -858,6 +858,119 @@ export function buildProgram(): Command {
     });
   });
 
+  // ---- AI (docs/ai.md): providers, usage, budgets, and asking the node's default model
+  const ai = program.command('ai').description('AI providers and models (docs/ai.md)');
+  const provider = ai.command('provider').description('model providers; keys are stored encrypted and never shown again (admin)');
+  targetOptions(
+    provider
+      .command('set')
+      .description('add or change a provider')
+      .argument('<name>', 'a short lower-case name; models are then named NAME/MODEL')
+      .option('--kind <kind>', 'openai | anthropic | google | ollama | openai-compatible (needed for a new provider)')
+      .option('--base-url <url>', 'API base URL (openai-compatible servers: llama.cpp, LM Studio, vLLM … e.g. http://127.0.0.1:8080/v1)')
+      .option('--key <key>', 'API key (it lands in shell history: prefer --key-stdin)')
+      .option('--key-stdin', 'read the API key from stdin (hidden on a terminal)')
+      .option('--default-model <model>', "the model used when a call names this provider (or none)")
+      .option('--default', "make it the node's default provider"),
+  ).action(async (name: string, o: Common & { kind?: string; baseUrl?: string; key?: string; keyStdin?: boolean; defaultModel?: string; default?: boolean }) => {
+    if (o.key !== undefined && o.keyStdin) throw new FaztError('BAD_REQUEST', 'Give the key with --key or --key-stdin, not both.');
+    const key = o.keyStdin ? await readSecretValue('the API key') : o.key;
+    const body: Record<string, unknown> = {};
+    if (o.kind !== undefined) body.kind = o.kind;
+    if (o.baseUrl !== undefined) body.baseUrl = o.baseUrl;
+    if (key !== undefined) body.key = key;
+    if (o.defaultModel !== undefined) body.defaultModel = o.defaultModel;
+    if (o.default) body.default = true;
+    await withClient(o, async (c) => {
+      const r = await callJson<{ provider: { name: string; kind: string; hasKey: boolean; defaultModel: string | null; isDefault: boolean } }>(c, 'PUT', `/api/ai/providers/${enc(name)}`, body);
+      const p = r.provider;
+      emit(o, r, () => `Set ${p.name} (${p.kind}${p.hasKey ? ', key stored' : ', no key'}${p.defaultModel ? `, default model ${p.defaultModel}` : ''})${p.isDefault ? ' — the default provider' : ''}`);
+    });
+  });
+  targetOptions(provider.command('list').description('the providers (never their keys)')).action(async (o: Common) =>
+    withClient(o, async (c) => {
+      const r = await callJson<{ providers: { name: string; kind: string; baseUrl: string | null; hasKey: boolean; defaultModel: string | null; isDefault: boolean }[] }>(c, 'GET', '/api/ai/providers');
+      const w = Math.max(0, ...r.providers.map((p) => p.name.length));
+      emit(o, r, () =>
+        r.providers.map((p) => `${p.isDefault ? '*' : ' '} ${p.name.padEnd(w)}  ${p.kind.padEnd(17)}  ${p.hasKey ? 'key set' : 'no key '}  ${p.defaultModel ?? '-'}  ${p.baseUrl ?? ''}`.trimEnd()).join('\n') ||
+        '(no providers: add one with `fazt ai provider set NAME --kind KIND --key-stdin --default-model MODEL`)',
+      );
+    }),
+  );
+  targetOptions(provider.command('rm').alias('remove').description('remove a provider and its key').argument('<name>')).action(async (name: string, o: Common) =>
+    withClient(o, async (c) => {
+      const r = await callJson<{ removed: string }>(c, 'DELETE', `/api/ai/providers/${enc(name)}`);
+      emit(o, r, () => `Removed ${r.removed}`);
+    }),
+  );
+  targetOptions(
+    ai
+      .command('ask')
+      .description("ask the node's model; the answer streams to stdout")
+      .argument('<prompt>')
+      .option('--model <provider/model>', 'the model (default: the default provider\'s default model)')
+      .option('--system <text>', 'a system prompt'),
+  ).action(async (prompt: string, o: Common & { model?: string; system?: string }) =>
+    withClient(o, async (c) => {
+      const body = { prompt, model: o.model, system: o.system, format: o.json ? 'json' : 'text' };
+      if (o.json) {
+        const r = await callJson<{ text: string; usage: unknown; model: string; finishReason: string }>(c, 'POST', '/api/ai/chat', body);
+        out(JSON.stringify({ text: r.text, usage: r.usage, model: r.model, finishReason: r.finishReason }, null, 2));
+        return;
+      }
+      const res = await c.call('POST', '/api/ai/chat', { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+      if (!res.ok || !res.body) {
+        await readJson(res);
+        return;
+      }
+      const decoder = new TextDecoder();
+      let last = '';
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          const t = decoder.decode(chunk, { stream: true });
+          if (t) last = t;
+          process.stdout.write(t);
+        }
+      } catch {
+        if (!last.endsWith('\n')) process.stdout.write('\n');
+        throw new FaztError('AI_STREAM_INTERRUPTED', 'The answer stopped before it was complete (the provider or the connection failed); ask again.');
+      }
+      if (!last.endsWith('\n')) process.stdout.write('\n');
+    }),
+  );
+  targetOptions(ai.command('usage').description('AI use per app this month, and the budgets').option('--period <YYYY-MM>', 'another month')).action(async (o: Common & { period?: string }) =>
+    withClient(o, async (c) => {
+      const r = await callJson<{ period: string; usage: { app: string | null; calls: number; inputTokens: number; outputTokens: number; errors: number; budget: { tokensPerMonth: number | null; callsPerMonth: number | null } | null }[] }>(
+        c,
+        'GET',
+        `/api/ai/usage${o.period ? `?period=${enc(o.period)}` : ''}`,
+      );
+      emit(o, r, () =>
+        r.usage
+          .map((u) => `${(u.app ?? '(owner)').padEnd(20)} ${String(u.calls).padStart(6)} calls ${String(u.inputTokens + u.outputTokens).padStart(9)} tokens${u.errors ? ` ${u.errors} failed` : ''}${u.budget?.tokensPerMonth != null ? ` (budget ${u.budget.tokensPerMonth} tokens)` : ''}${u.budget?.callsPerMonth != null ? ` (budget ${u.budget.callsPerMonth} calls)` : ''}`)
+          .join('\n') || `(no AI use in ${r.period})`,
+      );
+    }),
+  );
+  targetOptions(
+    ai
+      .command('budget')
+      .description("cap an app's AI use per month (none: no cap)")
+      .argument('<app>')
+      .option('--tokens <n>', 'tokens per month, or "none"')
+      .option('--calls <n>', 'calls per month, or "none"'),
+  ).action(async (name: string, o: Common & { tokens?: string; calls?: string }) => {
+    const num = (v: string | undefined, what: string) => {
+      if (v === undefined || v === 'none') return null;
+      if (!/^\d+$/.test(v)) throw new FaztError('BAD_REQUEST', `--${what} takes a whole number or "none", not "${v}".`);
+      return Number(v);
+    };
+    await withClient(o, async (c) => {
+      const r = await callJson<{ app: string; budget: { tokensPerMonth: number | null; callsPerMonth: number | null } }>(c, 'PUT', `/api/ai/budgets/${enc(name)}`, { tokensPerMonth: num(o.tokens, 'tokens'), callsPerMonth: num(o.calls, 'calls') });
+      emit(o, r, () => `${r.app}: ${r.budget.tokensPerMonth ?? 'no cap on'} tokens, ${r.budget.callsPerMonth ?? 'no cap on'} calls per month`);
+    });
+  });
+
   targetOptions(program.command('backup').description('write a consistent copy of the cartridge (works while the node serves)').argument('<out.db>')).action(
     async (outPath: string, o: Common) => {
       const target = resolve(outPath);

@@ -403,7 +403,7 @@ describe('token scopes for MCP', () => {
     db.close();
     const file = openCartridgeFile(path);
     try {
-      expect(file.cartridge.schemaVersion).toBe(6);
+      expect(file.cartridge.schemaVersion).toBe(LATEST_SCHEMA_VERSION);
       const k = kernelForFile(file);
       expect(k.auth.token(old.token)).toMatchObject({ scope: 'deploy', tokenId: old.id, apps: ['board'] });
       const m = k.auth.createToken('mcp-read', 'reader');

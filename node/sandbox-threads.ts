@@ -32,6 +32,8 @@ export const WATCHDOG_GRACE_MS = 500;
 export interface WireError {
   code: string;
   message: string;
+  /** FaztError details (e.g. `retryAfterSeconds`). */
+  details?: Record<string, unknown>;
 }
 
 /** Worker stats carried by its messages. */
@@ -114,7 +116,7 @@ function workerScript(): Promise<string> {
 }
 
 const toError = (e: WireError, where: string): Error =>
-  e.code === 'INTERNAL' && !/^[A-Z]/.test(e.message.slice(0, 1)) ? new Error(`${where}: ${e.message}`) : new FaztError(e.code as FaztErrorCode, e.message);
+  e.code === 'INTERNAL' && !/^[A-Z]/.test(e.message.slice(0, 1)) ? new Error(`${where}: ${e.message}`) : new FaztError(e.code as FaztErrorCode, e.message, e.details);
 
 /** {@link SandboxEngine} on `worker_threads` (see the file comment). */
 export class ThreadEngine implements SandboxEngine {
@@ -355,7 +357,7 @@ export class ThreadEngine implements SandboxEngine {
       }
     };
     const wire = (e: unknown): WireError => {
-      if (isFaztError(e)) return { code: e.code, message: e.message };
+      if (isFaztError(e)) return { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) };
       r?.ops.log('error', `host error: ${String((e as Error)?.stack ?? e)}`);
       return { code: 'INTERNAL', message: 'the node failed to carry out this call; the error was logged' };
     };

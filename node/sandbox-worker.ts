@@ -35,7 +35,7 @@ interface ThreadCall extends OpCall {
 }
 
 const fail = (e: WireError): never => {
-  throw new FaztError(e.code as FaztErrorCode, e.message);
+  throw new FaztError(e.code as FaztErrorCode, e.message, e.details);
 };
 
 /** A synchronous call to the main thread (see the file comment). */
@@ -97,7 +97,7 @@ function opsFor(inv: number, source: string): HostOps {
 }
 
 const wire = (e: unknown): WireError =>
-  e instanceof FaztError ? { code: e.code, message: e.message } : { code: 'INTERNAL', message: String((e as Error)?.stack ?? e) };
+  e instanceof FaztError ? { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } : { code: 'INTERNAL', message: String((e as Error)?.stack ?? e) };
 
 const stats = () => ({ size: pool.size, idle: pool.idleCount, created: pool.created });
 
@@ -106,7 +106,7 @@ port.on('message', (m: ToWorker) => {
     case 'opResult': {
       const w = waiting.get(m.seq);
       waiting.delete(m.seq);
-      if (m.err) w?.reject(new FaztError(m.err.code as FaztErrorCode, m.err.message));
+      if (m.err) w?.reject(new FaztError(m.err.code as FaztErrorCode, m.err.message, m.err.details));
       else w?.resolve(m.ok);
       return;
     }

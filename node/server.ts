@@ -117,9 +117,12 @@ export async function sendFetchResponse(res: ExpressResponse, response: Response
       if (done || closed) break;
       if (!res.write(value)) await new Promise<void>((r) => res.once('drain', r).once('close', r));
     }
+  } catch {
+    // a body that failed mid-way must not look complete: cut the response (no final chunk)
+    res.destroy();
   } finally {
     reader.cancel().catch(() => {});
-    res.end();
+    if (!res.destroyed) res.end();
   }
 }
 

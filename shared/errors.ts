@@ -69,6 +69,23 @@ export type FaztErrorCode =
   | 'NOT_PAIRED'
   /** A peer could not be reached at any address tried. */
   | 'PEER_UNREACHABLE'
+  // AI (shared/ai/, docs/ai.md)
+  /** No model can answer: no provider configured, the provider is down or unreachable, or it did not answer in time. */
+  | 'AI_UNAVAILABLE'
+  /** The provider refused the node's key (HTTP 401/403): the owner sets a new key. */
+  | 'AI_AUTH'
+  /** The provider said too many requests (HTTP 429); `retryAfterSeconds` when it said how long to wait. */
+  | 'AI_RATE_LIMITED'
+  /** The model (or the provider named in `provider/model`) does not exist. */
+  | 'AI_MODEL_NOT_FOUND'
+  /** The app used its AI budget (tokens or calls this month) the owner set. */
+  | 'AI_BUDGET_EXCEEDED'
+  /** The provider's stream stopped before the answer was complete. */
+  | 'AI_STREAM_INTERRUPTED'
+  /** The model called a tool with arguments that fail the tool's JSON Schema. */
+  | 'AI_TOOL_INPUT_INVALID'
+  /** The model's answer does not match the JSON Schema asked for (`generateObject`). */
+  | 'AI_OUTPUT_INVALID'
   | 'INTERNAL';
 
 const STATUS: Record<FaztErrorCode, number> = {
@@ -120,6 +137,14 @@ const STATUS: Record<FaztErrorCode, number> = {
   PAIRING_FAILED: 403,
   NOT_PAIRED: 403,
   PEER_UNREACHABLE: 502,
+  AI_UNAVAILABLE: 503,
+  AI_AUTH: 502,
+  AI_RATE_LIMITED: 429,
+  AI_MODEL_NOT_FOUND: 404,
+  AI_BUDGET_EXCEEDED: 429,
+  AI_STREAM_INTERRUPTED: 502,
+  AI_TOOL_INPUT_INVALID: 422,
+  AI_OUTPUT_INVALID: 502,
   INTERNAL: 500,
 };
 

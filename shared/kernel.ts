@@ -11,6 +11,7 @@ import { JobStore, Scheduler, validateSchedule } from './schedule/index.js';
 import { AppBlobStore, AppLogStore, DocStore, KvStore, SecretStore, type CollectionInfo } from './storage/index.js';
 import { AppRuntime, type RuntimeHostOptions } from './runtime/index.js';
 import { MeshService } from './mesh/index.js';
+import { AiService, type AiServiceOptions } from './ai/index.js';
 
 /** Options of {@link createKernel}. */
 export interface KernelOptions {
@@ -33,6 +34,8 @@ export interface KernelOptions {
   secretKey?: Uint8Array;
   /** The name a new mesh identity gets (the host name, say); default `fazt node`. Editable later. */
   nodeName?: string;
+  /** AI calls: timeouts, the fetch providers are reached with, a hint for the "no provider" message (docs/ai.md). */
+  ai?: AiServiceOptions;
 }
 
 /** What {@link Kernel.deployApp} reports: the deploy's result and the app's permission state after it. */
@@ -88,6 +91,8 @@ export class Kernel {
   readonly runtime: AppRuntime | undefined;
   /** The mesh: this node's identity, pairing, the paired peers and the links to them (docs/mesh.md). */
   readonly mesh: MeshService;
+  /** AI: providers (keys sealed), model calls, usage and budgets (docs/ai.md). The AI SDK loads on the first call. */
+  readonly ai: AiService;
 
   constructor(
     readonly cartridge: Cartridge,
@@ -108,6 +113,7 @@ export class Kernel {
     this.permissions = new PermissionStore(cartridge);
     this.jobs = new JobStore(cartridge);
     this.mesh = new MeshService(cartridge, this.secrets, this.ports.logger, options.nodeName);
+    this.ai = new AiService(cartridge, this.secrets, { logger: this.ports.logger, ...options.ai });
     const invoke = (appId: string, name: 'scheduled' | 'on', arg: unknown) => {
       if (!this.runtime) return Promise.reject(new FaztError('NO_HANDLER', 'This node has no serverless runtime.'));
       return this.runtime.invokeExport(appId, name, arg);
@@ -129,6 +135,7 @@ export class Kernel {
             events: this.events,
             jobs: this.jobs,
             logger: this.ports.logger,
+            ai: this.ai,
           },
           options.runtime,
         )

@@ -278,6 +278,8 @@ export class DeviceNode {
             domain: DEVICE_DOMAIN,
             version: this.options.version,
             runtime: { wasm: quickjsWasm, stdlib: std, limits: DEVICE_RUNTIME_LIMITS, prestarted: takeEarlySandbox() },
+            // model calls go from this worker with the device's own keys (docs/ai.md)
+            ai: { browserCalls: true, unavailableHint: 'This browser node calls providers with its own keys; relaying AI calls through a paired headless node waits for sync between nodes and does not work yet.' },
           });
           marks.kernel = performance.now() - tOpen;
           const claimError = await claimed;

@@ -173,6 +173,8 @@ type FaztErrorCode = 'PERMISSION_DENIED' | 'INVALID_ARGUMENT' | 'LIMIT_EXCEEDED'
 interface FaztError extends Error {
   /** Stable, machine-readable code, e.g. `"PERMISSION_DENIED"`; `message` is for humans and may change. */
   code: FaztErrorCode;
+  /** Seconds to wait before trying again (`AI_RATE_LIMITED`, `AI_BUDGET_EXCEEDED`), when known. */
+  retryAfterSeconds?: number;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -483,6 +485,131 @@ interface FaztNet {
   fetch(url: string | URL, init?: FaztFetchInit): Promise<Response>;
 }
 
+// ---------------------------------------------------------------------------------------------------
+// AI (docs/ai.md): the AI SDK's names, so its docs apply
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * A message of a conversation (the AI SDK's `ModelMessage`; content a string or the SDK's parts).
+ * Tool results from earlier steps are `{ role: 'tool', content: [{ type: 'tool-result', … }] }`.
+ */
+interface FaztAiMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string | unknown[];
+}
+
+/** A JSON Schema (draft 2020-12) object. */
+type FaztJsonSchema = Record<string, unknown>;
+
+/** A tool the model may call. It runs in the app's sandbox; what it returns (JSON) goes back to the model. */
+interface FaztAiTool<Input = any> {
+  description?: string;
+  /** JSON Schema of the input; arguments that fail it never reach `execute` (the model is told, the call shows `AI_TOOL_INPUT_INVALID`). */
+  inputSchema: FaztJsonSchema;
+  /** Runs the tool; a throw becomes the tool's error, shown to the model. */
+  execute?(input: Input, options: { toolCallId: string }): unknown | Promise<unknown>;
+}
+
+/** Options of `generateText` and `streamText`: give `prompt` or `messages`. */
+interface FaztAiTextOptions {
+  /** `provider/model` (e.g. `"openai/gpt-4o-mini"`), a model of the node's default provider, or absent: the node's default model. */
+  model?: string;
+  system?: string;
+  prompt?: string;
+  messages?: FaztAiMessage[];
+  tools?: Record<string, FaztAiTool>;
+  /** Most model calls in the tool loop, 1–20 (like the SDK's `stopWhen: stepCountIs(n)`); default 1: tools run once, no follow-up call. */
+  maxSteps?: number;
+  /** The SDK's spelling of {@link maxSteps}: `stopWhen: fazt.ai.stepCountIs(5)`. */
+  stopWhen?: { readonly stepCount: number };
+  maxOutputTokens?: number;
+  /** 0–2. */
+  temperature?: number;
+}
+
+/** Token counts as the provider reported them (0 when it did not). */
+interface FaztAiUsage {
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+}
+
+/** A tool call the model made; `error` when its arguments failed the schema (then it did not run). */
+interface FaztAiToolCall {
+  toolCallId: string;
+  toolName: string;
+  input: unknown;
+  error?: { code: 'AI_TOOL_INPUT_INVALID' | (string & {}); message: string };
+}
+
+/** A tool's result, or its error. */
+interface FaztAiToolResult {
+  toolCallId: string;
+  toolName: string;
+  output?: unknown;
+  error?: { code: string; message: string };
+}
+
+/** What `generateText` resolves to. */
+interface FaztAiTextResult {
+  text: string;
+  /** Every tool call of every step. */
+  toolCalls: FaztAiToolCall[];
+  toolResults: FaztAiToolResult[];
+  /** Summed over the steps. */
+  usage: FaztAiUsage;
+  /** `"stop"`, `"length"`, `"tool-calls"`, `"content-filter"`, `"error"`, `"other"`. */
+  finishReason: string;
+  /** `provider/model` that answered. */
+  model: string;
+  /** Model calls made. */
+  steps: number;
+}
+
+/** A part of {@link FaztAiStream.fullStream}. */
+type FaztAiStreamPart =
+  | { type: 'text'; text: string }
+  | ({ type: 'tool-call' } & FaztAiToolCall)
+  | ({ type: 'tool-result' } & FaztAiToolResult)
+  | { type: 'step' }
+  | { type: 'finish'; finishReason: string; usage: FaztAiUsage };
+
+/** What `streamText` returns at once; the promises settle when the answer is complete. */
+interface FaztAiStream {
+  readonly textStream: AsyncIterable<string>;
+  readonly fullStream: AsyncIterable<FaztAiStreamPart>;
+  readonly text: Promise<string>;
+  readonly usage: Promise<FaztAiUsage>;
+  readonly totalUsage: Promise<FaztAiUsage>;
+  readonly finishReason: Promise<string>;
+  readonly toolCalls: Promise<FaztAiToolCall[]>;
+  readonly toolResults: Promise<FaztAiToolResult[]>;
+  /** A `text/plain` response streaming the text as it comes (a failure mid-way cuts the response). */
+  toTextStreamResponse(init?: ResponseInit): Response;
+  /** A `text/event-stream` response in the AI SDK's UI message stream protocol (what `useChat` reads); a failure mid-way is an `error` event. */
+  toUIMessageStreamResponse(init?: ResponseInit): Response;
+}
+
+/**
+ * Models for app code: needs the `ai` permission, granted by the owner. Errors (as {@link FaztError}
+ * codes): `AI_UNAVAILABLE` (no provider, provider down, timeout), `AI_AUTH` (the node's key was
+ * refused), `AI_RATE_LIMITED` (with `retryAfterSeconds`), `AI_MODEL_NOT_FOUND`, `AI_BUDGET_EXCEEDED`
+ * (the owner's monthly cap), `AI_STREAM_INTERRUPTED`, `AI_OUTPUT_INVALID`, `PERMISSION_DENIED`,
+ * `INVALID_ARGUMENT`. Uncaught, they answer the request with their own status (503, 502, 429, 404 …).
+ */
+interface FaztAi {
+  /** The SDK's stop condition for the tool loop: at most `n` model calls (1–20). */
+  stepCountIs(n: number): { readonly stepCount: number };
+  generateText(options: FaztAiTextOptions): Promise<FaztAiTextResult>;
+  /** Starts at once; return `.toTextStreamResponse()` or `.toUIMessageStreamResponse()` to stream to the page. */
+  streamText(options: FaztAiTextOptions): FaztAiStream;
+  /** An object matching `schema` (JSON Schema). @throws {FaztError} `AI_OUTPUT_INVALID` when the answer does not match. */
+  generateObject<T = unknown>(options: Omit<FaztAiTextOptions, 'tools' | 'maxSteps'> & { schema: FaztJsonSchema; schemaName?: string; schemaDescription?: string }): Promise<{ object: T; usage: FaztAiUsage; finishReason: string; model: string }>;
+  /** Embeddings of `value` or of each of `values` (`model`: an embedding model, e.g. `"ollama/nomic-embed-text"`). */
+  embed(options: { model?: string; value: string }): Promise<{ embedding: number[]; usage: { tokens: number }; model: string }>;
+  embed(options: { model?: string; values: string[] }): Promise<{ embeddings: number[][]; usage: { tokens: number }; model: string }>;
+}
+
 /** The `fazt` global: the app's context and host services. Every async call rejects with a {@link FaztError}. */
 interface Fazt {
   /** The running app. */
@@ -505,6 +632,8 @@ interface Fazt {
   readonly log: FaztLog;
   /** Outbound HTTP. */
   readonly net: FaztNet;
+  /** Models (needs the `ai` permission; docs/ai.md). */
+  readonly ai: FaztAi;
 }
 
 /** Fazt's host services, available in every handler. */

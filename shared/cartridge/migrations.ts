@@ -361,6 +361,45 @@ ALTER TABLE api_tokens_v6 RENAME TO api_tokens;
 PRAGMA incremental_vacuum;
 `,
   },
+  {
+    version: 7,
+    name: 'ai: providers (keys sealed), per-app usage and budgets',
+    sql: `
+-- model providers of this node; key_sealed: the API key sealed with the secrets key
+-- (SecretStore.seal, purpose "ai provider <name>"), never returned by any API
+CREATE TABLE ai_providers (
+  name TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  base_url TEXT,
+  key_sealed BLOB,
+  default_model TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- AI usage per app ('' = the owner: CLI, dashboard) and UTC month ('2026-12')
+CREATE TABLE ai_usage (
+  app_id TEXT NOT NULL,
+  period TEXT NOT NULL,
+  calls INTEGER NOT NULL DEFAULT 0,
+  input_tokens INTEGER NOT NULL DEFAULT 0,
+  output_tokens INTEGER NOT NULL DEFAULT 0,
+  errors INTEGER NOT NULL DEFAULT 0,
+  last_at INTEGER,
+  PRIMARY KEY (app_id, period)
+) WITHOUT ROWID;
+
+-- the owner's cap per app and UTC month; NULL = no cap on that measure
+CREATE TABLE ai_budgets (
+  app_id TEXT PRIMARY KEY,
+  tokens_per_month INTEGER,
+  calls_per_month INTEGER,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+INSERT INTO cartridge_tables (name, sync) VALUES ('ai_providers','local'), ('ai_usage','local'), ('ai_budgets','local');
+`,
+  },
 ];
 
 /** The newest schema version this build knows. */

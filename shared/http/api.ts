@@ -1,6 +1,7 @@
 import type { Kernel } from '../kernel.js';
 import type { RequestContext } from './context.js';
 import { ApiRouter } from './router.js';
+import { aiRoutes } from './routes/ai.js';
 import { appRoutes } from './routes/apps.js';
 import { backupRoutes } from './routes/backup.js';
 import { logRoutes } from './routes/logs.js';
@@ -26,6 +27,7 @@ const AREAS: ReadonlyArray<(api: ApiRouter) => void> = [
   tokenRoutes,
   backupRoutes,
   meshRoutes,
+  aiRoutes,
 ];
 
 /** Builds the admin API's router with every area's routes. */

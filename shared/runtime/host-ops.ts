@@ -2,6 +2,7 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { sha1 } from '@noble/hashes/legacy.js';
 import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
 import { FaztError } from '../errors.js';
+import type { BeginArgs, StreamPart, ToolRequest } from '../ai/index.js';
 
 /**
  * The sandbox's host operations: one typed table of op name → kind, where it runs, argument and
@@ -83,6 +84,11 @@ export interface HostOpSignatures {
   'schedule.cancel': { args: { id: string }; result: boolean };
   'schedule.list': { args: undefined; result: { id: string; kind: string; name?: string; runAt: number; status: string }[] };
   'net.fetch': { args: NetFetchArgs; result: { status: number; statusText: string; headers: [string, string][]; url: string; redirected: boolean; body: Uint8Array } };
+  'ai.begin': { args: BeginArgs; result: { id: string } };
+  'ai.result': { args: { id: string }; result: unknown };
+  'ai.next': { args: { id: string; cursor: number }; result: { parts: StreamPart[]; cursor: number; done: boolean } };
+  'ai.tool': { args: { id: string }; result: ToolRequest | null };
+  'ai.toolResult': { args: { id: string; toolCallId: string; output?: unknown; error?: { code?: string; message?: string } }; result: null };
   'body.read': { args: undefined; result: Uint8Array };
   'body.formData': { args: undefined; result: FormPart[] };
   'body.formDataFiles': { args: undefined; result: Uint8Array };
@@ -140,6 +146,11 @@ export const HOST_OPS = {
   'schedule.cancel': { kind: 'sync', place: 'app' },
   'schedule.list': { kind: 'sync', place: 'app' },
   'net.fetch': { kind: 'async', place: 'app' },
+  'ai.begin': { kind: 'sync', place: 'app' },
+  'ai.result': { kind: 'async', place: 'app' },
+  'ai.next': { kind: 'async', place: 'app' },
+  'ai.tool': { kind: 'async', place: 'app' },
+  'ai.toolResult': { kind: 'sync', place: 'app' },
   'body.read': { kind: 'async', place: 'request' },
   'body.formData': { kind: 'async', place: 'request' },
   'body.formDataFiles': { kind: 'sync', place: 'request' },

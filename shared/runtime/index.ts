@@ -6,6 +6,7 @@ import { externalWritesOf, type Cartridge } from '../cartridge/index.js';
 import { errorBody, FaztError, isFaztError } from '../errors.js';
 import type { EventBus } from '../events/index.js';
 import type { Logger } from '../ports.js';
+import { AppAiCalls, type AiService } from '../ai/index.js';
 import type { JobStore } from '../schedule/index.js';
 import type { AppBlobStore, AppLogStore, DocStore, KvStore, SecretStore } from '../storage/index.js';
 import type { BlobStore } from '../vfs/blobs.js';
@@ -167,6 +168,8 @@ export interface RuntimeServices {
   events: EventBus;
   jobs: JobStore;
   logger: Logger;
+  /** `fazt.ai` (absent: AI calls answer AI_UNAVAILABLE). */
+  ai?: AiService;
 }
 
 /** An app as the runtime addresses it. */
@@ -224,6 +227,8 @@ export class AppRuntime {
   private seq = 0;
   /** CPU used per app in the current budget window (see {@link RuntimeLimits.cpuBudgetMs}). */
   private readonly cpuSpent = new Map<string, { windowStart: number; ms: number }>();
+  /** Open `fazt.ai` calls (their tools run in the sandbox; their streams are served from here). */
+  readonly aiCalls: AppAiCalls | undefined;
 
   constructor(
     private readonly s: RuntimeServices,
@@ -231,6 +236,7 @@ export class AppRuntime {
   ) {
     this.limits = { ...DEFAULT_RUNTIME_LIMITS, ...host.limits, net: { ...DEFAULT_NET_LIMITS, ...host.limits?.net } };
     this.pool = host.engine ? host.engine(host.wasm, this.limits) : new EnginePool(host.wasm, this.limits);
+    this.aiCalls = s.ai ? new AppAiCalls(s.ai) : undefined;
     if (host.prestarted) this.pool.adopt?.(host.prestarted);
   }
 
@@ -351,6 +357,9 @@ export class AppRuntime {
     const parseKv = (v: string) => JSON.parse(v) as unknown;
     const facts = (h: BlobFacts) => ({ key: h.key, size: h.size, contentType: h.contentType, updatedAt: h.updatedAt });
     const ttl = (v: number | null | undefined) => (v === undefined || v === null ? undefined : { ttlMs: v });
+    const aiCalls = () => this.aiCalls ?? (() => {
+      throw new FaztError('AI_UNAVAILABLE', 'fazt.ai: this node has no AI service.');
+    })();
     const table: HostOpTable = {
       ...PURE_OPS,
       log: (a, _b, call) => {
@@ -414,6 +423,16 @@ export class AppRuntime {
       'schedule.cancel': (a) => s.jobs.cancel(id, a.id),
       'schedule.list': () => s.jobs.list(id).map((j) => ({ id: j.id, kind: j.kind, name: j.name ?? undefined, runAt: j.runAt, status: j.status })),
       'net.fetch': async (a, b) => netFetch({ ...a, body: b }, this.effectivePermissions(id, manifest()), this.limits.net, this.host.resolveHost, this.host.fetch),
+      'ai.begin': (a) => {
+        if (!this.effectivePermissions(id, manifest()).includes('ai')) {
+          throw new FaztError('PERMISSION_DENIED', `fazt.ai: the app "${app.name}" may not call models. Add "ai" to "permissions" in its app.json and have the owner grant it (fazt app grant ${app.name} ai, or the dashboard).`);
+        }
+        return aiCalls().begin({ appId: id, appName: app.name }, a);
+      },
+      'ai.result': async (a) => aiCalls().result(id, a.id),
+      'ai.next': async (a) => aiCalls().next(id, a.id, a.cursor),
+      'ai.tool': async (a) => aiCalls().tool(id, a.id),
+      'ai.toolResult': (a) => aiCalls().toolResult(id, a.id, a),
       'body.read': async (_a, _b, call) => (call.request ?? noRequest('request body')).bytes(),
       'body.formData': async (_a, _b, call) => (call.request ?? noRequest('formData()')).formData(),
       'body.formDataFiles': (_a, _b, call) => (call.request ?? noRequest('formData()')).files(),
@@ -657,6 +676,17 @@ export class AppRuntime {
         out = (body as BodyInit | undefined) ?? request.body;
       } else if (r.net !== undefined) {
         out = result.netBodies[r.net] as BodyInit;
+      } else if (r.ai !== undefined) {
+        if (!this.aiCalls) throw new FaztError('AI_UNAVAILABLE', 'fazt.ai: this node has no AI service.');
+        const b = this.aiCalls.body(app.id, r.ai.id, r.ai.format === 'sse' ? 'sse' : 'text');
+        // a call that failed before any output answers with its error and status, not a 200 stream
+        const early = await b.ready;
+        if (early) {
+          void b.stream.cancel().catch(() => {});
+          throw early;
+        }
+        headers.delete('content-length');
+        out = b.stream;
       } else if (result.body) {
         // bytes in memory: a content-length instead of chunked encoding, written directly by the Node host
         if (NULL_BODY_STATUS.has(r.status)) {
@@ -682,9 +712,11 @@ export class AppRuntime {
       }
       // the public response gets the first line only; the stack is in the app's log
       const message = err.message.split('\n')[0]!;
-      return new Response(JSON.stringify(errorBody(err.code, message, { requestId })), {
+      const ai = err.code.startsWith('AI_');
+      const retryAfter = ai && typeof err.details?.retryAfterSeconds === 'number' ? { 'retry-after': String(err.details.retryAfterSeconds) } : {};
+      return new Response(JSON.stringify(errorBody(err.code, message, { ...(ai ? err.details : {}), requestId })), {
         status: err.status,
-        headers: headersOut({ 'content-type': 'application/json; charset=utf-8', ...(err.code === 'APP_BUSY' ? { 'retry-after': '1' } : err.code === 'APP_OVER_BUDGET' ? { 'retry-after': String(this.budgetRetryAfter(app.id)) } : {}) }),
+        headers: headersOut({ 'content-type': 'application/json; charset=utf-8', ...retryAfter, ...(err.code === 'APP_BUSY' ? { 'retry-after': '1' } : err.code === 'APP_OVER_BUDGET' ? { 'retry-after': String(this.budgetRetryAfter(app.id)) } : {}) }),
       });
     }
   }

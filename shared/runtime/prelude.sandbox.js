@@ -27,7 +27,11 @@
   const unwrap = (r) => {
     if (typeof r !== 'string') return r;
     const env = JSON.parse(r);
-    if (env.err) throw new FaztError(env.err.code, env.err.message);
+    if (env.err) {
+      const e = new FaztError(env.err.code, env.err.message);
+      if (env.err.details) { e.details = env.err.details; if (env.err.details.retryAfterSeconds !== undefined) e.retryAfterSeconds = env.err.details.retryAfterSeconds; }
+      throw e;
+    }
     return env.ok;
   };
   const call = (op, args, bytes) => unwrap(hostCall(op, args === undefined ? '' : JSON.stringify(args), bytes));
@@ -498,6 +502,112 @@
     delete: async (key) => call('blobs.delete', { key }),
     list: async (options = {}) => call('blobs.list', options),
   };
+  // ---- fazt.ai ----------------------------------------------------------------------------------
+  // A call begins on the host at once (ai.begin) and is read with ai.result / ai.next. Tools stay
+  // here: a pump takes the model's tool calls from the host (ai.tool), runs their execute() and
+  // hands back the result (ai.toolResult); the invocation waits for the pump like for waitUntil.
+  let currentWaits = null;
+  const aiBegin = (kind, options) => {
+    if (typeof options !== 'object' || options === null) throw new FaztError('INVALID_ARGUMENT', `fazt.ai: pass an options object like { prompt: 'Hello' }`);
+    const { tools, stopWhen, ...rest } = options;
+    if (stopWhen !== undefined) {
+      // the SDK's stopWhen: stepCountIs(n), as fazt.ai.stepCountIs(n) makes it
+      const n = stopWhen && stopWhen.stepCount;
+      if (!Number.isInteger(n)) throw new FaztError('INVALID_ARGUMENT', 'fazt.ai: stopWhen takes fazt.ai.stepCountIs(n) (or give maxSteps: n)');
+      rest.maxSteps = n;
+    }
+    let specs;
+    if (tools !== undefined && tools !== null) {
+      if (typeof tools !== 'object') throw new FaztError('INVALID_ARGUMENT', 'fazt.ai: tools must be an object of name → { description, inputSchema, execute }');
+      specs = {};
+      for (const name of Object.keys(tools)) {
+        const t = tools[name];
+        if (!t || typeof t !== 'object') throw new FaztError('INVALID_ARGUMENT', `fazt.ai: tool "${name}" must be an object`);
+        if (t.execute !== undefined && typeof t.execute !== 'function') throw new FaztError('INVALID_ARGUMENT', `fazt.ai: tool "${name}": execute must be a function`);
+        specs[name] = { description: t.description, inputSchema: t.inputSchema ?? t.parameters };
+      }
+    }
+    const { id } = call('ai.begin', { kind, ...rest, tools: specs });
+    let pump = null;
+    if (specs) {
+      pump = (async () => {
+        for (;;) {
+          const req = await callAsync('ai.tool', { id });
+          if (!req) return;
+          const t = tools[req.toolName];
+          let out;
+          try {
+            if (!t || typeof t.execute !== 'function') throw new Error(`the tool "${req.toolName}" has no execute function`);
+            const v = await t.execute(req.input, { toolCallId: req.toolCallId });
+            out = { output: v === undefined ? null : JSON.parse(JSON.stringify(v)) };
+          } catch (e) {
+            out = { error: { code: e && e.code, message: String((e && e.message) || e) } };
+          }
+          call('ai.toolResult', { id, toolCallId: req.toolCallId, ...out });
+        }
+      })();
+      if (currentWaits) currentWaits.push(pump.catch(() => {}));
+    }
+    return { id, pump };
+  };
+  const aiRun = async (kind, options) => {
+    const { id, pump } = aiBegin(kind, options);
+    try {
+      return await callAsync('ai.result', { id });
+    } finally {
+      if (pump) await pump.catch(() => {});
+    }
+  };
+  class StreamTextResult {
+    constructor(id) {
+      this._id = id;
+      this._r = null;
+    }
+    _result() { return (this._r ??= callAsync('ai.result', { id: this._id })); }
+    get text() { return this._result().then((r) => r.text); }
+    get usage() { return this._result().then((r) => r.usage); }
+    get totalUsage() { return this._result().then((r) => r.usage); }
+    get finishReason() { return this._result().then((r) => r.finishReason); }
+    get toolCalls() { return this._result().then((r) => r.toolCalls); }
+    get toolResults() { return this._result().then((r) => r.toolResults); }
+    async *_parts() {
+      let cursor = 0;
+      for (;;) {
+        const r = await callAsync('ai.next', { id: this._id, cursor });
+        cursor = r.cursor;
+        for (const p of r.parts) {
+          if (p.type === 'error') throw new FaztError(p.error.code, p.error.message);
+          yield p;
+        }
+        if (r.done) return;
+      }
+    }
+    get fullStream() { return this._parts(); }
+    get textStream() {
+      const parts = this._parts();
+      return (async function* () { for await (const p of parts) if (p.type === 'text') yield p.text; })();
+    }
+    _response(format, type, init) {
+      const headers = new Headers(init && init.headers);
+      if (!headers.has('content-type')) headers.set('content-type', type);
+      if (format === 'sse') {
+        if (!headers.has('cache-control')) headers.set('cache-control', 'no-cache');
+        headers.set('x-vercel-ai-ui-message-stream', 'v1');
+      }
+      const res = new Response(null, { status: (init && init.status) || 200, statusText: init && init.statusText, headers });
+      res._body = { ai: this._id, format };
+      return res;
+    }
+    toTextStreamResponse(init) { return this._response('text', 'text/plain; charset=utf-8', init); }
+    toUIMessageStreamResponse(init) { return this._response('sse', 'text/event-stream', init); }
+  }
+  const ai = {
+    stepCountIs: (n) => Object.freeze({ stepCount: n }),
+    generateText: (options) => aiRun('text', options),
+    generateObject: (options) => aiRun('object', options),
+    embed: (options) => aiRun('embed', options),
+    streamText: (options) => new StreamTextResult(aiBegin('stream', options).id),
+  };
   const when = (d) => (d instanceof Date ? d.getTime() : typeof d === 'string' ? Date.parse(d) : Number(d));
   const fazt = {
     get app() { return meta.app; },
@@ -519,6 +629,7 @@
       warn: (message, data) => call('log', { level: 'warn', message: String(message), data }),
       error: (message, data) => call('log', { level: 'error', message: String(message), data }),
     }),
+    ai: Object.freeze(ai),
     net: Object.freeze({
       fetch: async (input, init = {}) => {
         const req = input instanceof Request ? new Request(input, init) : new Request(String(input), init);
@@ -581,11 +692,12 @@
     if (b.blob) { m.blob = b.blob; return [JSON.stringify(m), undefined]; }
     if (b.host) { m.echo = true; return [JSON.stringify(m), undefined]; }
     if (b.net !== undefined) { m.net = b.net; return [JSON.stringify(m), undefined]; }
+    if (b.ai !== undefined) { m.ai = { id: b.ai, format: b.format }; return [JSON.stringify(m), undefined]; }
     if (b.form) throw new TypeError('a FormData response body is not supported; return JSON instead');
     throw new TypeError('unsupported response body');
   }
   function errorInfo(e) {
-    if (e instanceof Error) return JSON.stringify({ name: e.name, message: String(e.message), code: e.code, stack: e.stack });
+    if (e instanceof Error) return JSON.stringify({ name: e.name, message: String(e.message), code: e.code, details: e.details, stack: e.stack });
     let message;
     try { message = typeof e === 'string' ? e : JSON.stringify(e); } catch { message = String(e); }
     return JSON.stringify({ name: 'Error', message: `non-Error thrown: ${message}` });
@@ -643,6 +755,7 @@
       return Promise.reject(new FaztError('NO_HANDLER', 'api/main.js has no ' + kind + ' handler: ' + hint));
     }
     const waits = [];
+    currentWaits = waits;
     const ctx = { requestId: meta.requestId, basePath: meta.basePath, waitUntil(p) { waits.push(Promise.resolve(p)); } };
     let arg;
     try {

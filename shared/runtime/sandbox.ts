@@ -101,7 +101,7 @@ export interface InvocationSpec {
 /** The handler's result. */
 export interface InvocationResult {
   /** Response facts (`fetch` only): status, headers and where the body is. */
-  response?: { status: number; statusText: string; headers: [string, string][]; blob?: string; echo?: boolean; net?: number };
+  response?: { status: number; statusText: string; headers: [string, string][]; blob?: string; echo?: boolean; net?: number; ai?: { id: string; format: 'text' | 'sse' } };
   /** Body bytes built in the sandbox. */
   body?: Uint8Array;
   /** Bodies of `fazt.net.fetch` responses, by index (for `response.net`). */
@@ -529,7 +529,7 @@ export class Sandbox {
       return ctx.newString(JSON.stringify({ ok: value === undefined ? null : value }));
     };
     const errEnvelope = (e: unknown): QuickJSHandle => {
-      if (isFaztError(e)) return ctx.newString(JSON.stringify({ err: { code: e.code, message: e.message } }));
+      if (isFaztError(e)) return ctx.newString(JSON.stringify({ err: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } }));
       this.current?.ops.log('error', `host error: ${String((e as Error)?.stack ?? e)}`);
       return ctx.newString(JSON.stringify({ err: { code: 'INTERNAL', message: 'the node failed to carry out this call; the error was logged' } }));
     };
@@ -716,7 +716,7 @@ export class Sandbox {
         ? new FaztError('APP_TIMEOUT', `${where} used more than ${Math.round(inv.cpuMs)} ms of CPU time and was stopped`)
         : new FaztError('APP_TIMEOUT', `${where} ran longer than its wall-time limit and was stopped`);
     }
-    let info: { name?: string; message?: string; stack?: string; code?: string } | undefined;
+    let info: { name?: string; message?: string; stack?: string; code?: string; details?: Record<string, unknown> } | undefined;
     try {
       const infoR = ctx.callFunction(ctx.getProp(this.bridge, 'errorInfo'), ctx.undefined, errH ?? ctx.undefined);
       info = infoR.error ? ctx.dump(infoR.error) : JSON.parse(ctx.getString(infoR.value));
@@ -731,6 +731,8 @@ export class Sandbox {
       return new FaztError('APP_ERROR', `${where} overflowed the stack (recursion too deep)`);
     }
     if (info?.name === 'FaztError' && info.code === 'NO_HANDLER') return new FaztError('NO_HANDLER', message);
+    // an AI failure the app did not catch keeps its code and status (429 with Retry-After, 503 …)
+    if (info?.name === 'FaztError' && /^AI_[A-Z_]+$/.test(info.code ?? '')) return new FaztError(info.code as FaztErrorCode, message, info.details);
     const stack = info?.stack ? `\n${String(info.stack).trimEnd()}` : '';
     return new FaztError('APP_ERROR', `${where} threw ${info?.name ?? 'Error'}: ${message}${stack}`);
   }
