@@ -11,6 +11,7 @@ import { JobStore, Scheduler, validateSchedule } from './schedule/index.js';
 import { AppBlobStore, AppLogStore, DocStore, KvStore, SecretStore, type CollectionInfo } from './storage/index.js';
 import { AppRuntime, type RuntimeHostOptions } from './runtime/index.js';
 import { MeshService } from './mesh/index.js';
+import { SyncEngine, SyncService } from './sync/index.js';
 
 /** Options of {@link createKernel}. */
 export interface KernelOptions {
@@ -88,6 +89,9 @@ export class Kernel {
   readonly runtime: AppRuntime | undefined;
   /** The mesh: this node's identity, pairing, the paired peers and the links to them (docs/mesh.md). */
   readonly mesh: MeshService;
+  /** Cartridge sync with the paired peers over the mesh's links (docs/sync-spec.md). */
+  readonly sync: SyncService;
+  private detachSync: (() => void) | undefined;
 
   constructor(
     readonly cartridge: Cartridge,
@@ -108,6 +112,15 @@ export class Kernel {
     this.permissions = new PermissionStore(cartridge);
     this.jobs = new JobStore(cartridge);
     this.mesh = new MeshService(cartridge, this.secrets, this.ports.logger, options.nodeName);
+    this.sync = new SyncService(
+      new SyncEngine(cartridge, {
+        blobs: this.blobs,
+        sha256: this.ports.sha256,
+        logger: this.ports.logger,
+        onAppChanged: (change) => this.replicatedAppChange(change),
+      }),
+      this.ports.logger,
+    );
     const invoke = (appId: string, name: 'scheduled' | 'on', arg: unknown) => {
       if (!this.runtime) return Promise.reject(new FaztError('NO_HANDLER', 'This node has no serverless runtime.'));
       return this.runtime.invokeExport(appId, name, arg);
@@ -152,6 +165,7 @@ export class Kernel {
    */
   start(): Promise<void> {
     this.mesh.id(); // a node's identity is made with its cartridge (docs/mesh.md)
+    this.detachSync ??= this.sync.attachToMesh(this.mesh);
     this.scheduler.start();
     this.events.start();
     return this.runtime?.start() ?? Promise.resolve();
@@ -159,6 +173,8 @@ export class Kernel {
 
   /** Stops background work; resolves when runs in progress have finished. */
   async stop(): Promise<void> {
+    this.detachSync?.();
+    this.detachSync = undefined;
     await Promise.all([this.scheduler.stop(), this.events.stop()]);
     this.runtime?.pool.drain();
   }
@@ -252,13 +268,37 @@ export class Kernel {
     try {
       const manifest = change.version === null ? undefined : this.apps.manifest(change.appId, change.version);
       if (manifest) {
-        this.jobs.syncCron(change.appId, manifest.schedule);
+        // an app's cron jobs run on its home node only (docs/sync-spec.md S17)
+        this.jobs.syncCron(change.appId, this.isHome(change.appId) ? manifest.schedule : undefined);
         this.docs.ensureIndexes(change.appId, manifest.docs?.indexes ?? {});
       }
     } catch (e) {
       this.ports.logger.error('applying a new live version failed', { appId: change.appId, kind: change.kind, error: String((e as Error)?.message ?? e) });
     }
     this.runtime?.appChanged(change);
+  }
+
+  /** True when this node is the app's home (runs its cron jobs, docs/sync-spec.md S17); true when no home is recorded. */
+  isHome(appId: string): boolean {
+    const home = this.cartridge.db.get<{ home: string }>('SELECT home FROM app_homes WHERE app_id = ? AND deleted = 0', [appId])?.home;
+    return home === undefined || home === this.cartridge.nodeId;
+  }
+
+  /**
+   * What follows from sync having written an app's rows (docs/sync-spec.md S21): the same effects
+   * as the local use case (deploy/rollback/rename: {@link followLiveVersion}; removal: jobs, logs and
+   * sandboxes of the app go, unreferenced blobs are collected).
+   */
+  private replicatedAppChange(change: AppChange): void {
+    this.apps.replicated(change);
+    if (change.kind === 'remove') {
+      this.jobs.removeApp(change.appId);
+      this.logs.clear(change.appId);
+      this.runtime?.appChanged(change);
+      this.collectGarbage();
+      return;
+    }
+    this.followLiveVersion(change);
   }
 
   /** Removes blobs and chunks nothing references (after app removal, crashed deploys). `undefined`: skipped, a write is open. */
