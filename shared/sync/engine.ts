@@ -119,7 +119,7 @@ function canonical(v: unknown): string {
 export class SyncEngine {
   private readonly maxDrift: number;
   /** Partly received chunks (S22): hash → parts. */
-  private readonly incoming = new Map<string, { total: number; buf: Uint8Array; got: number }>();
+  private readonly incoming = new Map<string, { total: number; buf: Uint8Array; got: number; offs: Set<number> }>();
   private gcHold: (() => void) | undefined;
   private readonly changeListeners = new Set<() => void>();
 
@@ -128,11 +128,25 @@ export class SyncEngine {
     private readonly deps: SyncEngineDeps,
   ) {
     this.maxDrift = deps.maxDriftMs ?? MAX_DRIFT_MS;
+    this.seedClock();
     this.holdGcIfPending();
   }
 
   private get db() {
     return this.cart.db;
+  }
+
+  /**
+   * After a restart the HLC starts from the wall clock; stamps in the cartridge (its own, or a peer's
+   * it merged) may be ahead of it. The clock is moved past the newest stored stamp (S1, S2).
+   */
+  private seedClock(): void {
+    let newest: string | null = null;
+    for (const t of ['apps', 'app_aliases', 'app_versions', 'app_kv', 'app_docs', 'app_blobs', 'app_permissions', 'events', 'app_homes', 'sync_conflicts']) {
+      newest = maxStamp(newest, this.db.get<{ h: string | null }>(`SELECT MAX(hlc) AS h FROM ${t}`)?.h ?? null);
+    }
+    newest = maxStamp(newest, this.db.get<{ h: string | null }>('SELECT MAX(hlc) AS h FROM sync_doc_fields')?.h ?? null);
+    if (newest) this.cart.hlc.seed(newest);
   }
 
   /** This node's writer id. */
@@ -272,7 +286,10 @@ export class SyncEngine {
           [k1],
         );
         if (!r) return undefined;
-        const live = r.current_version === null ? null : (db.get<{ hlc: string }>('SELECT hlc FROM app_versions WHERE app_id = ? AND version = ?', [k1, r.current_version])?.hlc ?? null);
+        // a live pointer still waiting for its version is what this row means (S21), not the old version it shows meanwhile
+        const waiting = this.waitingLive(k1, r.hlc);
+        const live =
+          waiting ?? (r.current_version === null ? null : (db.get<{ hlc: string }>('SELECT hlc FROM app_versions WHERE app_id = ? AND version = ?', [k1, r.current_version])?.hlc ?? null));
         return { t: 'app', id: k1, name: r.name, title: r.title, live, created: r.created_at, updated: r.updated_at, del: r.deleted === 1, h: r.hlc };
       }
       case 'app_versions': {
@@ -317,6 +334,15 @@ export class SyncEngine {
     }
   }
 
+  /** The live version stamp an app row (of stamp `h`) waits for, if any (S21, S23). */
+  private waitingLive(appId: string, h: string): string | undefined {
+    for (const p of this.db.query<{ row: string }>(`SELECT row FROM sync_pending WHERE row LIKE '{"t":"live"%'`)) {
+      const w = JSON.parse(p.row) as { app: string; live: string; h: string };
+      if (w.app === appId && w.h === h) return w.live;
+    }
+    return undefined;
+  }
+
   private wireBlob(hash: string): WireBlob | undefined {
     const info = this.deps.blobs.info(hash);
     if (!info) return undefined;
@@ -347,6 +373,11 @@ export class SyncEngine {
     }
     const del = meta?.del ? { h: meta.del, seen: (meta.seen ? JSON.parse(meta.seen) : {}) as Record<string, string> } : null;
     return { t: 'doc', app, col, id, born: meta?.born ?? null, del, fields, created: r.created_at, updated: r.updated_at };
+  }
+
+  /** True when a chunk is stored here. */
+  hasChunk(hash: string): boolean {
+    return this.db.get('SELECT 1 AS x FROM vfs_chunks WHERE hash = ?', [hash]) !== undefined;
   }
 
   /** Bytes of a stored chunk (for a peer's `need`), or `undefined`. */
@@ -556,7 +587,9 @@ export class SyncEngine {
       throw new SyncRefused('malformed chunk part');
     }
     let e = this.incoming.get(hash);
-    if (!e || e.total !== total) this.incoming.set(hash, (e = { total, buf: new Uint8Array(total), got: 0 }));
+    if (!e || e.total !== total) this.incoming.set(hash, (e = { total, buf: new Uint8Array(total), got: 0, offs: new Set() }));
+    if (e.offs.has(off)) return false; // a duplicate part
+    e.offs.add(off);
     e.buf.set(data, off);
     e.got += data.length;
     if (e.got < total) return false;
@@ -916,26 +949,29 @@ export class SyncEngine {
    */
   stateDigest(): string {
     const h = this.deps.sha256();
-    const add = (s: string) => h.update(utf8.encode(s + '\n'));
-    const q = (sql: string) => {
-      for (const r of this.db.query<Record<string, SqlValue>>(sql)) add(JSON.stringify(Object.values(r)));
-    };
-    q("SELECT a.id, a.name, a.title, a.deleted, a.hlc, v.tree_hash, v.hlc AS vh FROM apps a LEFT JOIN app_versions v ON v.app_id = a.id AND v.version = a.current_version ORDER BY a.id");
-    q('SELECT app_id, tree_hash, hlc FROM app_versions ORDER BY app_id, hlc');
-    q('SELECT alias, app_id, is_name, deleted, hlc FROM app_aliases ORDER BY alias');
-    q("SELECT app_id, key, CASE WHEN deleted = 1 THEN NULL ELSE value END, deleted, hlc FROM app_kv ORDER BY app_id, key");
-    for (const r of this.db.query<{ app_id: string; collection: string; id: string; data: string; deleted: number; hlc: string }>(
-      'SELECT app_id, collection, id, data, deleted, hlc FROM app_docs ORDER BY app_id, collection, id',
-    )) {
-      add(JSON.stringify([r.app_id, r.collection, r.id, r.deleted, r.hlc, r.deleted ? null : canonical(JSON.parse(r.data))]));
-    }
-    q('SELECT app_id, collection, id, field, hlc FROM sync_doc_fields ORDER BY app_id, collection, id, field');
-    q("SELECT app_id, key, CASE WHEN deleted = 1 THEN NULL ELSE blob_hash END, deleted, hlc FROM app_blobs ORDER BY app_id, key");
-    q('SELECT app_id, permission, deleted, hlc FROM app_permissions ORDER BY app_id, permission');
-    q('SELECT app_id, home, hlc FROM app_homes ORDER BY app_id');
-    q('SELECT id, app_id, type, payload, hlc FROM events ORDER BY id');
-    q('SELECT id, app_id, kind, key, winner, winner_hlc, loser, loser_hlc, resolution, hlc FROM sync_conflicts ORDER BY id');
+    for (const [name, rows] of Object.entries(this.stateRows())) h.update(utf8.encode(`${name}\n${rows.join('\n')}\n`));
     return h.digestHex();
+  }
+
+  /** The rows {@link stateDigest} hashes, by section (a test shows the difference when digests differ). */
+  stateRows(): Record<string, string[]> {
+    const q = (sql: string) => this.db.query<Record<string, SqlValue>>(sql).map((r) => JSON.stringify(Object.values(r)));
+    return {
+      apps: q('SELECT a.id, a.name, a.title, a.deleted, a.hlc, v.tree_hash, v.hlc AS vh FROM apps a LEFT JOIN app_versions v ON v.app_id = a.id AND v.version = a.current_version ORDER BY a.id'),
+      versions: q('SELECT app_id, tree_hash, hlc FROM app_versions ORDER BY app_id, hlc'),
+      aliases: q('SELECT alias, app_id, is_name, deleted, hlc FROM app_aliases ORDER BY alias'),
+      kv: q('SELECT app_id, key, CASE WHEN deleted = 1 THEN NULL ELSE value END, deleted, hlc FROM app_kv ORDER BY app_id, key'),
+      docs: this.db
+        .query<{ app_id: string; collection: string; id: string; data: string; deleted: number; hlc: string }>('SELECT app_id, collection, id, data, deleted, hlc FROM app_docs ORDER BY app_id, collection, id')
+        .map((r) => JSON.stringify([r.app_id, r.collection, r.id, r.deleted, r.hlc, r.deleted ? null : canonical(JSON.parse(r.data))])),
+      docFields: q('SELECT app_id, collection, id, field, hlc FROM sync_doc_fields ORDER BY app_id, collection, id, field'),
+      docMeta: q('SELECT app_id, collection, id, born, del FROM sync_docs ORDER BY app_id, collection, id'),
+      blobs: q('SELECT app_id, key, CASE WHEN deleted = 1 THEN NULL ELSE blob_hash END, deleted, hlc FROM app_blobs ORDER BY app_id, key'),
+      permissions: q('SELECT app_id, permission, deleted, hlc FROM app_permissions ORDER BY app_id, permission'),
+      homes: q('SELECT app_id, home, hlc FROM app_homes ORDER BY app_id'),
+      events: q('SELECT id, app_id, type, payload, hlc FROM events ORDER BY id'),
+      conflicts: q('SELECT id, app_id, kind, key, winner, winner_hlc, loser, loser_hlc, resolution, hlc FROM sync_conflicts ORDER BY id'),
+    };
   }
 }
 

@@ -5,7 +5,6 @@
  * messages with {@link SyncSession.receive}. In Fazt the channel is the authenticated, encrypted
  * `PeerLink` (S36); tests use in-memory channels that drop, duplicate and reorder.
  */
-import { fromBase64Url, toBase64Url } from '../lib/encoding.js';
 import type { Logger } from '../ports.js';
 import type { SyncEngine } from './engine.js';
 import { SyncRefused } from './rows.js';
@@ -24,6 +23,21 @@ export const CHUNKS_IN_FLIGHT = 16;
 export const MAX_MESSAGE_CHARS = 160 * 1024;
 /** Most characters of one reassembled message (a 1 MiB kv value, escaped, fits). */
 export const MAX_ASSEMBLED_CHARS = 16 * 1024 * 1024;
+
+/** Bytes → standard base64 (RFC 4648 §4), 8 KiB at a time (per-byte string building is slow on 96 KiB parts). */
+function toBase64(bytes: Uint8Array): string {
+  let bin = '';
+  for (let i = 0; i < bytes.length; i += 8192) bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192) as unknown as number[]);
+  return btoa(bin);
+}
+
+/** Standard base64 → bytes. @throws Error on invalid input. */
+function fromBase64(s: string): Uint8Array {
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
 
 /** A sync message (the `m` of `{t: 'sync', m}` on the link). */
 export type SyncMessage = Record<string, unknown> & { k: string };
@@ -48,6 +62,12 @@ export interface SessionInfo {
   caughtUp: boolean;
   /** Batches in flight. */
   inflight: number;
+  /** Our log is sent up to this seq. */
+  sentTo: number;
+  /** Our log head. */
+  head: number;
+  /** Chunks wanted from the peer or asked for and not yet here. */
+  chunksWanted: number;
   /** Why the peer refused our last batch, if it did. */
   stalled?: string;
 }
@@ -103,7 +123,16 @@ export class SyncSession {
   info(): SessionInfo {
     const head = this.engine.head();
     const caughtUp = this.ready && this.inflight.length === 0 && this.nextFrom >= head && this.wanted.length === 0 && this.requested.size === 0;
-    return { peer: this.peer, ready: this.ready, caughtUp, inflight: this.inflight.length, ...(this.stalled ? { stalled: this.stalled } : {}) };
+    return {
+      peer: this.peer,
+      ready: this.ready,
+      caughtUp,
+      inflight: this.inflight.length,
+      sentTo: this.nextFrom,
+      head,
+      chunksWanted: this.wanted.length + this.requested.size,
+      ...(this.stalled ? { stalled: this.stalled } : {}),
+    };
   }
 
   private send(m: SyncMessage): void {
@@ -261,7 +290,7 @@ export class SyncSession {
             continue;
           }
           for (let off = 0; off < data.length || off === 0; off += CHUNK_PART_BYTES) {
-            this.send({ k: 'chunk', hash: h, off, total: data.length, data: toBase64Url(data.subarray(off, off + CHUNK_PART_BYTES)) });
+            this.send({ k: 'chunk', hash: h, off, total: data.length, data: toBase64(data.subarray(off, off + CHUNK_PART_BYTES)) });
             if (data.length === 0) break;
           }
         }
@@ -271,11 +300,14 @@ export class SyncSession {
         if (typeof m.hash !== 'string' || typeof m.data !== 'string') throw new SyncRefused('malformed chunk');
         let bytes: Uint8Array;
         try {
-          bytes = fromBase64Url(m.data);
+          bytes = fromBase64(m.data);
         } catch {
           throw new SyncRefused('malformed chunk data');
         }
-        if (!this.requested.has(m.hash)) throw new SyncRefused('a chunk this node did not ask for');
+        if (!this.requested.has(m.hash)) {
+          if (this.engine.hasChunk(m.hash)) return; // a duplicate of one already stored
+          throw new SyncRefused('a chunk this node did not ask for');
+        }
         let done = false;
         try {
           done = this.engine.receiveChunkPart(m.hash, m.off as number, m.total as number, bytes);

@@ -205,6 +205,7 @@ export class SimNet {
         if (++quiet >= 3) return;
       } else quiet = 0;
     }
-    throw new Error(`the network did not settle in ${maxSteps} steps (${this.inFlight()} messages in flight)`);
+    const stuck = [...this.links.values()].flatMap((l) => l.pipes.map((p, i) => ({ from: i === 0 ? l.a : l.b, ...p.session.info() }))).filter((x) => !x.caughtUp);
+    throw new Error(`the network did not settle in ${maxSteps} steps (${this.inFlight()} messages in flight; not caught up: ${JSON.stringify(stuck)})`);
   }
 }
