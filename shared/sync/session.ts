@@ -325,7 +325,7 @@ export class SyncSession {
       }
       case 'nochunk': {
         if (typeof m.hash === 'string') this.requested.delete(m.hash);
-        this.options.logger.warn('sync: the peer no longer has a chunk', { peer: this.peer, hash: String(m.hash).slice(0, 16) });
+        this.options.logger.info('sync: the peer no longer has a chunk (a newer row replaces the one that needed it)', { peer: this.peer, hash: String(m.hash).slice(0, 16) });
         this.requestMore();
         return;
       }
