@@ -9,6 +9,7 @@ import { permissionRoutes } from './routes/permissions.js';
 import { runtimeRoutes } from './routes/runtime.js';
 import { sessionRoutes } from './routes/session.js';
 import { storageRoutes } from './routes/storage.js';
+import { syncRoutes } from './routes/sync.js';
 import { tokenRoutes } from './routes/tokens.js';
 
 /**
@@ -26,6 +27,7 @@ const AREAS: ReadonlyArray<(api: ApiRouter) => void> = [
   tokenRoutes,
   backupRoutes,
   meshRoutes,
+  syncRoutes,
 ];
 
 /** Builds the admin API's router with every area's routes. */

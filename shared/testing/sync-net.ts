@@ -56,7 +56,7 @@ export class SimNode {
     const log = (level: string) => (msg: string, fields?: Record<string, unknown>) => void this.logs.push({ level, msg, fields });
     this.kernel = createKernel({
       cartridge: openCartridge(this.db, { clock }),
-      ports: { logger: { debug: () => {}, info: log('info'), warn: log('warn'), error: log('error') } },
+      ports: { logger: { info: log('info'), warn: log('warn'), error: log('error') } },
     });
   }
 
