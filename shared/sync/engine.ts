@@ -290,7 +290,8 @@ export class SyncEngine {
         const waiting = this.waitingLive(k1, r.hlc);
         const live =
           waiting ?? (r.current_version === null ? null : (db.get<{ hlc: string }>('SELECT hlc FROM app_versions WHERE app_id = ? AND version = ?', [k1, r.current_version])?.hlc ?? null));
-        return { t: 'app', id: k1, name: r.name, title: r.title, live, created: r.created_at, updated: r.updated_at, del: r.deleted === 1, h: r.hlc };
+        const home = db.get<{ home: string; hlc: string }>('SELECT home, hlc FROM app_homes WHERE app_id = ?', [k1]);
+        return { t: 'app', id: k1, name: r.name, title: r.title, live, created: r.created_at, updated: r.updated_at, del: r.deleted === 1, h: r.hlc, home: home ? { home: home.home, h: home.hlc } : null };
       }
       case 'app_versions': {
         const r = db.get<{ manifest: string; tree_hash: string; file_count: number; total_bytes: number; created_at: number; hlc: string }>(
@@ -658,6 +659,11 @@ export class SyncEngine {
          updated_at = excluded.updated_at, deleted = excluded.deleted, hlc = excluded.hlc, node_id = excluded.node_id`,
       [r.id, r.name, r.title, r.del ? null : version, r.created, r.updated, r.del ? 1 : 0, r.h, writerOf(r.h)],
     );
+    if (!l) {
+      // the insert trigger gave the new app this node's view of a home; the sender's row replaces it (S17)
+      this.db.run('DELETE FROM app_homes WHERE app_id = ?', [r.id]);
+      if (r.home) this.db.run('INSERT INTO app_homes (app_id, home, deleted, hlc, node_id) VALUES (?, ?, 0, ?, ?)', [r.id, r.home.home, r.home.h, writerOf(r.home.h)]);
+    }
     if (r.del) {
       if (!l || l.deleted === 0) {
         this.db.run('DELETE FROM vfs_files WHERE app_id = ?', [r.id]);
@@ -962,8 +968,9 @@ export class SyncEngine {
       aliases: q('SELECT alias, app_id, is_name, deleted, hlc FROM app_aliases ORDER BY alias'),
       kv: q('SELECT app_id, key, CASE WHEN deleted = 1 THEN NULL ELSE value END, deleted, hlc FROM app_kv ORDER BY app_id, key'),
       docs: this.db
-        .query<{ app_id: string; collection: string; id: string; data: string; deleted: number; hlc: string }>('SELECT app_id, collection, id, data, deleted, hlc FROM app_docs ORDER BY app_id, collection, id')
-        .map((r) => JSON.stringify([r.app_id, r.collection, r.id, r.deleted, r.hlc, r.deleted ? null : canonical(JSON.parse(r.data))])),
+        // the row's own hlc is not replicated as such (a no-op update stamps it alone): its fields, born and delete stamps are
+        .query<{ app_id: string; collection: string; id: string; data: string; deleted: number }>('SELECT app_id, collection, id, data, deleted FROM app_docs ORDER BY app_id, collection, id')
+        .map((r) => JSON.stringify([r.app_id, r.collection, r.id, r.deleted, r.deleted ? null : canonical(JSON.parse(r.data))])),
       docFields: q('SELECT app_id, collection, id, field, hlc FROM sync_doc_fields ORDER BY app_id, collection, id, field'),
       docMeta: q('SELECT app_id, collection, id, born, del FROM sync_docs ORDER BY app_id, collection, id'),
       blobs: q('SELECT app_id, key, CASE WHEN deleted = 1 THEN NULL ELSE blob_hash END, deleted, hlc FROM app_blobs ORDER BY app_id, key'),

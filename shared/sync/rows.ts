@@ -74,6 +74,8 @@ export interface AppRow {
   updated: number;
   del: boolean;
   h: string;
+  /** The app's home (S17) as the sender has it, so a new app's home is the same row everywhere. */
+  home?: { home: string; h: string } | null;
 }
 
 /** An app version (S20). */
@@ -212,6 +214,10 @@ export function checkRow(r: unknown): string[] {
     case 'app':
       if (!isStr(row.id, 200) || !isStr(row.name, 200) || !isStrOrEmpty(row.title, 1000) || typeof row.del !== 'boolean') bad('fields');
       if (!stampOrNull(row.live) || !isInt(row.created) || !isInt(row.updated)) bad('live/times');
+      if (row.home !== undefined && row.home !== null) {
+        if (!isObj(row.home) || typeof row.home.home !== 'string' || !/^[0-9a-f]{16}$/.test(row.home.home) || !isStamp(row.home.h)) bad('home');
+        stamps.push((row.home as { h: string }).h);
+      }
       break;
     case 'version':
       if (!isStr(row.app, 200) || !isInt(row.n) || (row.n as number) < 1 || !isStr(row.manifest, 1 << 20) || !isStr(row.tree, 200)) bad('fields');
