@@ -13,7 +13,7 @@ import { SimNet, SimNode, SimTime, prng } from '../testing/sync-net.js';
 
 const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
 const SEED = env.FAZT_SYNC_SEED ? Number(env.FAZT_SYNC_SEED) : Math.floor(Math.random() * 2 ** 31);
-const OPS = Number(env.FAZT_SYNC_OPS ?? 1500);
+const OPS = Number(env.FAZT_SYNC_OPS ?? 1000);
 
 /** One acknowledged write of a kv key or a blob key: its stamp, the stamp it replaced, its value. */
 interface Write {
@@ -38,7 +38,9 @@ for (const d of drivers) {
       const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
       const time = new SimTime();
       const count = 3 + Math.floor(rand() * 3);
-      const nodes = await Promise.all(Array.from({ length: count }, (_, i) => new SimNode(`n${i}`, d, time).open()));
+      const hex16 = () => Array.from({ length: 16 }, () => Math.floor(rand() * 16).toString(16)).join('');
+      const nodes: SimNode[] = [];
+      for (let i = 0; i < count; i++) nodes.push(await new SimNode(`n${i}`, d, time).open(hex16()));
       for (const n of nodes) n.skew = Math.floor((rand() - 0.5) * 60_000); // clocks up to ±30 s off
       const net = new SimNet(nodes, rand);
       net.faults = { drop: 0.02, dup: 0.05, delay: 0.15 };

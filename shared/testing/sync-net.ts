@@ -44,9 +44,16 @@ export class SimNode {
     private readonly time: SimTime,
   ) {}
 
-  /** Opens a fresh cartridge and its kernel (no runtime, no background work). */
-  async open(): Promise<this> {
+  /**
+   * Opens a fresh cartridge and its kernel (no runtime, no background work).
+   * @param writer the cartridge's writer id (16 hex digits), so a seeded run is the same run again.
+   */
+  async open(writer?: string): Promise<this> {
     this.db = await this.driver.open();
+    if (writer) {
+      openCartridge(this.db);
+      this.db.run("UPDATE cartridge_meta SET value = ? WHERE key = 'node_id'", [writer]);
+    }
     this.boot();
     return this;
   }
