@@ -189,15 +189,26 @@ async function main() {
   const { BetterSqliteDatabase } = await import('../node/sqlite.ts');
   const { openCartridge } = await import('../shared/cartridge/index.ts');
   const { KvStore } = await import('../shared/storage/kv.ts');
+  const { BlobStore } = await import('../shared/vfs/blobs.ts');
+  const { defaultPorts } = await import('../shared/ports.ts');
+  const { SyncEngine } = await import('../shared/sync/engine.ts');
   const writesPerSec = (off) => {
     const db = BetterSqliteDatabase.open(join(mkdtempSync(join(tmp, 'kv-')), 'd.db'));
     const cart = openCartridge(db);
-    if (off) for (const r of db.query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'sync_log_app_kv%'")) db.exec(`DROP TRIGGER ${r.name}`);
-    const kv = new KvStore(cart);
+    // the kernel's parts that matter here (the kernel module itself needs the bundler for its runtime)
+    const engine = new SyncEngine(cart, { blobs: new BlobStore(db, defaultPorts, () => cart.clock.now()), sha256: defaultPorts.sha256, logger: defaultPorts.logger });
+    const kernel = { kv: new KvStore(cart), sync: { engine } };
+    // off: the sync engine's capture triggers dropped (they are TEMP triggers of this connection)
+    if (off) for (const r of db.query("SELECT name FROM sqlite_temp_master WHERE type = 'trigger' AND name LIKE 'sync_cap_app_kv%'")) db.exec(`DROP TRIGGER ${r.name}`);
+    const kv = kernel.kv;
     for (let i = 0; i < 2000; i++) kv.set('app', 'warm' + i, '1');
     const t = performance.now();
-    for (let i = 0; i < KV; i++) kv.set('app', 'k' + (i % 5000), `{"i":${i}}`);
+    for (let i = 0; i < KV; i++) {
+      kv.set('app', 'k' + (i % 5000), `{"i":${i}}`);
+      if (!off && i % 300 === 299) kernel.sync.engine.flush(); // a session's 20 ms poll at this rate
+    }
     const r = KV / ((performance.now() - t) / 1000);
+    if (!off) kernel.sync.engine.flush(); // what a session's 20 ms poll does, once
     db.close();
     return r;
   };

@@ -175,6 +175,7 @@ export class Kernel {
   async stop(): Promise<void> {
     this.detachSync?.();
     this.detachSync = undefined;
+    this.sync.engine.flush(); // captured changes into the durable change log (docs/sync-spec.md S30)
     await Promise.all([this.scheduler.stop(), this.events.stop()]);
     this.runtime?.pool.drain();
   }

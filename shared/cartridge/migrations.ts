@@ -25,8 +25,12 @@ export interface Migration {
   before?: (db: SqlDatabase) => void;
 }
 
-/** The replicated tables whose writes the change log captures, with their key columns (docs/sync-spec.md S30). */
-const LOGGED: readonly { table: string; keys: readonly string[]; update: boolean }[] = [
+/**
+ * The replicated tables whose writes the change log captures, with their key columns and whether
+ * updates count (docs/sync-spec.md S30). The capture triggers are TEMP triggers the sync engine
+ * installs on its connection (a persisted log insert per write doubled a kv write's cost).
+ */
+export const LOGGED_TABLES: readonly { table: string; keys: readonly string[]; update: boolean }[] = [
   { table: 'apps', keys: ['id'], update: true },
   { table: 'app_aliases', keys: ['alias'], update: true },
   { table: 'app_versions', keys: ['app_id', 'version'], update: false },
@@ -36,19 +40,8 @@ const LOGGED: readonly { table: string; keys: readonly string[]; update: boolean
   { table: 'events', keys: ['id'], update: false },
   { table: 'app_homes', keys: ['app_id'], update: true },
   { table: 'sync_conflicts', keys: ['id'], update: true },
+  { table: 'app_docs', keys: ['app_id', 'collection', 'id'], update: true },
 ];
-
-function logTriggers(): string {
-  const out: string[] = [];
-  for (const t of LOGGED) {
-    const cols = ['k1', 'k2', 'k3'].slice(0, t.keys.length).join(', ');
-    const vals = t.keys.map((k) => `NEW.${k}`).join(', ');
-    const ins = `INSERT INTO sync_log (tbl, ${cols}) VALUES ('${t.table}', ${vals});`;
-    out.push(`CREATE TRIGGER sync_log_${t.table}_ai AFTER INSERT ON ${t.table} BEGIN ${ins} END;`);
-    if (t.update) out.push(`CREATE TRIGGER sync_log_${t.table}_au AFTER UPDATE ON ${t.table} BEGIN ${ins} END;`);
-  }
-  return out.join('\n');
-}
 
 const DOC_KEY = 'app_id = NEW.app_id AND collection = NEW.collection AND id = NEW.id';
 
@@ -71,7 +64,9 @@ CREATE TRIGGER sync_app_home AFTER INSERT ON apps BEGIN
   INSERT OR IGNORE INTO app_homes (app_id, home, hlc, node_id) VALUES (NEW.id, NEW.node_id, NEW.hlc, NEW.node_id);
 END;
 
--- this node's change sequence (S30); seq is the rowid: max + 1, and the newest entry is never deleted
+-- this node's change sequence (S30); seq is the rowid: max + 1, and the newest entry is never deleted.
+-- Filled from the engine's capture (TEMP triggers) in batches; cartridge_meta 'sync.flushed_hlc' says
+-- up to which stamp local writes are in it (a crash before a flush is recovered from the stamps)
 CREATE TABLE sync_log (
   seq INTEGER PRIMARY KEY,
   tbl TEXT NOT NULL,
@@ -129,7 +124,6 @@ CREATE TRIGGER sync_docs_ai AFTER INSERT ON app_docs BEGIN
   INSERT OR REPLACE INTO sync_docs (app_id, collection, id, born, del, seen) VALUES (NEW.app_id, NEW.collection, NEW.id, NEW.hlc, NULL, NULL);
   INSERT OR REPLACE INTO sync_doc_fields (app_id, collection, id, field, hlc, base)
     SELECT NEW.app_id, NEW.collection, NEW.id, j.key, NEW.hlc, NULL FROM json_each(NEW.data) j;
-  INSERT INTO sync_log (tbl, k1, k2, k3) VALUES ('app_docs', NEW.app_id, NEW.collection, NEW.id);
 END;
 -- a live document edited: stamp the fields added, changed or removed
 CREATE TRIGGER sync_docs_au_edit AFTER UPDATE ON app_docs WHEN OLD.deleted = 0 AND NEW.deleted = 0 BEGIN
@@ -142,7 +136,6 @@ CREATE TRIGGER sync_docs_au_edit AFTER UPDATE ON app_docs WHEN OLD.deleted = 0 A
       UNION
       SELECT o.key FROM json_each(OLD.data) o WHERE NOT EXISTS (SELECT 1 FROM json_each(NEW.data) n WHERE n.key = o.key)
     ) c;
-  INSERT INTO sync_log (tbl, k1, k2, k3) VALUES ('app_docs', NEW.app_id, NEW.collection, NEW.id);
 END;
 -- a deleted document inserted again: a new birth, every field stamped
 CREATE TRIGGER sync_docs_au_reborn AFTER UPDATE ON app_docs WHEN OLD.deleted = 1 AND NEW.deleted = 0 BEGIN
@@ -151,7 +144,6 @@ CREATE TRIGGER sync_docs_au_reborn AFTER UPDATE ON app_docs WHEN OLD.deleted = 1
     SELECT NEW.app_id, NEW.collection, NEW.id, j.key, NEW.hlc, OLD.hlc FROM json_each(NEW.data) j;
   INSERT INTO sync_docs (app_id, collection, id, born, del, seen) VALUES (NEW.app_id, NEW.collection, NEW.id, NEW.hlc, NULL, NULL)
     ON CONFLICT (app_id, collection, id) DO UPDATE SET born = excluded.born;
-  INSERT INTO sync_log (tbl, k1, k2, k3) VALUES ('app_docs', NEW.app_id, NEW.collection, NEW.id);
 END;
 -- a document deleted: the delete stamp and the field stamps it had seen; the fields go
 CREATE TRIGGER sync_docs_au_delete AFTER UPDATE ON app_docs WHEN OLD.deleted = 0 AND NEW.deleted = 1 BEGIN
@@ -159,7 +151,6 @@ CREATE TRIGGER sync_docs_au_delete AFTER UPDATE ON app_docs WHEN OLD.deleted = 0
     VALUES (NEW.app_id, NEW.collection, NEW.id, NULL, NEW.hlc, (SELECT json_group_object(field, hlc) FROM sync_doc_fields WHERE ${DOC_KEY}))
     ON CONFLICT (app_id, collection, id) DO UPDATE SET del = excluded.del, seen = excluded.seen;
   DELETE FROM sync_doc_fields WHERE ${DOC_KEY};
-  INSERT INTO sync_log (tbl, k1, k2, k3) VALUES ('app_docs', NEW.app_id, NEW.collection, NEW.id);
 END;
 
 -- concurrent versions of one field: the loser is kept for the owner (S13)
@@ -180,7 +171,6 @@ CREATE TABLE sync_conflicts (
 ) WITHOUT ROWID;
 CREATE INDEX sync_conflicts_open ON sync_conflicts(resolution, at);
 
-${logTriggers()}
 
 UPDATE cartridge_tables SET sync = 'local' WHERE name IN ('users', 'app_secrets', 'vfs_encodings');
 INSERT INTO cartridge_tables (name, sync) VALUES

@@ -9,6 +9,9 @@ import type { Logger } from '../ports.js';
 import type { SyncEngine } from './engine.js';
 import { SyncSession, type SyncMessage } from './session.js';
 
+/** How often captured changes are moved to the durable change log when no session asks sooner, ms. */
+export const FLUSH_MS = 1000;
+
 /** One peer's sync state, as `fazt sync status` prints it (S37). */
 export interface PeerSyncStatus {
   /** The peer's mesh node id (its writer id when it is not a mesh peer, as in tests). */
@@ -160,7 +163,17 @@ export class SyncService {
       if (w) this.receive(w, m);
     });
     for (const p of mesh.status()) if (p.connected) start(p.nodeId);
+    // captured changes reach the durable log at least every second, connected or not (S30)
+    const flusher = setInterval(() => {
+      try {
+        this.engine.flush();
+      } catch (e) {
+        this.logger.error('sync: flushing the change log failed', { error: String((e as Error)?.message ?? e) });
+      }
+    }, FLUSH_MS);
+    (flusher as { unref?: () => void }).unref?.();
     return () => {
+      clearInterval(flusher);
       off();
       mesh.setSyncHandler(undefined);
       this.closeAll();

@@ -225,6 +225,18 @@ for (const d of drivers) {
       expect(eb.stateDigest()).toBe(before);
     });
 
+    it('S30: writes captured but not yet flushed to the change log when the node died are logged at its restart', async () => {
+      const { nodes, net } = await pair(d);
+      const [a, b] = nodes as [SimNode, SimNode];
+      a.kernel.kv.set('app1', 'before-crash', '1');
+      a.kernel.docs.insert('app1', 'c', { _id: 'x', f: 1 });
+      expect(a.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM sync_log')!.n).toBe(0); // only captured so far
+      await a.restart(); // no flush: the in-memory capture is lost with the process
+      net.settle();
+      expect(kvOf(b, 'app1', 'before-crash')).toBe('1');
+      expect(b.kernel.docs.get('app1', 'c', 'x')).toEqual({ _id: 'x', f: 1 });
+    });
+
     it('S34: a restart from the cartridge resumes without re-sending what was applied', async () => {
       const { nodes, net } = await pair(d);
       const [a, b] = nodes as [SimNode, SimNode];
