@@ -112,7 +112,10 @@ describe('sync between two real headless nodes over WebRTC', () => {
   it('S34: killed with SIGKILL in the middle of a 10k-row catch-up, the node resumes and converges; integrity_check ok on both', async () => {
     await kill(laptop, 'SIGKILL');
     for (let from = 0; from < 10_000; from += 1000) {
-      const r = await request(`${pi.url}/a/notes/api/fill?from=${from}&n=1000`);
+      let r = await request(`${pi.url}/a/notes/api/fill?from=${from}&n=1000`);
+      // a sandbox host call sometimes finds no answer under heavy CPU load (node/sandbox-worker.ts
+      // "no answer to kv.set", not sync's); the fill is idempotent, so it is sent again once
+      if (r.status === 500 && /no answer to/.test(r.text())) r = await request(`${pi.url}/a/notes/api/fill?from=${from}&n=1000`);
       expect(r.status, r.text()).toBe(200);
     }
     expect(await kvCount(pi)).toBe(10_001);
