@@ -48,6 +48,7 @@ for (const d of drivers) {
       const stampOf = (n: SimNode, table: 'app_kv' | 'app_blobs', app: string, key: string) =>
         n.db.get<{ hlc: string }>(`SELECT hlc FROM ${table} WHERE app_id = ? AND key = ?`, [app, key])?.hlc ?? null;
       let restarts = 0;
+      let lies = 0;
       let deploys = 0;
 
       try {
@@ -93,6 +94,23 @@ for (const d of drivers) {
             restarts++;
             net.isolate(i);
             await n.restart();
+          } else if (r < 0.76) {
+            // S40: a lying peer is refused and changes nothing
+            lies++;
+            const e = k.sync.engine;
+            const liar = nodes[(i + 1) % nodes.length]!.writer;
+            const wall = k.cartridge.clock.now();
+            const st = (ms: number, w: string) => `${ms.toString(16).padStart(13, '0')}-0000-${w}`;
+            const lie = pick([
+              { t: 'kv', app, key: 'k1', v: '"future"', exp: null, h: st(wall + 6 * 60_000, liar), b: null },
+              { t: 'kv', app, key: 'k1', v: '"as you"', exp: null, h: st(wall + 60_000, n.writer), b: null },
+              { t: 'kv', app, key: 'k1', v: 42, exp: null, h: st(wall, liar), b: null },
+              { t: 'users', id: 'x', h: st(wall, liar) },
+              { t: 'doc', app, col: 'c', id: 'd1', born: null, del: null, fields: { a: { v: 1, h: 'not a stamp', b: null } }, created: 0, updated: 0 },
+            ]);
+            const before = e.stateDigest();
+            expect(() => e.apply(liar, { from: 0, to: 1, rows: [lie] })).toThrow();
+            expect(e.stateDigest()).toBe(before);
           } else if (r < 0.8) {
             const j = Math.floor(rand() * nodes.length);
             if (rand() < 0.5) net.connect(i, j);
@@ -167,7 +185,7 @@ for (const d of drivers) {
       }
       expect(lost, failHint).toEqual([]);
       console.log(
-        `sync fuzz on ${d.name} (seed ${SEED}): ${nodes.length} nodes, ${OPS} ops, ${writes.length} kv/blob writes, ${deploys} deploys, ${restarts} restarts, ${net.delivered} messages, ${losers.length} conflicts`,
+        `sync fuzz on ${d.name} (seed ${SEED}): ${nodes.length} nodes, ${OPS} ops, ${writes.length} kv/blob writes, ${deploys} deploys, ${restarts} restarts, ${lies} lies refused, ${net.delivered} messages, ${losers.length} conflicts`,
       );
     }, 180_000);
   });
