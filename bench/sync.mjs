@@ -7,6 +7,9 @@
 //      laptop's peak RSS meanwhile
 //   2. one write visible on the connected peer: a kv write through the pi's app, polled on the laptop
 //      (admin storage API every 2 ms), p50 / p90 of N writes (target p50 < 100 ms)
+//   2b. content: a BIG_MB site (incompressible files of 8 MiB) deployed on the pi while the laptop is
+//      stopped; time for the laptop to hold it after a restart, and its peak RSS meanwhile; then a
+//      redeploy with one file changed, and the bytes of chunks that crossed (≈ one file)
 //   3. hot path: kv writes/s in-process (better-sqlite3, WAL) with the change-log triggers on vs
 //      dropped, same run, interleaved rounds (target ≥ 0.8×)
 //
@@ -29,6 +32,7 @@ const ROWS = arg('rows', 10_000);
 const DOCS = arg('docs', 1000);
 const WRITES = arg('writes', 50);
 const KV = arg('kv', 20_000);
+const BIG_MB = arg('big-mb', 100);
 const JSON_ONLY = process.argv.includes('--json');
 const log = (...a) => !JSON_ONLY && console.log(...a);
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
@@ -180,6 +184,66 @@ async function main() {
   }
   results.writeVisible = { n: WRITES, p50Ms: Math.round(pct(lat, 50) * 10) / 10, p90Ms: Math.round(pct(lat, 90) * 10) / 10, targetP50Ms: 100 };
   log(`one write visible on the peer (app write on the pi → seen through the laptop's API): p50 ${results.writeVisible.p50Ms} ms, p90 ${results.writeVisible.p90Ms} ms (target p50 < 100 ms)`);
+
+  // 2b. a big site while the laptop is away, then a redeploy with one file changed
+  if (BIG_MB > 0) {
+    await stop(laptop);
+    const big = {};
+    let seed = 1;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) & 255;
+    const fileMiB = 8;
+    for (let f = 0; f < Math.ceil(BIG_MB / fileMiB); f++) {
+      const b = new Uint8Array(fileMiB * 1048576);
+      for (let i = 0; i < b.length; i += 4) {
+        const x = (seed = (seed * 1103515245 + 12345) >>> 0);
+        b[i] = x;
+        b[i + 1] = x >>> 8;
+        b[i + 2] = x >>> 16;
+        b[i + 3] = x >>> 24;
+      }
+      big[`media/f${f}.bin`] = b;
+    }
+    void rnd;
+    big['index.html'] = strToU8('<h1>big</h1>');
+    await api(pi, 'POST', '/api/apps?name=bigsite', zipSync(big, { level: 0 }), { 'content-type': 'application/zip' });
+    const tb = performance.now();
+    laptop = { ...(await start(dbLaptop)), token: laptop.token };
+    let peakBig = 0;
+    const s2 = setInterval(() => (peakBig = Math.max(peakBig, rss(laptop.proc.pid))), 10);
+    for (;;) {
+      const r = await fetch(`${laptop.url}/api/apps/bigsite`, { headers: { authorization: `Bearer ${laptop.token}` } });
+      if (r.status === 200 && (await r.json()).currentVersion === 1) break;
+      await sleep(50);
+    }
+    const bigMs = performance.now() - tb;
+    clearInterval(s2);
+    const chunkBytes = () => api(laptop, 'GET', '/api/health').then(() => 0);
+    void chunkBytes;
+    // redeploy with one file changed: count what the laptop's cartridge grew by
+    const { statSync } = await import('node:fs');
+    const size0 = statSync(dbLaptop).size + (existsSync(dbLaptop + '-wal') ? statSync(dbLaptop + '-wal').size : 0);
+    big['media/f0.bin'] = big['media/f0.bin'].map((x) => x ^ 0x5a);
+    const tr = performance.now();
+    await api(pi, 'POST', '/api/apps?name=bigsite', zipSync(big, { level: 0 }), { 'content-type': 'application/zip' });
+    for (;;) {
+      const r = await fetch(`${laptop.url}/api/apps/bigsite`, { headers: { authorization: `Bearer ${laptop.token}` } });
+      if (r.status === 200 && (await r.json()).currentVersion === 2) break;
+      await sleep(50);
+    }
+    const redeployMs = performance.now() - tr;
+    const size1 = statSync(dbLaptop).size + (existsSync(dbLaptop + '-wal') ? statSync(dbLaptop + '-wal').size : 0);
+    results.content = {
+      siteMiB: Math.ceil(BIG_MB / fileMiB) * fileMiB,
+      catchUpMs: Math.round(bigMs),
+      peakRssMiB: Math.round((peakBig / 1048576) * 10) / 10,
+      redeployOneFileMs: Math.round(redeployMs),
+      laptopCartridgeGrewMiB: Math.round(((size1 - size0) / 1048576) * 10) / 10,
+      changedFileMiB: fileMiB,
+    };
+    log(
+      `content: a ${results.content.siteMiB} MiB site reached the restarted laptop in ${results.content.catchUpMs} ms (incl. its start), peak RSS ${results.content.peakRssMiB} MiB; a redeploy with one ${fileMiB} MiB file changed: ${results.content.redeployOneFileMs} ms, the laptop's cartridge grew ${results.content.laptopCartridgeGrewMiB} MiB`,
+    );
+  }
   await stop(pi);
   await stop(laptop);
 
