@@ -18,7 +18,7 @@ export const POLL_MS = 20;
 /** Raw bytes of one chunk part (base64 in JSON stays well under the link's 256 KiB frame). */
 export const CHUNK_PART_BYTES = 96 * 1024;
 /** Chunks requested at once (bounds memory during a big transfer). */
-export const CHUNKS_IN_FLIGHT = 16;
+export const CHUNKS_IN_FLIGHT = 32;
 /** A message longer than this (JSON characters) is sent in parts. */
 export const MAX_MESSAGE_CHARS = 160 * 1024;
 /** Most characters of one reassembled message (a 1 MiB kv value, escaped, fits). */
@@ -317,14 +317,16 @@ export class SyncSession {
         }
         if (done) {
           this.requested.delete(m.hash);
-          this.engine.retryPending();
           this.requestMore();
+          // waiting rows are retried once the chunks asked for are all here (not after each one)
+          if (this.requested.size === 0) this.engine.retryPending();
           this.settleFlushes();
         }
         return;
       }
       case 'nochunk': {
         if (typeof m.hash === 'string') this.requested.delete(m.hash);
+        if (this.requested.size === 0) this.engine.retryPending();
         this.options.logger.info('sync: the peer no longer has a chunk (a newer row replaces the one that needed it)', { peer: this.peer, hash: String(m.hash).slice(0, 16) });
         this.requestMore();
         return;
