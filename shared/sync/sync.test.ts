@@ -166,6 +166,28 @@ for (const d of drivers) {
       expect(b.kernel.isHome(id)).toBe(false);
     });
 
+    it('S16 S19: events are an append-only union with no deliveries on the receiver; grants follow the app', async () => {
+      const { nodes, net } = await pair(d);
+      const [a, b] = nodes as [SimNode, SimNode];
+      await a.deploy('emitter', { 'app.json': JSON.stringify({ name: 'emitter', events: { subscribe: ['note.created'] } }), 'api/main.js': 'export function on() {}' });
+      net.settle();
+      const id = a.kernel.apps.resolve('emitter')!.id;
+      const ev = a.kernel.events.emit(id, 'note.created', { n: 1 });
+      expect(a.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM event_deliveries')!.n).toBe(1);
+      a.kernel.grantPermissions('emitter', ['ai']);
+      b.kernel.events.emit(id, 'note.created', { n: 2 });
+      net.settle();
+      for (const n of nodes) expect(n.kernel.events.recent(id).map((e) => (e.payload as { n: number }).n).sort()).toEqual([1, 2]);
+      expect(b.kernel.events.get(ev.id)).toMatchObject({ id: ev.id, type: 'note.created' });
+      // each event is delivered on the node where it was emitted, once
+      expect(a.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM event_deliveries')!.n).toBe(1);
+      expect(b.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM event_deliveries')!.n).toBe(1);
+      expect(b.kernel.permissions.granted(id)).toEqual(['ai']);
+      a.kernel.revokePermission('emitter', 'ai');
+      net.settle();
+      expect(b.kernel.permissions.granted(id)).toEqual([]);
+    });
+
     it('S33: a duplicated, replayed or reordered batch changes nothing', async () => {
       const { nodes } = await pair(d);
       const [a, b] = nodes as [SimNode, SimNode];
