@@ -12,6 +12,9 @@ import { SyncSession, type SyncMessage } from './session.js';
 /** How often captured changes are moved to the durable change log when no session asks sooner, ms. */
 export const FLUSH_MS = 1000;
 
+/** New change-log entries after which the log is compacted to one entry per row (S15). */
+export const COMPACT_EVERY = 50_000;
+
 /** One peer's sync state, as `fazt sync status` prints it (S37). */
 export interface PeerSyncStatus {
   /** The peer's mesh node id (its writer id when it is not a mesh peer, as in tests). */
@@ -164,9 +167,16 @@ export class SyncService {
     });
     for (const p of mesh.status()) if (p.connected) start(p.nodeId);
     // captured changes reach the durable log at least every second, connected or not (S30)
+    let compactedAt = this.engine.head();
     const flusher = setInterval(() => {
       try {
         this.engine.flush();
+        // one log entry per row is enough (S15): compact after every COMPACT_EVERY new entries
+        const head = this.engine.head();
+        if (head - compactedAt >= COMPACT_EVERY) {
+          compactedAt = head;
+          this.engine.compactLog();
+        }
       } catch (e) {
         this.logger.error('sync: flushing the change log failed', { error: String((e as Error)?.message ?? e) });
       }
