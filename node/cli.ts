@@ -496,6 +496,61 @@ export function buildProgram(): Command {
     }),
   );
 
+  // ---------------------------------------------------------------- sync (docs/sync-spec.md)
+  type SyncStatusRow = { nodeId: string; connected: boolean; lastSyncAt: number | null; pendingOut: number; pendingIn: number; caughtUp?: boolean; stalled?: string };
+  const syncLine = (p: SyncStatusRow) =>
+    `${p.nodeId}  ${p.connected ? (p.caughtUp ? 'up to date  ' : 'syncing     ') : 'not connected'}  out ${p.pendingOut}  in ${p.pendingIn}  last sync ${p.lastSyncAt ? new Date(p.lastSyncAt).toISOString() : 'never'}${p.stalled ? `  (refused: ${p.stalled})` : ''}`;
+  const syncRows = (list: SyncStatusRow[]) => list.map((p) => ({ nodeId: p.nodeId, connected: p.connected, lastSyncAt: p.lastSyncAt, pendingOut: p.pendingOut, pendingIn: p.pendingIn }));
+  const sync = program.command('sync').description('cartridge sync with the paired devices (docs/sync-spec.md)');
+  targetOptions(sync.command('status').description('per paired device: connected, last sync, changes pending each way')).action(async (o: Common) =>
+    withClient(o, async (c) => {
+      const list = await callJson<SyncStatusRow[]>(c, 'GET', '/api/sync/status');
+      emit(o, syncRows(list), () => list.map(syncLine).join('\n') || '(no paired devices: `fazt mesh invite` pairs one)');
+    }),
+  );
+  targetOptions(sync.command('now').description('catch up with every connected device now, and wait for it').option('--timeout <seconds>', 'give up after this long', '30')).action(
+    async (o: Common & { timeout: string }) =>
+      withClient(o, async (c) => {
+        const secs = Number(o.timeout);
+        if (!Number.isFinite(secs) || secs <= 0 || secs > 120) throw new FaztError('INVALID_ARGUMENT', '--timeout is a number of seconds from 1 to 120.');
+        const r = await callJson<{ peers: { nodeId: string; ok: boolean }[]; status: SyncStatusRow[] }>(c, 'POST', '/api/sync/now', { timeoutMs: Math.round(secs * 1000) });
+        emit(o, syncRows(r.status), () =>
+          r.peers.length === 0
+            ? 'No device is connected now; nothing to sync. (`fazt mesh peers` lists them.)'
+            : r.peers.map((p) => `${p.nodeId}  ${p.ok ? 'caught up' : 'not finished in time'}`).join('\n'),
+        );
+        if (r.peers.some((p) => !p.ok)) process.exitCode = 1;
+      }),
+  );
+  type ConflictRow = { id: string; app: string; appName: string | null; kind: string; key: string; winner: string | null; loser: string | null; at: number; resolution: string | null };
+  const conflicts = program.command('conflicts').description('values that lost to a concurrent edit on another device (docs/sync-spec.md S13)');
+  targetOptions(conflicts.command('list').description('open conflicts, newest first').option('--all', 'resolved ones too')).action(async (o: Common & { all?: boolean }) =>
+    withClient(o, async (c) => {
+      const list = await callJson<ConflictRow[]>(c, 'GET', `/api/conflicts${o.all ? '?all=1' : ''}`);
+      emit(
+        o,
+        list.map((x) => ({ id: x.id, app: x.app, kind: x.kind, key: x.key, winner: x.winner, loser: x.loser, at: x.at })),
+        () =>
+          list
+            .map((x) => `${x.id}  ${x.appName ?? x.app}  ${x.kind} ${x.key}  kept ${x.winner ?? '(deleted)'}  lost ${x.loser ?? '(deleted)'}  ${new Date(x.at).toISOString()}${x.resolution ? `  resolved: ${x.resolution}` : ''}`)
+            .join('\n') || '(no conflicts)',
+      );
+    }),
+  );
+  targetOptions(
+    conflicts
+      .command('resolve')
+      .description('keep the winner (nothing changes) or bring the loser back (written again, it wins everywhere)')
+      .argument('<id>')
+      .requiredOption('--keep <which>', 'winner or loser'),
+  ).action(async (id: string, o: Common & { keep: string }) =>
+    withClient(o, async (c) => {
+      if (o.keep !== 'winner' && o.keep !== 'loser') throw new FaztError('INVALID_ARGUMENT', '--keep is winner or loser.');
+      const r = await callJson<ConflictRow>(c, 'POST', `/api/conflicts/${enc(id)}/resolve`, { keep: o.keep });
+      emit(o, r, () => `Resolved ${id}: kept the ${o.keep}.`);
+    }),
+  );
+
   const chirp = program.command('chirp').description('data over sound (ggwave): WAV files to play or that were recorded (docs/mesh.md)');
   chirp
     .command('encode')

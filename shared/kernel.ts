@@ -12,6 +12,7 @@ import { AppBlobStore, AppLogStore, DocStore, KvStore, SecretStore, type Collect
 import { AppRuntime, type RuntimeHostOptions } from './runtime/index.js';
 import { MeshService } from './mesh/index.js';
 import { AiService, type AiServiceOptions } from './ai/index.js';
+import { SyncEngine, SyncService } from './sync/index.js';
 
 /** Options of {@link createKernel}. */
 export interface KernelOptions {
@@ -93,6 +94,9 @@ export class Kernel {
   readonly mesh: MeshService;
   /** AI: providers (keys sealed), model calls, usage and budgets (docs/ai.md). The AI SDK loads on the first call. */
   readonly ai: AiService;
+  /** Cartridge sync with the paired peers over the mesh's links (docs/sync-spec.md). */
+  readonly sync: SyncService;
+  private detachSync: (() => void) | undefined;
 
   constructor(
     readonly cartridge: Cartridge,
@@ -114,6 +118,15 @@ export class Kernel {
     this.jobs = new JobStore(cartridge);
     this.mesh = new MeshService(cartridge, this.secrets, this.ports.logger, options.nodeName);
     this.ai = new AiService(cartridge, this.secrets, { logger: this.ports.logger, ...options.ai });
+    this.sync = new SyncService(
+      new SyncEngine(cartridge, {
+        blobs: this.blobs,
+        sha256: this.ports.sha256,
+        logger: this.ports.logger,
+        onAppChanged: (change) => this.replicatedAppChange(change),
+      }),
+      this.ports.logger,
+    );
     const invoke = (appId: string, name: 'scheduled' | 'on', arg: unknown) => {
       if (!this.runtime) return Promise.reject(new FaztError('NO_HANDLER', 'This node has no serverless runtime.'));
       return this.runtime.invokeExport(appId, name, arg);
@@ -159,6 +172,7 @@ export class Kernel {
    */
   start(): Promise<void> {
     this.mesh.id(); // a node's identity is made with its cartridge (docs/mesh.md)
+    this.detachSync ??= this.sync.attachToMesh(this.mesh);
     this.scheduler.start();
     this.events.start();
     return this.runtime?.start() ?? Promise.resolve();
@@ -166,6 +180,9 @@ export class Kernel {
 
   /** Stops background work; resolves when runs in progress have finished. */
   async stop(): Promise<void> {
+    this.detachSync?.();
+    this.detachSync = undefined;
+    this.sync.engine.flush(); // captured changes into the durable change log (docs/sync-spec.md S30)
     await Promise.all([this.scheduler.stop(), this.events.stop()]);
     this.runtime?.pool.drain();
   }
@@ -259,13 +276,37 @@ export class Kernel {
     try {
       const manifest = change.version === null ? undefined : this.apps.manifest(change.appId, change.version);
       if (manifest) {
-        this.jobs.syncCron(change.appId, manifest.schedule);
+        // an app's cron jobs run on its home node only (docs/sync-spec.md S17)
+        this.jobs.syncCron(change.appId, this.isHome(change.appId) ? manifest.schedule : undefined);
         this.docs.ensureIndexes(change.appId, manifest.docs?.indexes ?? {});
       }
     } catch (e) {
       this.ports.logger.error('applying a new live version failed', { appId: change.appId, kind: change.kind, error: String((e as Error)?.message ?? e) });
     }
     this.runtime?.appChanged(change);
+  }
+
+  /** True when this node is the app's home (runs its cron jobs, docs/sync-spec.md S17); true when no home is recorded. */
+  isHome(appId: string): boolean {
+    const home = this.cartridge.db.get<{ home: string }>('SELECT home FROM app_homes WHERE app_id = ? AND deleted = 0', [appId])?.home;
+    return home === undefined || home === this.cartridge.nodeId;
+  }
+
+  /**
+   * What follows from sync having written an app's rows (docs/sync-spec.md S21): the same effects
+   * as the local use case (deploy/rollback/rename: {@link followLiveVersion}; removal: jobs, logs and
+   * sandboxes of the app go, unreferenced blobs are collected).
+   */
+  private replicatedAppChange(change: AppChange): void {
+    this.apps.replicated(change);
+    if (change.kind === 'remove') {
+      this.jobs.removeApp(change.appId);
+      this.logs.clear(change.appId);
+      this.runtime?.appChanged(change);
+      this.collectGarbage();
+      return;
+    }
+    this.followLiveVersion(change);
   }
 
   /** Removes blobs and chunks nothing references (after app removal, crashed deploys). `undefined`: skipped, a write is open. */

@@ -130,6 +130,14 @@ export class AppRegistry {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Tells the registry that sync wrote an app's rows (docs/sync-spec.md S21): lookups are cleared and
+   * listeners hear the change, as after a local deploy, rollback, rename or removal.
+   */
+  replicated(change: AppChange): void {
+    this.changed(change);
+  }
+
   private changed(change: AppChange): void {
     this.live.clear();
     for (const l of this.listeners) {

@@ -6,7 +6,7 @@ import { FAZT_APPLICATION_ID } from './header.js';
 import type { IntegrityState } from './integrity.js';
 
 export { checkSqliteHeader, FAZT_APPLICATION_ID, type SqliteHeaderInfo } from './header.js';
-export { LATEST_SCHEMA_VERSION, MIGRATIONS, type Migration } from './migrations.js';
+export { LATEST_SCHEMA_VERSION, LOGGED_TABLES, MIGRATIONS, type Migration } from './migrations.js';
 export { ExternalWrites, externalWritesOf } from './external-writes.js';
 export { checkIntegrity, integrityReport, integritySummary, MAX_INTEGRITY_PROBLEMS, type IntegrityReport, type IntegrityState, type IntegritySummary } from './integrity.js';
 export { autoVacuumMode, freePages, reclaimFreePages, type AutoVacuumMode } from './space.js';

@@ -25,6 +25,160 @@ export interface Migration {
   before?: (db: SqlDatabase) => void;
 }
 
+/**
+ * The replicated tables whose writes the change log captures, with their key columns and whether
+ * updates count (docs/sync-spec.md S30). The capture triggers are TEMP triggers the sync engine
+ * installs on its connection (a persisted log insert per write doubled a kv write's cost).
+ */
+export const LOGGED_TABLES: readonly { table: string; keys: readonly string[]; update: boolean }[] = [
+  { table: 'apps', keys: ['id'], update: true },
+  { table: 'app_aliases', keys: ['alias'], update: true },
+  { table: 'app_versions', keys: ['app_id', 'version'], update: false },
+  { table: 'app_kv', keys: ['app_id', 'key'], update: true },
+  { table: 'app_blobs', keys: ['app_id', 'key'], update: true },
+  { table: 'app_permissions', keys: ['app_id', 'permission'], update: true },
+  { table: 'events', keys: ['id'], update: false },
+  { table: 'app_homes', keys: ['app_id'], update: true },
+  { table: 'sync_conflicts', keys: ['id'], update: true },
+  { table: 'app_docs', keys: ['app_id', 'collection', 'id'], update: true },
+];
+
+const DOC_KEY = 'app_id = NEW.app_id AND collection = NEW.collection AND id = NEW.id';
+
+/** Schema of migration 6 (sync). Kept as a constant: a shipped migration never changes. */
+const SYNC_MIGRATION_SQL = `
+-- the base stamp of a kv key's / blob key's version (docs/sync-spec.md S13)
+ALTER TABLE app_kv ADD COLUMN base TEXT;
+ALTER TABLE app_blobs ADD COLUMN base TEXT;
+
+-- who runs an app's cron jobs (S17)
+CREATE TABLE app_homes (
+  app_id TEXT PRIMARY KEY,
+  home TEXT NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  hlc TEXT NOT NULL,
+  node_id TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO app_homes (app_id, home, hlc, node_id) SELECT id, node_id, hlc, node_id FROM apps WHERE deleted = 0;
+CREATE TRIGGER sync_app_home AFTER INSERT ON apps BEGIN
+  INSERT OR IGNORE INTO app_homes (app_id, home, hlc, node_id) VALUES (NEW.id, NEW.node_id, NEW.hlc, NEW.node_id);
+END;
+
+-- this node's change sequence (S30); seq is the rowid: max + 1, and the newest entry is never deleted.
+-- Filled from the engine's capture (TEMP triggers) in batches; cartridge_meta 'sync.flushed_hlc' says
+-- up to which stamp local writes are in it (a crash before a flush is recovered from the stamps)
+CREATE TABLE sync_log (
+  seq INTEGER PRIMARY KEY,
+  tbl TEXT NOT NULL,
+  k1 TEXT NOT NULL,
+  k2 TEXT,
+  k3 TEXT,
+  src TEXT
+);
+
+-- per peer (by writer id): the highest seq of its log applied here, of ours it confirmed (S31)
+CREATE TABLE sync_peers (
+  peer TEXT PRIMARY KEY,
+  received INTEGER NOT NULL DEFAULT 0,
+  acked INTEGER NOT NULL DEFAULT 0,
+  peer_head INTEGER NOT NULL DEFAULT 0,
+  last_sync_at INTEGER
+) WITHOUT ROWID;
+
+-- rows waiting for content or a version (S23)
+CREATE TABLE sync_pending (
+  id INTEGER PRIMARY KEY,
+  peer TEXT NOT NULL,
+  row TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+
+-- apps kept on this node only (S6)
+CREATE TABLE sync_local_apps (app_id TEXT PRIMARY KEY) WITHOUT ROWID;
+
+-- per-field stamps of documents (S12) and their born / delete stamps (S14)
+CREATE TABLE sync_doc_fields (
+  app_id TEXT NOT NULL,
+  collection TEXT NOT NULL,
+  id TEXT NOT NULL,
+  field TEXT NOT NULL,
+  hlc TEXT NOT NULL,
+  base TEXT,
+  PRIMARY KEY (app_id, collection, id, field)
+) WITHOUT ROWID;
+CREATE TABLE sync_docs (
+  app_id TEXT NOT NULL,
+  collection TEXT NOT NULL,
+  id TEXT NOT NULL,
+  born TEXT,
+  del TEXT,
+  seen TEXT,
+  PRIMARY KEY (app_id, collection, id)
+) WITHOUT ROWID;
+INSERT INTO sync_docs (app_id, collection, id, born, del, seen)
+  SELECT app_id, collection, id, CASE WHEN deleted = 0 THEN hlc END, CASE WHEN deleted = 1 THEN hlc END, CASE WHEN deleted = 1 THEN '{}' END FROM app_docs;
+INSERT INTO sync_doc_fields (app_id, collection, id, field, hlc, base)
+  SELECT d.app_id, d.collection, d.id, j.key, d.hlc, NULL FROM app_docs d, json_each(d.data) j WHERE d.deleted = 0;
+
+CREATE TRIGGER sync_docs_ai AFTER INSERT ON app_docs BEGIN
+  INSERT OR REPLACE INTO sync_docs (app_id, collection, id, born, del, seen) VALUES (NEW.app_id, NEW.collection, NEW.id, NEW.hlc, NULL, NULL);
+  INSERT OR REPLACE INTO sync_doc_fields (app_id, collection, id, field, hlc, base)
+    SELECT NEW.app_id, NEW.collection, NEW.id, j.key, NEW.hlc, NULL FROM json_each(NEW.data) j;
+END;
+-- a live document edited: stamp the fields added, changed or removed
+CREATE TRIGGER sync_docs_au_edit AFTER UPDATE ON app_docs WHEN OLD.deleted = 0 AND NEW.deleted = 0 BEGIN
+  INSERT OR REPLACE INTO sync_doc_fields (app_id, collection, id, field, hlc, base)
+    SELECT NEW.app_id, NEW.collection, NEW.id, c.k, NEW.hlc,
+      (SELECT CASE WHEN substr(f.hlc, 20) = NEW.node_id THEN f.base ELSE f.hlc END FROM sync_doc_fields f WHERE f.${DOC_KEY.replace(/ AND /g, ' AND f.')} AND f.field = c.k)
+    FROM (
+      SELECT n.key AS k FROM json_each(NEW.data) n
+        WHERE NOT EXISTS (SELECT 1 FROM json_each(OLD.data) o WHERE o.key = n.key AND o.type = n.type AND o.value IS n.value)
+      UNION
+      SELECT o.key FROM json_each(OLD.data) o WHERE NOT EXISTS (SELECT 1 FROM json_each(NEW.data) n WHERE n.key = o.key)
+    ) c;
+END;
+-- a deleted document inserted again: a new birth, every field stamped
+CREATE TRIGGER sync_docs_au_reborn AFTER UPDATE ON app_docs WHEN OLD.deleted = 1 AND NEW.deleted = 0 BEGIN
+  DELETE FROM sync_doc_fields WHERE ${DOC_KEY};
+  INSERT OR REPLACE INTO sync_doc_fields (app_id, collection, id, field, hlc, base)
+    SELECT NEW.app_id, NEW.collection, NEW.id, j.key, NEW.hlc, OLD.hlc FROM json_each(NEW.data) j;
+  INSERT INTO sync_docs (app_id, collection, id, born, del, seen) VALUES (NEW.app_id, NEW.collection, NEW.id, NEW.hlc, NULL, NULL)
+    ON CONFLICT (app_id, collection, id) DO UPDATE SET born = excluded.born;
+END;
+-- a document deleted: the delete stamp and the field stamps it had seen; the fields go
+CREATE TRIGGER sync_docs_au_delete AFTER UPDATE ON app_docs WHEN OLD.deleted = 0 AND NEW.deleted = 1 BEGIN
+  INSERT INTO sync_docs (app_id, collection, id, born, del, seen)
+    VALUES (NEW.app_id, NEW.collection, NEW.id, NULL, NEW.hlc, (SELECT json_group_object(field, hlc) FROM sync_doc_fields WHERE ${DOC_KEY}))
+    ON CONFLICT (app_id, collection, id) DO UPDATE SET del = excluded.del, seen = excluded.seen;
+  DELETE FROM sync_doc_fields WHERE ${DOC_KEY};
+END;
+
+-- concurrent versions of one field: the loser is kept for the owner (S13)
+CREATE TABLE sync_conflicts (
+  id TEXT PRIMARY KEY,
+  app_id TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('kv','doc','blob')),
+  key TEXT NOT NULL,
+  winner TEXT,
+  winner_hlc TEXT NOT NULL,
+  loser TEXT,
+  loser_hlc TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  resolution TEXT CHECK (resolution IN ('winner','loser')),
+  deleted INTEGER NOT NULL DEFAULT 0,
+  hlc TEXT NOT NULL,
+  node_id TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sync_conflicts_open ON sync_conflicts(resolution, at);
+
+
+UPDATE cartridge_tables SET sync = 'local' WHERE name IN ('users', 'app_secrets', 'vfs_encodings');
+INSERT INTO cartridge_tables (name, sync) VALUES
+  ('app_homes','replicated'), ('sync_conflicts','replicated'),
+  ('sync_log','local'), ('sync_peers','local'), ('sync_pending','local'), ('sync_local_apps','local'),
+  ('sync_doc_fields','local'), ('sync_docs','local');
+`;
+
 /** All migrations, in order. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -400,7 +554,13 @@ CREATE TABLE ai_budgets (
 INSERT INTO cartridge_tables (name, sync) VALUES ('ai_providers','local'), ('ai_usage','local'), ('ai_budgets','local');
 `,
   },
+  {
+    version: 8,
+    name: 'sync: change log, per-field document stamps, conflicts, app homes (docs/sync-spec.md)',
+    sql: SYNC_MIGRATION_SQL,
+  },
 ];
 
 /** The newest schema version this build knows. */
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+

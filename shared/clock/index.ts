@@ -67,6 +67,17 @@ export class HybridLogicalClock {
   }
 
   /**
+   * Moves the clock past a stamp this node wrote before it restarted (read back from the cartridge),
+   * with no drift check: a restarted node must never issue a stamp below one it issued before
+   * (docs/sync-spec.md S1). No-op when the clock is already past it.
+   * @throws Error when the string is not an HLC timestamp.
+   */
+  seed(stamp: string): void {
+    const t = decodeHlc(stamp);
+    if (t.ms > this.last.ms || (t.ms === this.last.ms && t.counter > this.last.counter)) this.last = { ms: t.ms, counter: t.counter, node: this.node };
+  }
+
+  /**
    * Merges a timestamp received from a peer, so later local writes sort after it.
    * @throws Error when the remote clock is more than `maxDriftMs` ahead of ours (a lying or broken peer).
    */

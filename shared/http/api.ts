@@ -10,6 +10,7 @@ import { permissionRoutes } from './routes/permissions.js';
 import { runtimeRoutes } from './routes/runtime.js';
 import { sessionRoutes } from './routes/session.js';
 import { storageRoutes } from './routes/storage.js';
+import { syncRoutes } from './routes/sync.js';
 import { tokenRoutes } from './routes/tokens.js';
 
 /**
@@ -28,6 +29,7 @@ const AREAS: ReadonlyArray<(api: ApiRouter) => void> = [
   backupRoutes,
   meshRoutes,
   aiRoutes,
+  syncRoutes,
 ];
 
 /** Builds the admin API's router with every area's routes. */

@@ -346,6 +346,26 @@ export class MeshService {
     }
   }
 
+  private syncHandler: ((nodeId: string, message: unknown) => void) | undefined;
+
+  /**
+   * Routes the `sync` messages of every link to `handler` (the sync service, docs/sync-spec.md S36);
+   * the node id is the link's authenticated peer.
+   */
+  setSyncHandler(handler: ((nodeId: string, message: unknown) => void) | undefined): void {
+    this.syncHandler = handler;
+  }
+
+  /**
+   * Sends a `sync` message over the open link to a peer.
+   * @throws FaztError `PEER_UNREACHABLE` when no link to it is open; `LIMIT_EXCEEDED` over the frame limit.
+   */
+  sendSync(nodeId: string, message: unknown): void {
+    const link = this.links.get(nodeId);
+    if (!link?.open) throw new FaztError('PEER_UNREACHABLE', `There is no open link to node ${nodeId} now.`);
+    link.send({ t: 'sync', m: message });
+  }
+
   private onMessage(link: PeerLink, m: unknown): void {
     if (!m || typeof m !== 'object') return;
     const msg = m as Record<string, unknown>;
@@ -364,6 +384,10 @@ export class MeshService {
       }
       case 'info':
         if (typeof msg.name === 'string') this.peers.setName(from, msg.name);
+        return;
+      case 'sync':
+        // cartridge sync rides the authenticated link (docs/sync-spec.md S36)
+        this.syncHandler?.(from, msg.m);
         return;
       case 'unpair':
         this.peers.remove(from);

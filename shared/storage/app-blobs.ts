@@ -235,7 +235,8 @@ export class AppBlobStore {
            ON CONFLICT(app_id, key) DO UPDATE SET
              blob_hash = excluded.blob_hash, content_type = excluded.content_type, size = excluded.size,
              created_at = CASE WHEN app_blobs.deleted = 1 THEN excluded.created_at ELSE app_blobs.created_at END,
-             updated_at = excluded.updated_at, deleted = 0, hlc = excluded.hlc, node_id = excluded.node_id`,
+             updated_at = excluded.updated_at, deleted = 0, hlc = excluded.hlc, node_id = excluded.node_id,
+             base = CASE WHEN app_blobs.node_id = excluded.node_id THEN app_blobs.base ELSE app_blobs.hlc END`,
           [appId, key, blob.hash, contentType, blob.size, now, now, hlc, this.cart.nodeId],
         );
       });
@@ -307,9 +308,11 @@ export class AppBlobStore {
   delete(appId: string, key: string): boolean {
     this.assertKey(key);
     return (
-      this.db.run('UPDATE app_blobs SET deleted = 1, updated_at = ?, hlc = ?, node_id = ? WHERE app_id = ? AND key = ? AND deleted = 0', [
+      // base: the version this delete replaced (docs/sync-spec.md S13)
+      this.db.run('UPDATE app_blobs SET deleted = 1, updated_at = ?, hlc = ?, node_id = ?, base = CASE WHEN node_id = ? THEN base ELSE hlc END WHERE app_id = ? AND key = ? AND deleted = 0', [
         this.cart.clock.now(),
         this.cart.hlc.now(),
+        this.cart.nodeId,
         this.cart.nodeId,
         appId,
         key,

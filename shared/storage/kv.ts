@@ -56,6 +56,9 @@ export const KV_LIST_MAX_LIMIT = 1000;
 /** What a tombstone keeps as its value (the column is NOT NULL; the value itself is dropped). */
 const TOMBSTONE_VALUE = 'null';
 
+/** The `base` of a tombstone write (the writer id is the bound parameter): docs/sync-spec.md S13. */
+const BASE = 'CASE WHEN node_id = ? THEN base ELSE hlc END';
+
 const LIVE = 'deleted = 0 AND (expires_at IS NULL OR expires_at > ?)';
 
 /**
@@ -188,8 +191,10 @@ export class KvStore {
 
   private write(appId: string, key: string, json: string, expiresAt: number | null): void {
     this.db.run(
+      // base: the version this write replaced, for sync's conflict detection (docs/sync-spec.md S13)
       `INSERT INTO app_kv (app_id, key, value, expires_at, deleted, hlc, node_id) VALUES (?, ?, ?, ?, 0, ?, ?)
-       ON CONFLICT(app_id, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, deleted = 0, hlc = excluded.hlc, node_id = excluded.node_id`,
+       ON CONFLICT(app_id, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, deleted = 0, hlc = excluded.hlc, node_id = excluded.node_id,
+         base = CASE WHEN app_kv.node_id = excluded.node_id THEN app_kv.base ELSE app_kv.hlc END`,
       [appId, key, json, expiresAt, this.cart.hlc.now(), this.cart.nodeId],
     );
   }
@@ -204,9 +209,10 @@ export class KvStore {
     return this.db.transaction(() => {
       const now = this.cart.clock.now();
       const live = this.db.get(`SELECT 1 AS x FROM app_kv WHERE app_id = ? AND key = ? AND ${LIVE}`, [appId, key, now]) !== undefined;
-      this.db.run(`UPDATE app_kv SET deleted = 1, value = ?, expires_at = NULL, hlc = ?, node_id = ? WHERE app_id = ? AND key = ? AND deleted = 0`, [
+      this.db.run(`UPDATE app_kv SET deleted = 1, value = ?, expires_at = NULL, hlc = ?, node_id = ?, base = ${BASE} WHERE app_id = ? AND key = ? AND deleted = 0`, [
         TOMBSTONE_VALUE,
         this.cart.hlc.now(),
+        this.cart.nodeId,
         this.cart.nodeId,
         appId,
         key,
@@ -325,8 +331,8 @@ export class KvStore {
    */
   purgeExpired(): number {
     return this.db.run(
-      'UPDATE app_kv SET deleted = 1, value = ?, expires_at = NULL, hlc = ?, node_id = ? WHERE expires_at IS NOT NULL AND expires_at <= ? AND deleted = 0',
-      [TOMBSTONE_VALUE, this.cart.hlc.now(), this.cart.nodeId, this.cart.clock.now()],
+      `UPDATE app_kv SET deleted = 1, value = ?, expires_at = NULL, hlc = ?, node_id = ?, base = ${BASE} WHERE expires_at IS NOT NULL AND expires_at <= ? AND deleted = 0`,
+      [TOMBSTONE_VALUE, this.cart.hlc.now(), this.cart.nodeId, this.cart.nodeId, this.cart.clock.now()],
     ).changes;
   }
 }

@@ -10,7 +10,12 @@ export interface DriverFactory {
   name: string;
   /** Opens a fresh empty database. */
   open(): Promise<SqlDatabase>;
+  /** Closes `db` (one this factory opened) and opens its committed data again: a restart from the cartridge. */
+  reopen(db: SqlDatabase): Promise<SqlDatabase>;
 }
+
+/** Where each better-sqlite3 test database lives, for {@link DriverFactory.reopen}. */
+const paths = new WeakMap<SqlDatabase, string>();
 
 let sqlJs: Awaited<ReturnType<typeof initSqlJs>> | undefined;
 
@@ -22,6 +27,11 @@ export const drivers: DriverFactory[] = [
       sqlJs ??= await initSqlJs();
       return SqlJsDatabase.open(sqlJs);
     },
+    async reopen(db) {
+      const image = (db as SqlJsDatabase).image();
+      db.close();
+      return SqlJsDatabase.open(sqlJs!, image);
+    },
   },
   {
     name: 'better-sqlite3',
@@ -30,7 +40,19 @@ export const drivers: DriverFactory[] = [
       const { mkdtempSync } = await import('node:fs');
       const { tmpdir } = await import('node:os');
       const { join } = await import('node:path');
-      return BetterSqliteDatabase.open(join(mkdtempSync(join(tmpdir(), 'fazt-drv-')), 'data.db'));
+      const path = join(mkdtempSync(join(tmpdir(), 'fazt-drv-')), 'data.db');
+      const db = BetterSqliteDatabase.open(path);
+      paths.set(db, path);
+      return db;
+    },
+    async reopen(db) {
+      const path = paths.get(db);
+      if (!path) throw new Error('reopen: not a database this factory opened');
+      db.close();
+      const { BetterSqliteDatabase } = await import('../../node/sqlite.js');
+      const again = BetterSqliteDatabase.open(path);
+      paths.set(again, path);
+      return again;
     },
   },
 ];
