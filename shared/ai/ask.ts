@@ -23,14 +23,16 @@ export interface AskInput {
   model?: string;
   /** Most model calls, 1–20 (default {@link ASK_DEFAULT_STEPS}). */
   maxSteps?: number;
-  /** How long a destructive tool waits for the owner, ms (1,000–600,000; default {@link ASK_CONFIRM_MS}). */
+  /** How long a destructive tool waits for the owner, ms (1,000–{@link ASK_CONFIRM_MAX_MS}; default {@link ASK_CONFIRM_MS}). */
   confirmTimeoutMs?: number;
 }
 
 /** Model calls an ask may make unless told otherwise. */
 export const ASK_DEFAULT_STEPS = 8;
 /** How long a destructive tool waits for the owner's confirmation by default, ms. */
-export const ASK_CONFIRM_MS = 120_000;
+export const ASK_CONFIRM_MS = 90_000;
+/** The longest wait for a confirmation, ms: below the whole call's own limit (`AiService.timeoutMs`, 120 s by default). */
+export const ASK_CONFIRM_MAX_MS = 100_000;
 /** A tool result longer than this (characters of its JSON) is trimmed before it goes to the model. */
 export const ASK_MAX_RESULT_CHARS = 12_000;
 
@@ -78,8 +80,8 @@ export function trimToolResult(result: unknown, max = ASK_MAX_RESULT_CHARS): unk
 export function checkAskInput(b: Record<string, unknown>): AskInput {
   const bad = (m: string) => new FaztError('INVALID_ARGUMENT', `/api/ai/ask: ${m}`);
   if (b.question !== undefined && b.prompt === undefined) b = { ...b, prompt: b.question };
-  if (b.confirmTimeoutMs !== undefined && (!Number.isSafeInteger(b.confirmTimeoutMs) || (b.confirmTimeoutMs as number) < 1000 || (b.confirmTimeoutMs as number) > 600_000)) {
-    throw bad('confirmTimeoutMs must be a whole number of ms from 1000 to 600000.');
+  if (b.confirmTimeoutMs !== undefined && (!Number.isSafeInteger(b.confirmTimeoutMs) || (b.confirmTimeoutMs as number) < 1000 || (b.confirmTimeoutMs as number) > ASK_CONFIRM_MAX_MS)) {
+    throw bad(`confirmTimeoutMs must be a whole number of ms from 1000 to ${ASK_CONFIRM_MAX_MS}.`);
   }
   if (typeof b.prompt === 'string' && b.prompt.trim() === '') throw bad('the question is empty.');
   return { prompt: b.prompt as string | undefined, messages: b.messages as unknown[] | undefined, model: b.model as string | undefined, maxSteps: (b.maxSteps as number | undefined) ?? ASK_DEFAULT_STEPS, confirmTimeoutMs: b.confirmTimeoutMs as number | undefined };
