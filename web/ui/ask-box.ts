@@ -126,7 +126,7 @@ export class FaztAsk extends LitElement {
               </div>
             </form>
             ${this.tools.length ? html`<ol class="tools" aria-label="Tool calls">${this.tools.map((t) => this.toolView(t))}</ol>` : ''}
-            <div class="answer" aria-live="polite" aria-label="Answer">${this.answer}</div>
+            <div class="answer" role="region" aria-live="polite" aria-label="Answer">${this.answer}</div>
             <p class="error" role="alert">${this.error}</p>`}
     </section>`;
   }
