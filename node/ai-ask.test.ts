@@ -144,6 +144,25 @@ describe('POST /api/ai/ask', () => {
     expect(t.node.kernel.kv.get(t.node.kernel.apps.require('notes').id, 'title')).toBe('"Big"');
   });
 
+  it('a confirmation longer than the stream\'s idle limit does not stop the call', async () => {
+    const ai = t.node.kernel.ai as { idleMs: number };
+    const idle = ai.idleMs;
+    ai.idleMs = 400; // the provider must send something every 400 ms; the owner takes 1.2 s
+    try {
+      fake.script({ toolCalls: [{ id: 'call_6', name: 'kv_set', input: { app: 'notes', key: 'slow', value: 1 } }] }, { text: 'Set after a while.' });
+      const s = await ask({ question: 'Set slow', confirmTimeoutMs: 5000 });
+      const confirm = await s.until((e) => e.type === 'data-confirm');
+      await new Promise((r) => setTimeout(r, 1200));
+      expect((await api('POST', `/api/ai/ask/${confirm.data.id}/confirm`, { approve: true })).status).toBe(200);
+      await s.end();
+      expect(s.events.filter((e) => e.type === 'error')).toEqual([]);
+      expect(s.events.find((e) => e.type === 'tool-output-available')?.output).toEqual({ app: 'notes', key: 'slow', set: true });
+      expect(s.events.filter((e) => e.type === 'text-delta').map((e) => e.delta).join('')).toBe('Set after a while.');
+    } finally {
+      ai.idleMs = idle;
+    }
+  });
+
   it('a big tool result is trimmed before it goes to the model', async () => {
     const id = t.node.kernel.apps.require('notes').id;
     t.node.kernel.kv.set(id, 'big', JSON.stringify('x'.repeat(50_000)));

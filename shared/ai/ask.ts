@@ -121,7 +121,7 @@ export async function startAsk(ctx: ToolContext, input: AskInput, access: ToolAc
     const pending = pendingOf(kernel);
     return new Promise<boolean>((resolve) => {
       // the stream's idle timer must not stop the call while the owner reads
-      const keep = setInterval(() => stream?.keepAlive(), 5000);
+      const keep = setInterval(() => stream?.keepAlive(), Math.max(50, Math.min(5000, Math.floor(kernel.ai.idleMs / 3))));
       const timer = setTimeout(() => done(false), confirmMs);
       const done = (approved: boolean) => {
         if (!pending.delete(id)) return;
