@@ -102,13 +102,13 @@ for (const [label, viewport, touch] of VIEWPORTS) {
       await page.getByRole('navigation', { name: 'Dashboard' }).getByRole('link', { name: 'Apps' }).click();
       const q = askCard().getByLabel('Your question');
       await expect(q).toBeVisible();
-      fake.script({ toolCalls: [{ id: 'call_apps', name: 'list_apps', input: {} }] }, { text: 'You have one app: Notes.', delayMs: 40 });
+      fake.script({ toolCalls: [{ id: 'call_apps', name: 'list_apps', input: {} }] }, { text: 'You have two apps: Hello and Notes.', delayMs: 40 });
       await q.fill('Which apps do I have?');
       await askCard().getByRole('button', { name: 'Ask' }).click();
       const call = askCard().locator('li[data-tool="list_apps"]');
       await expect(call).toContainText('done');
-      await expect(call).toContainText('notes');
-      await expect(askCard().getByLabel('Answer')).toHaveText('You have one app: Notes.');
+      await expect(call).toContainText('2 apps: hello, notes'); // the node's example app and ours
+      await expect(askCard().getByLabel('Answer')).toHaveText('You have two apps: Hello and Notes.');
       const sent = fake.requests.filter((r) => r.api === 'openai').at(-1)!.body;
       expect(sent.model).toBe('fake-gpt');
       const toolMsg = sent.messages.find((m: { role: string }) => m.role === 'tool');

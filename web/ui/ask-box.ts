@@ -27,6 +27,26 @@ function brief(v: unknown, max = 140): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 
+/**
+ * A tool result in a few words: a list (`{apps: [...]}`) as its count and the names in it
+ * ("2 apps: hello, notes"); anything else as {@link brief}.
+ */
+export function summarize(output: unknown): string {
+  if (output && typeof output === 'object' && !Array.isArray(output)) {
+    const entries = Object.entries(output as Record<string, unknown>);
+    const list = entries.find(([, v]) => Array.isArray(v));
+    if (list) {
+      const items = list[1] as unknown[];
+      const names = items
+        .map((i) => (i && typeof i === 'object' ? ((i as Record<string, unknown>).name ?? (i as Record<string, unknown>).key ?? (i as Record<string, unknown>).path ?? (i as Record<string, unknown>).id) : i))
+        .filter((n) => typeof n === 'string' || typeof n === 'number')
+        .slice(0, 10);
+      return `${items.length} ${list[0]}${names.length ? `: ${names.join(', ')}${items.length > names.length ? ', …' : ''}` : ''}`;
+    }
+  }
+  return brief(output);
+}
+
 /** The Ask box. */
 export class FaztAsk extends LitElement {
   static properties = {
@@ -233,7 +253,7 @@ export class FaztAsk extends LitElement {
         this.update1(e.data.toolCallId, e.data.approved ? { state: 'running', confirmId: undefined, detail: 'approved' } : { state: 'refused', confirmId: undefined, detail: 'not run' });
         break;
       case 'tool-output-available':
-        this.update1(e.toolCallId, { state: 'done', detail: brief(e.output) });
+        this.update1(e.toolCallId, { state: 'done', detail: summarize(e.output) });
         break;
       case 'tool-output-error': {
         const refused = this.tools.find((t) => t.toolCallId === e.toolCallId)?.state === 'refused';
