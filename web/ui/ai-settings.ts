@@ -40,7 +40,7 @@ const KIND_LABEL: Record<string, string> = {
   anthropic: 'Anthropic',
   google: 'Google',
   ollama: 'Ollama',
-  'openai-compatible': 'OpenAI-compatible server (llama.cpp, LM Studio, vLLM)',
+  'openai-compatible': 'OpenAI-compatible (llama.cpp, LM Studio…)',
 };
 
 /** The AI section of Settings. */
