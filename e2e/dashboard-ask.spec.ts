@@ -77,7 +77,7 @@ for (const [label, viewport, touch] of VIEWPORTS) {
       await expect(ai.getByLabel(/API key/)).toHaveAttribute('type', 'password');
       await shot('settings-form');
       await expectAccessible(page, 'Settings → AI form');
-      await ai.getByRole('button', { name: 'Save' }).click();
+      await ai.getByRole('button', { name: 'Save provider' }).click();
       await expect(ai.getByRole('status')).toHaveText('Saved local.');
       const row = ai.locator('[data-provider="local"]');
       await expect(row).toContainText('key stored');
@@ -144,6 +144,25 @@ for (const [label, viewport, touch] of VIEWPORTS) {
       expect(String(toolMsg.content)).toContain('"set":true');
       await askCard().scrollIntoViewIfNeeded();
       await shot('approved');
+    });
+
+    test('Settings → AI shows the usage per caller and sets an app\'s budget', async () => {
+      await page.getByRole('navigation', { name: 'Dashboard' }).getByRole('link', { name: 'Settings' }).click();
+      const ai = page.locator('fazt-ai-settings');
+      const owner = ai.getByRole('row', { name: /You \(Ask, CLI\)/ });
+      await expect(owner).toContainText('2'); // two questions (each with its model calls counted as one)
+      const budget = ai.getByLabel('Tokens per month for notes');
+      await budget.fill('5000');
+      await ai.getByRole('button', { name: 'Save the budget of notes' }).click();
+      await expect(ai.getByRole('status')).toHaveText('Budget of notes saved.');
+      const r = await fetch(`${node.origin}/api/ai/budgets/notes`, { headers: { authorization: `Bearer ${token}` } });
+      expect(((await r.json()) as { budget: { tokensPerMonth: number } }).budget.tokensPerMonth).toBe(5000);
+      await budget.fill('lots');
+      await ai.getByRole('button', { name: 'Save the budget of notes' }).click();
+      await expect(ai.getByRole('alert').filter({ hasText: 'whole number' })).toBeVisible();
+      await ai.getByRole('heading', { name: /Usage this month/ }).scrollIntoViewIfNeeded();
+      await shot('usage');
+      await expectAccessible(page, 'Settings → AI usage');
     });
   });
 }

@@ -1,7 +1,8 @@
 /**
  * `<fazt-ai-settings>`: the AI section of Settings (docs/ai.md): the node's model providers (name,
  * kind, model, whether a key is stored — never the key), adding or editing one with a write-only key
- * field, the default provider, and this month's usage per app with its budget. Talks to `/api/ai/*`.
+ * field, the default provider, and this month's usage per app (every app, and the owner's own use)
+ * with its token budget. Talks to `/api/ai/*`.
  */
 import { LitElement, html, css } from 'lit';
 import type { FaztApi } from '../lib/api.js';
@@ -141,9 +142,16 @@ export class FaztAiSettings extends LitElement {
       const s = await this.api.call<{ providers: Provider[]; kinds: Kind[] }>('GET', '/ai');
       this.providers = s.providers;
       this.kinds = s.kinds;
-      const u = await this.api.call<{ period: string; usage: UsageRow[] }>('GET', '/ai/usage');
+      const [u, apps] = await Promise.all([this.api.call<{ period: string; usage: UsageRow[]; budgets: (UsageRow['budget'] & { appId: string })[] }>('GET', '/ai/usage'), this.api.apps()]);
       this.period = u.period;
-      this.usage = u.usage;
+      // every app gets a row (a budget can be set before its first call); the owner's own use first
+      const byId = new Map(u.usage.map((r) => [r.appId, r]));
+      const budgets = new Map(u.budgets.map((b) => [b.appId, b]));
+      const owner = byId.get('');
+      this.usage = [
+        ...(owner ? [owner] : []),
+        ...apps.map((a) => byId.get(a.id) ?? { appId: a.id, app: a.name, calls: 0, inputTokens: 0, outputTokens: 0, errors: 0, budget: budgets.get(a.id) ?? null }),
+      ];
     } catch (e) {
       this.loadError = (e as Error).message;
     }
@@ -213,7 +221,7 @@ export class FaztAiSettings extends LitElement {
       <label class="check"><input type="checkbox" name="default" ?checked=${p ? p.isDefault : !(this.providers ?? []).length} /> The node's default provider</label>
       <p id="ai-form-error" class="error" role="alert">${this.formError}</p>
       <div class="row">
-        <button type="submit" ?disabled=${this.busy}>Save</button>
+        <button type="submit" ?disabled=${this.busy}>Save provider</button>
         <button type="button" class="secondary" @click=${() => (this.editing = undefined)}>Cancel</button>
       </div>
     </form>`;
@@ -271,7 +279,7 @@ export class FaztAiSettings extends LitElement {
   }
 
   private usageView() {
-    const rows = this.usage.filter((u) => u.app !== null || u.appId === '');
+    const rows = this.usage;
     return html`<h3>Usage this month${this.period ? html` <span class="muted small">(${this.period}, UTC)</span>` : ''}</h3>
       ${rows.length
         ? html`<div class="table-wrap">
@@ -305,7 +313,7 @@ export class FaztAiSettings extends LitElement {
             </table>
           </div>
           <p class="error" role="alert">${this.budgetError}</p>`
-        : html`<p class="muted">No model calls this month.</p>`}
+        : html`<p class="muted">No apps and no model calls yet.</p>`}
       <p class="muted small">An app over its budget gets the error <code>AI_BUDGET_EXCEEDED</code> until the next month or a higher budget.</p>`;
   }
 
