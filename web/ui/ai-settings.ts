@@ -79,9 +79,20 @@ export class FaztAiSettings extends LitElement {
       form {
         margin-top: 0.75rem;
       }
+      form.budget {
+        flex-wrap: nowrap;
+        gap: 0.35rem;
+        margin: 0;
+      }
       .budget input {
-        width: 9rem;
+        width: 6rem;
         min-height: 44px;
+        padding: 0.5rem;
+      }
+      td,
+      th {
+        padding-left: 0.35rem;
+        padding-right: 0.35rem;
       }
       .table-wrap {
         overflow-x: auto;
@@ -247,8 +258,8 @@ export class FaztAiSettings extends LitElement {
       await this.api.call('PUT', `/ai/providers/${encodeURIComponent(name)}`, body);
       form.reset(); // the key leaves the page
       this.editing = undefined;
-      this.saved = `Saved ${name}.`;
       await this.load();
+      this.saved = `Saved ${name}.`;
     } catch (e) {
       this.formError = (e as Error).message;
     } finally {
@@ -289,7 +300,7 @@ export class FaztAiSettings extends LitElement {
                   <th scope="col">Caller</th>
                   <th scope="col" class="num">Calls</th>
                   <th scope="col" class="num">Tokens</th>
-                  <th scope="col">Budget per month</th>
+                  <th scope="col">Cap (tokens)</th>
                 </tr>
               </thead>
               <tbody>
@@ -328,8 +339,8 @@ export class FaztAiSettings extends LitElement {
     this.budgetError = '';
     try {
       await this.api.call('PUT', `/ai/budgets/${encodeURIComponent(app)}`, { tokensPerMonth: n });
+      await this.load(); // the table is fresh before it says so
       this.saved = `Budget of ${app} saved.`;
-      await this.load();
     } catch (err) {
       this.budgetError = (err as Error).message;
     }
