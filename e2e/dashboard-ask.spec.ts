@@ -149,8 +149,9 @@ for (const [label, viewport, touch] of VIEWPORTS) {
     test('Settings → AI shows the usage per caller and sets an app\'s budget', async () => {
       await page.getByRole('navigation', { name: 'Dashboard' }).getByRole('link', { name: 'Settings' }).click();
       const ai = page.locator('fazt-ai-settings');
-      const owner = ai.getByRole('row', { name: /You \(Ask, CLI\)/ });
-      await expect(owner).toContainText('2'); // two questions (each with its model calls counted as one)
+      const owner = ai.locator('[data-usage="owner"]');
+      await expect(owner).toContainText('You (Ask, CLI)');
+      await expect(owner).toContainText('2 calls'); // two questions (each with its model calls counted as one)
       const budget = ai.getByLabel('Tokens per month for notes');
       await budget.fill('5000');
       await ai.getByRole('button', { name: 'Save the budget of notes' }).click();
@@ -160,6 +161,7 @@ for (const [label, viewport, touch] of VIEWPORTS) {
       await budget.fill('lots');
       await ai.getByRole('button', { name: 'Save the budget of notes' }).click();
       await expect(ai.getByRole('alert').filter({ hasText: 'whole number' })).toBeVisible();
+      await expect(ai.getByRole('status')).toHaveText('');
       await ai.getByRole('heading', { name: /Usage this month/ }).scrollIntoViewIfNeeded();
       await shot('usage');
       await expectAccessible(page, 'Settings → AI usage');

@@ -79,39 +79,29 @@ export class FaztAiSettings extends LitElement {
       form {
         margin-top: 0.75rem;
       }
+      li.use {
+        display: flex;
+        flex-wrap: wrap;
+        justify-content: space-between;
+        align-items: center;
+        gap: 0.35rem 1rem;
+        padding: 0.5rem 0;
+        border-top: 1px solid var(--line);
+      }
       form.budget {
         flex-wrap: nowrap;
+        align-items: center;
         gap: 0.35rem;
         margin: 0;
       }
+      form.budget label {
+        margin: 0;
+        font-weight: 400;
+      }
       .budget input {
-        width: 6rem;
+        width: 6.5rem;
         min-height: 44px;
         padding: 0.5rem;
-      }
-      td,
-      th {
-        padding-left: 0.35rem;
-        padding-right: 0.35rem;
-      }
-      .table-wrap {
-        overflow-x: auto;
-      }
-      label.check {
-        display: flex;
-        gap: 0.6rem;
-        align-items: center;
-        font-weight: 400;
-        min-height: 44px;
-      }
-      label.check input {
-        width: 1.25rem;
-        height: 1.25rem;
-        min-height: 0;
-      }
-      td.num,
-      th.num {
-        text-align: right;
       }
     `,
   ];
@@ -293,37 +283,24 @@ export class FaztAiSettings extends LitElement {
     const rows = this.usage;
     return html`<h3>Usage this month${this.period ? html` <span class="muted small">(${this.period}, UTC)</span>` : ''}</h3>
       ${rows.length
-        ? html`<div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Caller</th>
-                  <th scope="col" class="num">Calls</th>
-                  <th scope="col" class="num">Tokens</th>
-                  <th scope="col">Cap (tokens)</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${rows.map(
-                  (u) => html`<tr>
-                    <td>${u.appId === '' ? 'You (Ask, CLI)' : u.app}</td>
-                    <td class="num">${u.calls}${u.errors ? html` <span class="muted small">(${u.errors} failed)</span>` : ''}</td>
-                    <td class="num">${u.inputTokens + u.outputTokens}</td>
-                    <td>
-                      ${u.appId === ''
-                        ? html`<span class="muted small">no cap</span>`
-                        : html`<form class="budget row" @submit=${(e: SubmitEvent) => this.setBudget(e, u.app!)}>
-                            <label class="visually-hidden" for="budget-${u.appId}">Tokens per month for ${u.app}</label>
-                            <input id="budget-${u.appId}" name="tokens" inputmode="numeric" placeholder="no cap" .value=${u.budget?.tokensPerMonth?.toString() ?? ''} />
-                            <button class="secondary" type="submit" aria-label="Save the budget of ${u.app}">Save</button>
-                          </form>`}
-                    </td>
-                  </tr>`,
-                )}
-              </tbody>
-            </table>
-          </div>
-          <p class="error" role="alert">${this.budgetError}</p>`
+        ? html`<ul class="plain usage" aria-label="Usage and budgets">
+              ${rows.map(
+                (u) => html`<li class="use" data-usage=${u.appId === '' ? 'owner' : u.app!}>
+                  <div>
+                    <strong>${u.appId === '' ? 'You (Ask, CLI)' : u.app}</strong>
+                    <div class="muted small">${u.calls} ${u.calls === 1 ? 'call' : 'calls'}${u.errors ? ` (${u.errors} failed)` : ''} · ${u.inputTokens + u.outputTokens} tokens</div>
+                  </div>
+                  ${u.appId === ''
+                    ? html`<span class="muted small">no cap</span>`
+                    : html`<form class="budget row" @submit=${(e: SubmitEvent) => this.setBudget(e, u.app!)}>
+                        <label class="small" for="budget-${u.appId}">Cap, tokens/month</label>
+                        <input id="budget-${u.appId}" name="tokens" inputmode="numeric" placeholder="no cap" aria-label="Tokens per month for ${u.app}" .value=${u.budget?.tokensPerMonth?.toString() ?? ''} />
+                        <button class="secondary" type="submit" aria-label="Save the budget of ${u.app}">Save</button>
+                      </form>`}
+                </li>`,
+              )}
+            </ul>
+            <p class="error" role="alert">${this.budgetError}</p>`
         : html`<p class="muted">No apps and no model calls yet.</p>`}
       <p class="muted small">An app over its budget gets the error <code>AI_BUDGET_EXCEEDED</code> until the next month or a higher budget.</p>`;
   }
@@ -333,6 +310,7 @@ export class FaztAiSettings extends LitElement {
     const raw = String(new FormData(e.target as HTMLFormElement).get('tokens') ?? '').trim();
     const n = raw === '' ? null : Number(raw);
     if (n !== null && (!Number.isSafeInteger(n) || n < 0)) {
+      this.saved = '';
       this.budgetError = `The budget of ${app} must be a whole number of tokens, or empty for no cap.`;
       return;
     }
