@@ -57,11 +57,12 @@ for (const [label, viewport, touch] of VIEWPORTS) {
       await page.getByRole('button', { name: 'Sign in' }).click();
       await expect(page.getByRole('heading', { name: 'Apps', exact: true })).toBeVisible();
       await expect(askCard().getByRole('heading', { name: 'Ask your node' })).toBeVisible();
-      await expect(askCard()).toContainText('Add a provider');
+      await expect(askCard()).toContainText('add a provider');
+      await expect(askCard()).toContainText('Settings → AI');
       await askCard().scrollIntoViewIfNeeded();
       await shot('no-provider');
       await expectAccessible(page, 'ask box without a provider');
-      await askCard().getByRole('link', { name: 'Settings → AI' }).click();
+      await askCard().getByRole('link', { name: 'Add an AI provider' }).click();
       await expect(page.getByRole('heading', { name: 'AI', exact: true })).toBeVisible();
     });
 

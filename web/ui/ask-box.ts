@@ -137,7 +137,8 @@ export class FaztAsk extends LitElement {
     return html`<section class="card" aria-labelledby="ask-h">
       <h2 id="ask-h">Ask your node</h2>
       ${this.status === 'none'
-        ? html`<p>Ask questions like “which app failed last night?” once the node has an AI model. Add a provider (OpenAI, Anthropic, Google, Ollama or a local server) and its key in <a href=${href({ screen: 'settings' })}>Settings → AI</a>.</p>`
+        ? html`<p>Ask questions like “which app failed last night?” once the node has an AI model: add a provider (OpenAI, Anthropic, Google, Ollama or a local server) and its key in Settings → AI.</p>
+            <p><a class="button secondary" href=${href({ screen: 'settings' })}>Add an AI provider</a></p>`
         : html`<form @submit=${this.ask}>
               <label for="ask-q">Your question</label>
               <div class="row">
