@@ -77,6 +77,11 @@ export class AiStream {
     this.wake();
   }
 
+  /** Restarts the idle timer without a part (a tool that waits for a person, e.g. the Ask box's confirmation). */
+  keepAlive(): void {
+    if (!this.ended) this.armIdle();
+  }
+
   /** Ends the stream successfully. */
   end(): void {
     if (this.ended) return;

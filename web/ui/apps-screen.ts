@@ -9,6 +9,7 @@ import type { FaztApi, NodeTarget } from '../lib/api.js';
 import type { Reach } from '../lib/node-target.js';
 import { loadCopies, type Copies } from './copies-view.js';
 import './copies-view.js';
+import './ask-box.js';
 import type { AppInfo, HealthInfo } from '../lib/api-types.js';
 import { href } from '../lib/router.js';
 import { formatTime, plural } from '../lib/format.js';
@@ -166,7 +167,8 @@ export class FaztApps extends LitElement {
       ${this.api?.target === 'hub'
         ? html`<p class="muted small">From a terminal: <code>fazt app deploy ./my-site --token &lt;token&gt;</code> (tokens are in Settings).</p>`
         : ''}
-    </section>`;
+    </section>
+      <fazt-ask .api=${this.api}></fazt-ask>`;
   }
 
   private item(a: AppInfo) {

@@ -15,6 +15,7 @@ import { formatBytes, formatTime } from '../lib/format.js';
 import { loadGuided, saveGuided, validPin, type GuidedLock } from '../lib/guided-state.js';
 import { go } from '../lib/router.js';
 import { base } from './styles.js';
+import './ai-settings.js';
 import { emit, toast, GUIDED_CHANGED, SESSION_CHANGED, UNREACHABLE } from './events.js';
 
 interface StorageFacts {
@@ -255,6 +256,7 @@ export class FaztSettings extends LitElement {
   protected sections() {
     return [
       ...(this.onDevice ? [{ id: 'device', view: () => this.deviceView() }] : [{ id: 'hub', view: () => this.hubView() }]),
+      { id: 'ai', view: () => html`<fazt-ai-settings .api=${this.api}></fazt-ai-settings>` },
       { id: 'guided', view: () => this.guidedView() },
       { id: 'storage', view: () => this.storageView() },
     ];
@@ -514,6 +516,11 @@ export class FaztSettings extends LitElement {
           <button @click=${() => this.createToken('deploy')} ?disabled=${this.busy}>Create deploy token</button>
           <button class="secondary" @click=${() => this.createToken('admin')} ?disabled=${this.busy}>Create admin token</button>
         </div>
+        <p class="muted small">For AI agents (MCP at <code>${location.origin}/mcp</code>): a token that may use every tool, or only the read-only ones.</p>
+        <div class="row">
+          <button class="secondary" @click=${() => this.createToken('mcp')} ?disabled=${this.busy}>Create MCP token</button>
+          <button class="secondary" @click=${() => this.createToken('mcp-read')} ?disabled=${this.busy}>Create read-only MCP token</button>
+        </div>
         ${this.errorAt('tokens')}
         <div id="token-out" aria-live="polite">
           ${this.newToken
@@ -568,12 +575,12 @@ export class FaztSettings extends LitElement {
     setTimeout(() => (this.copied = false), 4000);
   }
 
-  private async createToken(scope: 'deploy' | 'admin') {
+  private async createToken(scope: 'deploy' | 'admin' | 'mcp' | 'mcp-read') {
     this.busy = true;
     this.errors = {};
     this.copied = false;
     try {
-      const t = await this.api.createToken(scope, scope === 'deploy' ? 'dashboard deploy' : 'dashboard admin');
+      const t = await this.api.call<{ token: string }>('POST', '/tokens', { scope, name: `dashboard ${scope}` });
       this.newToken = t.token;
       await this.loadTokens();
     } catch (e) {

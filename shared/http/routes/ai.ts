@@ -1,5 +1,6 @@
 import { FaztError } from '../../errors.js';
 import { checkProviderKind, monthOf, NEEDS_KEY, PROVIDER_KINDS, PUBLIC_BASE_URL, type ProviderInput } from '../../ai/index.js';
+import { checkAskInput, confirmAsk, startAsk } from '../../ai/ask.js';
 import { appOf, jsonBody, param } from '../api-input.js';
 import { json } from '../responses.js';
 import type { ApiRouter } from '../router.js';
@@ -22,7 +23,7 @@ const cap = (v: unknown, what: string): number | null => {
   return v;
 };
 
-/** Adds `/api/ai`, `/api/ai/providers[/:name]`, `/api/ai/default`, `/api/ai/usage`, `/api/ai/budgets/:ref`, `/api/ai/chat`. */
+/** Adds `/api/ai`, `/api/ai/providers[/:name]`, `/api/ai/default`, `/api/ai/usage`, `/api/ai/budgets/:ref`, `/api/ai/chat`, `/api/ai/ask`, `/api/ai/ask/:id/confirm`. */
 export function aiRoutes(api: ApiRouter): void {
   api.route('GET', '/api/ai', 'admin', (c) =>
     json({ ...c.kernel.ai.status(), kinds: PROVIDER_KINDS.map((kind) => ({ kind, needsKey: NEEDS_KEY[kind], needsBaseUrl: PUBLIC_BASE_URL[kind] === null, defaultBaseUrl: PUBLIC_BASE_URL[kind] })) }),
@@ -93,5 +94,21 @@ export function aiRoutes(api: ApiRouter): void {
         ? { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-vercel-ai-ui-message-stream': 'v1' }
         : { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' };
     return new Response(format === 'sse' ? s.sseBody() : s.textBody(), { headers });
+  });
+
+  // "Ask": the owner's question answered with the node's tools (shared/ai/ask.ts), streamed as SSE
+  api.route('POST', '/api/ai/ask', 'admin', async (c) => {
+    const input = checkAskInput(await jsonBody(c, 1024 * 1024));
+    const { body, early } = await startAsk({ kernel: c.kernel, principal: c.principal!, origin: c.url.origin }, input, 'all');
+    if (early) throw early;
+    return new Response(body, { headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-vercel-ai-ui-message-stream': 'v1' } });
+  });
+
+  api.route('POST', '/api/ai/ask/:id/confirm', 'admin', async (c) => {
+    const id = param(c, 0);
+    const b = await jsonBody(c);
+    if (typeof b.approve !== 'boolean') throw new FaztError('BAD_REQUEST', 'Send {"approve": true} to run the tool call, or {"approve": false} to refuse it.');
+    confirmAsk(c.kernel, id, b.approve);
+    return json({ id, approved: b.approve });
   });
 }
