@@ -376,6 +376,15 @@ export class DeviceNode {
       this.scheduleBackgroundFlush();
       return;
     }
+    // the sync engine's captured changes go into its durable change log first (docs/sync-spec.md
+    // S30), so the image that acknowledges a write also holds its log entry: the worker may be
+    // stopped right after, before the engine's one-second flush timer would have run
+    try {
+      this.kernel?.sync.engine.flush();
+    } catch (e) {
+      // not fatal: a restart logs every row stamped past `sync.flushed_hlc` (S30)
+      this.logger.error('sync: flushing the change log failed', { error: String((e as Error)?.message ?? e) });
+    }
     const t0 = performance.now();
     const image = db.image();
     db.markClean();
