@@ -228,6 +228,21 @@ test('the browser node syncs with a headless node: apps and kv both ways, a conf
       const integrity = (await hubApi(hub, 'GET', '/api/sync/status')).json[0];
       expect(integrity).toEqual(expect.objectContaining({ nodeId: me.nodeId, connected: true, pendingOut: 0 }));
     });
+
+    await test.step('guided mode says only "Up to date", then "Will sync when home" when the node is gone', async () => {
+      await devicesScreen(current);
+      await current.evaluate(() => localStorage.setItem('fazt.guided', JSON.stringify({ on: true, lock: 'none' })));
+      await current.evaluate(() => (location.hash = '#/guided'));
+      await current.reload();
+      const words = current.locator('.sync-words');
+      await expect(words).toHaveAttribute('data-sync', 'up-to-date', { timeout: 20_000 });
+      await expect(words).toHaveText('✓ Up to date');
+      await hub.node.stop({ keepFiles: true });
+      await expect(words).toHaveAttribute('data-sync', 'when-home', { timeout: 40_000 });
+      await expect(words).toHaveText('Will sync when home');
+      // no sync machinery in guided mode
+      await expect(current.getByText(/conflict|pending|catching up|to send|to receive/i)).toHaveCount(0);
+    });
   } finally {
     await hub.node.stop();
     fs.rmSync(appDir, { recursive: true, force: true });
