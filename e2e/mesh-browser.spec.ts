@@ -8,6 +8,7 @@
  * `e2e/netns/playwright.config.ts`, inside a new namespace (`e2e/netns/run-in-netns.mjs`: `unshare
  * --net` as root, `unshare --map-root-user --net` otherwise, then `ip link set lo up`), and passes or
  * fails with it, printing its output. A namespace that cannot be made fails this test (it never skips).
+ * It runs the mesh files (`netns/mesh-*`); the browser node's sync runs from e2e/sync-browser.spec.ts.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -16,7 +17,7 @@ import { expect, REPO_ROOT, test } from './fixtures.js';
 test('the browser node pairs with headless nodes over loopback WebRTC, in its own network namespace', async () => {
   test.setTimeout(8 * 60_000);
   const cli = path.join(REPO_ROOT, 'node_modules', '@playwright', 'test', 'cli.js');
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'e2e', 'netns', 'run-in-netns.mjs'), '--', process.execPath, cli, 'test', '--config', path.join(REPO_ROOT, 'e2e', 'netns', 'playwright.config.ts')], {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'e2e', 'netns', 'run-in-netns.mjs'), '--', process.execPath, cli, 'test', '--config', path.join(REPO_ROOT, 'e2e', 'netns', 'playwright.config.ts'), 'netns/mesh-'], {
     cwd: REPO_ROOT,
     env: { ...process.env, FORCE_COLOR: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],

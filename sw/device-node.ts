@@ -296,6 +296,7 @@ export class DeviceNode {
         }
         this.db = db;
         this.kernel = kernel;
+        this.gateSyncSends(kernel);
         this.options.onKernel?.(kernel);
         this.http = createFetch(kernel);
       });
@@ -349,6 +350,49 @@ export class DeviceNode {
     }
   }
 
+  /**
+   * Holds every outgoing sync message until the image holding the state it tells of is persisted
+   * (docs/browser-node.md, "Sync in the worker"). A batch names seqs of this node's change log and an
+   * ack names the peer's changes applied here: a peer told of state that only lived in memory would,
+   * after the worker is stopped, be ahead of this node's cartridge — its `received` past our log head
+   * (the seqs get numbered again, S30 "never reused", and its acks are refused as malformed) or a
+   * batch acknowledged that is gone here. Messages keep their order; those queued during one persist
+   * share the next. A persist that fails drops the queue (memory is reloaded from disk and the link's
+   * next session resumes from the marks on disk, S34).
+   */
+  private gateSyncSends(kernel: Kernel): void {
+    const mesh = kernel.mesh;
+    const send = mesh.sendSync.bind(mesh);
+    const queue: [string, unknown][] = [];
+    let draining = false;
+    mesh.sendSync = (nodeId: string, message: unknown) => {
+      queue.push([nodeId, message]);
+      if (draining) return;
+      draining = true;
+      void (async () => {
+        try {
+          while (queue.length) {
+            try {
+              await this.flush();
+            } catch {
+              queue.length = 0;
+              break;
+            }
+            for (const [n, m] of queue.splice(0)) {
+              try {
+                send(n, m);
+              } catch (e) {
+                if (!(isFaztError(e) && e.code === 'PEER_UNREACHABLE')) this.logger.error('sync: sending failed', { peer: n, error: String((e as Error)?.message ?? e) });
+              }
+            }
+          }
+        } finally {
+          draining = false;
+        }
+      })();
+    };
+  }
+
   private scheduleBackgroundFlush(): void {
     if (this.backgroundFlush !== undefined) return;
     this.backgroundFlush = setTimeout(() => {
@@ -375,6 +419,15 @@ export class DeviceNode {
       // cannot happen with the driver's synchronous transactions; if it does, try again after it ends
       this.scheduleBackgroundFlush();
       return;
+    }
+    // the sync engine's captured changes go into its durable change log first (docs/sync-spec.md
+    // S30), so the image that acknowledges a write also holds its log entry: the worker may be
+    // stopped right after, before the engine's one-second flush timer would have run
+    try {
+      this.kernel?.sync.engine.flush();
+    } catch (e) {
+      // not fatal: a restart logs every row stamped past `sync.flushed_hlc` (S30)
+      this.logger.error('sync: flushing the change log failed', { error: String((e as Error)?.message ?? e) });
     }
     const t0 = performance.now();
     const image = db.image();

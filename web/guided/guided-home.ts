@@ -1,11 +1,13 @@
 /**
  * `<fazt-guided-home>`: guided mode's home screen for family members: big app tiles in plain
  * words, help for the first steps, and (for the owner) a way out that needs the PIN or the owner's
- * password when guided mode is locked.
+ * password when guided mode is locked. When this node has paired devices, one line says "Up to date"
+ * or "Will sync when home" (`guidedSync`), and nothing else of sync.
  */
 import { LitElement, html, css } from 'lit';
 import type { FaztApi } from '../lib/api.js';
 import type { AppInfo } from '../lib/api-types.js';
+import { guidedSync } from '../lib/sync-state.js';
 import { deviceNode } from '../lib/device.js';
 import { loadGuided, saveGuided } from '../lib/guided-state.js';
 import { go, href } from '../lib/router.js';
@@ -13,6 +15,9 @@ import { appColor, initial } from '../ui/apps-screen.js';
 import { base } from '../ui/styles.js';
 import { guided } from './guided-styles.js';
 import { emit, GUIDED_CHANGED, UNREACHABLE } from '../ui/events.js';
+
+/** How often guided mode reads the sync state while it shows, ms. */
+const SYNC_POLL_MS = 5000;
 
 /** Guided mode's home screen. */
 export class FaztGuidedHome extends LitElement {
@@ -26,6 +31,7 @@ export class FaztGuidedHome extends LitElement {
     busy: { state: true },
     waitUntil: { state: true },
     now: { state: true },
+    syncWords: { state: true },
   };
   static styles = [
     base,
@@ -95,10 +101,33 @@ export class FaztGuidedHome extends LitElement {
   /** The countdown's clock, ticked each second while the lock waits. */
   private now = Date.now();
   private tick: ReturnType<typeof setInterval> | undefined;
+  /** What guided mode says of sync (`null`: nothing paired, or the state could not be read). */
+  private syncWords: ReturnType<typeof guidedSync> = null;
+  private syncTimer: ReturnType<typeof setInterval> | undefined;
+
+  connectedCallback() {
+    super.connectedCallback();
+    this.syncTimer = setInterval(() => {
+      if (document.visibilityState === 'visible') void this.loadSync();
+    }, SYNC_POLL_MS);
+  }
 
   disconnectedCallback() {
     super.disconnectedCallback();
     clearInterval(this.tick);
+    clearInterval(this.syncTimer);
+  }
+
+  /** Reads the sync state for the one line; any failure says nothing (no machinery in guided mode). */
+  private async loadSync() {
+    const api = this.api;
+    if (!api) return;
+    try {
+      const status = await api.syncStatus();
+      if (api === this.api) this.syncWords = guidedSync(status);
+    } catch {
+      if (api === this.api) this.syncWords = null;
+    }
   }
 
   /** Seconds the lock still waits (0 when it takes tries). */
@@ -123,7 +152,10 @@ export class FaztGuidedHome extends LitElement {
   }
 
   updated(changed: Map<string, unknown>) {
-    if (changed.has('api')) this.load();
+    if (changed.has('api')) {
+      this.load();
+      void this.loadSync();
+    }
   }
 
   private async load() {
@@ -139,6 +171,11 @@ export class FaztGuidedHome extends LitElement {
   render() {
     return html`<h1 class="big-title">Your apps</h1>
       <p class="lead">Tap an app to open it. ${this.placeLabel ? html`<span class="muted">They are ${this.placeLabel}.</span>` : ''}</p>
+      ${this.syncWords
+        ? html`<p class="lead sync-words" data-sync=${this.syncWords} role="status">
+            ${this.syncWords === 'up-to-date' ? '✓ Up to date' : 'Will sync when home'}
+          </p>`
+        : ''}
       ${this.error
         ? html`<p class="error" role="alert">${this.error}</p>
             <button class="big" @click=${this.load}>Try again</button>`

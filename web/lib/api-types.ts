@@ -176,3 +176,43 @@ export interface MeshPeerInfo {
    */
   transport?: { state: 'connecting' | 'waiting'; error?: string; retryAt?: number; at: number };
 }
+
+/** One paired peer's sync state, from `GET /api/sync/status` (docs/api.md "Sync", docs/sync-spec.md S37). */
+export interface SyncPeerStatus {
+  /** The peer's mesh node id (matches {@link MeshPeerInfo.nodeId}). */
+  nodeId: string;
+  /** The peer's cartridge writer id. */
+  writerId: string;
+  /** A sync session is open with it (the link is up and sync runs). */
+  connected: boolean;
+  /** Last batch exchanged with it, ms since the epoch (the node's clock); `null`: never. */
+  lastSyncAt: number | null;
+  /** This node's changes the peer has not confirmed (change-log entries). */
+  pendingOut: number;
+  /** The peer's announced changes not applied here yet, plus rows waiting for their content. */
+  pendingIn: number;
+  /** Connected, and nothing pending either way. */
+  caughtUp: boolean;
+  /** Why the peer refuses this node's changes, when it does (a clock far ahead, say). */
+  stalled?: string;
+}
+
+/** One conflict of `GET /api/conflicts` (docs/sync-spec.md S13). */
+export interface ConflictInfo {
+  id: string;
+  /** App id. */
+  app: string;
+  /** The app's current name here; `null` when the app is not here (or was removed). */
+  appName: string | null;
+  kind: 'kv' | 'doc' | 'blob';
+  /** The kv key, the blob key, or `collection/id.field` for a document field. */
+  key: string;
+  /** The value applied everywhere, as JSON text; `null`: deleted. */
+  winner: string | null;
+  /** The value that lost, as JSON text; `null`: deleted. */
+  loser: string | null;
+  /** When the conflict was found, ms since the epoch (the node's clock). */
+  at: number;
+  /** `winner` or `loser` once resolved; `null` while open. */
+  resolution: 'winner' | 'loser' | null;
+}

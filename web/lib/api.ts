@@ -7,6 +7,7 @@ import type {
   AppDetail,
   AppInfo,
   BlobsPage,
+  ConflictInfo,
   DeployInfo,
   DocsPage,
   HealthInfo,
@@ -19,6 +20,7 @@ import type {
   SessionInfo,
   SetupInfo,
   StorageSummary,
+  SyncPeerStatus,
   TokenInfo,
   VersionInfo,
 } from './api-types.js';
@@ -351,6 +353,40 @@ export class FaztApi {
   /** The paired nodes with their link state (`GET /api/mesh/peers`). */
   async peers(): Promise<MeshPeerInfo[]> {
     return (await this.call<{ peers: MeshPeerInfo[] }>('GET', '/mesh/peers')).peers;
+  }
+
+  /** Per paired peer: connected, last sync, pending each way (`GET /api/sync/status`, docs/api.md "Sync"). */
+  syncStatus(init: { signal?: AbortSignal } = {}): Promise<SyncPeerStatus[]> {
+    return this.call('GET', '/sync/status', undefined, init);
+  }
+
+  /**
+   * A full catch-up both ways with every connected peer, waited for (`POST /api/sync/now`).
+   * @param timeoutMs how long the node waits for the peers, ms (1–120000).
+   * @returns per peer whether it finished in time, and the status after.
+   * @throws ApiError `BAD_REQUEST` for a `timeoutMs` out of range.
+   */
+  syncNow(timeoutMs = 30_000): Promise<{ peers: { nodeId: string; ok: boolean }[]; status: SyncPeerStatus[] }> {
+    return this.call('POST', '/sync/now', { timeoutMs });
+  }
+
+  /** The open conflicts, newest first (`GET /api/conflicts`); with `all`, resolved ones too. */
+  conflicts(opts: { all?: boolean; limit?: number } = {}): Promise<ConflictInfo[]> {
+    const q = new URLSearchParams();
+    if (opts.all) q.set('all', '1');
+    if (opts.limit) q.set('limit', String(opts.limit));
+    const qs = q.toString();
+    return this.call('GET', `/conflicts${qs ? `?${qs}` : ''}`);
+  }
+
+  /**
+   * Resolves a conflict (`POST /api/conflicts/:id/resolve`): `winner` keeps the value applied
+   * everywhere; `loser` writes the losing value again, so it wins on every node.
+   * @returns the conflict with its `resolution`.
+   * @throws ApiError `NOT_FOUND` (no such conflict), `CONFLICT` (409: a losing blob's bytes are gone).
+   */
+  resolveConflict(id: string, keep: 'winner' | 'loser'): Promise<ConflictInfo> {
+    return this.call('POST', `/conflicts/${encodeURIComponent(id)}/resolve`, { keep });
   }
 
   /**

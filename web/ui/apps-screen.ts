@@ -7,7 +7,7 @@
 import { LitElement, html, css } from 'lit';
 import type { FaztApi, NodeTarget } from '../lib/api.js';
 import type { Reach } from '../lib/node-target.js';
-import { loadCopies, type Copies } from './copies-view.js';
+import { loadCopies, pairedSync, type Copies } from './copies-view.js';
 import './copies-view.js';
 import './ask-box.js';
 import type { AppInfo, HealthInfo } from '../lib/api-types.js';
@@ -135,7 +135,8 @@ export class FaztApps extends LitElement {
       this.copies = {};
       return;
     }
-    const pairs = await Promise.all(this.apps.map(async (a) => [a.name, await loadCopies(api, a.name)] as const));
+    const sync = pairedSync(api);
+    const pairs = await Promise.all(this.apps.map(async (a) => [a.name, await loadCopies(api, a.name, { sync })] as const));
     if (api === this.api) this.copies = Object.fromEntries(pairs);
   }
 

@@ -5,12 +5,16 @@
  * files, by tree hash; the number of stored records; the last change) and how to bring them
  * together today.
  *
- * It only shows {@link CopyFacts} it is given: today {@link loadCopies} reads them from both nodes'
- * admin API (versions, storage counts); when sync lands, its state feeds the same properties.
+ * It only shows {@link CopyFacts} it is given: {@link loadCopies} reads them from both nodes' admin
+ * API (versions, storage counts), and, when the two nodes are paired, the node acted on's sync state
+ * with the other ({@link Copies.sync}, from `GET /api/sync/status`). Paired copies converge by
+ * themselves (docs/sync-spec.md): the view then says whether sync is under way or waits for the two
+ * to connect, instead of the manual steps.
  */
 import { LitElement, html, css, nothing } from 'lit';
 import { FaztApi, type NodeTarget } from '../lib/api.js';
-import { formatTime, plural } from '../lib/format.js';
+import type { SyncPeerStatus } from '../lib/api-types.js';
+import { formatAgo, formatTime, plural } from '../lib/format.js';
 import { href } from '../lib/router.js';
 import { base } from './styles.js';
 
@@ -71,16 +75,41 @@ export async function copyFacts(api: FaztApi, name: string, opts: { records?: bo
 export interface Copies {
   here: CopyFacts | null | undefined;
   there: CopyFacts | null | undefined;
+  /** The node acted on's sync state with the other node, when the two are paired. */
+  sync?: SyncPeerStatus;
 }
 
 /**
- * Reads both copies of `name`: on the node acted on (`api`) and on the other one.
- * @param opts.records also count the stored records (two more calls).
+ * The node acted on's sync state with the other node (hub ↔ this device), when they are paired.
+ * @returns `undefined` when they are not paired, or either could not be asked (then nothing syncs them, as far as the view knows).
  */
-export async function loadCopies(api: FaztApi, name: string, opts: { records?: boolean } = {}): Promise<Copies> {
+export async function pairedSync(api: FaztApi): Promise<SyncPeerStatus | undefined> {
   const other = new FaztApi(api.target === 'hub' ? 'device' : 'hub');
-  const [here, there] = await Promise.all([copyFacts(api, name, opts), copyFacts(other, name, opts)]);
-  return { here, there };
+  try {
+    const [id, status] = await Promise.all([other.meshId(), api.syncStatus()]);
+    return status.find((s) => s.nodeId === id.nodeId);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads both copies of `name`: on the node acted on (`api`) and on the other one, and their sync state.
+ * @param opts.records also count the stored records (two more calls).
+ * @param opts.sync the sync state already read with {@link pairedSync} (for a list of apps: read once); read here when absent.
+ */
+export async function loadCopies(api: FaztApi, name: string, opts: { records?: boolean; sync?: Promise<SyncPeerStatus | undefined> } = {}): Promise<Copies> {
+  const other = new FaztApi(api.target === 'hub' ? 'device' : 'hub');
+  const [here, there, sync] = await Promise.all([copyFacts(api, name, opts), copyFacts(other, name, opts), opts.sync ?? pairedSync(api)]);
+  return sync ? { here, there, sync } : { here, there };
+}
+
+/** What a paired pair of copies is doing: syncing now, or waiting for the two to connect. */
+function syncWords(s: SyncPeerStatus, there: string): string {
+  if (s.stalled) return `Sync with ${there} is stopped: ${s.stalled}`;
+  if (!s.connected) return `The two are paired: they sync when ${there} and this node are connected again${s.lastSyncAt ? ` (last synced ${formatAgo(s.lastSyncAt)})` : ''}.`;
+  const left = s.pendingIn + s.pendingOut;
+  return left ? `Syncing with ${there}: ${plural(left, 'change')} to go.` : `Synced with ${there}; the last changes are arriving.`;
 }
 
 /** Two copies of an app, compared. */
@@ -181,6 +210,7 @@ export class FaztCopies extends LitElement {
     if (state === 'same' || state === 'unknown' || state === 'only-here') return nothing;
     const here = nodeWords(this.target);
     const there = nodeWords(this.target === 'hub' ? 'device' : 'hub');
+    const synced = c.sync ? html`<span class="sync" data-sync=${c.sync.connected ? 'on' : 'off'}>${syncWords(c.sync, there)}</span>` : nothing;
     const what =
       state === 'code'
         ? `The copy on ${there} runs other files than the one on ${here}.`
@@ -190,7 +220,7 @@ export class FaztCopies extends LitElement {
     if (this.compact)
       return html`<div class="copies" role="note">
         <p>
-          ${what}
+          ${what} ${synced}
           <a href=${href({ screen: 'app', name: this.name, tab: 'versions' })} aria-label="Compare the copies of ${this.name}">Compare the copies</a>
         </p>
       </div>`;
@@ -207,7 +237,7 @@ export class FaztCopies extends LitElement {
       </tr>`;
     return html`<section class="copies" aria-labelledby="copies-h">
       <h3 id="copies-h">Two copies that differ</h3>
-      <p>${what} Until the two are synced, what is deployed or written on one stays on it.</p>
+      <p>${what} ${c.sync ? synced : 'Until the two are synced, what is deployed or written on one stays on it.'}</p>
       <table>
         <thead>
           <tr><th scope="col">Where</th><th scope="col">Live files</th><th scope="col">Stored</th><th scope="col">Last deploy</th></tr>
@@ -216,7 +246,9 @@ export class FaztCopies extends LitElement {
           ${row(`Here (${here})`, c.here)} ${row(`There (${there})`, c.there)}
         </tbody>
       </table>
-      <p>To bring them together:</p>
+      ${c.sync
+        ? nothing
+        : html`<p>To bring them together:</p>
       <ol>
         ${state === 'code' || state === 'only-there'
           ? html`<li>Deploy the same folder to both: on the Deploy screen here, then again after choosing ${there} with the menu at the top.</li>`
@@ -225,7 +257,7 @@ export class FaztCopies extends LitElement {
           Data moves as a whole: download a backup of the hub (Settings, while using the hub) and import it in Settings of this device. That
           replaces what is on this device; the current data is kept as a backup there.
         </li>
-      </ol>
+      </ol>`}
     </section>`;
   }
 }

@@ -7,14 +7,20 @@
  * sound). Loaded on demand; the sound module (ggwave, `web/lib/chirp-audio.ts`) only when a sound
  * button is tapped.
  *
- * Everything goes through the admin API (`/api/mesh/*`) of the node acted on, so the screen works
- * the same against the hub and against this device's node in the service worker.
+ * Sync (docs/sync-spec.md): per paired device, whether sync runs, the last sync, what is pending each
+ * way and a progress bar during a catch-up (`/api/sync/status`, polled with the peers, every second
+ * while a catch-up runs); and the conflicts list, where the owner keeps one value or the other
+ * (`/api/conflicts`, `POST /api/conflicts/:id/resolve`).
+ *
+ * Everything goes through the admin API (`/api/mesh/*`, `/api/sync/*`) of the node acted on, so the
+ * screen works the same against the hub and against this device's node in the service worker.
  */
 import { LitElement, html, css, svg, nothing } from 'lit';
 import { repeat } from 'lit/directives/repeat.js';
 import { ApiError, type FaztApi } from '../lib/api.js';
-import type { MeshIdentityInfo, MeshInvitationInfo, MeshPeerInfo } from '../lib/api-types.js';
-import { formatAgo, formatCountdown } from '../lib/format.js';
+import type { ConflictInfo, MeshIdentityInfo, MeshInvitationInfo, MeshPeerInfo, SyncPeerStatus } from '../lib/api-types.js';
+import { catchUpDone, conflictValue, trackCatchUps, type CatchUp } from '../lib/sync-state.js';
+import { formatAgo, formatCountdown, formatTime, plural } from '../lib/format.js';
 import { qrPath, qrSymbol, QUIET_ZONE } from '../lib/qr.js';
 import { scanQr, ScanError } from '../lib/qr-scan.js';
 import { base } from './styles.js';
@@ -97,6 +103,12 @@ export class FaztDevices extends LitElement {
     acceptError: { state: true },
     acceptBusy: { state: true },
     answerCopied: { state: true },
+    sync: { state: true },
+    catchUps: { state: true },
+    syncError: { state: true },
+    conflicts: { state: true },
+    conflictBusy: { state: true },
+    conflictError: { state: true },
   };
   static styles = [
     base,
@@ -296,6 +308,34 @@ export class FaztDevices extends LitElement {
         padding: 0.6rem 0.75rem;
         border-radius: 10px;
       }
+      .sync {
+        font-size: 0.9rem;
+        margin-top: 0.15rem;
+      }
+      .sync progress {
+        display: block;
+        margin: 0.25rem 0;
+      }
+      .stalled {
+        color: var(--danger);
+      }
+      li.conflict {
+        padding: 0.75rem 0;
+        border-top: 1px solid var(--line);
+      }
+      li.conflict:first-child {
+        border-top: 0;
+        padding-top: 0.25rem;
+      }
+      .values {
+        display: grid;
+        grid-template-columns: max-content minmax(0, 1fr);
+        gap: 0.15rem 0.75rem;
+        margin: 0.35rem 0 0.5rem;
+      }
+      .values dd code {
+        overflow-wrap: anywhere;
+      }
       .done {
         background: var(--ok-bg);
         color: var(--ok-text);
@@ -361,6 +401,16 @@ export class FaztDevices extends LitElement {
   /** Taking the other device's answer to this node's direct invitation: under way, or why it failed. */
   private acceptBusy = false;
   private acceptError = '';
+  /** Sync state per paired device, by node id (`undefined`: not read yet, or the node has no sync). */
+  private sync: Map<string, SyncPeerStatus> | undefined;
+  /** Catch-ups under way, by node id (see `trackCatchUps`). */
+  private catchUps: Map<string, CatchUp> = new Map();
+  private syncError = '';
+  /** The open conflicts, newest first. */
+  private conflicts: ConflictInfo[] | undefined;
+  /** The id of the conflict being resolved. */
+  private conflictBusy = '';
+  private conflictError = '';
 
   private pollTimer: ReturnType<typeof setInterval> | undefined;
   private tickTimer: ReturnType<typeof setInterval> | undefined;
@@ -370,6 +420,8 @@ export class FaztDevices extends LitElement {
   private readonly onVisibility = () => {
     if (document.visibilityState === 'visible') void this.loadPeers();
   };
+  /** A sync read is under way (the faster poll during a catch-up does not stack calls). */
+  private syncLoading = false;
 
   connectedCallback() {
     super.connectedCallback();
@@ -397,6 +449,9 @@ export class FaztDevices extends LitElement {
       this.invitation = undefined;
       this.directAnswer = undefined;
       this.confirming = undefined;
+      this.sync = undefined;
+      this.catchUps = new Map();
+      this.conflicts = undefined;
       void this.loadMe();
       void this.loadPeers();
     }
@@ -418,6 +473,7 @@ export class FaztDevices extends LitElement {
   private async loadPeers() {
     const api = this.api;
     if (!api) return;
+    void this.loadSync();
     try {
       const peers = await api.peers();
       if (api !== this.api) return;
@@ -439,6 +495,33 @@ export class FaztDevices extends LitElement {
     }
   }
 
+  /**
+   * Reads the sync state and the open conflicts. A node without sync (an older build: 404) shows
+   * neither, and no error.
+   */
+  private async loadSync() {
+    const api = this.api;
+    if (!api || this.syncLoading) return;
+    this.syncLoading = true;
+    try {
+      const [status, conflicts] = await Promise.all([api.syncStatus(), api.conflicts({ limit: 200 })]);
+      if (api !== this.api) return;
+      this.syncError = '';
+      this.sync = new Map(status.map((s) => [s.nodeId, s]));
+      this.catchUps = trackCatchUps(this.catchUps, status);
+      this.conflicts = conflicts;
+    } catch (e) {
+      if (api !== this.api) return;
+      const err = e as ApiError;
+      if (err.status === 404) {
+        this.sync = undefined;
+        this.conflicts = undefined;
+      } else this.syncError = `Could not read the sync state: ${err.message}`;
+    } finally {
+      this.syncLoading = false;
+    }
+  }
+
   /** While an invitation is shown, a device that was not paired when it was made has used it. */
   private noticeNewPeer(peers: MeshPeerInfo[]) {
     if (!this.invitation || !this.knownAtInvite) return;
@@ -455,6 +538,8 @@ export class FaztDevices extends LitElement {
 
   private tick() {
     this.now = Date.now();
+    // a catch-up moves fast: its bar is read every second
+    if (this.catchUps.size > 0 && document.visibilityState === 'visible') void this.loadSync();
     if (this.directAnswer && this.directAnswer.ends <= this.now) {
       this.directAnswer = undefined;
       this.stopSound();
@@ -482,7 +567,7 @@ export class FaztDevices extends LitElement {
         <p class="muted">Paired devices trust each other and talk directly, even without internet.</p>
         ${this.identityView()}
       </section>
-      ${this.peersView()} ${this.addView()}
+      ${this.peersView()} ${this.conflictsView()} ${this.addView()}
       <p class="visually-hidden" role="status" aria-live="polite">${this.announce}</p>`;
   }
 
@@ -559,6 +644,7 @@ export class FaztDevices extends LitElement {
             : html`<span class="muted">· not seen since pairing</span>`}
         </div>
         ${!p.connected && p.transport?.state === 'waiting' ? html`<div class="muted small link-trouble">${linkTrouble(p.transport, this.now + (this.api?.clockSkewMs ?? 0))}</div>` : nothing}
+        ${this.syncLine(p)}
         <div class="muted small">Id <code>${p.nodeId}</code></div>
       </div>
       ${confirming ? nothing : html`<button class="secondary" aria-label="Unpair ${p.name}" @click=${() => this.askUnpair(p)}>Unpair…</button>`}
@@ -573,6 +659,99 @@ export class FaztDevices extends LitElement {
           </div>`
         : nothing}
     </li>`;
+  }
+
+  /** One paired device's sync: running or not, last sync, pending each way, a catch-up's bar. */
+  private syncLine(p: MeshPeerInfo) {
+    const s = this.sync?.get(p.nodeId);
+    if (!s) return this.sync && !this.syncError ? html`<div class="sync muted" data-sync="none">Not synced yet.</div>` : nothing;
+    const skew = this.api?.clockSkewMs ?? 0;
+    const last = s.lastSyncAt ? html`last synced ${formatAgo(s.lastSyncAt - skew, this.now)}` : html`never synced`;
+    const c = this.catchUps.get(p.nodeId);
+    const state = s.stalled ? 'stalled' : !s.connected ? 'off' : c ? 'catching-up' : 'up-to-date';
+    const pending =
+      s.pendingOut || s.pendingIn
+        ? html`<span class="pending">${plural(s.pendingOut, 'change')} to send, ${plural(s.pendingIn, 'change')} to receive</span>`
+        : html`<span class="pending">nothing pending</span>`;
+    return html`<div class="sync" data-sync=${state} data-pending-out=${s.pendingOut} data-pending-in=${s.pendingIn}>
+      <div>
+        <strong>${state === 'up-to-date' ? 'In sync' : state === 'catching-up' ? 'Catching up' : state === 'stalled' ? 'Sync stopped' : 'Sync waits for a link'}</strong>
+        <span class="muted">· ${last} · ${pending}</span>
+      </div>
+      ${c
+        ? html`<progress class="catch-up" max="100" .value=${Math.round(catchUpDone(c) * 100)} aria-label="Catching up with ${p.name}"></progress>
+            <span class="muted small">${plural(c.left, 'change')} left of ${c.total}</span>`
+        : nothing}
+      ${s.stalled ? html`<div class="stalled small">${p.name} refuses this node’s changes: ${s.stalled}</div>` : nothing}
+    </div>`;
+  }
+
+  /** The open conflicts: same field changed on two devices while apart; the owner keeps one value. */
+  private conflictsView() {
+    const list = this.conflicts;
+    if (list === undefined && !this.syncError) return nothing;
+    return html`<section class="card" aria-labelledby="conflicts-h">
+      <h2 id="conflicts-h" tabindex="-1">Conflicts</h2>
+      ${this.syncError ? html`<p class="error" role="alert">${this.syncError} <button class="link" @click=${this.loadSync}>Try again</button></p>` : nothing}
+      ${list?.length === 0 ? html`<p class="muted" id="no-conflicts">No conflicts. When two devices change the same thing while apart, it shows here.</p>` : nothing}
+      ${list?.length
+        ? html`<p class="muted">These were changed on two devices while they were apart. The newer change was kept everywhere; the other one is here, so nothing is lost.</p>
+            ${this.conflictError ? html`<p class="error" role="alert" id="conflict-error">${this.conflictError}</p>` : nothing}
+            <ul class="plain">
+              ${repeat(
+                list,
+                (c) => c.id,
+                (c) => this.conflictItem(c),
+              )}
+            </ul>`
+        : nothing}
+    </section>`;
+  }
+
+  private conflictItem(c: ConflictInfo) {
+    const busy = this.conflictBusy === c.id;
+    const what = c.kind === 'kv' ? 'key' : c.kind === 'doc' ? 'document field' : 'file';
+    return html`<li class="conflict" data-conflict=${c.id}>
+      <div><strong>${c.appName ?? 'A removed app'}</strong> <span class="muted">· ${what}</span> <code class="key">${c.key}</code></div>
+      <dl class="values">
+        <dt>Kept</dt>
+        <dd><code class="winner">${conflictValue(c.winner)}</code></dd>
+        <dt>The other</dt>
+        <dd><code class="loser">${conflictValue(c.loser)}</code></dd>
+        <dt>When</dt>
+        <dd>${formatTime(c.at - (this.api?.clockSkewMs ?? 0))}</dd>
+      </dl>
+      <div class="row">
+        <button class="secondary keep-winner" ?disabled=${busy} @click=${() => this.resolve(c, 'winner')} aria-label="Keep this: ${conflictValue(c.winner, 40)}">Keep this</button>
+        <button class="secondary keep-loser" ?disabled=${busy} @click=${() => this.resolve(c, 'loser')} aria-label="Keep the other: ${conflictValue(c.loser, 40)}">Keep the other</button>
+      </div>
+    </li>`;
+  }
+
+  /** Resolves a conflict on the node acted on; it is resolved everywhere as it syncs. */
+  private async resolve(c: ConflictInfo, keep: 'winner' | 'loser') {
+    this.conflictBusy = c.id;
+    this.conflictError = '';
+    try {
+      await this.api.resolveConflict(c.id, keep);
+      this.conflicts = this.conflicts?.filter((x) => x.id !== c.id);
+      this.say(keep === 'winner' ? `Kept ${conflictValue(c.winner, 40)}.` : `Kept ${conflictValue(c.loser, 40)}; the other devices get it as they sync.`);
+      await this.updateComplete;
+      this.renderRoot.querySelector<HTMLElement>('#conflicts-h')?.focus();
+      void this.loadSync();
+    } catch (e) {
+      const err = e as ApiError;
+      this.conflictError =
+        err.code === 'NOT_FOUND'
+          ? 'This conflict is gone (resolved on another device meanwhile).'
+          : err.code === 'CONFLICT'
+            ? `The other value can no longer be restored: ${err.message}`
+            : `Could not resolve the conflict: ${err.message}`;
+      if (err.code === 'NOT_FOUND') void this.loadSync();
+      this.unreachable(e);
+    } finally {
+      this.conflictBusy = '';
+    }
   }
 
   private askUnpair(p: MeshPeerInfo) {
