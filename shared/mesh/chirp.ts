@@ -295,9 +295,20 @@ export class Chirp {
    * @throws FaztError `INVALID_ARGUMENT` for a sample rate outside 16–96 kHz.
    */
   async decode(samples: Float32Array, sampleRate: number): Promise<Uint8Array[]> {
+    const found = await this.#decodeAt(samples, sampleRate, 0);
+    if (found.length) return found;
+    // ggwave 0.4 misses about 1 message in 80 (noise-free, payload-dependent) at one alignment of the
+    // recording to its frames and hears it at any other: a recording where nothing was found is
+    // listened to once more, half a frame later
+    return this.#decodeAt(samples, sampleRate, Math.ceil((FRAME * checkRate(sampleRate, 'audio')) / CHIRP_SAMPLE_RATE / 2));
+  }
+
+  /** One pass of {@link decode}, with `offset` samples of silence before the recording. */
+  async #decodeAt(samples: Float32Array, sampleRate: number, offset: number): Promise<Uint8Array[]> {
     const decoder = await this.openDecoder(sampleRate);
     try {
-      const found = decoder.push(samples);
+      const found = offset ? decoder.push(new Float32Array(offset)) : [];
+      found.push(...decoder.push(samples));
       // a message that ends right at the end of the recording needs a little more audio to be closed
       found.push(...decoder.push(new Float32Array(Math.ceil(sampleRate / 2))));
       return found;
