@@ -19,17 +19,13 @@
 // Reported: medians and p90, and fazt − sdk-http (target: < 5 ms added to TTFT and total).
 // Memory: RSS (VmRSS) of a settled node with no provider vs with a provider configured (both with the
 // bench app deployed), and the second one after one AI call (what loading the SDK costs).
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { zipSync, strToU8 } from 'fflate';
 import { register } from 'tsx/esm/api';
+import { nodeProcesses } from './lib/nodes.mjs';
 
-const root = join(fileURLToPath(import.meta.url), '..', '..');
-const BIN = join(root, 'bin', 'fazt.js');
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
   const i = args.indexOf(`--${name}`);
@@ -44,14 +40,13 @@ const sorted = (xs) => [...xs].sort((a, b) => a - b);
 const pct = (xs, p) => sorted(xs)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 const r2 = (x) => Math.round(x * 100) / 100;
 
-if (!existsSync(join(root, 'dist', 'fazt.mjs'))) execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs'), '--quiet'], { stdio: 'inherit' });
 register();
 const { startFakeLlm } = await import('../node/testing/fake-llm.ts');
 const { streamText } = await import('ai');
 const { createOpenAI } = await import('@ai-sdk/openai');
 
-const tmp = mkdtempSync(join(os.tmpdir(), 'fazt-bench-ai-'));
-const procs = new Set();
+const nodes = nodeProcesses('fazt-bench-ai-');
+const { tmp, procs } = nodes;
 const cleanup = () => {
   for (const p of procs) p.kill('SIGKILL');
   rmSync(tmp, { recursive: true, force: true });
@@ -63,26 +58,7 @@ setTimeout(() => {
   process.exit(2);
 }, 600_000).unref();
 
-async function startNode(name) {
-  const db = join(tmp, `${name}.db`);
-  const proc = spawn(process.execPath, ['--max-semi-space-size=1', BIN, 'start', '--port', '0', '--host', '127.0.0.1', '--db', db, '--no-example'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FAZT_NODE: '', FAZT_TOKEN: '', FAZT_DB: '' },
-  });
-  procs.add(proc);
-  let out = '';
-  const url = await new Promise((resolve, reject) => {
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /dashboard\s+(http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
-      if (m) resolve(m[1]);
-    });
-    proc.stderr.on('data', (d) => (out += d));
-    proc.on('exit', (c) => reject(new Error(`node exited ${c}: ${out}`)));
-  });
-  const token = JSON.parse(execFileSync(process.execPath, [BIN, 'token', 'create', '--db', db, '--scope', 'admin', '--json'], { encoding: 'utf8' })).token;
-  return { proc, url, token };
-}
+const startNode = (name) => nodes.start(join(tmp, `${name}.db`), { token: true });
 
 async function api(n, method, path, body, type = 'application/json') {
   const r = await fetch(n.url + path, { method, headers: { authorization: `Bearer ${n.token}`, 'content-type': type }, body: body === undefined ? undefined : type === 'application/json' ? JSON.stringify(body) : body });

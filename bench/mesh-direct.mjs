@@ -11,44 +11,18 @@
 //
 // The time the owner takes to carry the codes is not in it. Usage: `node bench/mesh-direct.mjs
 // [--rounds 3] [--json]` (builds first when dist/ is missing).
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { nodeProcesses } from './lib/nodes.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = join(root, 'bin', 'fazt.js');
 const i = process.argv.indexOf('--rounds');
 const ROUNDS = i > 0 ? Number(process.argv[i + 1]) : 3;
 const JSON_ONLY = process.argv.includes('--json');
 const log = (...a) => !JSON_ONLY && console.log(...a);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-if (!existsSync(join(root, 'dist', 'fazt.mjs'))) execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs'), '--quiet'], { stdio: 'inherit' });
-
-const tmp = mkdtempSync(join(os.tmpdir(), 'fazt-bench-direct-'));
-const procs = new Set();
-
-async function start(db) {
-  const proc = spawn(process.execPath, ['--max-semi-space-size=1', BIN, 'start', '--port', '0', '--host', '127.0.0.1', '--db', db, '--no-example'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FAZT_NODE: '', FAZT_TOKEN: '', FAZT_DB: '' },
-  });
-  procs.add(proc);
-  let out = '';
-  const url = await new Promise((resolve, reject) => {
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /dashboard\s+(http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
-      if (m) resolve(m[1]);
-    });
-    proc.stderr.on('data', (d) => (out += d));
-    proc.on('exit', (c) => reject(new Error(`node exited ${c}: ${out}`)));
-  });
-  const token = JSON.parse(execFileSync(process.execPath, [BIN, 'token', 'create', '--db', db, '--scope', 'admin', '--json'], { encoding: 'utf8' })).token;
-  return { proc, url, db, token };
-}
+const { tmp, procs, start: startNode } = nodeProcesses('fazt-bench-direct-');
+const start = (db) => startNode(db, { token: true });
 
 async function api(n, method, path, body) {
   const r = await fetch(n.url + path, { method, headers: { authorization: `Bearer ${n.token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });

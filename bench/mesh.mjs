@@ -9,14 +9,10 @@
 //      the first ping that crosses the link again
 //
 // Usage: `node bench/mesh.mjs [--pings 300] [--rounds 3] [--json]` (builds first when dist/ is missing).
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { adminToken, nodeProcesses } from './lib/nodes.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = join(root, 'bin', 'fazt.js');
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
@@ -28,39 +24,10 @@ const log = (...a) => !JSON_ONLY && console.log(...a);
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 const median = (xs) => pct(xs, 50);
 
-if (!existsSync(join(root, 'dist', 'fazt.mjs'))) execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs'), '--quiet'], { stdio: 'inherit' });
+const { tmp, procs, start: startNode, stop } = nodeProcesses('fazt-bench-mesh-');
+const start = startNode;
 
-const tmp = mkdtempSync(join(os.tmpdir(), 'fazt-bench-mesh-'));
-const procs = new Set();
-
-async function start(db) {
-  const proc = spawn(process.execPath, ['--max-semi-space-size=1', BIN, 'start', '--port', '0', '--host', '127.0.0.1', '--db', db, '--no-example'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FAZT_NODE: '', FAZT_TOKEN: '', FAZT_DB: '' },
-  });
-  procs.add(proc);
-  let out = '';
-  const url = await new Promise((resolve, reject) => {
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /dashboard\s+(http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
-      if (m) resolve(m[1]);
-    });
-    proc.stderr.on('data', (d) => (out += d));
-    proc.on('exit', (c) => reject(new Error(`node exited ${c}: ${out}`)));
-  });
-  return { proc, url, db };
-}
-
-async function stop(n) {
-  if (n.proc.exitCode !== null) return;
-  const done = new Promise((r) => n.proc.once('exit', r));
-  n.proc.kill('SIGTERM');
-  await done;
-  procs.delete(n.proc);
-}
-
-const token = (db) => JSON.parse(execFileSync(process.execPath, [BIN, 'token', 'create', '--db', db, '--scope', 'admin', '--json'], { encoding: 'utf8' })).token;
+const token = adminToken;
 
 async function api(n, method, path, body) {
   const r = await fetch(n.url + path, { method, headers: { authorization: `Bearer ${n.token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });

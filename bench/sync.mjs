@@ -14,11 +14,11 @@
 //      dropped, same run, interleaved rounds (target ≥ 0.8×)
 //
 // Usage: `node bench/sync.mjs [--rows 10000] [--docs 1000] [--writes 50] [--big-mb 100] [--kv 20000] [--hot-only] [--json]`.
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeProcesses } from './lib/nodes.mjs';
 import { promisify } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,37 +38,8 @@ const log = (...a) => !JSON_ONLY && console.log(...a);
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-if (!existsSync(join(root, 'dist', 'fazt.mjs'))) execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs'), '--quiet'], { stdio: 'inherit' });
-
-const tmp = mkdtempSync(join(os.tmpdir(), 'fazt-bench-sync-'));
-const procs = new Set();
-
-async function start(db) {
-  const proc = spawn(process.execPath, ['--max-semi-space-size=1', BIN, 'start', '--port', '0', '--host', '127.0.0.1', '--db', db, '--no-example'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FAZT_NODE: '', FAZT_TOKEN: '', FAZT_DB: '' },
-  });
-  procs.add(proc);
-  let out = '';
-  const url = await new Promise((resolve, reject) => {
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /dashboard\s+(http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
-      if (m) resolve(m[1]);
-    });
-    proc.stderr.on('data', (d) => (out += d));
-    proc.on('exit', (c) => reject(new Error(`node exited ${c}: ${out}`)));
-  });
-  return { proc, url, db };
-}
-
-async function stop(n) {
-  if (n.proc.exitCode !== null) return;
-  const done = new Promise((r) => n.proc.once('exit', r));
-  n.proc.kill('SIGTERM');
-  await done;
-  procs.delete(n.proc);
-}
+const { tmp, procs, start: startNode, stop } = nodeProcesses('fazt-bench-sync-');
+const start = startNode;
 
 async function api(n, method, path, body, headers = {}) {
   const r = await fetch(n.url + path, {
