@@ -32,6 +32,8 @@ export const SIGNALING_PATH = '/peerjs';
 export interface DataConnection {
   peer: string;
   open: boolean;
+  /** The connection's `RTCPeerConnection` (node-datachannel's polyfill here), once negotiation started. */
+  peerConnection?: { connectionState: string; addEventListener(type: 'connectionstatechange', cb: () => void): void };
   send(data: unknown): void;
   close(): void;
   on(event: 'open' | 'close', cb: () => void): void;
@@ -73,6 +75,12 @@ export function loadPeerJs(): Promise<PeerCtor> {
   peerCtor ??= (async () => {
     const [{ default: polyfill }, { WebSocket }] = await Promise.all([import('node-datachannel/polyfill'), import('ws')]);
     const g = globalThis as Record<string, unknown>;
+    // FAZT_WEBRTC_LOG=Warning (or Info, Debug, Verbose) prints libdatachannel's own log to stderr
+    const level = process.env.FAZT_WEBRTC_LOG;
+    if (level) {
+      const ndc = (await import('node-datachannel')) as unknown as { default: { initLogger(level: string, cb: (level: string, message: string) => void): void } };
+      ndc.default.initLogger(level, (l, m) => process.stderr.write(`libdatachannel ${l}: ${m}\n`));
+    }
     for (const [k, v] of Object.entries(polyfill as Record<string, unknown>)) g[k] ??= v;
     // PeerJS trickles ICE candidates through the signaling server; one can arrive before the offer
     // and answer of its connection have both been applied, and libdatachannel then refuses it ("Got a
@@ -141,6 +149,44 @@ export function peerOptions(baseUrl: string): Record<string, unknown> {
   };
 }
 
+/**
+ * How many times {@link MeshHost.connect} tries an address again at once when the WebRTC connection
+ * failed after ICE connected (see {@link onFailedBeforeOpen}); other failures wait for the backoff.
+ */
+export const HANDSHAKE_FAILURE_RETRIES = 2;
+
+/** An attempt whose `RTCPeerConnection` failed or closed before its data channel opened. */
+class FailedBeforeOpen extends Error {
+  constructor(readonly state: string) {
+    super(`the WebRTC connection was ${state} before its data channel opened (ICE or DTLS failed)`);
+  }
+}
+
+/**
+ * Calls `onDead` once when the connection's `RTCPeerConnection` reaches `failed` or `closed` before its
+ * data channel opened. PeerJS 1.5 only watches `iceConnectionState`, and node-datachannel's polyfill
+ * does not fire `iceconnectionstatechange` when libdatachannel gives up after ICE connected (a failed
+ * DTLS handshake): without this, the attempt would sit until its 10 s timer.
+ *
+ * The DTLS failure is real and load-dependent: libdatachannel 0.2x can start DTLS on the offering side
+ * the moment ICE connects inside `setRemoteDescription(answer)`, before the answer's certificate
+ * fingerprint is committed, and then refuses the peer's certificate ("DTLS alert: unknown CA";
+ * upstream: paullouisageneau/libdatachannel pull request 1612, "Fix DTLS startup ordering", open).
+ * Seen here in about 1 of 6 attempts with both cores busy; a fresh attempt almost always works.
+ */
+export function onFailedBeforeOpen(c: DataConnection, onDead: (state: string) => void): void {
+  const pc = c.peerConnection;
+  if (!pc) return;
+  let fired = false;
+  pc.addEventListener('connectionstatechange', () => {
+    const state = pc.connectionState;
+    if (!fired && !c.open && (state === 'failed' || state === 'closed')) {
+      fired = true;
+      onDead(state);
+    }
+  });
+}
+
 /** One node's WebRTC presence: its signaling server, its PeerJS clients and the links they carry. */
 export class MeshHost {
   private own: PeerClient | undefined;
@@ -157,6 +203,8 @@ export class MeshHost {
   /** PeerJS clients registered on other nodes' signaling servers, one per outgoing connection. */
   private readonly outgoing = new Set<PeerClient>();
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** When {@link timer} fires (ms since the epoch). */
+  private timerAt = 0;
   private stopped = false;
   private signaling: { close?: () => void } | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -221,6 +269,7 @@ export class MeshHost {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.timer = undefined;
     this.unsubscribe?.();
     this.mesh.closeAll();
     this.own?.destroy();
@@ -253,7 +302,10 @@ export class MeshHost {
   private incoming(c: DataConnection): void {
     if (this.pendingHandshakes >= MAX_PENDING_HANDSHAKES) {
       this.droppedConnections++;
-      c.on('open', () => c.close());
+      // closed before ICE and DTLS run: a dropped connection costs no handshake work, so a flood
+      // cannot starve the links already up (libdatachannel's worker threads are shared)
+      c.on('error', () => undefined);
+      c.close();
       return;
     }
     this.pendingHandshakes++;
@@ -266,6 +318,10 @@ export class MeshHost {
     };
     c.on('error', done);
     c.on('close', done);
+    onFailedBeforeOpen(c, () => {
+      done();
+      c.close();
+    });
     // a data channel that never opens (ICE stuck) holds its place no longer than a handshake could take
     setTimeout(done, 15_000).unref();
     c.on('open', () => {
@@ -288,10 +344,17 @@ export class MeshHost {
     return link;
   }
 
+  /** Runs {@link tick} in `ms` ms, unless a tick is already due sooner. */
   private schedule(ms: number): void {
     if (this.stopped) return;
+    const at = Date.now() + ms;
+    if (this.timer && this.timerAt <= at) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick(), ms);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.tick();
+    }, ms);
     this.timer.unref();
   }
 
@@ -312,7 +375,13 @@ export class MeshHost {
       this.connecting.add(peer.nodeId);
       void this.connect(peer)
         .catch((e) => this.logger.info('peer not reachable', { peer: peer.nodeId, error: (e as Error).message }))
-        .finally(() => this.connecting.delete(peer.nodeId));
+        .finally(() => {
+          this.connecting.delete(peer.nodeId);
+          // a failed attempt is tried again when its backoff is up (the tick that came while it
+          // was running skipped this peer)
+          const due = this.backoff.get(peer.nodeId)?.at;
+          if (due !== undefined && !this.mesh.connected(peer.nodeId)) this.schedule(Math.max(0, due - Date.now()));
+        });
     }
     this.schedule(next);
   }
@@ -326,41 +395,53 @@ export class MeshHost {
   async connect(peer: Pick<PeerRecord, 'nodeId' | 'addresses'>): Promise<void> {
     const errors: string[] = [];
     for (const url of peer.addresses) {
-      const own = url === this.ownUrl;
-      let client: PeerClient | undefined;
-      try {
-        client = own ? await this.ensureOwn() : await this.openClient(url);
-        const c = client.connect(peer.nodeId, { reliable: true, serialization: 'raw' });
-        await new Promise<void>((resolve, reject) => {
-          const t = setTimeout(() => {
-            c.close();
-            reject(new Error('no data channel within 10 s'));
-          }, 10_000);
-          t.unref();
-          c.on('error', (e) => {
-            clearTimeout(t);
-            reject(e);
-          });
-          c.on('open', () => {
-            clearTimeout(t);
-            try {
-              const link = this.wire(c, peer.nodeId);
-              c.on('close', () => {
-                link.closed();
-                if (!own) this.dropClient(client!);
-              });
-              resolve();
-            } catch (e) {
+      for (let attempt = 1; attempt <= HANDSHAKE_FAILURE_RETRIES + 1; attempt++) {
+        const own = url === this.ownUrl;
+        let client: PeerClient | undefined;
+        try {
+          client = own ? await this.ensureOwn() : await this.openClient(url);
+          const c = client.connect(peer.nodeId, { reliable: true, serialization: 'raw' });
+          await new Promise<void>((resolve, reject) => {
+            const t = setTimeout(() => {
               c.close();
+              reject(new Error('no data channel within 10 s'));
+            }, 10_000);
+            t.unref();
+            c.on('error', (e) => {
+              clearTimeout(t);
               reject(e);
-            }
+            });
+            onFailedBeforeOpen(c, (state) => {
+              clearTimeout(t);
+              c.close();
+              reject(new FailedBeforeOpen(state));
+            });
+            c.on('open', () => {
+              clearTimeout(t);
+              try {
+                const link = this.wire(c, peer.nodeId);
+                c.on('close', () => {
+                  link.closed();
+                  if (!own) this.dropClient(client!);
+                });
+                resolve();
+              } catch (e) {
+                c.close();
+                reject(e);
+              }
+            });
           });
-        });
-        return;
-      } catch (e) {
-        if (client && !own) this.dropClient(client);
-        if (e instanceof FaztError && e.code === 'NOT_PAIRED') throw e;
-        errors.push(`${url}: ${(e as Error).message}`);
+          return;
+        } catch (e) {
+          if (client && !own) this.dropClient(client);
+          if (e instanceof FaztError && e.code === 'NOT_PAIRED') throw e;
+          if (e instanceof FailedBeforeOpen && attempt <= HANDSHAKE_FAILURE_RETRIES) {
+            this.logger.info('WebRTC handshake failed, trying again at once', { peer: peer.nodeId, state: e.state, attempt });
+            continue;
+          }
+          errors.push(`${url}: ${(e as Error).message}`);
+          break;
+        }
       }
     }
     throw new FaztError('PEER_UNREACHABLE', `Node ${peer.nodeId} could not be reached (${errors.join('; ') || 'no address known'}).`);
