@@ -205,6 +205,35 @@ export class SyncEngine {
     return this.db.get<{ s: number | null }>('SELECT MAX(seq) AS s FROM sync_log')?.s ?? 0;
   }
 
+  /**
+   * Moves this node's log head to `seq` when a peer has seen more of our log than we still hold
+   * (sync-spec S38): our cartridge lost entries it had told that peer of, e.g. a browser node's image
+   * saved before its last writes. Without this our next entries would take numbers the peer already
+   * counts as received, and its acks would look malformed. A marker entry (table `-`, which no
+   * reader sends) takes the seq, so the numbers after it are new, and our entries past the peer's
+   * last confirmation move after it (they may be writes made since the loss); the peer keeps the
+   * rows it got.
+   * @param peer the peer's writer id (for the log line).
+   * @param seq the peer's `received` of our log.
+   * @returns how many seqs were skipped (0 when `seq` is not past our head).
+   * @see docs/sync-spec.md S38.
+   */
+  skipPast(peer: string, seq: number): number {
+    const head = this.head();
+    if (!Number.isSafeInteger(seq) || seq <= head) return 0;
+    const { acked } = this.peerState(peer);
+    this.db.transaction(() => {
+      this.db.run("INSERT INTO sync_log (seq, tbl, k1, k2, k3, src) VALUES (?, '-', '', NULL, NULL, NULL)", [seq]);
+      // our entries past what the peer confirmed (as this cartridge knows it) may be writes made
+      // after the loss, under numbers the peer counts as received: they move past the marker (the
+      // peer may get some rows again, which changes nothing: S33)
+      this.db.run('INSERT INTO sync_log (tbl, k1, k2, k3, src) SELECT tbl, k1, k2, k3, src FROM sync_log WHERE seq > ? AND seq <= ? ORDER BY seq', [acked, head]);
+      this.db.run('DELETE FROM sync_log WHERE seq > ? AND seq <= ?', [acked, head]);
+    });
+    this.deps.logger.warn('sync: a peer has seen more of our log than we hold; numbering goes on past it', { peer, ourHead: head, peerReceived: seq });
+    return seq - head;
+  }
+
   /** Calls `listener` after every batch that changed something here (for live pushes to other peers). */
   onApplied(listener: () => void): () => void {
     this.changeListeners.add(listener);

@@ -9,6 +9,12 @@ import type { Logger } from '../ports.js';
 import type { SyncEngine } from './engine.js';
 import { SyncRefused } from './rows.js';
 
+/**
+ * How far past our log head a peer's `received` may be (S38): entries a node can lose between a
+ * commit and its save (a browser node's image) are a few thousand at most; more is a lie, refused.
+ */
+export const MAX_LOST_ENTRIES = 1_000_000;
+
 /** Protocol version in `hello`. */
 export const SYNC_PROTOCOL_VERSION = 1;
 /** Unacknowledged batches in flight per session (S35). */
@@ -248,7 +254,10 @@ export class SyncSession {
         if (m.v !== SYNC_PROTOCOL_VERSION) throw new SyncRefused(`protocol version ${String(m.v)} is not ${SYNC_PROTOCOL_VERSION}`);
         if (m.writer !== this.peer) throw new SyncRefused('hello names another writer than the paired peer');
         if (typeof m.received !== 'number' || !Number.isSafeInteger(m.received) || m.received < 0) throw new SyncRefused('malformed hello');
-        // the peer's `received` is what it has of our log: resume from there (S34)
+        // the peer's `received` is what it has of our log: resume from there (S34); past our head,
+        // we lost entries it saw: number on after them (S38)
+        if (m.received > this.engine.head() + MAX_LOST_ENTRIES) throw new SyncRefused(`hello says ${m.received} entries of our log were received; we never wrote that many`);
+        this.engine.skipPast(this.peer, m.received);
         this.nextFrom = Math.min(m.received, this.engine.head());
         this.inflight = [];
         this.stalled = undefined;

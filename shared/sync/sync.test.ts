@@ -31,6 +31,31 @@ for (const d of drivers) {
       expect(a.kernel.sync.engine.stateDigest()).toBe(b.kernel.sync.engine.stateDigest());
     });
 
+    it('S38: a peer that saw more of our log than we hold: numbering goes on past its mark, new writes travel, both caught up', async () => {
+      const { nodes, net } = await pair(d);
+      const [a, b] = nodes as [SimNode, SimNode];
+      for (let i = 0; i < 5; i++) a.kernel.kv.set('app1', `k${i}`, String(i));
+      net.settle();
+      const seen = b.kernel.sync.engine.peerState(a.writer).received;
+      expect(seen).toBe(a.kernel.sync.engine.head());
+      // a's cartridge goes back to an image saved before its last 3 log entries (and before b's ack
+      // of them), and the link drops
+      net.disconnect(0, 1);
+      a.db.run('DELETE FROM sync_log WHERE seq > ?', [seen - 3]);
+      a.db.run('UPDATE sync_peers SET acked = ? WHERE peer = ?', [seen - 3, b.writer]);
+      expect(a.kernel.sync.engine.head()).toBe(seen - 3);
+      a.kernel.kv.set('app1', 'after', '"written after the loss"');
+      net.connect(0, 1);
+      net.settle();
+      expect(kvOf(b, 'app1', 'after')).toBe('"written after the loss"');
+      expect(a.kernel.sync.engine.head()).toBeGreaterThan(seen); // no seq b already counted was used again
+      expect(b.kernel.sync.engine.peerState(a.writer).received).toBe(a.kernel.sync.engine.head());
+      expect(a.logs.some((l) => l.msg.startsWith('sync: a peer has seen more of our log'))).toBe(true);
+      expect(a.logs.filter((l) => l.msg === 'sync refused')).toEqual([]);
+      expect(b.logs.filter((l) => l.msg === 'sync refused' || l.level === 'error')).toEqual([]);
+      expect(a.kernel.sync.engine.stateDigest()).toBe(b.kernel.sync.engine.stateDigest());
+    });
+
     it('S12: edits to different fields of one document on two nodes both survive', async () => {
       const { nodes, net, time } = await pair(d);
       const [a, b] = nodes as [SimNode, SimNode];
