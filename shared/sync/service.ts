@@ -15,6 +15,12 @@ export const FLUSH_MS = 1000;
 /** New change-log entries after which the log is compacted to one entry per row (S15). */
 export const COMPACT_EVERY = 50_000;
 
+/** How often tombstones past the 30-day horizon are collected (S15), ms: 6 hours. */
+export const TOMBSTONE_EVERY_MS = 6 * 3600_000;
+
+/** When the first tombstone collection runs after the service starts, ms: 10 minutes (not in the start-up rush). */
+export const TOMBSTONE_FIRST_MS = 10 * 60_000;
+
 /** One peer's sync state, as `fazt sync status` prints it (S37). */
 export interface PeerSyncStatus {
   /** The peer's mesh node id (its writer id when it is not a mesh peer, as in tests). */
@@ -131,6 +137,40 @@ export class SyncService {
   }
 
   /**
+   * The sync upkeep, run every {@link FLUSH_MS} by {@link attachToMesh} (tests call it with their own
+   * clock): moves captured changes to the durable log (S30), compacts the log after every
+   * {@link COMPACT_EVERY} new entries, and collects tombstones older than 30 days once every
+   * {@link TOMBSTONE_EVERY_MS} (S15; the first time {@link TOMBSTONE_FIRST_MS} after start). Errors are
+   * logged, never thrown.
+   * @param now wall-clock time, ms since the epoch.
+   * @returns tombstones removed by this call (0 when it was not their turn or a peer lags).
+   */
+  upkeep(now: number): number {
+    try {
+      this.engine.flush();
+      // one log entry per row is enough (S15): compact after every COMPACT_EVERY new entries
+      const head = this.engine.head();
+      this.compactedAt ??= head;
+      if (head - this.compactedAt >= COMPACT_EVERY) {
+        this.compactedAt = head;
+        this.engine.compactLog();
+      }
+      this.tombstonesDueAt ??= now + TOMBSTONE_FIRST_MS;
+      if (now < this.tombstonesDueAt) return 0;
+      this.tombstonesDueAt = now + TOMBSTONE_EVERY_MS;
+      const removed = this.engine.collectTombstones();
+      if (removed > 0) this.logger.info('sync: tombstones collected', { removed });
+      return removed;
+    } catch (e) {
+      this.logger.error('sync: upkeep of the change log failed', { error: String((e as Error)?.message ?? e) });
+      return 0;
+    }
+  }
+
+  private compactedAt: number | undefined;
+  private tombstonesDueAt: number | undefined;
+
+  /**
    * Runs sync over the mesh: a session opens with each link and closes with it; `sync` messages of
    * the links reach their session (S36). @returns detach.
    */
@@ -167,20 +207,7 @@ export class SyncService {
     });
     for (const p of mesh.status()) if (p.connected) start(p.nodeId);
     // captured changes reach the durable log at least every second, connected or not (S30)
-    let compactedAt = this.engine.head();
-    const flusher = setInterval(() => {
-      try {
-        this.engine.flush();
-        // one log entry per row is enough (S15): compact after every COMPACT_EVERY new entries
-        const head = this.engine.head();
-        if (head - compactedAt >= COMPACT_EVERY) {
-          compactedAt = head;
-          this.engine.compactLog();
-        }
-      } catch (e) {
-        this.logger.error('sync: flushing the change log failed', { error: String((e as Error)?.message ?? e) });
-      }
-    }, FLUSH_MS);
+    const flusher = setInterval(() => this.upkeep(Date.now()), FLUSH_MS);
     (flusher as { unref?: () => void }).unref?.();
     return () => {
       clearInterval(flusher);

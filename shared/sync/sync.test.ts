@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { drivers } from '../testing/drivers.js';
 import { SimNet, SimNode, SimTime, prng } from '../testing/sync-net.js';
 import { CHUNK_SIZE } from '../vfs/blobs.js';
+import { TOMBSTONE_EVERY_MS, TOMBSTONE_FIRST_MS } from './index.js';
 
 /** Sync between real kernels on both SQLite drivers (docs/sync-spec.md; each test names its rules). */
 
@@ -245,6 +246,30 @@ for (const d of drivers) {
       expect(e.collectTombstones()).toBe(2);
       expect(a.db.get("SELECT 1 AS x FROM app_kv WHERE key = 'gone'")).toBeUndefined();
       expect(a.db.get("SELECT 1 AS x FROM app_docs WHERE id = 'x'")).toBeUndefined();
+    });
+
+    it('S15: the upkeep collects tombstones on its own, first 10 minutes after start, then every 6 hours', async () => {
+      const { nodes, net, time } = await pair(d);
+      const [a] = nodes as [SimNode, SimNode];
+      const sync = a.kernel.sync;
+      let t = time.t;
+      expect(sync.upkeep(t)).toBe(0); // starts the schedule
+      a.kernel.kv.set('app1', 'gone', '1');
+      net.settle();
+      a.kernel.kv.delete('app1', 'gone');
+      net.settle();
+      time.advance(31 * 24 * 3600_000); // the delete is past the 30-day horizon
+      expect(sync.upkeep((t += TOMBSTONE_FIRST_MS - 1000))).toBe(0); // not yet its turn
+      expect(a.db.get("SELECT 1 AS x FROM app_kv WHERE key = 'gone'")).toBeDefined();
+      expect(sync.upkeep((t += 1000))).toBe(1);
+      expect(a.db.get("SELECT 1 AS x FROM app_kv WHERE key = 'gone'")).toBeUndefined();
+      a.kernel.kv.set('app1', 'gone2', '1');
+      net.settle();
+      a.kernel.kv.delete('app1', 'gone2');
+      net.settle();
+      time.advance(31 * 24 * 3600_000);
+      expect(sync.upkeep((t += TOMBSTONE_EVERY_MS - 1000))).toBe(0);
+      expect(sync.upkeep((t += 1000))).toBe(1);
     });
 
     it('S33: a duplicated, replayed or reordered batch changes nothing', async () => {
