@@ -522,6 +522,20 @@ export function buildProgram(): Command {
         if (r.peers.some((p) => !p.ok)) process.exitCode = 1;
       }),
   );
+  type HomeRow = { app: string; appId: string; writerId: string; self: boolean; nodeId: string | null; name: string | null };
+  const homeLine = (h: HomeRow) => `${h.app}: cron jobs run on ${h.self ? `this node (${h.name ?? h.nodeId})` : h.nodeId ? `${h.name ?? 'a paired node'} (${h.nodeId})` : `a node no longer paired (writer ${h.writerId})`}`;
+  targetOptions(
+    sync
+      .command('home')
+      .description("show or move the node an app's cron jobs run on (S17)")
+      .argument('<app>')
+      .argument('[node]', 'a paired node id (`fazt mesh peers`) or "self"'),
+  ).action(async (app: string, node: string | undefined, o: Common) =>
+    withClient(o, async (c) => {
+      const h = node === undefined ? await callJson<HomeRow>(c, 'GET', `/api/apps/${enc(app)}/home`) : await callJson<HomeRow>(c, 'PUT', `/api/apps/${enc(app)}/home`, { node });
+      emit(o, h, () => (node === undefined ? homeLine(h) : `Moved. ${homeLine(h)}.`));
+    }),
+  );
   type ConflictRow = { id: string; app: string; appName: string | null; kind: string; key: string; winner: string | null; loser: string | null; at: number; resolution: string | null };
   const conflicts = program.command('conflicts').description('values that lost to a concurrent edit on another device (docs/sync-spec.md S13)');
   targetOptions(conflicts.command('list').description('open conflicts, newest first').option('--all', 'resolved ones too')).action(async (o: Common & { all?: boolean }) =>

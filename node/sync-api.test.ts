@@ -4,7 +4,7 @@
  * way a peer makes one: a batch of rows from another writer, through the sync engine (S13).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createToken, expectError, removeTempDirs, request, startTestNode, type TestNode } from './test-helpers.js';
+import { createToken, expectError, removeTempDirs, request, startTestNode, zip, type TestNode } from './test-helpers.js';
 
 let t: TestNode;
 let admin: string;
@@ -58,5 +58,26 @@ describe('the sync API', () => {
     const again = await api(`/api/conflicts/${id}/resolve`, { method: 'POST', json: { keep: 'winner' } });
     expect(again.json()).toMatchObject({ resolution: 'winner' });
     expect(k.kv.get('app1', 'k')).toBe('"mine"'); // keep winner changes no value
+  });
+
+  it("S17: GET and PUT /api/apps/:app/home show and move an app's home; bad input is named", async () => {
+    const dep = await request(`${t.url}/api/apps?name=cronapp`, {
+      method: 'POST',
+      token: admin,
+      headers: { 'content-type': 'application/zip' },
+      body: zip({ 'app.json': JSON.stringify({ name: 'cronapp', schedule: [{ name: 'tick', cron: '*/5 * * * *' }] }), 'api/main.js': 'export function scheduled() {}' }),
+    });
+    expect(dep.status, dep.text()).toBe(201);
+    const id = t.node.kernel.apps.resolve('cronapp')!.id;
+    const home = await api('/api/apps/cronapp/home');
+    expect(home.json()).toEqual({ app: 'cronapp', appId: id, writerId: t.node.kernel.cartridge.nodeId, self: true, nodeId: t.node.kernel.mesh.id().nodeId, name: expect.any(String) });
+    expectError(await api('/api/apps/cronapp/home', { method: 'PUT', json: { node: 'abcdefghijklmnop' } }), 403, 'NOT_PAIRED', /fazt mesh peers/);
+    expectError(await api('/api/apps/cronapp/home', { method: 'PUT', json: { node: 7 } }), 400, 'BAD_REQUEST', /"self"/);
+    expectError(await api('/api/apps/nope/home'), 404, 'APP_NOT_FOUND');
+    expectError(await api('/api/apps/cronapp/home', { method: 'PUT', json: { node: 'self' }, token: deploy }), 403, 'FORBIDDEN');
+    const moved = await api('/api/apps/cronapp/home', { method: 'PUT', json: { node: 'self' } });
+    expect(moved.status, moved.text()).toBe(200);
+    expect(moved.json()).toMatchObject({ self: true });
+    expect(t.node.kernel.jobs.list(id).filter((j) => j.kind === 'cron')).toHaveLength(1);
   });
 });

@@ -1,5 +1,5 @@
 /** The kernel's public face. Hosts import from here. */
-export { createKernel, Kernel, type KernelOptions, type AppDeployed, type AppPermissions, type StorageSummary } from './kernel.js';
+export { createKernel, Kernel, type KernelOptions, type AppDeployed, type AppPermissions, type StorageSummary, type AppHome } from './kernel.js';
 export { createFetch, PATH_APP_HEADERS, errorJson, type FetchHandler, type FetchOptions, type RequestContext } from './http/index.js';
 export { openCartridge, checkSqliteHeader, getMeta, setMeta, SCHEMA_VERSION, type Cartridge } from './cartridge/index.js';
 export { FaztError, isFaztError, statusOf, errorBody, type ErrorBody, type FaztErrorCode } from './errors.js';

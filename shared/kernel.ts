@@ -15,6 +15,21 @@ import { AiService, type AiServiceOptions } from './ai/index.js';
 import { SyncEngine, SyncService } from './sync/index.js';
 
 /** Options of {@link createKernel}. */
+/** Where an app's cron jobs run (docs/sync-spec.md S17), as `GET /api/apps/:app/home` answers. */
+export interface AppHome {
+  /** The app's name. */
+  app: string;
+  appId: string;
+  /** The home's cartridge writer id (16 hex digits). */
+  writerId: string;
+  /** The home is this node. */
+  self: boolean;
+  /** The home's mesh node id (`null`: a writer this node is not paired with). */
+  nodeId: string | null;
+  /** The home's name (`null` when unknown). */
+  name: string | null;
+}
+
 export interface KernelOptions {
   /** The open cartridge. */
   cartridge: Cartridge;
@@ -124,6 +139,7 @@ export class Kernel {
         sha256: this.ports.sha256,
         logger: this.ports.logger,
         onAppChanged: (change) => this.replicatedAppChange(change),
+        onHomeChanged: (appId) => this.followHome(appId),
       }),
       this.ports.logger,
     );
@@ -284,6 +300,59 @@ export class Kernel {
       this.ports.logger.error('applying a new live version failed', { appId: change.appId, kind: change.kind, error: String((e as Error)?.message ?? e) });
     }
     this.runtime?.appChanged(change);
+  }
+
+  /**
+   * The node an app's cron jobs run on (docs/sync-spec.md S17).
+   * @param ref app name, alias or id.
+   * @returns the app, the home's cartridge writer id, and who that is: this node (`self`), a paired
+   *   node (`nodeId`, `name`), or a writer this node does not know (a node no longer paired).
+   * @throws FaztError `APP_NOT_FOUND`.
+   */
+  appHome(ref: string): AppHome {
+    const app = this.apps.resolve(ref);
+    if (!app) throw new FaztError('APP_NOT_FOUND', `No app named "${ref}".`);
+    const writerId = this.cartridge.db.get<{ home: string }>('SELECT home FROM app_homes WHERE app_id = ? AND deleted = 0', [app.id])?.home ?? this.cartridge.nodeId;
+    const self = writerId === this.cartridge.nodeId;
+    const peer = self ? undefined : this.mesh.peers.list().find((p) => p.writerId === writerId);
+    return { app: app.name, appId: app.id, writerId, self, nodeId: self ? this.mesh.id().nodeId : (peer?.nodeId ?? null), name: self ? this.mesh.id().name : (peer?.name ?? null) };
+  }
+
+  /**
+   * Moves an app's home (S17): its manifest's cron jobs stop here and start on the new home once the
+   * change reaches it (the home row replicates, last writer wins).
+   * @param ref app name, alias or id.
+   * @param node a paired node's id (`fazt mesh peers`), or `self` for this node.
+   * @returns the new home, as {@link appHome}.
+   * @throws FaztError `APP_NOT_FOUND`; `NOT_PAIRED` when `node` is neither `self`, this node's id nor a paired node.
+   */
+  moveAppHome(ref: string, node: string): AppHome {
+    const app = this.apps.resolve(ref);
+    if (!app) throw new FaztError('APP_NOT_FOUND', `No app named "${ref}".`);
+    let writerId: string;
+    if (node === 'self' || node === this.mesh.id().nodeId) writerId = this.cartridge.nodeId;
+    else {
+      const peer = this.mesh.peers.get(node);
+      if (!peer) throw new FaztError('NOT_PAIRED', `Node "${String(node).slice(0, 40)}" is not paired with this node; \`fazt mesh peers\` lists the nodes an app can live on.`);
+      writerId = peer.writerId;
+    }
+    const hlc = this.cartridge.hlc.now();
+    this.cartridge.db.run(
+      `INSERT INTO app_homes (app_id, home, deleted, hlc, node_id) VALUES (?, ?, 0, ?, ?)
+       ON CONFLICT(app_id) DO UPDATE SET home = excluded.home, deleted = 0, hlc = excluded.hlc, node_id = excluded.node_id`,
+      [app.id, writerId, hlc, this.cartridge.nodeId],
+    );
+    this.followHome(app.id);
+    this.sync.engine.flush();
+    return this.appHome(app.id);
+  }
+
+  /** An app's cron jobs follow its home (S17): present here only when this node is the home. */
+  private followHome(appId: string): void {
+    const app = this.apps.resolve(appId);
+    if (!app || app.currentVersion === null) return;
+    const manifest = this.apps.manifest(appId, app.currentVersion);
+    this.jobs.syncCron(appId, this.isHome(appId) ? manifest?.schedule : undefined);
   }
 
   /** True when this node is the app's home (runs its cron jobs, docs/sync-spec.md S17); true when no home is recorded. */

@@ -96,6 +96,8 @@ export interface SyncEngineDeps {
   logger: Logger;
   /** Called after a committed batch changed an app's live state (S21); the kernel's use-case effects. */
   onAppChanged?: (change: AppChange) => void;
+  /** Called after a committed batch moved an app's home node (S17): its cron jobs follow. */
+  onHomeChanged?: (appId: string) => void;
   /** Largest lead of a peer stamp over our wall clock, ms (S3). Default {@link MAX_DRIFT_MS}. */
   maxDriftMs?: number;
 }
@@ -487,6 +489,7 @@ export class SyncEngine {
     }
     const rows = batch.rows as WireRow[];
     const effects: AppChange[] = [];
+    this.homesMoved.clear(); // what a refused (rolled back) batch left here
     const res = this.db.transaction((): ApplyResult => {
       const before = this.head();
       let changed = 0;
@@ -512,8 +515,24 @@ export class SyncEngine {
     res.needs = this.missingChunks(peer);
     this.holdGcIfPending();
     this.emitEffects(effects);
+    this.emitHomeMoves();
     if (res.changed > 0) for (const l of this.changeListeners) l();
     return res;
+  }
+
+  /** Apps whose home row a batch changed (S17), reported after its commit. */
+  private readonly homesMoved = new Set<string>();
+
+  private emitHomeMoves(): void {
+    const apps = [...this.homesMoved];
+    this.homesMoved.clear();
+    for (const app of apps) {
+      try {
+        this.deps.onHomeChanged?.(app);
+      } catch (err) {
+        this.deps.logger.error('sync: moving an app home failed', { appId: app, error: String(err) });
+      }
+    }
   }
 
   private emitEffects(effects: AppChange[]): void {
@@ -552,14 +571,17 @@ export class SyncEngine {
             [row.app, row.p, row.granted, row.del ? 1 : 0, row.h, writerOf(row.h)],
           ),
         );
-      case 'home':
-        return this.applyLww('app_homes', 'app_id = ?', [row.app], row.h, () =>
+      case 'home': {
+        const r = this.applyLww('app_homes', 'app_id = ?', [row.app], row.h, () =>
           this.db.run(
             `INSERT INTO app_homes (app_id, home, deleted, hlc, node_id) VALUES (?, ?, 0, ?, ?)
              ON CONFLICT(app_id) DO UPDATE SET home = excluded.home, hlc = excluded.hlc, node_id = excluded.node_id`,
             [row.app, row.home, row.h, writerOf(row.h)],
           ),
         );
+        if (r === 'changed') this.homesMoved.add(row.app);
+        return r;
+      }
       case 'event':
         return this.applyEvent(row);
       case 'conflict':
@@ -680,9 +702,11 @@ export class SyncEngine {
   /** Retries every waiting row (S23); returns how many changed something. */
   retryPending(): number {
     const effects: AppChange[] = [];
+    this.homesMoved.clear();
     const n = this.db.transaction(() => this.retryPendingInTx(effects));
     this.holdGcIfPending();
     this.emitEffects(effects);
+    this.emitHomeMoves();
     if (n > 0) for (const l of this.changeListeners) l();
     return n;
   }

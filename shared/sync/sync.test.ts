@@ -192,6 +192,38 @@ for (const d of drivers) {
       expect(b.kernel.isHome(id)).toBe(false);
     });
 
+    it('S17: moving an app home moves its cron jobs: off here at once, on the new home when the row arrives; and back', async () => {
+      const { nodes, net, time } = await pair(d);
+      const [a, b] = nodes as [SimNode, SimNode];
+      await a.deploy('cronapp', { 'app.json': JSON.stringify({ name: 'cronapp', schedule: [{ name: 'tick', cron: '*/5 * * * *' }] }), 'api/main.js': 'export function scheduled() {}' });
+      net.settle();
+      const id = a.kernel.apps.resolve('cronapp')!.id;
+      const cron = (n: SimNode) => n.kernel.jobs.list(id).filter((j) => j.kind === 'cron').length;
+      // a knows b as a paired node (the mesh's pairing record names b's writer)
+      const bId = b.kernel.mesh.id();
+      const bRecord = { nodeId: bId.nodeId, name: 'b', publicKey: bId.publicKey, writerId: b.writer, addresses: [] };
+      a.kernel.mesh.peers.upsert(bRecord);
+      expect(a.kernel.appHome('cronapp')).toMatchObject({ app: 'cronapp', self: true, writerId: a.writer });
+      expect(() => a.kernel.moveAppHome('cronapp', 'cccccccccccccccc')).toThrow(expect.objectContaining({ code: 'NOT_PAIRED' }));
+      expect(() => a.kernel.moveAppHome('nope', 'self')).toThrow(expect.objectContaining({ code: 'APP_NOT_FOUND' }));
+      expect(a.kernel.moveAppHome('cronapp', bId.nodeId)).toMatchObject({ self: false, nodeId: bId.nodeId, name: 'b', writerId: b.writer });
+      expect(cron(a)).toBe(0); // off here at once
+      expect(cron(b)).toBe(0); // not yet on b: the row has not arrived
+      net.settle();
+      expect(cron(b)).toBe(1);
+      expect(b.kernel.isHome(id)).toBe(true);
+      expect(b.kernel.appHome('cronapp')).toMatchObject({ self: true });
+      // and back to a, asked on a (later than b's own move to itself, which a has seen: LWW, S10)
+      b.kernel.moveAppHome('cronapp', 'self');
+      net.settle();
+      time.advance(1000);
+      a.kernel.moveAppHome('cronapp', 'self');
+      expect([cron(a), cron(b)]).toEqual([1, 1]); // b runs them until the row arrives
+      net.settle();
+      expect([cron(a), cron(b)]).toEqual([1, 0]);
+      expect(a.kernel.sync.engine.stateDigest()).toBe(b.kernel.sync.engine.stateDigest());
+    });
+
     it('S16 S19: events are an append-only union with no deliveries on the receiver; grants follow the app', async () => {
       const { nodes, net } = await pair(d);
       const [a, b] = nodes as [SimNode, SimNode];

@@ -30,6 +30,16 @@ export function syncRoutes(api: ApiRouter): void {
     return json({ peers, status: c.kernel.sync.status() });
   });
 
+  // an app's home node: where its manifest's cron jobs run (S17)
+  api.route('GET', '/api/apps/:app/home', 'admin', (c) => json(c.kernel.appHome(param(c, 0))));
+  api.route('PUT', '/api/apps/:app/home', 'admin', async (c) => {
+    const body = await jsonBody(c);
+    if (typeof body.node !== 'string' || body.node.length === 0 || body.node.length > 64) {
+      throw new FaztError('BAD_REQUEST', '"node" must be a paired node\'s id (`fazt mesh peers`) or "self".');
+    }
+    return json(c.kernel.moveAppHome(param(c, 0), body.node));
+  });
+
   api.route('GET', '/api/conflicts', 'admin', (c) => {
     const all = c.url.searchParams.get('all');
     if (all !== null && all !== '1' && all !== 'true' && all !== '0' && all !== 'false') throw new FaztError('BAD_REQUEST', '"all" must be 1 or 0.');
