@@ -7,6 +7,7 @@ import { PACKAGE_ROOT } from './paths.js';
 import { jsonLogger, nodePorts } from './ports.js';
 import { listDir, zipStream } from './zip-dir.js';
 import { nodeRuntimeHost } from './runtime-host.js';
+import { webPushSender } from './push-sender.js';
 import type { RuntimeLimits } from '../shared/runtime/index.js';
 
 /** The package version (from package.json). */
@@ -25,13 +26,14 @@ export function kernelForFile(
 ): Kernel {
   return createKernel({
     cartridge: file.cartridge,
-    ports: { ...nodePorts, backup: backupPort(file.db), logger: options.logger ?? jsonLogger() },
+    ports: { ...nodePorts, backup: backupPort(file.db), logger: options.logger ?? jsonLogger(), push: webPushSender() },
     domain: options.domain,
     limits: options.limits,
     version: FAZT_VERSION,
     runtime: nodeRuntimeHost(options.runtimeLimits),
     secretKey: secretKeyFromEnv(),
     nodeName: hostname(),
+    notify: { subject: process.env.FAZT_VAPID_SUBJECT || undefined },
   });
 }
 
