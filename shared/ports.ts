@@ -121,6 +121,8 @@ export interface LocalNotification {
   tag?: string;
   /** The URL a click opens (kept in the notification's `data.url`). */
   url?: string;
+  /** The sending app's name, when an app sent it (kept in `data.app`). */
+  app?: string;
 }
 
 /** Shows a notification on the device the kernel runs on (the browser node's service worker). */

@@ -23,7 +23,7 @@ interface NotificationData {
 }
 
 /** The `showNotification` options of a notification (icon, badge, tag, data.url). */
-function options(n: LocalNotification & { app?: string }): NotificationOptions {
+function options(n: LocalNotification): NotificationOptions {
   return {
     body: n.body,
     icon: n.icon || DEFAULT_ICON,
@@ -34,7 +34,7 @@ function options(n: LocalNotification & { app?: string }): NotificationOptions {
 }
 
 /** Reads a push message: Fazt's JSON, or any text as a plain notification. */
-export function parsePush(data: PushMessageData | null): LocalNotification & { app?: string } {
+export function parsePush(data: PushMessageData | null): LocalNotification {
   if (!data) return { title: 'Fazt', url: '/' };
   try {
     const p = data.json() as { v?: string; title?: unknown; body?: unknown; url?: unknown; icon?: unknown; tag?: unknown; app?: unknown };
@@ -66,15 +66,17 @@ export function installPushHandlers(self: ServiceWorkerGlobalScope): void {
       (async () => {
         const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
         const same = windows.find((w) => w.url === target.href);
+        // focus() and openWindow() need the click's user activation: without one they fail, and the
+        // navigation below still happened
         if (same) {
-          await same.focus();
+          await same.focus().catch(() => undefined);
           return;
         }
         // a window of the PWA (same origin) is reused: it moves to the app's route
         const ours = target.origin === self.location.origin ? windows.find((w) => new URL(w.url).origin === self.location.origin) : undefined;
         if (ours) {
           const moved = await ours.navigate(target.href).catch(() => null);
-          await (moved ?? ours).focus();
+          await (moved ?? ours).focus().catch(() => undefined);
           return;
         }
         await self.clients.openWindow(target.href);

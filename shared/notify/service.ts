@@ -343,7 +343,7 @@ export class NotifyService {
       if (!owner) return [];
       const t0 = Date.now();
       try {
-        await this.deps.notifier.show({ title: payload.title, body: payload.body, icon: payload.icon, tag: payload.tag, url: payload.url });
+        await this.deps.notifier.show({ title: payload.title, body: payload.body, icon: payload.icon, tag: payload.tag, url: payload.url, app: payload.app });
         this.sent++;
         return [{ subscriptionId: 'local', device: 'this device', userId: this.ownerId(), status: 'shown', statusCode: null, attempts: 1, ms: Date.now() - t0 }];
       } catch (e) {
