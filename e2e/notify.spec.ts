@@ -9,6 +9,7 @@
  */
 import type { Page } from '@playwright/test';
 import { expect, test } from './fixtures.js';
+import { expectAccessible, screenshotSizes } from './screens.js';
 import { deployToDevice, device, openPwa } from './pwa-fixtures.js';
 
 test.use({ serviceWorkers: 'allow' });
@@ -106,4 +107,25 @@ test('the browser node, offline, shows an app\'s fazt.notify on its own device',
   } finally {
     await context.setOffline(false);
   }
+});
+
+test('Settings → Notifications: "Notify me on this device" asks permission and subscribes, or says why it cannot', async ({ fazt, page, context }) => {
+  await context.grantPermissions(['notifications'], { origin: fazt.origin });
+  await page.setViewportSize({ width: 360, height: 740 });
+  await page.goto(`${fazt.origin}/`);
+  // the owner is set up from 127.0.0.1 (no code); the session cookie lands in this browser
+  const setup = await page.evaluate(async () => (await fetch('/api/setup', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: 'correct horse battery' }) })).status);
+  expect([201, 409]).toContain(setup);
+  await page.goto(`${fazt.origin}/#/settings`);
+  const section = page.locator('fazt-notify-settings');
+  await expect(section.getByRole('heading', { name: 'Notifications' })).toBeVisible();
+  await section.getByRole('button', { name: 'Notify me on this device' }).click();
+  // headless Chromium has no vendor push service: the subscription fails, and the page says why
+  await expect(section.getByRole('alert')).toContainText('could not subscribe to its push service', { timeout: 30_000 });
+  await screenshotSizes(page, 'notify-settings');
+  await expectAccessible(page, 'notify settings');
+  // the hub's key was made for it, and "Send a test" reports that no device is subscribed
+  expect((await (await fetch(`${fazt.origin}/api/push/vapid-public-key`)).json()).publicKey).toMatch(/^[A-Za-z0-9_-]{87}$/);
+  await section.getByRole('button', { name: 'Send a test' }).click();
+  await expect(section.getByRole('status')).toHaveText('No device is subscribed yet.');
 });
