@@ -8,7 +8,8 @@
  *   (`registration.showNotification`).
  */
 import type { Page } from '@playwright/test';
-import { expect, test } from './fixtures.js';
+import path from 'node:path';
+import { expect, SCREENSHOT_DIR, test } from './fixtures.js';
 import { expectAccessible, screenshotSizes } from './screens.js';
 import { deployToDevice, device, openPwa } from './pwa-fixtures.js';
 
@@ -123,6 +124,7 @@ test('Settings → Notifications: "Notify me on this device" asks permission and
   // headless Chromium has no vendor push service: the subscription fails, and the page says why
   await expect(section.getByRole('alert')).toContainText('could not subscribe to its push service', { timeout: 30_000 });
   await screenshotSizes(page, 'notify-settings');
+  await section.screenshot({ path: path.join(SCREENSHOT_DIR, 'notify-settings-section-phone.png') });
   await expectAccessible(page, 'notify settings');
   // the hub's key was made for it, and "Send a test" reports that no device is subscribed
   expect((await (await fetch(`${fazt.origin}/api/push/vapid-public-key`)).json()).publicKey).toMatch(/^[A-Za-z0-9_-]{87}$/);
