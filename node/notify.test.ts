@@ -191,6 +191,17 @@ describe('sending', () => {
     for (const s of t.node.kernel.notify.list()) t.node.kernel.notify.remove(s.id);
   });
 
+  it('a subscription past its expirationTime is removed without a send', async () => {
+    const sub = ps.subscribe();
+    const r = await api('/api/push/subscriptions', { method: 'POST', json: { ...sub.json, expirationTime: Date.now() + 300 } });
+    expect(r.status).toBe(201);
+    await new Promise((res) => setTimeout(res, 400));
+    const [d] = await t.node.kernel.notify.send({ to: 'owner', title: 'Too late' });
+    expect(d).toMatchObject({ status: 'expired', attempts: 0, error: expect.stringMatching(/expirationTime passed/) });
+    expect(payloadsFor(sub)).toHaveLength(0);
+    expect(t.node.kernel.notify.list()).toEqual([]);
+  });
+
   it('an unreachable push service is retried and reported failed', async () => {
     const sub = ps.subscribe();
     const dead = { ...sub.json, endpoint: 'https://127.0.0.1:1/push/x' };

@@ -359,7 +359,18 @@ export class NotifyService {
     if (!rows.length) return [];
     const vapid = await this.vapidKeys();
     const topic = f.tag && /^[A-Za-z0-9_-]{1,32}$/.test(f.tag) ? f.tag : undefined;
-    return Promise.all(rows.map((r) => this.deliver(r, json, vapid, topic, msg.appId)));
+    const now = this.cart.clock.now();
+    return Promise.all(
+      rows.map((r) => {
+        // past the expiry the browser gave: the push service would refuse it (RFC 8030 §7.3)
+        if (r.expiration_time !== null && r.expiration_time <= now) {
+          this.remove(r.id);
+          this.deps.logger.info('notify: subscription past its expirationTime, removed', { subscription: r.id, device: r.device });
+          return { subscriptionId: r.id, device: r.device, userId: r.user_id, status: 'expired' as const, statusCode: null, attempts: 0, error: 'the subscription expired (its expirationTime passed)', ms: 0 };
+        }
+        return this.deliver(r, json, vapid, topic, msg.appId);
+      }),
+    );
   }
 
   /** One device: attempts with backoff; records the outcome on the subscription. */
