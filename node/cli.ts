@@ -1040,6 +1040,35 @@ export function buildProgram(): Command {
     });
   });
 
+  // ---- notify (docs/notify.md)
+  const notify = program.command('notify').description('notifications on your devices: Web Push (docs/notify.md)');
+  targetOptions(notify.command('test').description("send a test notification to the owner's subscribed devices and report each delivery")).action(async (o: Common) =>
+    withClient(o, async (c) => {
+      const r = await callJson<{ deliveries: { device: string; status: string; statusCode: number | null; attempts: number; error?: string; ms: number }[] }>(c, 'POST', '/api/push/test', {});
+      emit(o, r, () =>
+        r.deliveries.length
+          ? r.deliveries.map((d) => `${d.status === 'sent' || d.status === 'shown' ? 'ok  ' : 'FAIL'} ${d.device}: ${d.status}${d.statusCode !== null ? ` (${d.statusCode})` : ''}, ${d.attempts} attempt(s), ${d.ms} ms${d.error ? ` — ${d.error}` : ''}`).join('\n')
+          : 'No device is subscribed: in the dashboard, open Settings and press "Notify me on this device".',
+      );
+      // a delivery that did not arrive fails the command (an expired subscription was removed: subscribe again)
+      if (r.deliveries.some((d) => d.status !== 'sent' && d.status !== 'shown')) process.exitCode = 1;
+    }),
+  );
+  targetOptions(notify.command('devices').description('the subscribed devices (per user) and their last delivery')).action(async (o: Common) =>
+    withClient(o, async (c) => {
+      const r = await callJson<{ subscriptions: { id: string; device: string; userId: string; service: string; lastSuccessAt: number | null; lastError: string | null }[] }>(c, 'GET', '/api/push/subscriptions');
+      emit(o, r, () =>
+        r.subscriptions.map((x) => `${x.id}  ${x.device}  ${x.service}  last ok ${x.lastSuccessAt ? isoMinute(x.lastSuccessAt) : '-'}${x.lastError ? `  last error: ${x.lastError}` : ''}`).join('\n') || '(no subscribed devices)',
+      );
+    }),
+  );
+  targetOptions(notify.command('forget').description('remove a subscribed device').argument('<id>')).action(async (id: string, o: Common) =>
+    withClient(o, async (c) => {
+      const r = await callJson<{ removed: string }>(c, 'DELETE', `/api/push/subscriptions/${enc(id)}`);
+      emit(o, r, () => `Removed ${r.removed}`);
+    }),
+  );
+
   targetOptions(program.command('backup').description('write a consistent copy of the cartridge (works while the node serves)').argument('<out.db>')).action(
     async (outPath: string, o: Common) => {
       const target = resolve(outPath);

@@ -1,12 +1,14 @@
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createKernel, type AppDeployed, type DeployLimits, type Kernel, type Logger } from '../shared/index.js';
+import { createKernel, type AppDeployed, type DeployLimits, type Kernel, type Logger, type PushSender } from '../shared/index.js';
+import type { NotifyOptions } from '../shared/notify/index.js';
 import { backupPort, type FileCartridge } from './cartridge-file.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { jsonLogger, nodePorts } from './ports.js';
 import { listDir, zipStream } from './zip-dir.js';
 import { nodeRuntimeHost } from './runtime-host.js';
+import { webPushSender } from './push-sender.js';
 import type { RuntimeLimits } from '../shared/runtime/index.js';
 
 /** The package version (from package.json). */
@@ -21,17 +23,18 @@ export const FAZT_VERSION: string = (() => {
 /** Creates a kernel over an open file cartridge with the Node ports (no HTTP server: the CLI uses it offline). */
 export function kernelForFile(
   file: FileCartridge,
-  options: { domain?: string; limits?: Partial<DeployLimits>; logger?: Logger; runtimeLimits?: Partial<RuntimeLimits> } = {},
+  options: { domain?: string; limits?: Partial<DeployLimits>; logger?: Logger; runtimeLimits?: Partial<RuntimeLimits>; notify?: NotifyOptions & { push?: PushSender } } = {},
 ): Kernel {
   return createKernel({
     cartridge: file.cartridge,
-    ports: { ...nodePorts, backup: backupPort(file.db), logger: options.logger ?? jsonLogger() },
+    ports: { ...nodePorts, backup: backupPort(file.db), logger: options.logger ?? jsonLogger(), push: options.notify?.push ?? webPushSender() },
     domain: options.domain,
     limits: options.limits,
     version: FAZT_VERSION,
     runtime: nodeRuntimeHost(options.runtimeLimits),
     secretKey: secretKeyFromEnv(),
     nodeName: hostname(),
+    notify: { subject: process.env.FAZT_VAPID_SUBJECT || undefined, ...options.notify },
   });
 }
 

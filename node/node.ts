@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import type { Express } from 'express';
-import { createFetch, getMeta, setMeta, type DeployLimits, type FetchHandler, type Kernel, type Logger } from '../shared/index.js';
+import { createFetch, getMeta, setMeta, type DeployLimits, type FetchHandler, type Kernel, type Logger, type PushSender } from '../shared/index.js';
+import type { NotifyOptions } from '../shared/notify/index.js';
 import { corruptCartridgeError, integrityReport, isCorruptionError, MAX_INTEGRITY_PROBLEMS, type IntegrityState } from '../shared/cartridge/index.js';
 import { runSqliteJob } from './sqlite-worker.js';
 import { openCartridgeFile, type FileCartridge } from './cartridge-file.js';
@@ -37,6 +38,8 @@ export interface NodeOptions {
   logger?: Logger;
   /** Reverse proxies whose `X-Forwarded-For` is believed (see `clientSource` in server.ts); default none. */
   trustedProxies?: readonly string[];
+  /** Web Push: the sender (default `webPushSender()`) and retry/timeout options (docs/notify.md). */
+  notify?: NotifyOptions & { push?: PushSender };
 }
 
 /** A running headless node. */
@@ -102,7 +105,7 @@ async function startNodeOn(options: NodeOptions): Promise<RunningNode> {
   let kernel: Kernel;
   let fetch: FetchHandler;
   try {
-    kernel = kernelForFile(file, { domain: options.domain, limits: options.limits, logger, runtimeLimits: options.runtimeLimits });
+    kernel = kernelForFile(file, { domain: options.domain, limits: options.limits, logger, runtimeLimits: options.runtimeLimits, notify: options.notify });
     // the kernel's HTTP face, with the MCP endpoint (/mcp) in front of it
     fetch = withMcp(kernel, createFetch(kernel, { dashboard: pwaDashboard() }));
     const gc = kernel.collectGarbage();

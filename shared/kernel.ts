@@ -13,6 +13,7 @@ import { AppRuntime, type RuntimeHostOptions } from './runtime/index.js';
 import { MeshService } from './mesh/index.js';
 import { AiService, type AiServiceOptions } from './ai/index.js';
 import { SyncEngine, SyncService } from './sync/index.js';
+import { NotifyService, validateNotifyRules, type NotifyOptions } from './notify/index.js';
 
 /** Options of {@link createKernel}. */
 /** Where an app's cron jobs run (docs/sync-spec.md S17), as `GET /api/apps/:app/home` answers. */
@@ -52,6 +53,8 @@ export interface KernelOptions {
   nodeName?: string;
   /** AI calls: timeouts, the fetch providers are reached with, a hint for the "no provider" message (docs/ai.md). */
   ai?: AiServiceOptions;
+  /** Notifications: VAPID subject, retries, timeouts (docs/notify.md). */
+  notify?: NotifyOptions;
 }
 
 /** What {@link Kernel.deployApp} reports: the deploy's result and the app's permission state after it. */
@@ -111,6 +114,8 @@ export class Kernel {
   readonly ai: AiService;
   /** Cartridge sync with the paired peers over the mesh's links (docs/sync-spec.md). */
   readonly sync: SyncService;
+  /** Notifications: Web Push subscriptions per device and user, VAPID keys, sending, `app.json` rules (docs/notify.md). */
+  readonly notify: NotifyService;
   private detachSync: (() => void) | undefined;
 
   constructor(
@@ -149,6 +154,20 @@ export class Kernel {
     };
     this.events = new EventBus(cartridge, this.apps, (appId) => this.permissions.granted(appId), invoke, { logger: this.ports.logger });
     this.scheduler = new Scheduler(cartridge, this.jobs, invoke, { logger: this.ports.logger });
+    this.notify = new NotifyService(
+      cartridge,
+      {
+        secrets: this.secrets,
+        apps: this.apps,
+        permissions: this.permissions,
+        push: this.ports.push,
+        notifier: this.ports.notifier,
+        logger: this.ports.logger,
+        appLog: (appId, level, message) => this.logs.append(appId, { level, message, source: 'notify' }),
+      },
+      options.notify,
+    );
+    this.events.onEmit((e) => this.notify.onEvent(e));
     this.runtime = options.runtime
       ? new AppRuntime(
           {
@@ -165,6 +184,7 @@ export class Kernel {
             jobs: this.jobs,
             logger: this.ports.logger,
             ai: this.ai,
+            notify: this.notify,
           },
           options.runtime,
         )
@@ -173,6 +193,7 @@ export class Kernel {
     this.deploy.checks.push(({ manifest }) => {
       validateSchedule(manifest.schedule, cartridge.clock.now());
       validateEventSchemas(manifest.events);
+      validateNotifyRules(manifest.notify, manifest.permissions ?? []);
     });
     if (this.runtime) {
       const rt = this.runtime;

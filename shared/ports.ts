@@ -57,6 +57,78 @@ export interface KernelPorts {
   backup?: () => Promise<{ stream: ReadableStream<Uint8Array>; size: number }>;
   /** Structured logger. */
   logger: Logger;
+  /**
+   * Sends Web Push messages (RFC 8030, encrypted per RFC 8291, VAPID per RFC 8292). The Node host
+   * implements it with `web-push` (node/push-sender.ts); absent on a host that cannot send (the
+   * browser node), where `kernel.notify` uses {@link KernelPorts.notifier} for its own device.
+   */
+  push?: PushSender;
+  /**
+   * Shows a notification on this very device (the browser node: `registration.showNotification`).
+   * Absent on the headless node.
+   */
+  notifier?: LocalNotifier;
+}
+
+/** Where one Web Push message goes: a browser's `PushSubscription` (W3C Push API), keys base64url. */
+export interface PushTarget {
+  /** The push service URL (https). */
+  endpoint: string;
+  /** The subscription's keys: `p256dh` (65-byte uncompressed P-256 point) and `auth` (16 bytes), base64url. */
+  keys: { p256dh: string; auth: string };
+}
+
+/** How one Web Push message is sent. */
+export interface PushSendOptions {
+  /** The node's VAPID key pair (RFC 8292), base64url (public: 65-byte point; private: 32-byte scalar), and its contact. */
+  vapid: { subject: string; publicKey: string; privateKey: string };
+  /** How long the push service keeps the message for an offline device, seconds (RFC 8030 §5.2 `TTL`). */
+  ttlSeconds: number;
+  /** RFC 8030 §5.3 `Urgency`. */
+  urgency?: 'very-low' | 'low' | 'normal' | 'high';
+  /** RFC 8030 §5.4 `Topic`: a newer message with the same topic replaces an undelivered older one (≤ 32 base64url chars). */
+  topic?: string;
+  /** Give up on the request after this long, ms. */
+  timeoutMs: number;
+}
+
+/** The push service's answer to one message. */
+export interface PushResult {
+  /** HTTP status (201 Created on success; 404/410: the subscription is gone; 429/5xx: try later). */
+  statusCode: number;
+  /** The response body, for logs (truncated by the sender to a few hundred chars). */
+  body: string;
+  /** The `Retry-After` header in seconds, when the service sent one. */
+  retryAfterSeconds?: number;
+}
+
+/**
+ * Sends one encrypted Web Push message (aes128gcm, RFC 8188/8291) with a VAPID JWT (RFC 8292).
+ * Resolves with the push service's status for any HTTP answer; rejects only when no answer came
+ * (network error, timeout), which the caller treats as retryable.
+ */
+export interface PushSender {
+  send(target: PushTarget, payload: string, options: PushSendOptions): Promise<PushResult>;
+}
+
+/** A notification shown on this device (Notifications API `showNotification` options). */
+export interface LocalNotification {
+  title: string;
+  body?: string;
+  /** Icon URL (same origin). */
+  icon?: string;
+  /** Replaces an earlier notification with the same tag. */
+  tag?: string;
+  /** The URL a click opens (kept in the notification's `data.url`). */
+  url?: string;
+  /** The sending app's name, when an app sent it (kept in `data.app`). */
+  app?: string;
+}
+
+/** Shows a notification on the device the kernel runs on (the browser node's service worker). */
+export interface LocalNotifier {
+  /** @throws when the page's notification permission is not granted. */
+  show(n: LocalNotification): Promise<void>;
 }
 
 /** Portable implementations: @noble/hashes for SHA-256 and scrypt, `CompressionStream` for gzip. */

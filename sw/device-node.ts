@@ -17,7 +17,7 @@
  * the new worker).
  */
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
-import { checkSqliteHeader, createFetch, createKernel, errorBody, type FetchHandler, getMeta, isFaztError, openCartridge, setMeta, SqlJsDatabase, statusOf, type FaztErrorCode, type Kernel, type Logger, type Principal } from '../shared/index.js';
+import { checkSqliteHeader, createFetch, createKernel, errorBody, type FetchHandler, getMeta, isFaztError, openCartridge, setMeta, SqlJsDatabase, statusOf, type FaztErrorCode, type Kernel, type LocalNotifier, type Logger, type Principal } from '../shared/index.js';
 import { hashPassword, verifyPassword } from '../shared/auth/index.js';
 import { prestartSandbox, type RuntimeHostOptions, type Sandbox, type StdlibSource } from '../shared/runtime/index.js';
 import { CARTRIDGE_LOCK, CartridgeStore, isDomError, PREVIOUS } from './cartridge-store.js';
@@ -190,6 +190,8 @@ export interface DeviceNodeOptions {
   scriptMs?: number;
   /** Called with each kernel this node opens (the worker gives it the page's WebRTC for direct pairing). */
   onKernel?: (kernel: Kernel) => void;
+  /** Shows notifications on this device (`registration.showNotification`, sw/push.ts): `fazt.notify` of this node (docs/notify.md). */
+  notifier?: LocalNotifier;
 }
 
 /** The kernel of this device, its cartridge and its persistence. One per service worker instance. */
@@ -274,7 +276,9 @@ export class DeviceNode {
           const cartridge = openCartridge(db, { label: LABEL });
           kernel = createKernel({
             cartridge,
-            ports: { logger: this.logger, backup: async () => this.backupStream() },
+            ports: { logger: this.logger, backup: async () => this.backupStream(), notifier: this.options.notifier },
+            // the device node's apps are under /~device/a/ (their icons too)
+            notify: { appPathPrefix: '/~device/a/' },
             domain: DEVICE_DOMAIN,
             version: this.options.version,
             runtime: { wasm: quickjsWasm, stdlib: std, limits: DEVICE_RUNTIME_LIMITS, prestarted: takeEarlySandbox() },

@@ -24,6 +24,7 @@ import { deviceApi, exposeOn } from './device-endpoint.js';
 import { assetUrls } from './precached.js';
 import type { DeviceConnectMessage } from './device-api.js';
 import { MeshRelay } from './mesh-relay.js';
+import { installPushHandlers, localNotifier } from './push.js';
 import type { MeshRelayBeat, MeshRelayConnect, MeshRelayStarted, MeshRelayUnknown } from './mesh-relay-api.js';
 
 declare const self: ServiceWorkerGlobalScope & { __WB_MANIFEST: Array<PrecacheEntry | string> };
@@ -42,7 +43,11 @@ const node = new DeviceNode({
   scriptMs: SCRIPT_EVALUATED,
   // direct pairing (codes that carry the WebRTC offer/answer): the page's RTCPeerConnection, through the relay
   onKernel: (kernel) => kernel.mesh.setDirectConnector(relay.direct),
+  // fazt.notify on this device's node shows here directly (docs/notify.md)
+  notifier: localNotifier(self),
 });
+// Web Push from a hub, and taps on notifications (sw/push.ts)
+installPushHandlers(self);
 const api = deviceApi(node);
 const relayLogger = {
   info: (msg: string, fields?: Record<string, unknown>) => console.info(JSON.stringify({ level: 'info', msg, ...fields })),

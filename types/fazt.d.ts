@@ -634,6 +634,28 @@ interface Fazt {
   readonly net: FaztNet;
   /** Models (needs the `ai` permission; docs/ai.md). */
   readonly ai: FaztAi;
+  /**
+   * Notifies the owner on their subscribed devices (Web Push), as this app: its title and icon, and a
+   * tap opens it (`url`: a path inside the app). Needs the `notify` permission, granted by the owner
+   * (docs/notify.md). Resolves with one report per device once each delivery ended (retries
+   * included); rejects with `PERMISSION_DENIED`, `INVALID_ARGUMENT` (title missing or over 200
+   * characters, body over 1,000, url outside the app) or `LIMIT_EXCEEDED` (over 3,993 bytes).
+   */
+  notify(message: { title: string; body?: string; url?: string; tag?: string }): Promise<FaztDelivery[]>;
+}
+
+/** One device's delivery of `fazt.notify` (docs/notify.md). */
+interface FaztDelivery {
+  subscriptionId: string;
+  device: string;
+  userId: string;
+  /** `sent` (accepted by the push service), `expired` (gone; removed), `failed`, `shown` (the browser node's own device). */
+  status: 'sent' | 'expired' | 'failed' | 'shown';
+  statusCode: number | null;
+  attempts: number;
+  error?: string;
+  /** ms. */
+  ms: number;
 }
 
 /** Fazt's host services, available in every handler. */

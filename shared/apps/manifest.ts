@@ -69,13 +69,19 @@ export const AppManifestSchema = z.looseObject({
       indexes: z.record(z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/), z.array(z.string().regex(/^[a-zA-Z_$][a-zA-Z0-9_$]*(\.[a-zA-Z_$][a-zA-Z0-9_$]*)*$/)).max(16)).default({}),
     })
     .default({ indexes: {} }),
+  /**
+   * Notification rules without code (docs/notify.md): `[{ "on": "note.created", "title": "New note",
+   * "body": "{{payload.title}}", "url": "notes/{{payload.id}}" }]` — when the app emits `on`, the
+   * owner is notified. Needs the `notify` permission; checked in full at deploy (`validateNotifyRules`).
+   */
+  notify: z.array(z.unknown()).optional(),
 });
 
 /** A validated manifest. */
 export type AppManifest = z.infer<typeof AppManifestSchema>;
 
 /** Keys this build understands; others produce warnings. */
-const KNOWN_KEYS = new Set(['name', 'title', 'description', 'icon', 'spa', 'notFound', 'permissions', 'schedule', 'events', 'docs', '$schema', 'version']);
+const KNOWN_KEYS = new Set(['name', 'title', 'description', 'icon', 'spa', 'notFound', 'permissions', 'schedule', 'events', 'docs', 'notify', '$schema', 'version']);
 
 /**
  * Parses and validates `app.json` bytes.

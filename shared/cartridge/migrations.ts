@@ -559,6 +559,31 @@ INSERT INTO cartridge_tables (name, sync) VALUES ('ai_providers','local'), ('ai_
     name: 'sync: change log, per-field document stamps, conflicts, app homes (docs/sync-spec.md)',
     sql: SYNC_MIGRATION_SQL,
   },
+  {
+    version: 9,
+    name: 'notify: Web Push subscriptions per device and user (docs/notify.md)',
+    sql: `
+-- one row per browser push subscription (W3C Push API); local: a subscription is bound to this
+-- node's VAPID key (cartridge_meta 'notify.vapid.public' / 'notify.vapid.private', the private key
+-- sealed with the secrets key), so it means nothing on another node
+CREATE TABLE push_subscriptions (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  endpoint TEXT NOT NULL UNIQUE,
+  p256dh TEXT NOT NULL,
+  auth TEXT NOT NULL,
+  expiration_time INTEGER,
+  device TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_success_at INTEGER,
+  last_failure_at INTEGER,
+  last_error TEXT,
+  failures INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX push_subscriptions_by_user ON push_subscriptions(user_id);
+INSERT INTO cartridge_tables (name, sync) VALUES ('push_subscriptions','local');
+`,
+  },
 ];
 
 /** The newest schema version this build knows. */

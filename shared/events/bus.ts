@@ -280,7 +280,30 @@ export class EventBus {
       return hlc;
     });
     if (subscribers.length) this.dispatcher.kick();
-    return { id, app: emitter.name, appId: emitter.id, type, payload: value, createdAt: now };
+    const record: EventRecord = { id, app: emitter.name, appId: emitter.id, type, payload: value, createdAt: now };
+    for (const fn of this.emitListeners) {
+      try {
+        fn(record);
+      } catch (e) {
+        this.logger.error('event listener failed', { type, error: String((e as Error)?.message ?? e) });
+      }
+    }
+    return record;
+  }
+
+  private readonly emitListeners: ((e: EventRecord) => void)[] = [];
+
+  /**
+   * Calls `fn` after each event is stored (synchronously, inside {@link emit}; the notify rules use
+   * it). A listener that throws is logged and does not affect the emit.
+   * @returns a function that removes the listener.
+   */
+  onEmit(fn: (e: EventRecord) => void): () => void {
+    this.emitListeners.push(fn);
+    return () => {
+      const i = this.emitListeners.indexOf(fn);
+      if (i >= 0) this.emitListeners.splice(i, 1);
+    };
   }
 
   // ---------------------------------------------------------------- reading

@@ -6,6 +6,7 @@ import { appRoutes } from './routes/apps.js';
 import { backupRoutes } from './routes/backup.js';
 import { logRoutes } from './routes/logs.js';
 import { meshRoutes } from './routes/mesh.js';
+import { notifyRoutes } from './routes/notify.js';
 import { permissionRoutes } from './routes/permissions.js';
 import { runtimeRoutes } from './routes/runtime.js';
 import { sessionRoutes } from './routes/session.js';
@@ -30,6 +31,7 @@ const AREAS: ReadonlyArray<(api: ApiRouter) => void> = [
   meshRoutes,
   aiRoutes,
   syncRoutes,
+  notifyRoutes,
 ];
 
 /** Builds the admin API's router with every area's routes. */

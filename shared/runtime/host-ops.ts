@@ -3,6 +3,7 @@ import { sha1 } from '@noble/hashes/legacy.js';
 import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
 import { FaztError } from '../errors.js';
 import type { BeginArgs, StreamPart, ToolRequest } from '../ai/index.js';
+import type { DeliveryReport } from '../notify/index.js';
 
 /**
  * The sandbox's host operations: one typed table of op name → kind, where it runs, argument and
@@ -89,6 +90,7 @@ export interface HostOpSignatures {
   'ai.next': { args: { id: string; cursor: number }; result: { parts: StreamPart[]; cursor: number; done: boolean } };
   'ai.tool': { args: { id: string }; result: ToolRequest | null };
   'ai.toolResult': { args: { id: string; toolCallId: string; output?: unknown; error?: { code?: string; message?: string } }; result: null };
+  'notify.send': { args: { title: string; body?: string; url?: string; tag?: string }; result: DeliveryReport[] };
   'body.read': { args: undefined; result: Uint8Array };
   'body.formData': { args: undefined; result: FormPart[] };
   'body.formDataFiles': { args: undefined; result: Uint8Array };
@@ -151,6 +153,7 @@ export const HOST_OPS = {
   'ai.next': { kind: 'async', place: 'app' },
   'ai.tool': { kind: 'async', place: 'app' },
   'ai.toolResult': { kind: 'sync', place: 'app' },
+  'notify.send': { kind: 'async', place: 'app' },
   'body.read': { kind: 'async', place: 'request' },
   'body.formData': { kind: 'async', place: 'request' },
   'body.formDataFiles': { kind: 'sync', place: 'request' },

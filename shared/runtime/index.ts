@@ -7,6 +7,7 @@ import { errorBody, FaztError, isFaztError } from '../errors.js';
 import type { EventBus } from '../events/index.js';
 import type { Logger } from '../ports.js';
 import { AppAiCalls, type AiService } from '../ai/index.js';
+import type { NotifyService } from '../notify/index.js';
 import type { JobStore } from '../schedule/index.js';
 import type { AppBlobStore, AppLogStore, DocStore, KvStore, SecretStore } from '../storage/index.js';
 import type { BlobStore } from '../vfs/blobs.js';
@@ -170,6 +171,8 @@ export interface RuntimeServices {
   logger: Logger;
   /** `fazt.ai` (absent: AI calls answer AI_UNAVAILABLE). */
   ai?: AiService;
+  /** `fazt.notify` (absent: it answers NOT_READY). */
+  notify?: NotifyService;
 }
 
 /** An app as the runtime addresses it. */
@@ -433,6 +436,10 @@ export class AppRuntime {
       'ai.next': async (a) => aiCalls().next(id, a.id, a.cursor),
       'ai.tool': async (a) => aiCalls().tool(id, a.id),
       'ai.toolResult': (a) => aiCalls().toolResult(id, a.id, a),
+      'notify.send': async (a) => {
+        if (!s.notify) throw new FaztError('NOT_READY', 'fazt.notify: this node has no notification service.');
+        return s.notify.sendFromApp(id, manifest()?.permissions ?? [], a);
+      },
       'body.read': async (_a, _b, call) => (call.request ?? noRequest('request body')).bytes(),
       'body.formData': async (_a, _b, call) => (call.request ?? noRequest('formData()')).formData(),
       'body.formDataFiles': (_a, _b, call) => (call.request ?? noRequest('formData()')).files(),

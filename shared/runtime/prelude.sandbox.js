@@ -630,6 +630,8 @@
       error: (message, data) => call('log', { level: 'error', message: String(message), data }),
     }),
     ai: Object.freeze(ai),
+    // fazt.notify({ title, body?, url?, tag? }): the owner's devices, as this app (permission "notify"); resolves with a report per device
+    notify: async (message) => callAsync('notify.send', message === undefined ? {} : message),
     net: Object.freeze({
       fetch: async (input, init = {}) => {
         const req = input instanceof Request ? new Request(input, init) : new Request(String(input), init);

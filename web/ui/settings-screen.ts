@@ -16,6 +16,7 @@ import { loadGuided, saveGuided, validPin, type GuidedLock } from '../lib/guided
 import { go } from '../lib/router.js';
 import { base } from './styles.js';
 import './ai-settings.js';
+import './notify-settings.js';
 import { emit, toast, GUIDED_CHANGED, SESSION_CHANGED, UNREACHABLE } from './events.js';
 
 interface StorageFacts {
@@ -257,6 +258,7 @@ export class FaztSettings extends LitElement {
     return [
       ...(this.onDevice ? [{ id: 'device', view: () => this.deviceView() }] : [{ id: 'hub', view: () => this.hubView() }]),
       { id: 'ai', view: () => html`<fazt-ai-settings .api=${this.api}></fazt-ai-settings>` },
+      { id: 'notify', view: () => html`<fazt-notify-settings .api=${this.api} ?onDevice=${this.onDevice}></fazt-notify-settings>` },
       { id: 'guided', view: () => this.guidedView() },
       { id: 'storage', view: () => this.storageView() },
     ];
