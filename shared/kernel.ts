@@ -13,6 +13,7 @@ import { AppRuntime, type RuntimeHostOptions } from './runtime/index.js';
 import { MeshService } from './mesh/index.js';
 import { AiService, type AiServiceOptions } from './ai/index.js';
 import { SyncEngine, SyncService } from './sync/index.js';
+import { RealtimeService, type RealtimeOptions } from './realtime/index.js';
 
 /** Options of {@link createKernel}. */
 export interface KernelOptions {
@@ -37,6 +38,8 @@ export interface KernelOptions {
   nodeName?: string;
   /** AI calls: timeouts, the fetch providers are reached with, a hint for the "no provider" message (docs/ai.md). */
   ai?: AiServiceOptions;
+  /** Realtime: replay window, stream cap, heartbeat (docs/realtime.md). */
+  realtime?: RealtimeOptions;
 }
 
 /** What {@link Kernel.deployApp} reports: the deploy's result and the app's permission state after it. */
@@ -96,6 +99,8 @@ export class Kernel {
   readonly ai: AiService;
   /** Cartridge sync with the paired peers over the mesh's links (docs/sync-spec.md). */
   readonly sync: SyncService;
+  /** Realtime: per-app channels, the pages following them, resume windows (in memory; docs/realtime.md). */
+  readonly realtime: RealtimeService;
   private detachSync: (() => void) | undefined;
 
   constructor(
@@ -127,6 +132,7 @@ export class Kernel {
       }),
       this.ports.logger,
     );
+    this.realtime = new RealtimeService(options.realtime);
     const invoke = (appId: string, name: 'scheduled' | 'on', arg: unknown) => {
       if (!this.runtime) return Promise.reject(new FaztError('NO_HANDLER', 'This node has no serverless runtime.'));
       return this.runtime.invokeExport(appId, name, arg);
@@ -149,6 +155,7 @@ export class Kernel {
             jobs: this.jobs,
             logger: this.ports.logger,
             ai: this.ai,
+            realtime: this.realtime,
           },
           options.runtime,
         )
@@ -184,6 +191,7 @@ export class Kernel {
     this.detachSync = undefined;
     this.sync.engine.flush(); // captured changes into the durable change log (docs/sync-spec.md S30)
     await Promise.all([this.scheduler.stop(), this.events.stop()]);
+    this.realtime.closeAll();
     this.runtime?.pool.drain();
   }
 
@@ -262,6 +270,7 @@ export class Kernel {
     const app = this.apps.remove(ref);
     this.jobs.removeApp(app.id);
     this.logs.clear(app.id);
+    this.realtime.closeApp(app.id);
     this.runtime?.appChanged({ kind: 'remove', appId: app.id, version: null });
     return { app, freed: this.collectGarbage() ?? null };
   }
@@ -302,6 +311,7 @@ export class Kernel {
     if (change.kind === 'remove') {
       this.jobs.removeApp(change.appId);
       this.logs.clear(change.appId);
+      this.realtime.closeApp(change.appId);
       this.runtime?.appChanged(change);
       this.collectGarbage();
       return;
