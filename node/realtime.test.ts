@@ -5,9 +5,13 @@
  * `Last-Event-ID` replays what was missed within the window and says `reset` when it cannot; another
  * app's origin is refused; channel, data and stream limits answer clear errors.
  */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_DATA_BYTES, RealtimeService } from '../shared/realtime/index.js';
+import { PACKAGE_ROOT } from './paths.js';
+import { listDir } from './zip-dir.js';
 import { createToken, deployZip, expectError, internalErrors, removeTempDirs, request, startTestNode, zip, type TestNode } from './test-helpers.js';
 
 let t: TestNode;
@@ -314,6 +318,31 @@ describe('realtime over SSE on the real node', () => {
     await kept.ended; // the node ended the stream
     expect(kept.comments).toContain('closed by the node');
     expect(internalErrors(t)).toEqual([]);
+  });
+});
+
+describe('examples/live-list', () => {
+  it('publishes every add and remove to the pages following "items"', async () => {
+    const files: Record<string, Uint8Array> = {};
+    for (const f of listDir(join(PACKAGE_ROOT, 'examples', 'live-list'))) files[f.path] = readFileSync(f.abs);
+    const d = await deployZip(t, admin, zip(files));
+    expect(d.status, d.text()).toBe(201);
+    const host = { headers: { host: `live-list.localhost:${t.port}` } };
+    const page = await request(`${t.url}/`, host);
+    expect(page.text()).toContain('<script src="_fazt/realtime.js"></script>');
+    const tab = await sse('/_fazt/realtime?channels=items', { host: 'live-list.localhost' });
+    await tab.waitFor(1, 'ready');
+    const added = await request(`${t.url}/api/items`, { method: 'POST', json: { text: 'milk' }, ...host });
+    expect(added.status).toBe(201);
+    const item = added.json();
+    expectError(await request(`${t.url}/api/items`, { method: 'POST', json: { text: ' ' }, ...host }), 400, 'INVALID_ITEM');
+    expect((await request(`${t.url}/api/items/${item.id}`, { method: 'DELETE', ...host })).status).toBe(204);
+    expect(messages(await tab.waitFor(3)).map((m) => m.data)).toEqual([
+      { op: 'add', item },
+      { op: 'remove', id: item.id },
+    ]);
+    expect((await request(`${t.url}/api/items`, host)).json()).toEqual({ items: [] });
+    tab.close();
   });
 });
 
