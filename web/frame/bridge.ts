@@ -2,7 +2,7 @@
  * The host side of an app frame's bridge: {@link FrameBridge} answers the frame runtime's calls
  * with the frame's own {@link AppSource} and nothing else, and {@link serveBridge} exposes it with
  * comlink on the frame's private MessagePort behind a gate that lets through only `APPLY` calls of
- * the bridge's four methods with plain arguments, a bounded number at a time.
+ * the bridge's five methods with plain arguments, a bounded number at a time.
  */
 import * as Comlink from 'comlink';
 import { appPathOf, encodeAppPath, FramePathError, isApiPath, type AppLocation } from './paths.js';
