@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_DATA_BYTES, RealtimeService } from '../shared/realtime/index.js';
+import { MAX_DATA_BYTES, RealtimeService, serveNodePath } from '../shared/realtime/index.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { listDir } from './zip-dir.js';
 import { createToken, deployZip, expectError, internalErrors, removeTempDirs, request, startTestNode, zip, type TestNode } from './test-helpers.js';
@@ -254,10 +254,11 @@ describe('realtime over SSE on the real node', () => {
   });
 
   it("refuses a page of another app's origin, and keeps apps apart", async () => {
+    const before = t.node.kernel.realtime.streams(t.node.kernel.apps.require('live').id);
     const cross = await sse('/_fazt/realtime?channels=list', { host: 'live.localhost', origin: `http://other.localhost:${t.port}` });
     expect(cross.status).toBe(403);
     expect(JSON.parse(await cross.text()).error.code).toBe('FORBIDDEN');
-    expect(t.node.kernel.realtime.streams(t.node.kernel.apps.require('live').id)).toBe(0);
+    expect(t.node.kernel.realtime.streams(t.node.kernel.apps.require('live').id)).toBe(before); // nothing subscribed
     // a foreign origin under /a/ too; a sandboxed page's "null" origin is accepted there only
     expect((await sse('/a/live/_fazt/realtime?channels=list', { origin: 'http://evil.example' })).status).toBe(403);
     expect((await sse('/_fazt/realtime?channels=list', { host: 'live.localhost', origin: 'null' })).status).toBe(403);
@@ -377,6 +378,32 @@ describe('RealtimeService', () => {
     expect(r.reset?.reason).toBe('expired');
     const c = rt.subscribe('app', { channels: new Set(['c']), deliver: () => {} }, head);
     expect(c.replay.map((m) => m.json)).toEqual(['3']);
+  });
+
+  it('sends heartbeats on idle streams, and ends a stream that falls too far behind (it resumes on reconnect)', async () => {
+    const rt = new RealtimeService({ heartbeatMs: 30, maxQueuedEvents: 5 });
+    const open = () => {
+      const url = new URL('http://app.localhost/_fazt/realtime?channels=a');
+      return serveNodePath(rt, new Request(url), url, { id: 'app', name: 'app' }, url.pathname, { basePath: '', headers: {} });
+    };
+    const idle = open().body!.getReader();
+    const dec = new TextDecoder();
+    let text = '';
+    while (!text.includes(': heartbeat')) text += dec.decode((await idle.read()).value);
+    await idle.cancel();
+    expect(rt.streams('app')).toBe(0);
+    // a reader that never reads: 5 events queued beyond the start are its allowance
+    const slow = open();
+    expect(rt.streams('app')).toBe(1);
+    for (let i = 0; i < 20; i++) rt.publish('app', 'a', i);
+    expect(rt.streams('app')).toBe(0); // ended and released at once
+    const body = await slow.text();
+    expect(body).toContain(': too far behind; reconnect with Last-Event-ID');
+    expect(body.match(/^data: \{"channel"/gm)!.length).toBeLessThan(20);
+    const ready = /id: (\S+)\nevent: ready/.exec(body)![1]!;
+    const again = rt.subscribe('app', { channels: new Set(['a']), deliver: () => {} }, ready);
+    expect(again.replay.map((m) => JSON.parse(m.json))).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    again.unsubscribe();
   });
 
   it('refuses data that is not JSON', () => {
