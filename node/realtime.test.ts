@@ -300,7 +300,7 @@ describe('realtime over SSE on the real node', () => {
     expectError(full, 429, 'RATE_LIMITED', /realtime streams open/);
     expect(full.headers['retry-after']).toBe('5');
     holds.forEach((h) => h());
-    expect(rt.streams(liveId)).toBe(0);
+    await expect.poll(() => rt.streams(liveId)).toBe(0);
   });
 
   it('serves the page client and closes streams when the client goes away or the app is removed', async () => {
