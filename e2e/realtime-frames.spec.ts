@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Page } from '@playwright/test';
 import { createToken, deployApp, expect, REPO_ROOT, screenshot, startNode, test, type FaztNode } from './fixtures.js';
 import { appFrame, openApp, openHost } from './frames-fixtures.js';
-import { deployToDevice, openPwa } from './pwa-fixtures.js';
+import { deployToDevice, openPwa, stopWorkers } from './pwa-fixtures.js';
 
 const LIVE_LIST = Object.fromEntries(
   ['app.json', 'api/main.js', 'index.html', 'app.js', 'style.css'].map((p) => [p, fs.readFileSync(path.join(REPO_ROOT, 'examples', 'live-list', p), 'utf8')]),
@@ -102,5 +102,13 @@ test.describe('on the browser node', () => {
     await f.locator('#text').press('Enter');
     await expect(f.locator('#list li')).toHaveCount(2);
     await screenshot(page, 'realtime-device-frame');
+    // the browser stops the worker (it does so when idle): the stream ends, EventSource reconnects to
+    // the restarted worker, whose new epoch makes it a reset, and the page reloads its list
+    await stopWorkers(page);
+    expect(await addFromPage(page, '/~device/a/live-list/', 'after the worker restarted')).toBe(201);
+    await expect(f.locator('#list li')).toHaveCount(3, { timeout: 20_000 });
+    await expect(f.locator('#status')).toHaveText('live');
+    expect(await addFromPage(page, '/~device/a/live-list/', 'live again')).toBe(201);
+    await expect(f.locator('#list li')).toHaveCount(4);
   });
 });
