@@ -51,8 +51,13 @@ export function originAllowed(request: Request, url: URL, mount: NodePathMount):
 }
 
 /**
- * Answers a node path on an app's origin.
+ * Answers a node path on an app's origin. Never throws: errors are JSON answers
+ * (`FORBIDDEN` 403, `BAD_REQUEST` 400, `RATE_LIMITED` 429, `METHOD_NOT_ALLOWED` 405, `NOT_FOUND` 404).
+ * @param realtime the kernel's realtime service.
+ * @param request the request, `url` its parsed URL (the `Host` the client used).
+ * @param app the app the request came in on (by host or `/a/<name>/` path).
  * @param path the path inside the app (`/_fazt/realtime`).
+ * @param mount where the app is mounted and the headers to add.
  */
 export function serveNodePath(realtime: RealtimeService, request: Request, url: URL, app: { id: string; name: string }, path: string, mount: NodePathMount): Response {
   try {

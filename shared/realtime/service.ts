@@ -122,6 +122,7 @@ const encoder = new TextEncoder();
 export class RealtimeService {
   /** This instance's epoch: the first part of every id. */
   readonly epoch: string;
+  /** The limits and timings in force ({@link DEFAULT_REALTIME_OPTIONS} with the given ones). */
   readonly options: Required<Omit<RealtimeOptions, 'now'>>;
   private readonly now: () => number;
   private readonly apps = new Map<string, AppChannels>();
@@ -129,6 +130,7 @@ export class RealtimeService {
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private readonly closers = new Map<string, Set<() => void>>();
 
+  /** @param options limits and timings; absent ones are {@link DEFAULT_REALTIME_OPTIONS}. */
   constructor(options: RealtimeOptions = {}) {
     const { now, ...rest } = options;
     this.options = { ...DEFAULT_REALTIME_OPTIONS, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) };
