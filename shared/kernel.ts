@@ -14,6 +14,7 @@ import { MeshService } from './mesh/index.js';
 import { AiService, type AiServiceOptions } from './ai/index.js';
 import { SyncEngine, SyncService } from './sync/index.js';
 import { NotifyService, validateNotifyRules, type NotifyOptions } from './notify/index.js';
+import { RealtimeService, type RealtimeOptions } from './realtime/index.js';
 
 /** Options of {@link createKernel}. */
 /** Where an app's cron jobs run (docs/sync-spec.md S17), as `GET /api/apps/:app/home` answers. */
@@ -55,6 +56,8 @@ export interface KernelOptions {
   ai?: AiServiceOptions;
   /** Notifications: VAPID subject, retries, timeouts (docs/notify.md). */
   notify?: NotifyOptions;
+  /** Realtime: replay window, stream cap, heartbeat (docs/realtime.md). */
+  realtime?: RealtimeOptions;
 }
 
 /** What {@link Kernel.deployApp} reports: the deploy's result and the app's permission state after it. */
@@ -116,6 +119,8 @@ export class Kernel {
   readonly sync: SyncService;
   /** Notifications: Web Push subscriptions per device and user, VAPID keys, sending, `app.json` rules (docs/notify.md). */
   readonly notify: NotifyService;
+  /** Realtime: per-app channels, the pages following them, resume windows (in memory; docs/realtime.md). */
+  readonly realtime: RealtimeService;
   private detachSync: (() => void) | undefined;
 
   constructor(
@@ -148,6 +153,7 @@ export class Kernel {
       }),
       this.ports.logger,
     );
+    this.realtime = new RealtimeService(options.realtime);
     const invoke = (appId: string, name: 'scheduled' | 'on', arg: unknown) => {
       if (!this.runtime) return Promise.reject(new FaztError('NO_HANDLER', 'This node has no serverless runtime.'));
       return this.runtime.invokeExport(appId, name, arg);
@@ -185,6 +191,7 @@ export class Kernel {
             logger: this.ports.logger,
             ai: this.ai,
             notify: this.notify,
+            realtime: this.realtime,
           },
           options.runtime,
         )
@@ -221,6 +228,7 @@ export class Kernel {
     this.detachSync = undefined;
     this.sync.engine.flush(); // captured changes into the durable change log (docs/sync-spec.md S30)
     await Promise.all([this.scheduler.stop(), this.events.stop()]);
+    this.realtime.closeAll();
     this.runtime?.pool.drain();
   }
 
@@ -299,6 +307,7 @@ export class Kernel {
     const app = this.apps.remove(ref);
     this.jobs.removeApp(app.id);
     this.logs.clear(app.id);
+    this.realtime.closeApp(app.id);
     this.runtime?.appChanged({ kind: 'remove', appId: app.id, version: null });
     return { app, freed: this.collectGarbage() ?? null };
   }
@@ -392,6 +401,7 @@ export class Kernel {
     if (change.kind === 'remove') {
       this.jobs.removeApp(change.appId);
       this.logs.clear(change.appId);
+      this.realtime.closeApp(change.appId);
       this.runtime?.appChanged(change);
       this.collectGarbage();
       return;

@@ -610,6 +610,35 @@ interface FaztAi {
   embed(options: { model?: string; values: string[] }): Promise<{ embeddings: number[][]; usage: { tokens: number }; model: string }>;
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Realtime (docs/realtime.md)
+// ---------------------------------------------------------------------------------------------------
+
+/** What {@link FaztRealtime.publish} reports. */
+interface FaztPublishResult {
+  /** The message's id, `<epoch>-<seq>` (what pages see as `lastEventId`). */
+  id: string;
+  /** Pages (streams) it was handed to right now. */
+  delivered: number;
+}
+
+/**
+ * Live updates to the app's own pages. Pages follow channels with `fazt.realtime.subscribe(channel, fn)`
+ * from `/_fazt/realtime.js` (one Server-Sent Events stream per page). Channels belong to the app:
+ * another app's pages never see them. Messages stay in memory for 2 minutes (100 per channel), so a
+ * page that reconnects gets what it missed; after a node restart it gets a `reset` instead.
+ */
+interface FaztRealtime {
+  /**
+   * Sends `data` to every page of this app following `channel`. Works in `fetch`, `scheduled` and
+   * `on` handlers alike.
+   * @param channel 1–64 letters, digits, `.`, `_`, `:` or `-`, starting with a letter or digit.
+   * @param data any JSON value, at most 64 KiB as JSON (send an id and let the page fetch the rest).
+   * @throws {FaztError} `INVALID_ARGUMENT` (bad channel name, data that is not JSON), `PAYLOAD_TOO_LARGE`.
+   */
+  publish(channel: string, data?: unknown): Promise<FaztPublishResult>;
+}
+
 /** The `fazt` global: the app's context and host services. Every async call rejects with a {@link FaztError}. */
 interface Fazt {
   /** The running app. */
@@ -634,6 +663,8 @@ interface Fazt {
   readonly net: FaztNet;
   /** Models (needs the `ai` permission; docs/ai.md). */
   readonly ai: FaztAi;
+  /** Live updates to the app's own pages (docs/realtime.md). */
+  readonly realtime: FaztRealtime;
   /**
    * Notifies the owner on their subscribed devices (Web Push), as this app: its title and icon, and a
    * tap opens it (`url`: a path inside the app). Needs the `notify` permission, granted by the owner

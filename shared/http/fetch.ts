@@ -6,6 +6,7 @@ import { serveApp, type AppMount } from './app-host.js';
 import type { RequestContext } from './context.js';
 import { DASHBOARD_HTML } from './dashboard.js';
 import { errorJson, errorResponse, escapeHtml, htmlPage } from './responses.js';
+import { isNodePath, serveNodePath } from '../realtime/index.js';
 
 /**
  * The kernel's HTTP face: one Fetch-API function serving the admin API (`/api/…`), the apps (on
@@ -79,7 +80,7 @@ export function appOriginFor(domain: string, request: Request, url: URL, name: s
 
 /**
  * Builds the kernel's HTTP face. The request path: app subdomain → the app (its `/api/…` through the
- * runtime, the rest static); `/api/…` → the admin API; `/a/<name>/…` → the app on the node's host
+ * runtime, `/_fazt/…` answered by the node (realtime, docs/realtime.md), the rest static); `/api/…` → the admin API; `/a/<name>/…` → the app on the node's host
  * (sandboxed, or redirected to its own origin); anything else → the dashboard.
  * @param kernel the composition root whose services answer.
  */
@@ -120,6 +121,7 @@ export function createFetch(kernel: Kernel, options: FetchOptions = {}): FetchHa
         const app = kernel.apps.lookupLive(alias);
         if (!app) return htmlPage(404, 'No such app', `No app is called “${escapeHtml(alias)}” on this node.`);
         if (isApiPath(url.pathname)) return await serveApi(request, app, url.pathname, { basePath: '', headers: {} });
+        if (isNodePath(url.pathname)) return serveNodePath(kernel.realtime, request, url, app, url.pathname, { basePath: '', headers: {} });
         return serveApp(request, kernel, app, url.pathname, { basePath: '', headers: {} });
       }
       const p = url.pathname;
@@ -134,6 +136,7 @@ export function createFetch(kernel: Kernel, options: FetchOptions = {}): FetchHa
         const own = appOriginFor(kernel.domain, request, url, name);
         if (own) return new Response(null, { status: 302, headers: { location: own + rest.slice(slash) + url.search, 'cache-control': 'no-store' } });
         const inner = rest.slice(slash);
+        if (isNodePath(inner)) return serveNodePath(kernel.realtime, request, url, app, inner, { basePath: `/a/${name}`, headers: PATH_APP_HEADERS });
         if (isApiPath(inner)) {
           // A page served in place under the sandbox CSP has an opaque origin, so its JSON writes
           // are CORS-preflighted (Fetch standard §3.2.2). The API is public and no credentials reach

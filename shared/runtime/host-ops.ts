@@ -80,6 +80,7 @@ export interface HostOpSignatures {
   'blobs.read': { args: string; result: Uint8Array };
   'blobs.put': { args: { key: string; contentType: string; ref?: string; from?: string }; result: BlobFacts };
   'events.emit': { args: { type: string; payload: unknown }; result: { id: string } };
+  'realtime.publish': { args: { channel: string; data: unknown }; result: { id: string; delivered: number } };
   'schedule.after': { args: { ms: number; state?: unknown }; result: { id: string; runAt: number } };
   'schedule.at': { args: { at: number; state?: unknown }; result: { id: string; runAt: number } };
   'schedule.cancel': { args: { id: string }; result: boolean };
@@ -143,6 +144,7 @@ export const HOST_OPS = {
   'blobs.read': { kind: 'async', place: 'app' },
   'blobs.put': { kind: 'async', place: 'request' },
   'events.emit': { kind: 'sync', place: 'app' },
+  'realtime.publish': { kind: 'sync', place: 'app' },
   'schedule.after': { kind: 'sync', place: 'app' },
   'schedule.at': { kind: 'sync', place: 'app' },
   'schedule.cancel': { kind: 'sync', place: 'app' },

@@ -8,6 +8,7 @@ import type { EventBus } from '../events/index.js';
 import type { Logger } from '../ports.js';
 import { AppAiCalls, type AiService } from '../ai/index.js';
 import type { NotifyService } from '../notify/index.js';
+import type { RealtimeService } from '../realtime/index.js';
 import type { JobStore } from '../schedule/index.js';
 import type { AppBlobStore, AppLogStore, DocStore, KvStore, SecretStore } from '../storage/index.js';
 import type { BlobStore } from '../vfs/blobs.js';
@@ -173,6 +174,8 @@ export interface RuntimeServices {
   ai?: AiService;
   /** `fazt.notify` (absent: it answers NOT_READY). */
   notify?: NotifyService;
+  /** `fazt.realtime` (absent: publishing answers NO_HANDLER). */
+  realtime?: RealtimeService;
 }
 
 /** An app as the runtime addresses it. */
@@ -414,6 +417,10 @@ export class AppRuntime {
         return facts(await s.appBlobs.put(id, a.key, body, a.contentType));
       },
       'events.emit': (a) => ({ id: s.events.emit(id, a.type, a.payload).id }),
+      'realtime.publish': (a) => {
+        if (!s.realtime) throw new FaztError('NO_HANDLER', 'fazt.realtime: this node has no realtime service.');
+        return s.realtime.publish(id, a.channel, a.data);
+      },
       'schedule.after': (a) => {
         const j = s.jobs.after(id, a.ms, a.state);
         return { id: j.id, runAt: j.runAt };

@@ -617,6 +617,7 @@
     docs: Object.freeze({ collection }),
     blobs: Object.freeze(blobs),
     events: Object.freeze({ emit: async (type, payload = null) => call('events.emit', { type, payload }) }),
+    realtime: Object.freeze({ publish: async (channel, data = null) => call('realtime.publish', { channel, data }) }),
     schedule: Object.freeze({
       after: async (ms, state) => call('schedule.after', { ms, state }),
       at: async (date, state) => call('schedule.at', { at: when(date), state }),

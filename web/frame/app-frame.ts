@@ -154,8 +154,12 @@ export class FaztAppFrame extends LitElement {
     const { port1, port2 } = new MessageChannel();
     const pending = this.pending;
     this.pending = undefined;
-    const bridge = new FrameBridge(this.source, this.origin, (nav) => this.onNavigate(nav), pending);
-    this.closeBridge = serveBridge(bridge, port1);
+    const bridge = new FrameBridge(this.source, this.origin, (nav) => this.onNavigate(nav), pending, (m) => port1.postMessage(m));
+    const close = serveBridge(bridge, port1);
+    this.closeBridge = () => {
+      bridge.close(); // the frame's realtime stream ends with its document
+      close();
+    };
     // The frame's origin is opaque: '*' is the only target origin that reaches it. The port goes
     // to the window that said hello with this document's nonce.
     win.postMessage({ fazt: 'port', nonce: this.docNonce }, '*', [port2]);

@@ -2,11 +2,11 @@
  * The host side of an app frame's bridge: {@link FrameBridge} answers the frame runtime's calls
  * with the frame's own {@link AppSource} and nothing else, and {@link serveBridge} exposes it with
  * comlink on the frame's private MessagePort behind a gate that lets through only `APPLY` calls of
- * the bridge's four methods with plain arguments, a bounded number at a time.
+ * the bridge's five methods with plain arguments, a bounded number at a time.
  */
 import * as Comlink from 'comlink';
 import { appPathOf, encodeAppPath, FramePathError, isApiPath, type AppLocation } from './paths.js';
-import { BRIDGE_METHODS, type AssetKind, type AssetResult, type FrameBridgeApi, type PageResult, type WireRequest, type WireResponse } from './protocol.js';
+import { BRIDGE_METHODS, type AssetKind, type AssetResult, type FrameBridgeApi, type PageResult, type RealtimePush, type WireRequest, type WireResponse } from './protocol.js';
 import { filePage, rewriteCss, rewriteHtml, rewriteModule } from './rewrite.js';
 import { errorJson, type AppSource } from './source.js';
 
@@ -32,13 +32,39 @@ export class FrameBridge implements FrameBridgeApi {
    * @param origin the frame's virtual origin (`https://<name>.fazt.invalid`)
    * @param onNavigate called when the frame asks for another page
    * @param pending a posted form's answer to show instead of loading `pending.url`
+   * @param push posts a realtime event to the frame (on the bridge port); absent: no realtime
    */
   constructor(
     readonly source: AppSource,
     readonly origin: string,
     private readonly onNavigate: (nav: NavigateRequest) => void,
     private readonly pending?: { url: string; response: Response },
+    private readonly push?: (message: RealtimePush) => void,
   ) {}
+
+  /** Stops the frame's realtime stream, if any. */
+  private stopRealtime: (() => void) | undefined;
+
+  /** @inheritdoc */
+  async realtime(channels: string[], lastEventId: string | null): Promise<void> {
+    if (!Array.isArray(channels) || channels.length > 32 || !channels.every((c) => typeof c === 'string' && c.length <= 64)) {
+      throw new TypeError('realtime: channels must be a list of at most 32 channel names');
+    }
+    const last = typeof lastEventId === 'string' && lastEventId.length <= 64 ? lastEventId : null;
+    this.stopRealtime?.();
+    this.stopRealtime = undefined;
+    if (!channels.length) return;
+    const push = this.push;
+    if (!this.source.realtime || !push) throw new Error('fazt.realtime is not available for this app here.');
+    // the source follows the frame's own app only: its base names the app, never the frame
+    this.stopRealtime = this.source.realtime(channels, last, (e) => push({ fazt: 'realtime', type: e.type, ...(e.id !== undefined ? { id: e.id } : {}), ...(e.data !== undefined ? { data: e.data } : {}) }));
+  }
+
+  /** Ends what the frame holds open (its realtime stream); the element calls it when the frame goes. */
+  close(): void {
+    this.stopRealtime?.();
+    this.stopRealtime = undefined;
+  }
 
   /** The request as the app's source sees it: files with getFile, `/api/…` with fetchApi. */
   private async send(loc: AppLocation, method: string, headers: HeadersInit, body: ArrayBuffer | null): Promise<Response> {
@@ -249,7 +275,7 @@ export function serveBridge(api: FrameBridgeApi, port: MessagePort, opts: ServeB
         const data = (ev as MessageEvent).data as unknown;
         const id = data && typeof data === 'object' ? (data as { id?: unknown }).id : undefined;
         if (!isAllowedCall(data)) {
-          if (typeof id === 'string' || typeof id === 'number') port.postMessage(refusal(id, 'The app frame bridge accepts only calls of page, asset, fetch and navigate.'));
+          if (typeof id === 'string' || typeof id === 'number') port.postMessage(refusal(id, 'The app frame bridge accepts only calls of page, asset, fetch, navigate and realtime.'));
           return;
         }
         if (inFlight.size >= maxInFlight || inFlight.has(id)) {

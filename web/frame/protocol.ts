@@ -81,10 +81,30 @@ export interface FrameBridgeApi {
   fetch(request: WireRequest): Promise<WireResponse>;
   /** Asks the host to show another page of the app (a link, a form, `location.href = …`). */
   navigate(url: string, init?: { method?: string; body?: ArrayBuffer | null; contentType?: string }): Promise<void>;
+  /**
+   * Follows these channels of the frame's own app (`fazt.realtime.subscribe` in the frame;
+   * docs/realtime.md), replacing what the frame followed before; `[]` stops. The host opens one
+   * stream for the frame and posts its events on the bridge port as {@link RealtimePush}.
+   * @param lastEventId the last id the frame saw (resume), or `null`.
+   */
+  realtime(channels: string[], lastEventId: string | null): Promise<void>;
 }
 
 /** Names of {@link FrameBridgeApi} methods: the only calls the host accepts. */
-export const BRIDGE_METHODS: readonly (keyof FrameBridgeApi)[] = ['page', 'asset', 'fetch', 'navigate'];
+export const BRIDGE_METHODS: readonly (keyof FrameBridgeApi)[] = ['page', 'asset', 'fetch', 'navigate', 'realtime'];
+
+/** One event of a realtime stream, as an {@link AppSource} reports it (the SSE event's type, id and data). */
+export interface RealtimeWireEvent {
+  /** `ready` (subscribed; `id` is the head), `message` (data: `{"channel","data"}`), `reset` (data: `{"reason","channels"}`), `status` (data: `connecting`/`open`/`closed`). */
+  type: 'ready' | 'message' | 'reset' | 'status';
+  id?: string;
+  data?: string;
+}
+
+/** What the host posts on the bridge port for each realtime event (not a comlink answer: no `id`). */
+export interface RealtimePush extends RealtimeWireEvent {
+  fazt: 'realtime';
+}
 
 /** Start of an asset token in prepared HTML and CSS: `TOKEN_OPEN + appUrl + TOKEN_CLOSE`. */
 export const TOKEN_OPEN = '\uE000';

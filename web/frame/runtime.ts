@@ -13,7 +13,7 @@
  * 3. Installs the app-facing shims on the window: `fetch` (app URLs go over the bridge, others to
  *    the network), `URL` (a base of `about:srcdoc` means the page's app URL, so
  *    `new URL('api/x', location)` works), `XMLHttpRequest` for app URLs, `__faztImport` (dynamic
- *    imports), `faztApp` (name, base, url, navigate).
+ *    imports), `faztApp` (name, base, url, navigate), `fazt.realtime` (over the bridge; docs/realtime.md).
  * 4. Writes the page with `document.open/write/close`, so scripts run in document order and
  *    `DOMContentLoaded`/`load` fire as usual; then turns clicks on app links and form submissions
  *    into page loads through the host, and loads files that app code points elements at later.
@@ -57,6 +57,8 @@ export function frameRuntime(cfg: RuntimeConfig): void {
   const queue: (() => void)[] = [];
   let active = 0;
   let nextId = 0;
+  /** Realtime events the host posts on the port (not answers: they carry `fazt: 'realtime'`). */
+  let onRealtime: (r: any) => void = () => {};
   const portReady = new Promise<MessagePort>((resolve) => {
     const onPort = (e: MessageEvent) => {
       const d = e.data;
@@ -65,6 +67,7 @@ export function frameRuntime(cfg: RuntimeConfig): void {
       const p = e.ports[0];
       p.onmessage = (m: MessageEvent) => {
         const r = m.data;
+        if (r && r.fazt === 'realtime') return onRealtime(r);
         const wait = r && waiting.get(r.id);
         if (!wait) return;
         waiting.delete(r.id);
@@ -374,6 +377,87 @@ export function frameRuntime(cfg: RuntimeConfig): void {
     navigate(to: string) {
       navigate(new NativeURL(to, pageUrl).href);
     },
+  });
+
+  // fazt.realtime in the frame (docs/realtime.md): the same API as /_fazt/realtime.js, carried by
+  // the bridge: the host follows the app's channels and posts each event on the port.
+  const rtHandlers = new Map<string, Set<{ fn: (data: unknown, meta: unknown) => void; onReset?: (info: unknown) => void }>>();
+  const rtReset = new Set<(info: unknown) => void>();
+  const rtStatus = new Set<(state: string) => void>();
+  let rtLast: string | null = null;
+  let rtState = 'closed';
+  let rtTimer: ReturnType<typeof setTimeout> | undefined;
+  const safely = (f: () => void) => {
+    try {
+      f();
+    } catch (e) {
+      console.error(e);
+    }
+  };
+  const rtSync = () => {
+    clearTimeout(rtTimer);
+    rtTimer = setTimeout(() => {
+      const channels = [...rtHandlers.keys()];
+      if (!channels.length) rtState = 'closed';
+      call('realtime', [channels, rtLast]).catch((e) => console.error('[fazt] realtime:', (e && e.message) || e));
+    }, 0);
+  };
+  onRealtime = (r: any) => {
+    if (r.id) rtLast = r.id;
+    if (r.type === 'status') {
+      rtState = String(r.data);
+      rtStatus.forEach((f) => safely(() => f(rtState)));
+    } else if (r.type === 'message') {
+      let m: any;
+      try {
+        m = JSON.parse(r.data);
+      } catch {
+        return;
+      }
+      rtHandlers.get(m.channel)?.forEach((h) => safely(() => h.fn(m.data, { channel: m.channel, id: r.id })));
+    } else if (r.type === 'reset') {
+      let info: any;
+      try {
+        info = JSON.parse(r.data);
+      } catch {
+        info = { reason: 'unknown', channels: [...rtHandlers.keys()] };
+      }
+      rtReset.forEach((f) => safely(() => f(info)));
+      for (const c of info.channels || []) rtHandlers.get(c)?.forEach((h) => h.onReset && safely(() => h.onReset!(info)));
+    }
+  };
+  w.fazt = Object.freeze({
+    realtime: Object.freeze({
+      subscribe(channel: string, fn: (data: unknown, meta: unknown) => void, options?: { onReset?: (info: unknown) => void }) {
+        if (typeof fn !== 'function') throw new TypeError('fazt.realtime.subscribe(channel, fn): fn must be a function');
+        const name = String(channel);
+        const h = { fn, onReset: options && options.onReset };
+        let set = rtHandlers.get(name);
+        const isNew = !set;
+        if (!set) rtHandlers.set(name, (set = new Set()));
+        set.add(h);
+        if (isNew) rtSync();
+        return () => {
+          if (!set!.delete(h) || set!.size) return;
+          rtHandlers.delete(name);
+          rtSync();
+        };
+      },
+      onReset(fn: (info: unknown) => void) {
+        rtReset.add(fn);
+        return () => rtReset.delete(fn);
+      },
+      onStatus(fn: (state: string) => void) {
+        rtStatus.add(fn);
+        return () => rtStatus.delete(fn);
+      },
+      get state() {
+        return rtState;
+      },
+      get lastEventId() {
+        return rtLast;
+      },
+    }),
   });
 
   // ---------------------------------------------------------------- after the page is written

@@ -5,6 +5,7 @@
  */
 import { appPathOf, encodeAppPath, FramePathError, isApiPath, normalizeAppPath } from './paths.js';
 import { errorBody } from '../../shared/errors.js';
+import type { RealtimeWireEvent } from './protocol.js';
 
 /**
  * One app, as an app frame sees it. The frame calls nothing else: whatever the source can reach,
@@ -25,6 +26,13 @@ export interface AppSource {
    * (the origin is the frame's virtual origin); the query is kept.
    */
   fetchApi(request: Request): Promise<Response>;
+  /**
+   * Follows channels of the app (docs/realtime.md) until the returned function is called: `on` gets
+   * the stream's events, and reconnection with resume is the source's business. Absent: the frame's
+   * `fazt.realtime.subscribe` reports it is not available.
+   * @param lastEventId where to resume (`null`: from now).
+   */
+  realtime?(channels: string[], lastEventId: string | null, on: (event: RealtimeWireEvent) => void): () => void;
 }
 
 /** Options of {@link sourceFromBase}. */
@@ -83,6 +91,58 @@ export function sourceFromBase(base: string, init: SourceFromBaseInit = {}): App
       }
       return res;
     },
+    realtime(channels, lastEventId, on) {
+      return followRealtime(`${root}_fazt/realtime`, channels, lastEventId, on);
+    },
+  };
+}
+
+/**
+ * Follows `endpoint?channels=…` with an `EventSource` (the page's; through the service worker for
+ * `/~device/…`): the browser reconnects with `Last-Event-ID` by itself after a dropped connection;
+ * after an HTTP error (which closes an EventSource for good) this tries again after 1, 2, 4 … 30 s
+ * from the last id seen.
+ * @returns a function that stops following.
+ */
+export function followRealtime(endpoint: string, channels: string[], lastEventId: string | null, on: (event: RealtimeWireEvent) => void): () => void {
+  let last = lastEventId;
+  let es: EventSource | null = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let retryMs = 1000;
+  let stopped = false;
+  const open = () => {
+    if (stopped) return;
+    const url = `${endpoint}?channels=${encodeURIComponent(channels.join(','))}${last ? `&lastEventId=${encodeURIComponent(last)}` : ''}`;
+    on({ type: 'status', data: 'connecting' });
+    const source = (es = new EventSource(url));
+    const forward = (type: 'ready' | 'message' | 'reset') => (e: MessageEvent) => {
+      if (stopped || es !== source) return;
+      if (e.lastEventId) last = e.lastEventId;
+      if (type === 'ready') {
+        retryMs = 1000;
+        on({ type: 'status', data: 'open' });
+      }
+      on({ type, id: e.lastEventId, data: String(e.data) });
+    };
+    source.addEventListener('ready', forward('ready') as EventListener);
+    source.addEventListener('message', forward('message'));
+    source.addEventListener('reset', forward('reset') as EventListener);
+    source.onerror = () => {
+      if (stopped || es !== source) return;
+      if (source.readyState === EventSource.CLOSED) {
+        es = null;
+        on({ type: 'status', data: 'closed' });
+        timer = setTimeout(open, retryMs);
+        retryMs = Math.min(retryMs * 2, 30_000);
+      } else on({ type: 'status', data: 'connecting' });
+    };
+  };
+  open();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    es?.close();
+    es = null;
   };
 }
 
