@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createKernel, type AppDeployed, type DeployLimits, type Kernel, type Logger } from '../shared/index.js';
 import { backupPort, type FileCartridge } from './cartridge-file.js';
 import { PACKAGE_ROOT } from './paths.js';
-import { jsonLogger, nodePorts } from './ports.js';
+import { jsonLogger, nodeDiskSpace, nodePorts } from './ports.js';
 import { listDir, zipStream } from './zip-dir.js';
 import { nodeRuntimeHost } from './runtime-host.js';
 import type { RuntimeLimits } from '../shared/runtime/index.js';
@@ -25,7 +25,7 @@ export function kernelForFile(
 ): Kernel {
   return createKernel({
     cartridge: file.cartridge,
-    ports: { ...nodePorts, backup: backupPort(file.db), logger: options.logger ?? jsonLogger() },
+    ports: { ...nodePorts, backup: backupPort(file.db), diskSpace: nodeDiskSpace(file.path), logger: options.logger ?? jsonLogger() },
     domain: options.domain,
     limits: options.limits,
     version: FAZT_VERSION,
