@@ -58,8 +58,9 @@ async function cartridgeBytes(path: string): Promise<number> {
 
 /**
  * The headless node's {@link DiskSpacePort}: `fs.statfs` on the cartridge's directory
- * (https://nodejs.org/api/fs.html#fspromisesstatfspath-options): free = `bavail × bsize` (what an
- * unprivileged process may still write), total = `blocks × bsize`.
+ * (https://nodejs.org/api/fs.html#fspromisesstatfspath-options), counted as `df` counts its Use%:
+ * free = `bavail × bsize` (what an unprivileged process may still write), total = used + free, where
+ * used = `(blocks − bfree) × bsize` (blocks reserved for root count as neither).
  *
  * For tests and small installs, `FAZT_DISK_QUOTA_BYTES` (read at each call, so it can change while
  * the node runs) makes the guard treat the disk as that many bytes holding only the cartridge:
@@ -73,8 +74,9 @@ export function nodeDiskSpace(cartridgePath: string, env: NodeJS.ProcessEnv = pr
   return {
     async usage() {
       const fsStats = await statfs(dirname(path));
+      // as df(1) counts Use%: total = used + available (blocks reserved for root are neither)
       const free = Number(fsStats.bavail) * Number(fsStats.bsize);
-      const total = Number(fsStats.blocks) * Number(fsStats.bsize);
+      const total = (Number(fsStats.blocks) - Number(fsStats.bfree) + Number(fsStats.bavail)) * Number(fsStats.bsize);
       const raw = env.FAZT_DISK_QUOTA_BYTES;
       if (raw === undefined || raw === '') return { freeBytes: free, totalBytes: total };
       const quota = Number(raw);
