@@ -178,8 +178,8 @@ export class DiskGuard implements GrowthGate {
    */
   assertCanGrow(what: string): void {
     if (this.stale()) void this.refresh();
+    if (!this.wasTripped) return; // kept equal to status().tripped by settle(): no object per write
     const s = this.status();
-    if (!s.tripped) return;
     throw new FaztError(
       'DISK_FULL',
       `The disk holding the cartridge is ${percent(s.usedFraction)} full (${formatBytes(s.freeBytes ?? 0)} free); above the limit of ${percent(s.limitFraction)} Fazt refuses writes that grow the cartridge, so ${what} was not done. Reading and deleting still work. Free space (delete data or apps you no longer need, or files outside Fazt on that disk), or raise the limit with \`fazt disk limit 90%\`.`,

@@ -39,16 +39,22 @@ export interface EgressUsage {
   lastAt: number | null;
 }
 
-/** What the runtime's `net.fetch` needs of the store for one call (see {@link EgressStore.meter}). */
+/**
+ * The meter of one `net.fetch` call (see {@link EgressStore.meter}). It keeps what the call moved in
+ * memory and writes it to the cartridge once, at {@link flush} (one upsert per call).
+ */
 export interface EgressMeter {
   /**
-   * Bytes the app may still move this month (`Infinity` without a quota).
+   * Bytes the app may still move this month (`Infinity` without a quota), this call's unflushed
+   * bytes taken off.
    * @throws FaztError `EGRESS_QUOTA_EXCEEDED` when nothing is left (the refusal is counted).
    */
   remaining(): number;
-  /** Counts bytes moved (`kind`: which side), at once, in the cartridge. */
+  /** Counts bytes this call moved (`kind`: which side); a `request` also counts one request begun. */
   add(kind: 'request' | 'response', bytes: number): void;
-  /** The refusal for a call that would pass the quota (counted as refused). */
+  /** Writes what {@link add} counted to the cartridge (once; later adds are written by the next flush). */
+  flush(): void;
+  /** The refusal for a call that would pass the quota: flushes, counts the refusal, names the quota and the reset. */
   exceeded(detail: string): FaztError;
 }
 
@@ -102,19 +108,18 @@ export class EgressStore {
 
   /** Bytes (request + response) the app moved this UTC month. */
   used(appId: string): number {
-    const u = this.usage(appId)[0];
-    return u ? u.requestBytes + u.responseBytes : 0;
+    return this.db.get<{ n: number }>('SELECT request_bytes + response_bytes AS n FROM egress_usage WHERE app_id = ? AND period = ?', [appId, egressMonthOf(this.cart.clock.now())])?.n ?? 0;
   }
 
-  /** Counts bytes (and, for a request, one request begun) for the app in the current month. */
-  add(appId: string, kind: 'request' | 'response', bytes: number, countRequest = false): void {
+  /** Adds to the app's counts of the current UTC month (one upsert). */
+  add(appId: string, counts: { requestBytes?: number; responseBytes?: number; requests?: number }): void {
     const now = this.cart.clock.now();
-    const n = Math.max(0, Math.floor(bytes)) || 0;
+    const whole = (v: number | undefined) => Math.max(0, Math.floor(v ?? 0)) || 0;
     this.db.run(
       `INSERT INTO egress_usage (app_id, period, request_bytes, response_bytes, requests, last_at) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT(app_id, period) DO UPDATE SET request_bytes = request_bytes + excluded.request_bytes,
          response_bytes = response_bytes + excluded.response_bytes, requests = requests + excluded.requests, last_at = excluded.last_at`,
-      [appId, egressMonthOf(now), kind === 'request' ? n : 0, kind === 'response' ? n : 0, countRequest ? 1 : 0, now],
+      [appId, egressMonthOf(now), whole(counts.requestBytes), whole(counts.responseBytes), whole(counts.requests), now],
     );
   }
 
@@ -134,7 +139,14 @@ export class EgressStore {
    * @param appName for the messages.
    */
   meter(appId: string, appName: string): EgressMeter {
+    const pending = { requestBytes: 0, responseBytes: 0, requests: 0 };
+    const flush = () => {
+      if (pending.requestBytes + pending.responseBytes + pending.requests === 0) return;
+      this.add(appId, pending);
+      pending.requestBytes = pending.responseBytes = pending.requests = 0;
+    };
     const refusal = (detail: string): FaztError => {
+      flush();
       this.refusedOnce(appId);
       const quota = this.quota(appId) ?? 0;
       const used = this.used(appId);
@@ -150,11 +162,18 @@ export class EgressStore {
       remaining: () => {
         const q = this.quota(appId);
         if (q === null) return Infinity;
-        const left = q - this.used(appId);
+        const left = q - this.used(appId) - pending.requestBytes - pending.responseBytes;
         if (left <= 0) throw refusal('used its quota');
         return left;
       },
-      add: (kind, bytes) => this.add(appId, kind, bytes, kind === 'request'),
+      add: (kind, bytes) => {
+        const n = Math.max(0, Math.floor(bytes)) || 0;
+        if (kind === 'request') {
+          pending.requestBytes += n;
+          pending.requests++;
+        } else pending.responseBytes += n;
+      },
+      flush,
       exceeded: refusal,
     };
   }

@@ -73,6 +73,14 @@ export async function netFetch(
   fetchImpl: typeof fetch = fetch,
   meter?: EgressMeter,
 ): Promise<NetResponse> {
+  try {
+    return await fetchHops(req, permissions, limits, resolve, fetchImpl, meter);
+  } finally {
+    meter?.flush(); // what the call moved, in one write
+  }
+}
+
+async function fetchHops(req: NetRequest, permissions: readonly string[], limits: NetLimits, resolve: ResolveHost | undefined, fetchImpl: typeof fetch, meter: EgressMeter | undefined): Promise<NetResponse> {
   let url: URL;
   try {
     url = new URL(req.url);
@@ -86,8 +94,9 @@ export async function netFetch(
   for (let hop = 0; ; hop++) {
     await checkTarget(url, permissions, resolve);
     const sending = body?.byteLength ?? 0;
+    let left = Infinity;
     if (meter) {
-      const left = meter.remaining();
+      left = meter.remaining();
       if (sending > left) throw meter.exceeded(`would send a ${formatBytes(sending)} request body to ${url.origin}, more than the ${formatBytes(left)} left`);
     }
     let res: Response;
@@ -110,7 +119,7 @@ export async function netFetch(
       }
       continue;
     }
-    const bytes = meter ? await readMetered(res, limits.maxResponseBytes, url, signal, timeout, meter) : await readResponse(res, limits.maxResponseBytes, url, signal, timeout);
+    const bytes = meter ? await readMetered(res, limits.maxResponseBytes, url, signal, timeout, meter, left - sending) : await readResponse(res, limits.maxResponseBytes, url, signal, timeout);
     return {
       status: res.status,
       statusText: res.statusText,
@@ -157,16 +166,10 @@ async function readResponse(res: Response, max: number, url: URL, signal: AbortS
  * (`EGRESS_QUOTA_EXCEEDED`): refused before reading when an unencoded `Content-Length` is already
  * past what is left; otherwise the read stops (the stream is cancelled) at the first chunk past it.
  * Every byte read is counted, also on failure.
+ * @param left what the quota leaves for this body (taken once per hop, before the request was sent).
  */
-async function readMetered(res: Response, max: number, url: URL, signal: AbortSignal, timeout: number, meter: EgressMeter): Promise<Uint8Array> {
+async function readMetered(res: Response, max: number, url: URL, signal: AbortSignal, timeout: number, meter: EgressMeter, left: number): Promise<Uint8Array> {
   const cancel = () => res.body?.cancel().catch(() => {});
-  let left: number;
-  try {
-    left = meter.remaining();
-  } catch (e) {
-    await cancel();
-    throw e;
-  }
   const declared = Number(res.headers.get('content-length'));
   const encoded = !!res.headers.get('content-encoding');
   if (declared > max) {
