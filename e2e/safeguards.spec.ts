@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createToken, deployApp, expect, screenshot, startNode, test, type FaztNode } from './fixtures.js';
+import { device, openPwa } from './pwa-fixtures.js';
 
 const PASSWORD = 'correct horse battery';
 let node: FaztNode;
@@ -62,4 +63,25 @@ test("the app's page shows its outbound traffic against the quota", async ({ pag
   await page.goto(`${node.origin}/#/app/hello`);
   await expect(page.getByRole('heading', { name: 'Hello, Fazt' })).toBeVisible();
   await expect(page.getByTestId('egress')).toHaveCount(0);
+});
+
+test.describe('the browser node', () => {
+  test.use({ serviceWorkers: 'allow' });
+
+  test("measures its disk with navigator.storage.estimate() and keeps its limit in its cartridge", async ({ page }) => {
+    await openPwa(page, node.origin);
+    const estimate = await page.evaluate(async () => {
+      const e = await navigator.storage.estimate();
+      return { quota: e.quota ?? 0, usage: e.usage ?? 0 };
+    });
+    let r = await device(page, '/api/disk');
+    expect(r.status, r.text).toBe(200);
+    const disk = (r.json as { disk: { known: boolean; tripped: boolean; totalBytes: number; limitFraction: number } }).disk;
+    expect(disk).toMatchObject({ known: true, tripped: false, limitFraction: 0.8 });
+    // the origin's quota is the browser node's "disk" (Chromium moves it a little as the disk changes)
+    expect(Math.abs(disk.totalBytes - estimate.quota) / estimate.quota).toBeLessThan(0.01);
+    r = await device(page, '/api/disk', { method: 'PUT', body: JSON.stringify({ limit: '90%' }), headers: { 'content-type': 'application/json' } });
+    expect(r.status, r.text).toBe(200);
+    expect((r.json as { disk: { limitFraction: number } }).disk.limitFraction).toBe(0.9);
+  });
 });
