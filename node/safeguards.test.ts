@@ -297,3 +297,49 @@ describe('the egress quota of fazt.net.fetch', () => {
     }
   });
 });
+
+describe('what counts against the egress quota (netFetch on a real cartridge, a real 127.0.0.1 server)', () => {
+  it('decoded response bodies, request bodies once per hop, not the bodies of redirects', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { BetterSqliteDatabase } = await import('./sqlite.js');
+    const { openCartridge } = await import('../shared/cartridge/index.js');
+    const { EgressStore } = await import('../shared/guards/index.js');
+    const { netFetch, DEFAULT_NET_LIMITS } = await import('../shared/runtime/net.js');
+    const server = createServer((req, res) => {
+      const u = new URL(req.url!, 'http://x');
+      let n = 0;
+      req.on('data', (d: Buffer) => (n += d.length));
+      req.on('end', () => {
+        if (u.pathname === '/gz') return void res.writeHead(200, { 'content-encoding': 'gzip' }).end(gzipSync(Buffer.alloc(10_000, 97)));
+        if (u.pathname === '/r307') return void res.writeHead(307, { location: '/echo' }).end();
+        if (u.pathname === '/r302') return void res.writeHead(302, { location: '/data' }).end(Buffer.alloc(500, 98));
+        if (u.pathname === '/data') return void res.end(Buffer.alloc(100, 99));
+        res.end(`got ${n}`);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const db = BetterSqliteDatabase.open(join(mkdtempSync(join(tmpdir(), 'fazt-egress-')), 'c.db'));
+    try {
+      const egress = new EgressStore(openCartridge(db));
+      const call = (app: string, path: string, body?: Uint8Array) =>
+        netFetch({ url: base + path, method: body ? 'POST' : 'GET', headers: [], body }, ['net:127.0.0.1'], DEFAULT_NET_LIMITS, undefined, fetch, egress.meter(app, app));
+      // gzip on the wire, 10,000 bytes decoded: 10,000 count
+      expect((await call('gz', '/gz')).body.length).toBe(10_000);
+      expect(egress.usage('gz')[0]).toMatchObject({ requestBytes: 0, responseBytes: 10_000, requests: 1 });
+      // a 307 sends the body again: 2 × 1,000
+      const r = await call('post', '/r307', new Uint8Array(1000));
+      expect(new TextDecoder().decode(r.body)).toBe('got 1000');
+      expect(egress.usage('post')[0]).toMatchObject({ requestBytes: 2000, responseBytes: 8, requests: 2 });
+      // the 302's own 500-byte body is never read: only the 100 bytes the app gets
+      expect((await call('redir', '/r302')).body.length).toBe(100);
+      expect(egress.usage('redir')[0]).toMatchObject({ requestBytes: 0, responseBytes: 100, requests: 2 });
+    } finally {
+      db.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
