@@ -245,7 +245,9 @@ describe('the egress quota of fazt.net.fetch', () => {
 
     // spent: refused before anything is sent
     const requestsBefore = up.requests;
-    expectError(await fetchVia('/data?n=10'), 429, 'EGRESS_QUOTA_EXCEEDED', /used its quota/);
+    const spent = await fetchVia('/data?n=10');
+    expectError(spent, 429, 'EGRESS_QUOTA_EXCEEDED', /used its quota/);
+    expect(Number(spent.headers['retry-after'])).toBeGreaterThan(0); // seconds until the month ends
     expect(up.requests).toBe(requestsBefore);
     v = (await adminApi('GET', '/api/apps/store/egress')).json();
     expect(v.usage.refused).toBe(2);
