@@ -76,7 +76,11 @@ export async function netFetch(
   try {
     return await fetchHops(req, permissions, limits, resolve, fetchImpl, meter);
   } finally {
-    meter?.flush(); // what the call moved, in one write
+    try {
+      meter?.flush(); // what the call moved, in one write
+    } catch {
+      // the cartridge closed under the call (a node stopping): the count is lost, never the call's own outcome
+    }
   }
 }
 
