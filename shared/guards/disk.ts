@@ -1,4 +1,4 @@
-import { getMeta, setMeta, type Cartridge, type GrowthGate } from '../cartridge/index.js';
+import { freePages, getMeta, reclaimFreePages, setMeta, type Cartridge, type GrowthGate } from '../cartridge/index.js';
 import { formatBytes } from '../deploy/limits.js';
 import { FaztError } from '../errors.js';
 import type { DiskSpacePort, Logger } from '../ports.js';
@@ -17,7 +17,8 @@ import type { DiskSpacePort, Logger } from '../ports.js';
  *
  * Relation to the other space rules: the deploy limits (shared/deploy/limits.ts) bound one upload;
  * `reclaimFreePages` (shared/cartridge/space.ts) gives the pages deletes free back to the file
- * system, which is what lets a delete bring the disk back under the limit.
+ * system: while tripped, each check first gives the cartridge's free pages back and truncates its
+ * write-ahead log, so deleting data brings the disk back under the limit.
  */
 
 /** cartridge_meta key of the owner's limit (a fraction, e.g. `"0.8"`). */
@@ -122,8 +123,9 @@ export class DiskGuard implements GrowthGate {
    */
   refresh(): Promise<DiskGuardStatus> {
     if (!this.port) return Promise.resolve(this.status());
-    this.inflight ??= this.port
-      .usage()
+    const port = this.port;
+    this.inflight ??= this.giveBackFreePages()
+      .then(() => port.usage())
       .then(
         (u) => {
           if (!Number.isFinite(u.freeBytes) || !Number.isFinite(u.totalBytes)) throw new Error(`the host reported ${JSON.stringify(u)}`);
@@ -199,6 +201,27 @@ export class DiskGuard implements GrowthGate {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /**
+   * While tripped, gives the pages deletes freed back to the file system before measuring
+   * (`reclaimFreePages`, in small steps), then truncates the write-ahead log
+   * (`PRAGMA wal_checkpoint(TRUNCATE)`, https://www.sqlite.org/pragma.html#pragma_wal_checkpoint; a
+   * no-op without a WAL, as on sql.js), so the owner's deletes show as free disk. Failures are
+   * logged; the check goes on.
+   */
+  private async giveBackFreePages(): Promise<void> {
+    if (!this.wasTripped) return;
+    try {
+      if (freePages(this.cart.db) > 0) {
+        const pages = await reclaimFreePages(this.cart.db);
+        if (pages > 0) this.options.logger?.info('disk guard: gave free pages of the cartridge back to the disk', { pages });
+      }
+      // the log keeps its largest size until truncated; a reader holding an old snapshot makes this a partial checkpoint
+      this.cart.db.get('PRAGMA wal_checkpoint(TRUNCATE)');
+    } catch (e) {
+      this.options.logger?.warn('disk guard: giving free pages back failed', { error: String((e as Error)?.message ?? e) });
+    }
   }
 
   private stale(): boolean {
