@@ -1,3 +1,4 @@
+import bytes from 'bytes';
 import { Command, Option } from 'commander';
 import { existsSync, statSync, createWriteStream, readFileSync, renameSync, unlinkSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -907,6 +908,48 @@ export function buildProgram(): Command {
     }),
   );
 
+  // ---- safeguards (docs/safeguards.md): per-app egress quota of fazt.net.fetch, and the disk guard
+  targetOptions(
+    app
+      .command('quota')
+      .description("an app's egress quota for fazt.net.fetch (request + response body bytes per UTC month) and this month's use; set it with --egress (admin)")
+      .argument('<app>')
+      .option('--egress <size>', 'bytes per month: 500MB, 2GB, 1048576 (1024-based units), or "none" for no quota'),
+  ).action(async (name: string, o: Common & { egress?: string }) =>
+    withClient(o, async (c) => {
+      type View = { app: string; quotaBytes: number | null; usedBytes: number; period: string; resetsAt: string; usage: { requests: number; refused: number } | null };
+      const r =
+        o.egress === undefined
+          ? await callJson<View>(c, 'GET', `/api/apps/${enc(name)}/egress`)
+          : await callJson<View>(c, 'PUT', `/api/apps/${enc(name)}/egress`, { bytesPerMonth: parseEgressSize(o.egress) });
+      emit(o, r, () =>
+        [
+          `${r.app}: ${r.quotaBytes === null ? 'no egress quota' : `egress quota ${formatBytes(r.quotaBytes)} per month`}`,
+          `  ${r.period}: ${formatBytes(r.usedBytes)} used in ${r.usage?.requests ?? 0} requests${r.usage?.refused ? `, ${r.usage.refused} refused` : ''}; resets ${r.resetsAt.slice(0, 10)} (UTC)`,
+        ].join('\n'),
+      );
+    }),
+  );
+  const disk = program.command('disk').description('the disk guard: refuses writes that grow the cartridge above a disk use limit (docs/safeguards.md)');
+  type DiskView = { disk: { usedFraction: number; limitFraction: number; tripped: boolean; known: boolean; freeBytes: number | null; totalBytes: number | null } };
+  const diskLine = (d: DiskView['disk']) =>
+    !d.known
+      ? `disk use unknown (this node cannot tell); limit ${pct(d.limitFraction)}`
+      : `disk ${pct(d.usedFraction)} used (${formatBytes(d.freeBytes ?? 0)} free of ${formatBytes(d.totalBytes ?? 0)}); limit ${pct(d.limitFraction)}${d.tripped ? ' — TRIPPED: writes that grow the cartridge are refused (DISK_FULL); free space or raise the limit' : ''}`;
+  targetOptions(disk.command('status', { isDefault: true }).description('disk use, the limit, and whether growing writes are refused (admin)')).action(async (o: Common) =>
+    withClient(o, async (c) => {
+      const r = await callJson<DiskView>(c, 'GET', '/api/disk');
+      emit(o, r, () => diskLine(r.disk));
+    }),
+  );
+  targetOptions(disk.command('limit').description('set the disk use above which growing writes are refused (default 80%) (admin)').argument('<limit>', 'a percentage like 85% (5%–100%)')).action(
+    async (limit: string, o: Common) =>
+      withClient(o, async (c) => {
+        const r = await callJson<DiskView>(c, 'PUT', '/api/disk', { limit });
+        emit(o, r, () => diskLine(r.disk));
+      }),
+  );
+
   targetOptions(
     program
       .command('events')
@@ -1217,4 +1260,22 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     process.stderr.write(`fazt: ${msg.split('\n')[0]}\n`);
     process.exitCode = 1;
   }
+}
+
+/** `0.8` → `80%`. */
+function pct(f: number): string {
+  return `${Math.round(f * 1000) / 10}%`;
+}
+
+/**
+ * Parses an egress size for `fazt app quota --egress`: `none` (no quota), or a size the `bytes`
+ * package reads (https://github.com/visionmedia/bytes.js: `500MB`, `1.5GB`, `2048`; units are
+ * 1024-based, so 1MB = 1,048,576 bytes).
+ * @throws FaztError `BAD_REQUEST` for anything else.
+ */
+export function parseEgressSize(v: string): number | null {
+  if (v.trim().toLowerCase() === 'none') return null;
+  const n = /^\s*\d+(\.\d+)?\s*(b|kb|mb|gb|tb|pb)?\s*$/i.test(v) ? bytes.parse(v) : null;
+  if (n === null || !Number.isSafeInteger(n) || n < 0) throw new FaztError('BAD_REQUEST', `--egress takes a size like 500MB, 2GB or 1048576 (bytes), or "none"; not "${v}".`);
+  return n;
 }

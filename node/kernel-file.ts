@@ -5,7 +5,7 @@ import { createKernel, type AppDeployed, type DeployLimits, type Kernel, type Lo
 import type { NotifyOptions } from '../shared/notify/index.js';
 import { backupPort, type FileCartridge } from './cartridge-file.js';
 import { PACKAGE_ROOT } from './paths.js';
-import { jsonLogger, nodePorts } from './ports.js';
+import { jsonLogger, nodeDiskSpace, nodePorts } from './ports.js';
 import { listDir, zipStream } from './zip-dir.js';
 import { nodeRuntimeHost } from './runtime-host.js';
 import { webPushSender } from './push-sender.js';
@@ -27,7 +27,7 @@ export function kernelForFile(
 ): Kernel {
   return createKernel({
     cartridge: file.cartridge,
-    ports: { ...nodePorts, backup: backupPort(file.db), logger: options.logger ?? jsonLogger(), push: options.notify?.push ?? webPushSender() },
+    ports: { ...nodePorts, backup: backupPort(file.db), diskSpace: nodeDiskSpace(file.path), logger: options.logger ?? jsonLogger(), push: options.notify?.push ?? webPushSender() },
     domain: options.domain,
     limits: options.limits,
     version: FAZT_VERSION,

@@ -86,6 +86,11 @@ export type FaztErrorCode =
   | 'AI_TOOL_INPUT_INVALID'
   /** The model's answer does not match the JSON Schema asked for (`generateObject`). */
   | 'AI_OUTPUT_INVALID'
+  // safeguards (shared/guards/, docs/safeguards.md)
+  /** The disk holding the cartridge is fuller than the owner's limit (default 80%): writes that grow it are refused; reads and deletes work. */
+  | 'DISK_FULL'
+  /** The app used the outbound `fazt.net.fetch` bytes the owner allows it per UTC month. */
+  | 'EGRESS_QUOTA_EXCEEDED'
   | 'INTERNAL';
 
 const STATUS: Record<FaztErrorCode, number> = {
@@ -145,6 +150,8 @@ const STATUS: Record<FaztErrorCode, number> = {
   AI_STREAM_INTERRUPTED: 502,
   AI_TOOL_INPUT_INVALID: 422,
   AI_OUTPUT_INVALID: 502,
+  DISK_FULL: 507,
+  EGRESS_QUOTA_EXCEEDED: 429,
   INTERNAL: 500,
 };
 

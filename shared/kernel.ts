@@ -15,6 +15,7 @@ import { AiService, type AiServiceOptions } from './ai/index.js';
 import { SyncEngine, SyncService } from './sync/index.js';
 import { NotifyService, validateNotifyRules, type NotifyOptions } from './notify/index.js';
 import { RealtimeService, type RealtimeOptions } from './realtime/index.js';
+import { DiskGuard, EgressStore, type DiskGuardOptions } from './guards/index.js';
 
 /** Options of {@link createKernel}. */
 /** Where an app's cron jobs run (docs/sync-spec.md S17), as `GET /api/apps/:app/home` answers. */
@@ -58,6 +59,8 @@ export interface KernelOptions {
   notify?: NotifyOptions;
   /** Realtime: replay window, stream cap, heartbeat (docs/realtime.md). */
   realtime?: RealtimeOptions;
+  /** The disk guard's cache and refresh period (docs/safeguards.md); the limit itself is kept in the cartridge. */
+  diskGuard?: Omit<DiskGuardOptions, 'logger'>;
 }
 
 /** What {@link Kernel.deployApp} reports: the deploy's result and the app's permission state after it. */
@@ -121,6 +124,14 @@ export class Kernel {
   readonly notify: NotifyService;
   /** Realtime: per-app channels, the pages following them, resume windows (in memory; docs/realtime.md). */
   readonly realtime: RealtimeService;
+  /**
+   * The disk guard (docs/safeguards.md): above the owner's limit of disk use (default 80 %), writes
+   * that grow the cartridge are refused with `DISK_FULL`. `status()` and `onTrip(fn)` are what
+   * Pulse and notify use.
+   */
+  readonly diskGuard: DiskGuard;
+  /** Per-app monthly egress quotas and usage of `fazt.net.fetch` (docs/safeguards.md). */
+  readonly egress: EgressStore;
   private detachSync: (() => void) | undefined;
 
   constructor(
@@ -130,6 +141,9 @@ export class Kernel {
     this.ports = { ...defaultPorts, ...options.ports } as KernelPorts;
     this.domain = (options.domain ?? 'localhost').toLowerCase();
     this.version = options.version ?? '0.0.0';
+    this.diskGuard = new DiskGuard(cartridge, this.ports.diskSpace, { ...options.diskGuard, logger: this.ports.logger });
+    cartridge.growth = this.diskGuard; // the stores ask it before a write that grows the cartridge
+    this.egress = new EgressStore(cartridge);
     this.blobs = new BlobStore(cartridge.db, this.ports, () => cartridge.clock.now());
     this.apps = new AppRegistry(cartridge);
     this.auth = new AuthService(cartridge, this.ports);
@@ -192,6 +206,7 @@ export class Kernel {
             ai: this.ai,
             notify: this.notify,
             realtime: this.realtime,
+            egress: this.egress,
           },
           options.runtime,
         )
@@ -217,6 +232,7 @@ export class Kernel {
   start(): Promise<void> {
     this.mesh.id(); // a node's identity is made with its cartridge (docs/mesh.md)
     this.detachSync ??= this.sync.attachToMesh(this.mesh);
+    this.diskGuard.start();
     this.scheduler.start();
     this.events.start();
     return this.runtime?.start() ?? Promise.resolve();
@@ -226,6 +242,7 @@ export class Kernel {
   async stop(): Promise<void> {
     this.detachSync?.();
     this.detachSync = undefined;
+    this.diskGuard.stop();
     this.sync.engine.flush(); // captured changes into the durable change log (docs/sync-spec.md S30)
     await Promise.all([this.scheduler.stop(), this.events.stop()]);
     this.realtime.closeAll();
@@ -246,9 +263,11 @@ export class Kernel {
    *   requests) or a list of permissions; absent: nothing is granted, new requests stay pending.
    *   Whether the caller may grant is the caller's check (the admin API needs the `admin` scope).
    * @throws FaztError from the deploy (`BAD_REQUEST`, `INVALID_MANIFEST`, `PAYLOAD_TOO_LARGE` …) —
-   *   nothing changed then — and `INVALID_ARGUMENT` for a malformed permission in `grant`.
+   *   nothing changed then — `INVALID_ARGUMENT` for a malformed permission in `grant`, and
+   *   `DISK_FULL` (507) while the disk guard is tripped (refused before the upload is read).
    */
   async deployApp(input: DeployInput & { grant?: 'all' | readonly string[] }): Promise<AppDeployed> {
+    this.diskGuard.assertCanGrow('this deploy');
     const grant = input.grant === undefined || input.grant === 'all' ? input.grant : input.grant.map(checkPermission);
     const r = await this.deploy.deploy(input);
     // a version waiting for the owner's approval (see DeployInput.review) is stored, not live: nothing follows yet

@@ -38,6 +38,20 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
+/**
+ * How full the disk holding the cartridge is. The headless node answers with `fs.statfs` on the
+ * cartridge's directory (node/ports.ts); the browser node with `navigator.storage.estimate()`
+ * (quota and usage of the origin's storage, https://storage.spec.whatwg.org/#dom-storagemanager-estimate).
+ * The kernel's disk guard (shared/guards/disk.ts) asks it every few seconds, never per write.
+ */
+export interface DiskSpacePort {
+  /**
+   * Free and total bytes of that disk (or of the storage quota).
+   * @throws when the host cannot tell; the guard then keeps its last answer and logs a warning.
+   */
+  usage(): Promise<{ freeBytes: number; totalBytes: number }>;
+}
+
 /** What the host provides. All optional: missing ones fall back to {@link defaultPorts}. */
 export interface KernelPorts {
   /** New incremental SHA-256. */
@@ -55,6 +69,8 @@ export interface KernelPorts {
    * or `VACUUM INTO`). Absent when the host cannot.
    */
   backup?: () => Promise<{ stream: ReadableStream<Uint8Array>; size: number }>;
+  /** Free and total disk space where the cartridge lives (the disk guard's input). Absent: the guard never trips. */
+  diskSpace?: DiskSpacePort;
   /** Structured logger. */
   logger: Logger;
   /**

@@ -17,6 +17,7 @@
  * the new worker).
  */
 import initSqlJs, { type SqlJsStatic } from 'sql.js';
+import type { DiskSpacePort } from '../shared/ports.js';
 import { checkSqliteHeader, createFetch, createKernel, errorBody, type FetchHandler, getMeta, isFaztError, openCartridge, setMeta, SqlJsDatabase, statusOf, type FaztErrorCode, type Kernel, type LocalNotifier, type Logger, type Principal } from '../shared/index.js';
 import { hashPassword, verifyPassword } from '../shared/auth/index.js';
 import { prestartSandbox, type RuntimeHostOptions, type Sandbox, type StdlibSource } from '../shared/runtime/index.js';
@@ -276,7 +277,7 @@ export class DeviceNode {
           const cartridge = openCartridge(db, { label: LABEL });
           kernel = createKernel({
             cartridge,
-            ports: { logger: this.logger, backup: async () => this.backupStream(), notifier: this.options.notifier },
+            ports: { logger: this.logger, backup: async () => this.backupStream(), notifier: this.options.notifier, diskSpace: storageEstimateSpace() },
             // the device node's apps are under /~device/a/ (their icons too)
             notify: { appPathPrefix: '/~device/a/' },
             domain: DEVICE_DOMAIN,
@@ -726,4 +727,22 @@ export class DeviceNode {
 
   /** Name of the image kept before the last write. */
   static readonly PREVIOUS = PREVIOUS;
+}
+
+/**
+ * The browser node's disk numbers for the disk guard (docs/safeguards.md): the origin's storage
+ * quota and usage from `navigator.storage.estimate()` (https://storage.spec.whatwg.org/#dom-storagemanager-estimate);
+ * free = quota − usage. Absent where the browser has no StorageManager (the guard then never trips;
+ * OPFS writes past the real quota still fail with `QUOTA_EXCEEDED`).
+ */
+function storageEstimateSpace(): DiskSpacePort | undefined {
+  const storage = (self.navigator as { storage?: StorageManager } | undefined)?.storage;
+  if (!storage?.estimate) return undefined;
+  return {
+    async usage() {
+      const e = await storage.estimate();
+      const total = e.quota ?? 0;
+      return { freeBytes: Math.max(0, total - (e.usage ?? 0)), totalBytes: total };
+    },
+  };
 }

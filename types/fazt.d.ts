@@ -159,8 +159,11 @@ interface FaztEvent {
  * - `LIMIT_EXCEEDED`: a quota or size limit was hit (storage, value size, request count, time).
  * - `NOT_FOUND`: the target does not exist (where that is an error rather than a `null` result).
  * - `CONFLICT`: the target already exists (e.g. `insert` with an `_id` in use).
+ * - `DISK_FULL`: the node's disk is fuller than the owner's limit; writes that grow storage (`kv.set`,
+ *   `docs.insert`, `blobs.put`, `events.emit`, `schedule.after` …) are refused, reads and deletes work.
+ * - `EGRESS_QUOTA_EXCEEDED`: the app used its monthly `net.fetch` bytes (`retryAfterSeconds` until the month ends).
  */
-type FaztErrorCode = 'PERMISSION_DENIED' | 'INVALID_ARGUMENT' | 'LIMIT_EXCEEDED' | 'NOT_FOUND' | 'CONFLICT' | (string & {});
+type FaztErrorCode = 'PERMISSION_DENIED' | 'INVALID_ARGUMENT' | 'LIMIT_EXCEEDED' | 'NOT_FOUND' | 'CONFLICT' | 'DISK_FULL' | 'EGRESS_QUOTA_EXCEEDED' | (string & {});
 
 /**
  * The error every `fazt.*` call throws or rejects with: a plain `Error` with a stable `code`.
@@ -173,7 +176,7 @@ type FaztErrorCode = 'PERMISSION_DENIED' | 'INVALID_ARGUMENT' | 'LIMIT_EXCEEDED'
 interface FaztError extends Error {
   /** Stable, machine-readable code, e.g. `"PERMISSION_DENIED"`; `message` is for humans and may change. */
   code: FaztErrorCode;
-  /** Seconds to wait before trying again (`AI_RATE_LIMITED`, `AI_BUDGET_EXCEEDED`), when known. */
+  /** Seconds to wait before trying again (`AI_RATE_LIMITED`, `AI_BUDGET_EXCEEDED`, `EGRESS_QUOTA_EXCEEDED`), when known. */
   retryAfterSeconds?: number;
 }
 
@@ -480,7 +483,8 @@ interface FaztNet {
   /**
    * Fetches `url` like the standard `fetch` (which is not available in the sandbox).
    * @throws {FaztError} `PERMISSION_DENIED` if the host is not allowed for the app, `LIMIT_EXCEEDED` on
-   * timeout or too many requests.
+   * timeout or too many requests, `EGRESS_QUOTA_EXCEEDED` when the request and response bodies would
+   * pass the app's monthly egress quota (checked before sending and while the response streams in).
    */
   fetch(url: string | URL, init?: FaztFetchInit): Promise<Response>;
 }

@@ -27,6 +27,22 @@ export interface Cartridge {
   readonly created: boolean;
   /** The file's integrity as last checked (the host runs the checks and sets it); `/api/health` reports it. */
   integrity: IntegrityState;
+  /**
+   * Refuses writes that would grow the cartridge while the host's disk is fuller than the owner's
+   * limit (the kernel sets it to its `DiskGuard`, shared/guards/disk.ts). The stores call it before
+   * a growing write; absent: nothing is refused.
+   */
+  growth?: GrowthGate;
+}
+
+/** What the stores ask before a write that grows the cartridge (see {@link Cartridge.growth}). */
+export interface GrowthGate {
+  /**
+   * Returns when the write may go on.
+   * @param what the write, for the message (`'fazt.kv.set("x")'`, `'this deploy'`).
+   * @throws FaztError `DISK_FULL` (507) when the disk is above the limit.
+   */
+  assertCanGrow(what: string): void;
 }
 
 /** Options of {@link openCartridge}. */

@@ -584,6 +584,33 @@ CREATE INDEX push_subscriptions_by_user ON push_subscriptions(user_id);
 INSERT INTO cartridge_tables (name, sync) VALUES ('push_subscriptions','local');
 `,
   },
+  {
+    version: 11,
+    name: 'safeguards: egress usage per app and UTC month, egress quotas (docs/safeguards.md)',
+    sql: `
+-- bytes an app moved through fazt.net.fetch per UTC month ('2026-12'): request bodies sent and
+-- response bodies received (decoded); headers do not count
+CREATE TABLE egress_usage (
+  app_id TEXT NOT NULL,
+  period TEXT NOT NULL,
+  request_bytes INTEGER NOT NULL DEFAULT 0,
+  response_bytes INTEGER NOT NULL DEFAULT 0,
+  requests INTEGER NOT NULL DEFAULT 0,
+  refused INTEGER NOT NULL DEFAULT 0,
+  last_at INTEGER,
+  PRIMARY KEY (app_id, period)
+) WITHOUT ROWID;
+
+-- the owner's cap per app: request + response body bytes per UTC month (no row: no cap)
+CREATE TABLE egress_quotas (
+  app_id TEXT PRIMARY KEY,
+  bytes_per_month INTEGER NOT NULL CHECK (bytes_per_month >= 0),
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+INSERT INTO cartridge_tables (name, sync) VALUES ('egress_usage','local'), ('egress_quotas','local');
+`,
+  },
 ];
 
 /** The newest schema version this build knows. */

@@ -242,7 +242,8 @@ export class EventBus {
    * @returns the stored event (its `payload` is the JSON round-trip of the given one).
    * @throws FaztError `INVALID_ARGUMENT` for a malformed type, a non-JSON payload or one that does not
    *   match its schema; `LIMIT_EXCEEDED` for a payload over 64 KiB; `APP_NOT_FOUND` when `appId` is not
-   *   a live app; `INVALID_MANIFEST` when the declared schema itself is unusable.
+   *   a live app; `INVALID_MANIFEST` when the declared schema itself is unusable; `DISK_FULL` while
+   *   the disk guard is tripped (docs/safeguards.md).
    */
   emit(appId: string, type: string, payload: unknown): EventRecord {
     if (typeof type !== 'string' || !EVENT_TYPE_PATTERN.test(type)) {
@@ -250,6 +251,7 @@ export class EventBus {
     }
     const emitter = this.liveApp(appId);
     if (!emitter) throw new FaztError('APP_NOT_FOUND', `No app with id "${appId}" can emit events.`);
+    this.cart.growth?.assertCanGrow(`emitting the event "${type}"`);
     const json = toStoredJson(payload === undefined ? null : payload, `event "${type}" payload`, MAX_JSON_BYTES)!;
     const value = JSON.parse(json) as unknown;
     const info = this.versionInfo(emitter.id, emitter.version);

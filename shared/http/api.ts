@@ -4,6 +4,7 @@ import { ApiRouter } from './router.js';
 import { aiRoutes } from './routes/ai.js';
 import { appRoutes } from './routes/apps.js';
 import { backupRoutes } from './routes/backup.js';
+import { guardRoutes } from './routes/guards.js';
 import { logRoutes } from './routes/logs.js';
 import { meshRoutes } from './routes/mesh.js';
 import { notifyRoutes } from './routes/notify.js';
@@ -32,6 +33,7 @@ const AREAS: ReadonlyArray<(api: ApiRouter) => void> = [
   aiRoutes,
   syncRoutes,
   notifyRoutes,
+  guardRoutes,
 ];
 
 /** Builds the admin API's router with every area's routes. */

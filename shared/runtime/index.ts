@@ -17,6 +17,7 @@ import { DEFAULT_ENGINE_LIMITS, EnginePool, type EngineLimits, type SandboxEngin
 import { isEsModule, loadCommonJs, loadEsModule, resolveModule, type ModuleSource, type StdlibModule } from './modules.js';
 import { readCapped } from '../lib/read-capped.js';
 import { bytesResponse } from '../lib/known-body.js';
+import type { EgressStore } from '../guards/egress.js';
 import { DEFAULT_NET_LIMITS, netFetch, type NetLimits, type ResolveHost } from './net.js';
 import type { AppBoundOps, AppCode, HostOps, InvocationResult, PreludeImage, Sandbox } from './sandbox.js';
 import { PURE_OPS, noRequest, urlParts, type BlobFacts, type FormPart, type HostOpTable, type LogLevel, type OpCall, type RequestIo } from './host-ops.js';
@@ -176,6 +177,8 @@ export interface RuntimeServices {
   notify?: NotifyService;
   /** `fazt.realtime` (absent: publishing answers NO_HANDLER). */
   realtime?: RealtimeService;
+  /** Egress quotas of `fazt.net.fetch` (absent: no quota; docs/safeguards.md). */
+  egress?: EgressStore;
 }
 
 /** An app as the runtime addresses it. */
@@ -432,7 +435,7 @@ export class AppRuntime {
       },
       'schedule.cancel': (a) => s.jobs.cancel(id, a.id),
       'schedule.list': () => s.jobs.list(id).map((j) => ({ id: j.id, kind: j.kind, name: j.name ?? undefined, runAt: j.runAt, status: j.status })),
-      'net.fetch': async (a, b) => netFetch({ ...a, body: b }, this.effectivePermissions(id, manifest()), this.limits.net, this.host.resolveHost, this.host.fetch),
+      'net.fetch': async (a, b) => netFetch({ ...a, body: b }, this.effectivePermissions(id, manifest()), this.limits.net, this.host.resolveHost, this.host.fetch, s.egress?.meter(id, app.name)),
       'ai.begin': (a) => {
         if (!this.effectivePermissions(id, manifest()).includes('ai')) {
           throw new FaztError('PERMISSION_DENIED', `fazt.ai: the app "${app.name}" may not call models. Add "ai" to "permissions" in its app.json and have the owner grant it (fazt app grant ${app.name} ai, or the dashboard).`);
@@ -726,7 +729,8 @@ export class AppRuntime {
       }
       // the public response gets the first line only; the stack is in the app's log
       const message = err.message.split('\n')[0]!;
-      const ai = err.code.startsWith('AI_');
+      // AI failures and safeguard refusals carry their details (retryAfterSeconds, quota, disk use) to the client
+      const ai = err.code.startsWith('AI_') || err.code === 'EGRESS_QUOTA_EXCEEDED' || err.code === 'DISK_FULL';
       const retryAfter = ai && typeof err.details?.retryAfterSeconds === 'number' ? { 'retry-after': String(err.details.retryAfterSeconds) } : {};
       return new Response(JSON.stringify(errorBody(err.code, message, { ...(ai ? err.details : {}), requestId })), {
         status: err.status,

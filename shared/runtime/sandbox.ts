@@ -733,6 +733,8 @@ export class Sandbox {
     if (info?.name === 'FaztError' && info.code === 'NO_HANDLER') return new FaztError('NO_HANDLER', message);
     // an AI failure the app did not catch keeps its code and status (429 with Retry-After, 503 …)
     if (info?.name === 'FaztError' && /^AI_[A-Z_]+$/.test(info.code ?? '')) return new FaztError(info.code as FaztErrorCode, message, info.details);
+    // so does a safeguard's refusal (507 DISK_FULL, 429 EGRESS_QUOTA_EXCEEDED; docs/safeguards.md)
+    if (info?.name === 'FaztError' && (info.code === 'DISK_FULL' || info.code === 'EGRESS_QUOTA_EXCEEDED')) return new FaztError(info.code, message, info.details);
     const stack = info?.stack ? `\n${String(info.stack).trimEnd()}` : '';
     return new FaztError('APP_ERROR', `${where} threw ${info?.name ?? 'Error'}: ${message}${stack}`);
   }

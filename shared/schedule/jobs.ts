@@ -185,7 +185,8 @@ export class JobStore {
    * @param ms delay, ms; finite, ≥ 0 (fractions round up).
    * @param state JSON value handed back to the `scheduled(job)` export as `job.state`.
    * @throws FaztError `INVALID_ARGUMENT` for a bad delay or non-JSON state; `LIMIT_EXCEEDED` when the
-   *   state's JSON exceeds 64 KiB or the app already has {@link MAX_PENDING_JOBS_PER_APP} pending one-shot jobs.
+   *   state's JSON exceeds 64 KiB or the app already has {@link MAX_PENDING_JOBS_PER_APP} pending one-shot jobs;
+   *   `DISK_FULL` while the disk guard is tripped (docs/safeguards.md).
    */
   after(appId: string, ms: number, state?: unknown): JobInfo {
     if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
@@ -211,6 +212,7 @@ export class JobStore {
 
   private insertOneShot(appId: string, kind: 'after' | 'at', runAt: number, state: unknown): JobInfo {
     assertAppId(appId);
+    this.cart.growth?.assertCanGrow(`scheduling a job (fazt.schedule.${kind})`);
     const json = toStoredJson(state, 'job state', MAX_JSON_BYTES);
     const row = this.db.transaction(() => {
       // index-only count of all pending jobs first; cron jobs are subtracted only near the limit

@@ -194,13 +194,15 @@ export class AppBlobStore {
    * @throws FaztError `INVALID_ARGUMENT` for a bad key or content type;
    *   `LIMIT_EXCEEDED` when the body is larger than `maxBlobBytes` (nothing is stored; chunks already
    *   written are unreferenced and go at the next garbage collection);
-   *   the stream's own error when reading it fails (nothing is stored either).
+   *   the stream's own error when reading it fails (nothing is stored either);
+   *   `DISK_FULL` while the disk guard is tripped (checked before the body is read; docs/safeguards.md).
    */
   async put(appId: string, key: string, body: Uint8Array | ReadableStream<Uint8Array>, contentType = 'application/octet-stream'): Promise<AppBlobInfo> {
     this.assertKey(key);
     if (typeof contentType !== 'string' || !/^[\x20-\x7e]{1,255}$/.test(contentType)) {
       throw new FaztError('INVALID_ARGUMENT', 'A content type must be 1–255 printable ASCII characters, like "image/png".');
     }
+    this.cart.growth?.assertCanGrow(`storing the blob "${key}"`);
     const tooLarge = () =>
       new FaztError('LIMIT_EXCEEDED', `The blob "${key}" is larger than ${formatBytes(this.maxBlobBytes)} (the limit). Nothing was stored.`);
     const endWrite = this.blobs.beginWrite();

@@ -525,10 +525,12 @@ export class DocStore {
    * @returns the stored document, `_id` included (a normalized copy: `undefined` fields dropped).
    * @throws FaztError `INVALID_ARGUMENT` for a bad collection name, a non-object document, a bad `_id`
    *   or a value JSON cannot hold; `LIMIT_EXCEEDED` when the JSON exceeds `maxDocBytes`;
-   *   `CONFLICT` when a live document with that `_id` exists.
+   *   `CONFLICT` when a live document with that `_id` exists; `DISK_FULL` while the disk guard is
+   *   tripped (docs/safeguards.md).
    */
   insert(appId: string, collection: string, doc: object): Doc {
     assertCollection(collection);
+    this.cart.growth?.assertCanGrow(`inserting into the collection ${quote(collection)}`);
     if (!isPlainObject(doc)) throw new FaztError('INVALID_ARGUMENT', `A document must be a JSON object like {"title": "Hello"}, got ${jsonTypeName(doc)}.`);
     const { _id, ...body } = doc;
     let id: string;
@@ -641,10 +643,12 @@ export class DocStore {
    * @returns the number of documents matched and rewritten (0 when none).
    * @throws FaztError `INVALID_ARGUMENT` for an update without operators ("use {$set: …}"), an unknown
    *   operator, a bad or overlapping path, changing `_id`, `$set` through a non-object, or `$inc` on a
-   *   non-number; `LIMIT_EXCEEDED` when a result exceeds `maxDocBytes`.
+   *   non-number; `LIMIT_EXCEEDED` when a result exceeds `maxDocBytes`; `DISK_FULL` while the disk
+   *   guard is tripped.
    */
   update(appId: string, collection: string, idOrFilter: string | Filter, update: DocUpdate): number {
     const ops = parseUpdate(update);
+    this.cart.growth?.assertCanGrow(`updating documents of ${quote(collection)}`);
     const s = this.selection(appId, collection, idOrFilter);
     return this.db.transaction(() => {
       const rows = this.db.query<{ id: string; data: string }>(`SELECT id, data FROM app_docs WHERE ${s.where}`, s.params);

@@ -180,12 +180,14 @@ export class KvStore {
    * @param json the value as JSON text (validated with `JSON.parse`).
    * @throws FaztError `INVALID_ARGUMENT` for an empty/non-string key, a non-string or invalid JSON value,
    *   or a `ttlMs` that is not a positive finite number; `LIMIT_EXCEEDED` when the key exceeds
-   *   `maxKeyBytes` or the value exceeds `maxValueBytes` (UTF-8 bytes).
+   *   `maxKeyBytes` or the value exceeds `maxValueBytes` (UTF-8 bytes); `DISK_FULL` while the disk
+   *   guard is tripped (docs/safeguards.md).
    */
   set(appId: string, key: string, json: string, opts?: KvSetOptions): void {
     this.assertKey(key);
     this.assertValue(key, json);
     const expiresAt = this.expiry(opts, this.cart.clock.now());
+    this.cart.growth?.assertCanGrow(`writing kv key ${quote(key)}`);
     this.write(appId, key, json, expiresAt);
   }
 
@@ -287,13 +289,15 @@ export class KvStore {
    * @returns the new value.
    * @throws FaztError `INVALID_ARGUMENT` when `by` is not a finite number, the key holds a JSON value
    *   that is not a number (`kv key "x" holds a string, not a number`), the result is not finite, or the
-   *   key/ttl is invalid; `LIMIT_EXCEEDED` for a key over `maxKeyBytes`.
+   *   key/ttl is invalid; `LIMIT_EXCEEDED` for a key over `maxKeyBytes`; `DISK_FULL` while the disk
+   *   guard is tripped.
    */
   increment(appId: string, key: string, by = 1, opts?: KvSetOptions): number {
     this.assertKey(key);
     if (typeof by !== 'number' || !Number.isFinite(by)) {
       throw new FaztError('INVALID_ARGUMENT', `kv increment amount must be a finite number, got ${typeof by === 'number' ? String(by) : jsonTypeName(by)}.`);
     }
+    this.cart.growth?.assertCanGrow(`incrementing kv key ${quote(key)}`);
     return this.db.transaction(() => {
       const now = this.cart.clock.now();
       const newExpiry = this.expiry(opts, now);

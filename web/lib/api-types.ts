@@ -93,6 +93,20 @@ export interface StorageSummary {
   blobs: { count: number; bytes: number };
 }
 
+/** `GET /api/apps/:app/egress`: the app's `fazt.net.fetch` quota and this month's use (docs/safeguards.md). */
+export interface EgressInfo {
+  app: string;
+  /** Request + response body bytes per UTC month, or `null` (no quota). */
+  quotaBytes: number | null;
+  /** UTC month, `YYYY-MM`. */
+  period: string;
+  /** Bytes moved this month. */
+  usedBytes: number;
+  usage: { requests: number; refused: number } | null;
+  /** ISO 8601 UTC. */
+  resetsAt: string;
+}
+
 /** A page of `GET /api/apps/:app/kv`. */
 export interface KvPage {
   items: { key: string; value: string; expiresAt?: number }[];

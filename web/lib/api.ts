@@ -20,6 +20,7 @@ import type {
   SessionInfo,
   SetupInfo,
   StorageSummary,
+  EgressInfo,
   SyncPeerStatus,
   TokenInfo,
   VersionInfo,
@@ -266,6 +267,11 @@ export class FaztApi {
       }
     };
     return () => es.close();
+  }
+
+  /** The app's egress quota for `fazt.net.fetch` and this month's use. */
+  egress(name: string): Promise<EgressInfo> {
+    return this.call('GET', `/apps/${encodeURIComponent(name)}/egress`);
   }
 
   /** What an app stores: kv key count, collections, blobs. */

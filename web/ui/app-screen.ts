@@ -6,7 +6,7 @@ import { LitElement, html, css } from 'lit';
 import type { FaztApi, NodeTarget } from '../lib/api.js';
 import type { Reach } from '../lib/node-target.js';
 import { loadCopies, type Copies } from './copies-view.js';
-import type { AppDetail, VersionInfo } from '../lib/api-types.js';
+import type { AppDetail, EgressInfo, VersionInfo } from '../lib/api-types.js';
 import { formatBytes, formatTime, plural } from '../lib/format.js';
 import { go, href } from '../lib/router.js';
 import { base } from './styles.js';
@@ -25,6 +25,7 @@ export class FaztAppDetail extends LitElement {
     copies: { state: true },
     app: { state: true },
     versions: { state: true },
+    egress: { state: true },
     error: { state: true },
     confirmRemove: { state: true },
     busy: { state: true },
@@ -87,6 +88,8 @@ export class FaztAppDetail extends LitElement {
   private copies: Copies | undefined;
   private app: AppDetail | undefined;
   private versions: VersionInfo[] | undefined;
+  /** Outbound `fazt.net.fetch` traffic this month and the quota (absent: not loaded, or the node does not tell). */
+  private egress: EgressInfo | undefined;
   private error = '';
   private confirmRemove = false;
   private busy = false;
@@ -107,6 +110,8 @@ export class FaztAppDetail extends LitElement {
       const [app, versions] = await Promise.all([this.api.app(this.name), this.api.versions(this.name)]);
       this.app = app;
       this.versions = versions;
+      // the egress line is extra: a node without the route (older) or a token without admin just leaves it out
+      this.egress = await this.api.egress(this.name).catch(() => undefined);
       const other: NodeTarget = this.api.target === 'hub' ? 'device' : 'hub';
       this.copies = this.reach?.[other] === 'up' ? await loadCopies(this.api, this.name, { records: true }) : undefined;
     } catch (e) {
@@ -129,6 +134,7 @@ export class FaztAppDetail extends LitElement {
                   ${formatBytes(a.bytes)}
                 </p>`
               : ''}
+            ${this.egress && (this.egress.usedBytes > 0 || this.egress.quotaBytes !== null) ? this.egressLine(this.egress) : ''}
           </div>
           <div class="row">
             <a class="button" href=${href({ screen: 'open', name: this.name })}>Open</a>
@@ -152,6 +158,18 @@ export class FaztAppDetail extends LitElement {
         ${this.tab === 'storage' ? html`<fazt-storage .api=${this.api} name=${this.name}></fazt-storage>` : ''}
       </section>
       ${this.tab === 'versions' && a ? this.removeView(a) : ''}`;
+  }
+
+  /** Outbound traffic this month against the owner's quota (docs/safeguards.md). */
+  private egressLine(e: EgressInfo) {
+    const over = e.quotaBytes !== null && e.usedBytes >= e.quotaBytes;
+    return html`<p class="muted small egress" data-testid="egress">
+      Outbound traffic (<code>fazt.net.fetch</code>) this month: ${formatBytes(e.usedBytes)}${e.quotaBytes === null ? ', no quota' : html` of ${formatBytes(e.quotaBytes)}`}${over
+        ? html` — <strong>quota used</strong>, fetches are refused until ${e.resetsAt.slice(0, 10)}`
+        : e.quotaBytes !== null
+        ? html`, resets ${e.resetsAt.slice(0, 10)}`
+        : ''}${e.usage?.refused ? html` · ${plural(e.usage.refused, 'fetch', 'fetches')} refused` : ''}
+    </p>`;
   }
 
   private versionsView() {
