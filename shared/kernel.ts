@@ -13,6 +13,7 @@ import { AppRuntime, type RuntimeHostOptions } from './runtime/index.js';
 import { MeshService } from './mesh/index.js';
 import { AiService, type AiServiceOptions } from './ai/index.js';
 import { SyncEngine, SyncService } from './sync/index.js';
+import { PulseService, type PulseOptions } from './pulse/index.js';
 
 /** Options of {@link createKernel}. */
 export interface KernelOptions {
@@ -37,6 +38,8 @@ export interface KernelOptions {
   nodeName?: string;
   /** AI calls: timeouts, the fetch providers are reached with, a hint for the "no provider" message (docs/ai.md). */
   ai?: AiServiceOptions;
+  /** Pulse: an interval override (ms), timers, alert thresholds (docs/pulse.md). */
+  pulse?: PulseOptions;
 }
 
 /** What {@link Kernel.deployApp} reports: the deploy's result and the app's permission state after it. */
@@ -96,6 +99,8 @@ export class Kernel {
   readonly ai: AiService;
   /** Cartridge sync with the paired peers over the mesh's links (docs/sync-spec.md). */
   readonly sync: SyncService;
+  /** Pulse: health snapshots, history, alerts (`kernel.pulse.onAlert`), docs/pulse.md. */
+  readonly pulse: PulseService;
   private detachSync: (() => void) | undefined;
 
   constructor(
@@ -127,9 +132,11 @@ export class Kernel {
       }),
       this.ports.logger,
     );
+    this.pulse = new PulseService({ cart: cartridge, apps: this.apps, mesh: this.mesh, ports: this.ports }, options.pulse);
     const invoke = (appId: string, name: 'scheduled' | 'on', arg: unknown) => {
-      if (!this.runtime) return Promise.reject(new FaztError('NO_HANDLER', 'This node has no serverless runtime.'));
-      return this.runtime.invokeExport(appId, name, arg);
+      const run = this.runtime ? this.runtime.invokeExport(appId, name, arg) : Promise.reject(new FaztError('NO_HANDLER', 'This node has no serverless runtime.'));
+      this.pulse.observe(appId, name, arg, run); // job and delivery counts (docs/pulse.md)
+      return run;
     };
     this.events = new EventBus(cartridge, this.apps, (appId) => this.permissions.granted(appId), invoke, { logger: this.ports.logger });
     this.scheduler = new Scheduler(cartridge, this.jobs, invoke, { logger: this.ports.logger });
@@ -175,6 +182,7 @@ export class Kernel {
     this.detachSync ??= this.sync.attachToMesh(this.mesh);
     this.scheduler.start();
     this.events.start();
+    this.pulse.start();
     return this.runtime?.start() ?? Promise.resolve();
   }
 
@@ -183,7 +191,7 @@ export class Kernel {
     this.detachSync?.();
     this.detachSync = undefined;
     this.sync.engine.flush(); // captured changes into the durable change log (docs/sync-spec.md S30)
-    await Promise.all([this.scheduler.stop(), this.events.stop()]);
+    await Promise.all([this.scheduler.stop(), this.events.stop(), this.pulse.stop()]);
     this.runtime?.pool.drain();
   }
 

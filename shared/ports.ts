@@ -57,6 +57,39 @@ export interface KernelPorts {
   backup?: () => Promise<{ stream: ReadableStream<Uint8Array>; size: number }>;
   /** Structured logger. */
   logger: Logger;
+  /** Free and total space of the disk the cartridge lives on (Pulse, the disk guard). Absent: unknown. */
+  diskSpace?: DiskSpacePort;
+  /** The host process's memory and CPU use (Pulse). Absent: unknown. */
+  processStats?: ProcessStatsPort;
+}
+
+/**
+ * Free and total space of the disk (or browser storage quota) the cartridge lives on. The Node host
+ * reads `fs.statfs` on the cartridge's folder; the browser host `navigator.storage.estimate()`
+ * (https://storage.spec.whatwg.org/#dom-storagemanager-estimate: `quota` − `usage` as free).
+ */
+export interface DiskSpacePort {
+  /**
+   * @returns bytes free for this process and the disk's total size, bytes.
+   * @throws whatever the host's call throws (callers treat it as "unknown").
+   */
+  usage(): Promise<{ freeBytes: number; totalBytes: number }>;
+}
+
+/** One reading of the host process's resource use; a field is `null` where the host cannot tell. */
+export interface ProcessStats {
+  /** Resident set size, bytes (Node `process.memoryUsage().rss`; `null` in a browser). */
+  rssBytes: number | null;
+  /** JS heap in use, bytes (Node `heapUsed`; Chromium's non-standard `performance.memory.usedJSHeapSize` where present). */
+  heapUsedBytes: number | null;
+  /** CPU time used since the process started (user + system), ms (Node `process.cpuUsage()`; `null` in a browser). */
+  cpuMs: number | null;
+}
+
+/** The host process's memory and CPU use (Pulse samples it at each snapshot). */
+export interface ProcessStatsPort {
+  /** Reads the current figures; cheap (no I/O) and synchronous. */
+  read(): ProcessStats;
 }
 
 /** Portable implementations: @noble/hashes for SHA-256 and scrypt, `CompressionStream` for gzip. */
