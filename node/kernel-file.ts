@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { createKernel, type AppDeployed, type DeployLimits, type Kernel, type Logger } from '../shared/index.js';
 import { backupPort, type FileCartridge } from './cartridge-file.js';
 import { PACKAGE_ROOT } from './paths.js';
-import { jsonLogger, nodePorts } from './ports.js';
+import { jsonLogger, nodeDiskSpace, nodePorts, nodeProcessStats } from './ports.js';
 import { listDir, zipStream } from './zip-dir.js';
 import { nodeRuntimeHost } from './runtime-host.js';
 import type { RuntimeLimits } from '../shared/runtime/index.js';
+import type { PulseOptions } from '../shared/pulse/index.js';
 
 /** The package version (from package.json). */
 export const FAZT_VERSION: string = (() => {
@@ -21,17 +22,18 @@ export const FAZT_VERSION: string = (() => {
 /** Creates a kernel over an open file cartridge with the Node ports (no HTTP server: the CLI uses it offline). */
 export function kernelForFile(
   file: FileCartridge,
-  options: { domain?: string; limits?: Partial<DeployLimits>; logger?: Logger; runtimeLimits?: Partial<RuntimeLimits> } = {},
+  options: { domain?: string; limits?: Partial<DeployLimits>; logger?: Logger; runtimeLimits?: Partial<RuntimeLimits>; pulse?: PulseOptions } = {},
 ): Kernel {
   return createKernel({
     cartridge: file.cartridge,
-    ports: { ...nodePorts, backup: backupPort(file.db), logger: options.logger ?? jsonLogger() },
+    ports: { ...nodePorts, backup: backupPort(file.db), logger: options.logger ?? jsonLogger(), diskSpace: nodeDiskSpace(file.path), processStats: nodeProcessStats },
     domain: options.domain,
     limits: options.limits,
     version: FAZT_VERSION,
     runtime: nodeRuntimeHost(options.runtimeLimits),
     secretKey: secretKeyFromEnv(),
     nodeName: hostname(),
+    pulse: { intervalMs: pulseIntervalFromEnv(), ...options.pulse },
   });
 }
 
@@ -53,4 +55,15 @@ export function secretKeyFromEnv(value = process.env.FAZT_SECRET_KEY): Uint8Arra
  */
 export async function deployDir(kernel: Kernel, dir: string, name?: string, grant?: 'all' | string[]): Promise<AppDeployed> {
   return kernel.deployApp({ body: zipStream(listDir(dir)), contentType: 'application/zip', name, grant });
+}
+
+/**
+ * The Pulse interval override from `FAZT_PULSE_INTERVAL_MS` (whole ms ≥ 10; for tests and benches),
+ * or `undefined` to use the owner's setting (docs/pulse.md).
+ * @throws Error when the variable is set but not such a number.
+ */
+export function pulseIntervalFromEnv(value = process.env.FAZT_PULSE_INTERVAL_MS): number | undefined {
+  if (!value) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 10) throw new Error(`FAZT_PULSE_INTERVAL_MS must be a whole number of ms ≥ 10 (got "${value.slice(0, 30)}")`);
+  return Number(value);
 }

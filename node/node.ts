@@ -37,6 +37,8 @@ export interface NodeOptions {
   logger?: Logger;
   /** Reverse proxies whose `X-Forwarded-For` is believed (see `clientSource` in server.ts); default none. */
   trustedProxies?: readonly string[];
+  /** Pulse options (an interval override, alert thresholds; docs/pulse.md). Default: `FAZT_PULSE_INTERVAL_MS` or the owner's setting. */
+  pulse?: import('../shared/pulse/index.js').PulseOptions;
 }
 
 /** A running headless node. */
@@ -102,7 +104,7 @@ async function startNodeOn(options: NodeOptions): Promise<RunningNode> {
   let kernel: Kernel;
   let fetch: FetchHandler;
   try {
-    kernel = kernelForFile(file, { domain: options.domain, limits: options.limits, logger, runtimeLimits: options.runtimeLimits });
+    kernel = kernelForFile(file, { domain: options.domain, limits: options.limits, logger, runtimeLimits: options.runtimeLimits, pulse: options.pulse });
     // the kernel's HTTP face, with the MCP endpoint (/mcp) in front of it
     fetch = withMcp(kernel, createFetch(kernel, { dashboard: pwaDashboard() }));
     const gc = kernel.collectGarbage();

@@ -1,7 +1,9 @@
 import { createHash, scrypt as scryptCb } from 'node:crypto';
+import { statfs } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { brotliCompress, constants as zc, gzip } from 'node:zlib';
-import type { KernelPorts, Logger } from '../shared/index.js';
+import type { DiskSpacePort, KernelPorts, Logger, ProcessStatsPort } from '../shared/index.js';
 
 const scrypt = promisify(scryptCb) as (pw: Uint8Array, salt: Uint8Array, len: number, opts: object) => Promise<Buffer>;
 const gzipAsync = promisify(gzip);
@@ -46,3 +48,30 @@ export function jsonLogger(stream: NodeJS.WritableStream = process.stderr, level
   };
   return { info: (m, f) => write('info', m, f), warn: (m, f) => write('warn', m, f), error: (m, f) => write('error', m, f) };
 }
+
+/**
+ * The disk the cartridge file is on, from `fs.statfs` on its folder (https://nodejs.org/api/fs.html#fspromisesstatfspath-options):
+ * free = `bavail × bsize` (what this unprivileged process may still use), total = `blocks × bsize`.
+ * @param cartridgePath the cartridge file's path.
+ */
+export function nodeDiskSpace(cartridgePath: string): DiskSpacePort {
+  const dir = dirname(resolve(cartridgePath));
+  return {
+    async usage() {
+      const s = await statfs(dir);
+      return { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
+    },
+  };
+}
+
+/**
+ * This process's memory and CPU: `process.memoryUsage()` (rss, heapUsed, bytes) and
+ * `process.cpuUsage()` (user + system, µs → ms). https://nodejs.org/api/process.html
+ */
+export const nodeProcessStats: ProcessStatsPort = {
+  read() {
+    const m = process.memoryUsage();
+    const c = process.cpuUsage();
+    return { rssBytes: m.rss, heapUsedBytes: m.heapUsed, cpuMs: (c.user + c.system) / 1000 };
+  },
+};

@@ -274,7 +274,7 @@ export class DeviceNode {
           const cartridge = openCartridge(db, { label: LABEL });
           kernel = createKernel({
             cartridge,
-            ports: { logger: this.logger, backup: async () => this.backupStream() },
+            ports: { logger: this.logger, backup: async () => this.backupStream(), diskSpace: browserDiskSpace, processStats: browserProcessStats },
             domain: DEVICE_DOMAIN,
             version: this.options.version,
             runtime: { wasm: quickjsWasm, stdlib: std, limits: DEVICE_RUNTIME_LIMITS, prestarted: takeEarlySandbox() },
@@ -723,3 +723,28 @@ export class DeviceNode {
   /** Name of the image kept before the last write. */
   static readonly PREVIOUS = PREVIOUS;
 }
+
+/**
+ * The browser's storage quota as Pulse's disk (https://storage.spec.whatwg.org/#dom-storagemanager-estimate):
+ * free = `quota − usage`, total = `quota`. Where `navigator.storage` is missing it throws (Pulse
+ * records the disk as unknown).
+ */
+const browserDiskSpace = {
+  async usage(): Promise<{ freeBytes: number; totalBytes: number }> {
+    const e = await navigator.storage.estimate();
+    const total = e.quota ?? 0;
+    return { freeBytes: Math.max(0, total - (e.usage ?? 0)), totalBytes: total };
+  },
+};
+
+/**
+ * What a service worker can tell Pulse about itself: only Chromium's non-standard
+ * `performance.memory.usedJSHeapSize` (where exposed); RSS and CPU time are not available in a
+ * browser, so they are `null`.
+ */
+const browserProcessStats = {
+  read() {
+    const mem = (performance as unknown as { memory?: { usedJSHeapSize?: number } }).memory;
+    return { rssBytes: null, heapUsedBytes: typeof mem?.usedJSHeapSize === 'number' ? mem.usedJSHeapSize : null, cpuMs: null };
+  },
+};

@@ -7,6 +7,7 @@ import { backupRoutes } from './routes/backup.js';
 import { logRoutes } from './routes/logs.js';
 import { meshRoutes } from './routes/mesh.js';
 import { permissionRoutes } from './routes/permissions.js';
+import { pulseRoutes } from './routes/pulse.js';
 import { runtimeRoutes } from './routes/runtime.js';
 import { sessionRoutes } from './routes/session.js';
 import { storageRoutes } from './routes/storage.js';
@@ -30,6 +31,7 @@ const AREAS: ReadonlyArray<(api: ApiRouter) => void> = [
   meshRoutes,
   aiRoutes,
   syncRoutes,
+  pulseRoutes,
 ];
 
 /** Builds the admin API's router with every area's routes. */

@@ -5,3 +5,4 @@ export { mergeSnapshots, type PulseSnapshot, type AppPulse, type PeerPulse, type
 export { PulseStore, RETENTION, type PulseAlertRecord, type CompactResult } from './store.js';
 export { judge, DEFAULT_THRESHOLDS, type PulseAlert, type AlertThresholds, type Verdict } from './alerts.js';
 export { askPulse, ruleSummary, MAX_QUESTION_CHARS, type PulseAnswer, type PulseFacts } from './ask.js';
+export { parseDuration, formatDuration } from './duration.js';

@@ -233,8 +233,8 @@ export class PulseService {
     const cpuPercent =
       proc.cpuMs !== null && this.cpuAtStart !== null && periodMs > 0 ? Math.round(((proc.cpuMs - this.cpuAtStart) / periodMs) * 10000) / 100 : null;
     const win = this.counters.drain();
-    const pages = db.get<{ n: number }>('PRAGMA page_count')?.n ?? 0;
-    const pageSize = db.get<{ n: number }>('PRAGMA page_size')?.n ?? 0;
+    const pages = db.get<{ page_count: number }>('PRAGMA page_count')?.page_count ?? 0;
+    const pageSize = db.get<{ page_size: number }>('PRAGMA page_size')?.page_size ?? 0;
     const emitted = db.get<{ n: number }>('SELECT COUNT(*) AS n FROM events WHERE created_at > ? AND created_at <= ?', [start, at])?.n ?? 0;
     const apps: AppPulse[] = win.apps
       .map((a) => ({ appId: a.appId, app: this.src.apps.resolve(a.appId)?.name ?? null, requests: a.requests, errors: a.errors, p99Ms: a.p99Ms }))
