@@ -131,7 +131,7 @@ export function judge(
   for (const j of failing) {
     const subject = `${j.appId}/${j.jobId}`;
     failingNow.add(subject);
-    const app = now.apps.find((a) => a.appId === j.appId)?.app ?? j.appId;
+    const app = j.appName ?? now.apps.find((a) => a.appId === j.appId)?.app ?? j.appId;
     if (j.failures >= t.jobFailures) {
       out.push({
         condition: 'job-failing',

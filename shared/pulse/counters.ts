@@ -80,6 +80,8 @@ export interface FailingJob {
   failures: number;
   /** The latest failure's message. */
   lastError: string;
+  /** The app's name, when the caller looked it up (Pulse does before judging). */
+  appName?: string | null;
 }
 
 /** What {@link PulseCounters.drain} returns: the window's counts. */

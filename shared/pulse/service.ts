@@ -259,7 +259,7 @@ export class PulseService {
     };
     this.windowStart = at;
     this.cpuAtStart = proc.cpuMs;
-    const raised = this.judgeAlerts(snap, win.failingJobs);
+    const raised = this.judgeAlerts(snap, win.failingJobs.map((j) => ({ ...j, appName: this.src.apps.resolve(j.appId)?.name ?? null })));
     snap.snapshotMs = Math.round((busy + now() - t0) * 1000) / 1000;
     db.transaction(() => {
       this.store.insert(snap);
