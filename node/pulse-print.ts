@@ -1,6 +1,6 @@
 import { formatBytes } from '../shared/index.js';
 import type { PulseAlertRecord, PulseSnapshot } from '../shared/pulse/index.js';
-import { formatDuration } from '../shared/pulse/index.js';
+import { formatDuration, mergeSnapshots } from '../shared/pulse/index.js';
 
 /** `fazt pulse` for people: the latest snapshot, per-app figures, alerts and history as plain-text tables. */
 
@@ -66,9 +66,12 @@ export function formatPulse(r: PulseReport, now: number, withHistory: boolean): 
       ['peers', s.peers.total ? `${s.peers.connected} of ${s.peers.total} connected${s.peers.list.some((p) => !p.connected) ? ` (not: ${s.peers.list.filter((p) => !p.connected).map((p) => p.name).join(', ')})` : ''}` : 'none paired'],
     ];
     out.push(columns(rows));
-    if (s.apps.length) {
+    // per app over the history's span (the latest window alone is often empty)
+    const span = r.history.length ? mergeSnapshots(r.history, r.history[0]!.at, 'raw') : s;
+    if (span.apps.length) {
       out.push('');
-      out.push(columns([['APP', 'REQUESTS', 'ERRORS', 'P99'], ...s.apps.map((a) => [a.app ?? a.appId, String(a.requests), String(a.errors), ms(a.p99Ms)])], new Set([1, 2, 3])));
+      out.push(`Apps, past ${r.history.length ? r.historySpan : formatDuration(Math.max(1000, Math.round(s.periodMs / 1000) * 1000))}:`);
+      out.push(columns([['APP', 'REQUESTS', 'ERRORS', 'P99'], ...span.apps.map((a) => [a.app ?? a.appId, String(a.requests), String(a.errors), ms(a.p99Ms)])], new Set([1, 2, 3])));
     }
   }
   out.push('');
