@@ -35,7 +35,7 @@ export interface AlertThresholds {
   errorRaise: number;
   /** …when it is also at least this many times the app's rate over the past day. Default 3. */
   errorSpikeFactor: number;
-  /** Error rate below which it clears. Default 0.02. */
+  /** Error rate below which it clears (over at least {@link errorMinRequests} requests; or after an hour without errors). Default 0.02. */
   errorClear: number;
   /** Failed runs in a row that raise `job-failing` (a success clears it). Default 3. */
   jobFailures: number;
@@ -107,6 +107,11 @@ export function judge(
       base.set(a.appId, b);
     }
   }
+  // an app's error alert clears when enough requests succeed, or after an hour without errors (a
+  // quiet app proves nothing either way, so a few quiet snapshots hold it)
+  const quietHour = (appId: string) =>
+    !now.apps.some((a) => a.appId === appId && a.errors > 0) &&
+    !dayAgo.some((s) => s.at > now.at - 3_600_000 && s.apps.some((a) => a.appId === appId && a.errors > 0));
   const seen = new Set<string>();
   for (const a of now.apps) {
     seen.add(a.appId);
@@ -123,9 +128,9 @@ export function judge(
         title: `${name}: ${pct(rate)} of requests failing`,
         message: `${a.errors} of ${a.requests} requests to “${name}” failed (status 5xx) since the last snapshot; over the past day it was ${pct(baseline)}. Look at its logs: \`fazt app logs ${name}\`.`,
       });
-    } else out.push({ condition: 'app-errors', subject: a.appId, state: rate < t.errorClear ? 'clear' : 'hold' });
+    } else out.push({ condition: 'app-errors', subject: a.appId, state: a.requests >= t.errorMinRequests && rate < t.errorClear ? 'clear' : quietHour(a.appId) ? 'clear' : 'hold' });
   }
-  for (const subject of openSubjects.get('app-errors') ?? []) if (!seen.has(subject)) out.push({ condition: 'app-errors', subject, state: 'clear' });
+  for (const subject of openSubjects.get('app-errors') ?? []) if (!seen.has(subject)) out.push({ condition: 'app-errors', subject, state: quietHour(subject) ? 'clear' : 'hold' });
   // jobs failing in a row
   const failingNow = new Set<string>();
   for (const j of failing) {

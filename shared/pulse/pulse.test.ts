@@ -245,7 +245,17 @@ for (const d of drivers) {
       expect(alerts).toEqual([expect.objectContaining({ condition: 'app-errors', severity: 'critical', title: 'alpha: 40% of requests failing' })]);
       await window(50, 10); // still failing: no repeat
       expect(alerts).toHaveLength(1);
+      await window(0, 0); // no traffic proves nothing: it holds
+      await window(5, 0); // too few requests to say it is fine
+      expect(k.pulse.store.openAlerts()).toHaveLength(1);
       await window(50, 0);
+      expect(k.pulse.store.openAlerts()).toEqual([]);
+      // raised again, then an hour without errors (and without traffic) clears it
+      await window(50, 30);
+      expect(alerts).toHaveLength(2);
+      for (let i = 0; i < 3; i++) await window(0, 0); // 45 minutes
+      expect(k.pulse.store.openAlerts()).toHaveLength(1);
+      await window(0, 0);
       expect(k.pulse.store.openAlerts()).toEqual([]);
     });
 
