@@ -173,7 +173,8 @@ export class FaztShell extends LitElement {
         display: inline-flex;
         align-items: center;
         flex: none;
-        padding: 0 clamp(0.45rem, 2.2vw, 0.9rem);
+        padding: 0 clamp(0.2rem, 1vw, 0.9rem);
+        font-size: clamp(0.85rem, 4vw, 1rem);
         color: var(--fg);
         text-decoration: none;
         font-weight: 600;

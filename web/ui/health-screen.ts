@@ -121,7 +121,7 @@ export class FaztHealth extends LitElement {
     css`
       .figures {
         display: grid;
-        grid-template-columns: repeat(auto-fill, minmax(9.5rem, 1fr));
+        grid-template-columns: repeat(auto-fit, minmax(9rem, 1fr));
         gap: 0.5rem;
         margin: 0 0 1rem;
       }
@@ -150,7 +150,7 @@ export class FaztHealth extends LitElement {
         background: var(--warn-bg);
         border-radius: 8px;
         padding: 0.5rem 0.75rem;
-        margin: 0 0 0.5rem;
+        margin: 0 0 1rem;
       }
       .alert.critical {
         border-left-color: var(--danger);
@@ -295,15 +295,15 @@ export class FaztHealth extends LitElement {
         continue;
       }
       existing?.destroy();
-      const axis = { stroke: this.colour('--muted'), grid: { stroke: this.colour('--line'), width: 1 }, ticks: { stroke: this.colour('--line'), width: 1 } };
+      const axis = { stroke: this.colour('--muted'), font: '12px system-ui, sans-serif', grid: { stroke: this.colour('--line'), width: 1 }, ticks: { stroke: this.colour('--line'), width: 1 } };
       const plot = new uPlot(
         {
           width: Math.max(200, el.clientWidth),
           height: 160,
           cursor: { drag: { x: false, y: false } },
-          legend: { live: true },
+          legend: { live: false },
           scales: { x: { time: true }, y: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
-          axes: [{ ...axis }, { ...axis, size: 52, values: (_u, vals) => vals.map((v) => (v === null ? '' : spec.format(v))) }],
+          axes: [{ ...axis }, { ...axis, size: 64, values: (_u, vals) => vals.map((v) => (v === null ? '' : spec.format(v))) }],
           series: [
             {},
             ...spec.series.map((ser) => ({
@@ -386,10 +386,17 @@ export class FaztHealth extends LitElement {
       ${fig('Disk', s.disk.usedFraction === null ? '–' : pct(s.disk.usedFraction * 100) + ' used', s.disk.freeBytes === null ? 'unknown' : `${formatBytes(s.disk.freeBytes)} free`)}
       ${fig('Cartridge', formatBytes(s.disk.cartridgeBytes))}
       ${fig(`Requests, ${this.span}`, String(requests), errors ? `${errors} failed (${pct((errors / Math.max(1, requests)) * 100)})` : 'none failed')}
-      ${fig('p99, latest', s.requests.p99Ms === null ? '–' : ms(s.requests.p99Ms), s.apps[0]?.app ?? undefined)}
+      ${this.slowest(history)}
       ${fig(`Jobs, ${this.span}`, String(sum((x) => x.jobs.runs)), `${sum((x) => x.jobs.failures)} failed`)}
       ${fig('Devices', s.peers.total ? `${s.peers.connected} of ${s.peers.total}` : 'none', s.peers.total ? 'connected' : 'paired')}
     </div>`;
+  }
+
+  /** The highest p99 of the span and the app it was. */
+  private slowest(history: PulseSnapshot[]) {
+    let best: { p99: number; app: string } | undefined;
+    for (const s of history) for (const a of s.apps) if (a.p99Ms !== null && (!best || a.p99Ms > best.p99)) best = { p99: a.p99Ms, app: a.app ?? a.appId };
+    return html`<div class="figure"><div class="k">Slowest p99, ${this.span}</div><div class="v">${best ? ms(best.p99) : '–'}</div>${best ? html`<div class="s">${best.app}</div>` : nothing}</div>`;
   }
 
   private askCard() {
