@@ -1,6 +1,7 @@
 import { formatBytes } from '../deploy/index.js';
 import type { FailingJob } from './counters.js';
 import type { PulseSnapshot } from './snapshot.js';
+import type { Baseline } from './baseline.js';
 
 /**
  * Critical conditions Pulse watches (docs/pulse.md "Alerts"), each with a level that raises it and a
@@ -71,13 +72,13 @@ const pct = (f: number) => `${Math.round(f * 1000) / 10}%`;
  * longer failing) are cleared by the caller when an alert of that condition is open for them and
  * the verdict list says `clear`; `hold` keeps whatever state there is.
  * @param now the snapshot (already taken, not yet stored).
- * @param dayAgo raw snapshots of the past day, oldest first (the baseline of error rates and growth).
+ * @param base the past day and hour before this snapshot (error rates, growth), see `baseline.ts`.
  * @param failing jobs failing in a row now.
  * @param openSubjects subjects with an open alert, per condition (to clear those now fine).
  */
 export function judge(
   now: PulseSnapshot,
-  dayAgo: readonly PulseSnapshot[],
+  base: Baseline,
   failing: readonly FailingJob[],
   openSubjects: ReadonlyMap<string, ReadonlySet<string>>,
   t: AlertThresholds = DEFAULT_THRESHOLDS,
@@ -98,25 +99,14 @@ export function judge(
     } else out.push({ condition: 'disk-full', subject: 'disk', state: used < t.diskClear ? 'clear' : 'hold' });
   }
   // error rate per app
-  const base = new Map<string, { requests: number; errors: number }>();
-  for (const s of dayAgo) {
-    for (const a of s.apps) {
-      const b = base.get(a.appId) ?? { requests: 0, errors: 0 };
-      b.requests += a.requests;
-      b.errors += a.errors;
-      base.set(a.appId, b);
-    }
-  }
   // an app's error alert clears when enough requests succeed, or after an hour without errors (a
   // quiet app proves nothing either way, so a few quiet snapshots hold it)
-  const quietHour = (appId: string) =>
-    !now.apps.some((a) => a.appId === appId && a.errors > 0) &&
-    !dayAgo.some((s) => s.at > now.at - 3_600_000 && s.apps.some((a) => a.appId === appId && a.errors > 0));
+  const quietHour = (appId: string) => !now.apps.some((a) => a.appId === appId && a.errors > 0) && !base.erroredLastHour.has(appId);
   const seen = new Set<string>();
   for (const a of now.apps) {
     seen.add(a.appId);
     const rate = a.requests ? a.errors / a.requests : 0;
-    const b = base.get(a.appId);
+    const b = base.dayByApp.get(a.appId);
     const baseline = b && b.requests ? b.errors / b.requests : 0;
     const name = a.app ?? a.appId;
     if (a.requests >= t.errorMinRequests && rate >= t.errorRaise && rate >= t.errorSpikeFactor * baseline) {
@@ -150,10 +140,10 @@ export function judge(
   }
   for (const subject of openSubjects.get('job-failing') ?? []) if (!failingNow.has(subject)) out.push({ condition: 'job-failing', subject, state: 'clear' });
   // cartridge growth over the past day
-  const first = dayAgo[0];
+  const first = base.first;
   if (first) {
-    const grew = now.disk.cartridgeBytes - first.disk.cartridgeBytes;
-    const frac = first.disk.cartridgeBytes > 0 ? grew / first.disk.cartridgeBytes : Infinity;
+    const grew = now.disk.cartridgeBytes - first.cartridgeBytes;
+    const frac = first.cartridgeBytes > 0 ? grew / first.cartridgeBytes : Infinity;
     if (grew >= t.growthRaiseBytes && frac >= t.growthRaiseFraction) {
       const hours = Math.max(1, Math.round((now.at - first.at) / 3_600_000));
       out.push({
@@ -162,7 +152,7 @@ export function judge(
         state: 'raise',
         severity: 'warning',
         title: `Cartridge grew ${formatBytes(grew)} in ${hours} h`,
-        message: `The cartridge grew from ${formatBytes(first.disk.cartridgeBytes)} to ${formatBytes(now.disk.cartridgeBytes)} in about ${hours} hours. See which app stores the most in Apps → Storage, and its logs.`,
+        message: `The cartridge grew from ${formatBytes(first.cartridgeBytes)} to ${formatBytes(now.disk.cartridgeBytes)} in about ${hours} hours. See which app stores the most in Apps → Storage, and its logs.`,
       });
     } else {
       const fine = grew < t.growthRaiseBytes / 2 || frac < t.growthRaiseFraction / 2;

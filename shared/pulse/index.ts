@@ -6,3 +6,4 @@ export { PulseStore, RETENTION, type PulseAlertRecord, type CompactResult } from
 export { judge, DEFAULT_THRESHOLDS, type PulseAlert, type AlertThresholds, type Verdict } from './alerts.js';
 export { askPulse, ruleSummary, MAX_QUESTION_CHARS, type PulseAnswer, type PulseFacts } from './ask.js';
 export { parseDuration, formatDuration } from './duration.js';
+export { RecentWindow, baselineOf, type Baseline } from './baseline.js';

@@ -5,7 +5,7 @@ import { openCartridge } from '../cartridge/index.js';
 import { createKernel, type Kernel } from '../kernel.js';
 import { createFetch } from '../http/index.js';
 import type { HostTimers } from '../lib/timer.js';
-import { askPulse, LatencyHistogram, mergeSnapshots, parseDuration, PulseStore, RETENTION, ruleSummary, type PulseAlert, type PulseSnapshot } from './index.js';
+import { askPulse, baselineOf, RecentWindow, LatencyHistogram, mergeSnapshots, parseDuration, PulseStore, RETENTION, ruleSummary, type PulseAlert, type PulseSnapshot } from './index.js';
 
 /**
  * Pulse with a fake clock and fake timers on both real drivers: snapshots on schedule, downsampling
@@ -324,5 +324,37 @@ describe('merging snapshots', () => {
     const b = snap(2000, { process: { rssBytes: 300, heapUsedBytes: null, cpuPercent: 3 }, requests: { total: 2, errors: 1, p99Ms: 9 }, disk: { freeBytes: 1, totalBytes: 20, usedFraction: 0.95, cartridgeBytes: 8192 } });
     const m = mergeSnapshots([b, a], 0, 'hour');
     expect(m).toMatchObject({ at: 0, resolution: 'hour', samples: 2, process: { rssBytes: 200, heapUsedBytes: null, cpuPercent: 2 }, requests: { total: 3, errors: 1, p99Ms: 9 }, disk: { usedFraction: 0.95 } });
+  });
+});
+
+describe('the recent window (alert baseline)', () => {
+  it('keeps running totals of the past day and the apps with errors in the past hour, at the boundaries', () => {
+    const w = new RecentWindow(1000);
+    const at = (t: number, errors: number, bytes = 4096) =>
+      w.add(snap(t, { apps: [{ appId: 'a', app: 'alpha', requests: 10, errors, p99Ms: 1 }], disk: { freeBytes: 1, totalBytes: 2, usedFraction: 0.5, cartridgeBytes: bytes } }));
+    at(T0, 0, 1000);
+    at(T0 + HOUR, 3, 2000);
+    at(T0 + 2 * HOUR, 0, 3000);
+    let b = w.baseline(T0 + 2 * HOUR - 1);
+    expect(b.dayByApp.get('a')).toEqual({ requests: 30, errors: 3 });
+    expect([...b.erroredLastHour]).toEqual(['a']); // errors 59:59.999 ago
+    b = w.baseline(T0 + 2 * HOUR);
+    expect([...b.erroredLastHour]).toEqual([]); // exactly an hour old: out
+    expect(b.first).toEqual({ at: T0, cartridgeBytes: 1000 });
+    b = w.baseline(T0 + DAY);
+    expect(b.first).toEqual({ at: T0, cartridgeBytes: 1000 }); // exactly a day old: still in
+    b = w.baseline(T0 + DAY + 1);
+    expect(b.first).toEqual({ at: T0 + HOUR, cartridgeBytes: 2000 });
+    expect(b.dayByApp.get('a')).toEqual({ requests: 20, errors: 3 });
+    expect(w.baseline(T0 + 3 * DAY).dayByApp.size).toBe(0);
+    // the same figures as computed from the list
+    expect(baselineOf([snap(T0), snap(T0 + 1)], T0 + 2).dayByApp.get('a')).toEqual({ requests: 20, errors: 2 });
+  });
+
+  it('keeps at most its bound of snapshots', () => {
+    const w = new RecentWindow(3);
+    for (let i = 0; i < 5; i++) w.add(snap(T0 + i));
+    expect(w.size).toBe(3);
+    expect(w.baseline(T0 + 5)).toMatchObject({ first: { at: T0 + 2 }, dayByApp: new Map([['a', { requests: 30, errors: 3 }]]) });
   });
 });

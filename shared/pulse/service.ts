@@ -7,6 +7,7 @@ import type { MeshService } from '../mesh/index.js';
 import type { KernelPorts, Logger } from '../ports.js';
 import { DEFAULT_THRESHOLDS, judge, type AlertThresholds, type PulseAlert } from './alerts.js';
 import { PulseCounters } from './counters.js';
+import { RecentWindow } from './baseline.js';
 import type { AppPulse, PulseSnapshot } from './snapshot.js';
 import { PulseStore, RETENTION, type PulseAlertRecord } from './store.js';
 
@@ -25,6 +26,8 @@ export const DEFAULT_PULSE_INTERVAL_MS = 15 * 60_000;
 export const MIN_PULSE_INTERVAL_MS = 60_000;
 /** The longest interval, ms (1 day). */
 export const MAX_PULSE_INTERVAL_MS = 24 * 3_600_000;
+/** The history is downsampled at most this often, ms (5 minutes). */
+const COMPACT_EVERY_MS = 5 * 60_000;
 /** `cartridge_meta` key of the owner's interval. */
 const INTERVAL_KEY = 'pulse_interval_ms';
 
@@ -68,6 +71,10 @@ export class PulseService {
   private windowStart = 0;
   /** CPU time at the start of the window, ms. */
   private cpuAtStart: number | null = null;
+  /** The past day's raw snapshots as running totals (loaded from the store at the first snapshot). */
+  private recent: RecentWindow | undefined;
+  /** When the history was last downsampled, ms epoch. */
+  private compactedAt = -Infinity;
   /** Snapshots in progress are chained: one at a time. */
   private chain: Promise<unknown> = Promise.resolve();
 
@@ -263,9 +270,14 @@ export class PulseService {
     snap.snapshotMs = Math.round((busy + now() - t0) * 1000) / 1000;
     db.transaction(() => {
       this.store.insert(snap);
-      this.store.compact(at);
-      this.store.pruneAlerts(at - RETENTION.dayMs);
+      // downsampling moves whole hours: once every few minutes is enough (and every snapshot at the default interval)
+      if (at - this.compactedAt >= COMPACT_EVERY_MS || at < this.compactedAt) {
+        this.store.compact(at);
+        this.store.pruneAlerts(at - RETENTION.dayMs);
+        this.compactedAt = at;
+      }
     });
+    this.recent!.add(snap);
     busy += now() - t0;
     for (const a of raised) this.emitAlert(a);
     return snap;
@@ -279,9 +291,13 @@ export class PulseService {
       if (!s) open.set(a.condition, (s = new Set()));
       s.add(a.subject);
     }
-    const dayAgo = this.store.history(snap.at - 24 * 3_600_000, snap.at, 'raw');
+    if (!this.recent) {
+      this.recent = new RecentWindow(RETENTION.maxRawRows);
+      for (const s of this.store.history(snap.at - 24 * 3_600_000, snap.at, 'raw')) this.recent.add(s);
+    }
+    const base = this.recent.baseline(snap.at);
     const raised: PulseAlert[] = [];
-    for (const v of judge(snap, dayAgo, failing, open, this.thresholds)) {
+    for (const v of judge(snap, base, failing, open, this.thresholds)) {
       if (v.state === 'raise') {
         const r = this.store.raise({ condition: v.condition, subject: v.subject, severity: v.severity, title: v.title, message: v.message, raisedAt: snap.at });
         if (r) raised.push({ condition: r.condition, severity: r.severity, title: r.title, message: r.message, at: r.raisedAt });
