@@ -270,6 +270,7 @@ export class Kernel {
     const app = this.apps.remove(ref);
     this.jobs.removeApp(app.id);
     this.logs.clear(app.id);
+    this.pulse.counters.forgetApp(app.id); // its failing jobs no longer hold an alert
     this.runtime?.appChanged({ kind: 'remove', appId: app.id, version: null });
     return { app, freed: this.collectGarbage() ?? null };
   }

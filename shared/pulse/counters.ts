@@ -148,6 +148,11 @@ export class PulseCounters {
     this.failing.delete(`${appId}\n${jobId}`);
   }
 
+  /** Forgets the failure streaks of an app's jobs (the app was removed: its jobs are gone). */
+  forgetApp(appId: string): void {
+    for (const k of [...this.failing.keys()]) if (k.startsWith(appId + '\n')) this.failing.delete(k);
+  }
+
   /** Records one event delivery (an app's `on` handler ran) and whether it failed. */
   recordDelivery(failed: boolean): void {
     this.deliveries.runs++;

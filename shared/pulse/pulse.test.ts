@@ -280,6 +280,13 @@ for (const d of drivers) {
       expect(alerts).toHaveLength(1);
       await run(true);
       expect(k.pulse.store.openAlerts()).toEqual([]);
+      // failing again, then the app is removed: its jobs are gone, the alert clears
+      for (let i = 0; i < 3; i++) await run(false);
+      expect(alerts).toHaveLength(2);
+      k.removeApp('alpha');
+      clock.t += 15 * 60_000;
+      await k.pulse.snapshot();
+      expect(k.pulse.store.openAlerts()).toEqual([]);
     });
 
     it('raises cartridge-growth when the cartridge grows fast over the day', async () => {
