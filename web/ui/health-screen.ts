@@ -45,7 +45,9 @@ const REFRESH_MS = 30_000;
 interface ChartSpec {
   id: string;
   title: string;
-  series: { label: string; colour: string; value: (s: PulseSnapshot) => number | null; dash?: number[] }[];
+  series: { label: string; colour: string; value: (s: PulseSnapshot) => number | null; dash?: number[]; right?: boolean }[];
+  /** How values of series drawn against the right axis are shown (their own scale). */
+  formatRight?: (v: number) => string;
   format: (v: number) => string;
 }
 
@@ -80,9 +82,10 @@ const CHARTS: ChartSpec[] = [
     title: 'Disk used and cartridge size',
     series: [
       { label: 'Disk used %', colour: '--accent', value: (s) => (s.disk.usedFraction === null ? null : s.disk.usedFraction * 100) },
-      { label: 'Cartridge MB', colour: '--ok-text', value: (s) => s.disk.cartridgeBytes / MiB, dash: [6, 4] },
+      { label: 'Cartridge', colour: '--ok-text', value: (s) => s.disk.cartridgeBytes / MiB, dash: [6, 4], right: true },
     ],
-    format: (v) => String(Math.round(v * 10) / 10),
+    format: (v) => `${Math.round(v)}%`,
+    formatRight: (v) => (v >= 10 ? `${Math.round(v)} MB` : `${Math.round(v * 10) / 10} MB`),
   },
 ];
 
@@ -302,18 +305,27 @@ export class FaztHealth extends LitElement {
           height: 160,
           cursor: { drag: { x: false, y: false } },
           legend: { live: false },
-          scales: { x: { time: true }, y: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
-          axes: [{ ...axis }, { ...axis, size: 64, values: (_u, vals) => vals.map((v) => (v === null ? '' : spec.format(v))) }],
+          scales: {
+            x: { time: true },
+            y: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] },
+            ...(spec.formatRight ? { r: { range: (_u: uPlot, min: number, max: number): uPlot.Range.MinMax => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } } : {}),
+          },
+          axes: [
+            { ...axis },
+            { ...axis, size: 64, values: (_u, vals) => vals.map((v) => (v === null ? '' : spec.format(v))) },
+            ...(spec.formatRight ? [{ ...axis, scale: 'r', side: 1 as const, size: 64, grid: { show: false }, values: (_u: uPlot, vals: (number | null)[]) => vals.map((v) => (v === null ? '' : spec.formatRight!(v))) }] : []),
+          ],
           series: [
             {},
             ...spec.series.map((ser) => ({
               label: ser.label,
+              scale: ser.right ? 'r' : 'y',
               stroke: this.colour(ser.colour),
               width: 2,
               dash: ser.dash,
               spanGaps: false,
               points: { show: h.length < 40 },
-              value: (_u: uPlot, v: number | null) => (v === null ? '–' : spec.format(v)),
+              value: (_u: uPlot, v: number | null) => (v === null ? '–' : (ser.right ? spec.formatRight! : spec.format)(v)),
             })),
           ],
         },
