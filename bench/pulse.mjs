@@ -9,7 +9,7 @@
  *   concurrent clients, p50/p99, while the bench asks for a snapshot every 50 ms
  *   (`POST /api/pulse/snapshot`, ≈ 18,000× the default rate: a stress) vs while it makes a cheap
  *   `GET /api/health` at the same rate (the baseline, so both phases carry the same extra request);
- *   phases interleaved (off, on, off, on) to share the machine's noise; ratio on/off.
+ *   phases interleaved (off, on, on, off …) to share the machine's noise; ratio on/off.
  *
  *   node bench/pulse.mjs [--seconds 5] [--rounds 2] [--json]
  */
@@ -138,15 +138,14 @@ async function main() {
   await load(n.url, 1); // warm up
   const startedAt = Date.now();
   const lat = { off: [], on: [] };
-  let snapshots = 0;
   for (let r = 0; r < ROUNDS; r++) {
-    // "off": a cheap admin call at the same rate, so both phases carry the same extra request
-    let t = ticker(n, 'GET', '/api/health', EVERY_MS);
-    lat.off.push(...(await load(n.url, SECONDS)));
-    await t.stop();
-    t = ticker(n, 'POST', '/api/pulse/snapshot', EVERY_MS);
-    lat.on.push(...(await load(n.url, SECONDS)));
-    snapshots += await t.stop();
+    // "off": a cheap admin call at the same rate, so both phases carry the same extra request; the
+    // order alternates per round (off-on, on-off …) so neither phase is always the warmer one
+    for (const phase of r % 2 === 0 ? ['off', 'on'] : ['on', 'off']) {
+      const t = phase === 'on' ? ticker(n, 'POST', '/api/pulse/snapshot', EVERY_MS) : ticker(n, 'GET', '/api/health', EVERY_MS);
+      lat[phase].push(...(await load(n.url, SECONDS)));
+      await t.stop();
+    }
   }
   const report = await (await fetch(`${n.url}/api/pulse?history=1h`, { headers: { authorization: `Bearer ${n.token}` } })).json();
   const during = report.history.filter((s) => s.resolution === 'raw' && s.at >= startedAt);
