@@ -1111,6 +1111,34 @@ export function buildProgram(): Command {
       emit(o, r, () => `Removed ${r.removed}`);
     }),
   );
+  // ---- Pulse (docs/pulse.md): the node's health, its history and alerts, and questions about it
+  const pulse = targetOptions(
+    program
+      .command('pulse')
+      .description("the node's health: latest snapshot, alerts, history (docs/pulse.md)")
+      .option('--history <span>', 'also list the stored snapshots of this span, e.g. 24h, 7d')
+      .option('--now', 'take a snapshot now first')
+      .option('--interval <duration>', 'set the interval between snapshots (1m … 24h, e.g. 15m; "default" for 15m)'),
+  ).action(async (o: Common & { history?: string; now?: boolean; interval?: string }) =>
+    withClient(o, async (c) => {
+      const { parseDuration } = await import('../shared/pulse/index.js');
+      if (o.history !== undefined) parseDuration(o.history, '--history');
+      if (o.interval !== undefined) {
+        await callJson(c, 'PUT', '/api/pulse/settings', o.interval === 'default' ? { intervalMs: null } : { intervalMs: parseDuration(o.interval, '--interval') });
+      }
+      if (o.now) await callJson(c, 'POST', '/api/pulse/snapshot');
+      const r = await callJson<import('./pulse-print.js').PulseReport>(c, 'GET', `/api/pulse?history=${enc(o.history ?? '24h')}`);
+      const { formatPulse } = await import('./pulse-print.js');
+      emit(o, r, () => formatPulse(r, Date.now(), o.history !== undefined));
+    }),
+  );
+  targetOptions(pulse.command('ask').description('ask about the node\'s health in plain words (the configured model, or rules)').argument('[question...]', 'e.g. "how am I doing?"')).action(
+    async (words: string[], o: Common) =>
+      withClient(o, async (c) => {
+        const r = await callJson<{ answer: string; source: 'model' | 'rules'; model?: string; note?: string }>(c, 'POST', '/api/pulse/ask', { question: words.join(' ') });
+        emit(o, r, () => `${r.answer}\n\n(${r.source === 'model' ? `answered by ${r.model}` : 'rule-based summary'}${r.note ? `; ${r.note}` : ''})`);
+      }),
+  );
 
   targetOptions(program.command('backup').description('write a consistent copy of the cartridge (works while the node serves)').argument('<out.db>')).action(
     async (outPath: string, o: Common) => {

@@ -5,11 +5,12 @@ import { createKernel, type AppDeployed, type DeployLimits, type Kernel, type Lo
 import type { NotifyOptions } from '../shared/notify/index.js';
 import { backupPort, type FileCartridge } from './cartridge-file.js';
 import { PACKAGE_ROOT } from './paths.js';
-import { jsonLogger, nodeDiskSpace, nodePorts } from './ports.js';
+import { jsonLogger, nodeDiskSpace, nodePorts, nodeProcessStats } from './ports.js';
 import { listDir, zipStream } from './zip-dir.js';
 import { nodeRuntimeHost } from './runtime-host.js';
 import { webPushSender } from './push-sender.js';
 import type { RuntimeLimits } from '../shared/runtime/index.js';
+import type { PulseOptions } from '../shared/pulse/index.js';
 
 /** The package version (from package.json). */
 export const FAZT_VERSION: string = (() => {
@@ -23,11 +24,11 @@ export const FAZT_VERSION: string = (() => {
 /** Creates a kernel over an open file cartridge with the Node ports (no HTTP server: the CLI uses it offline). */
 export function kernelForFile(
   file: FileCartridge,
-  options: { domain?: string; limits?: Partial<DeployLimits>; logger?: Logger; runtimeLimits?: Partial<RuntimeLimits>; notify?: NotifyOptions & { push?: PushSender } } = {},
+  options: { domain?: string; limits?: Partial<DeployLimits>; logger?: Logger; runtimeLimits?: Partial<RuntimeLimits>; notify?: NotifyOptions & { push?: PushSender }; pulse?: PulseOptions } = {},
 ): Kernel {
   return createKernel({
     cartridge: file.cartridge,
-    ports: { ...nodePorts, backup: backupPort(file.db), diskSpace: nodeDiskSpace(file.path), logger: options.logger ?? jsonLogger(), push: options.notify?.push ?? webPushSender() },
+    ports: { ...nodePorts, backup: backupPort(file.db), diskSpace: nodeDiskSpace(file.path), processStats: nodeProcessStats, logger: options.logger ?? jsonLogger(), push: options.notify?.push ?? webPushSender() },
     domain: options.domain,
     limits: options.limits,
     version: FAZT_VERSION,
@@ -35,6 +36,7 @@ export function kernelForFile(
     secretKey: secretKeyFromEnv(),
     nodeName: hostname(),
     notify: { subject: process.env.FAZT_VAPID_SUBJECT || undefined, ...options.notify },
+    pulse: { intervalMs: pulseIntervalFromEnv(), ...options.pulse },
   });
 }
 
@@ -56,4 +58,15 @@ export function secretKeyFromEnv(value = process.env.FAZT_SECRET_KEY): Uint8Arra
  */
 export async function deployDir(kernel: Kernel, dir: string, name?: string, grant?: 'all' | string[]): Promise<AppDeployed> {
   return kernel.deployApp({ body: zipStream(listDir(dir)), contentType: 'application/zip', name, grant });
+}
+
+/**
+ * The Pulse interval override from `FAZT_PULSE_INTERVAL_MS` (whole ms ≥ 10; for tests and benches),
+ * or `undefined` to use the owner's setting (docs/pulse.md).
+ * @throws Error when the variable is set but not such a number.
+ */
+export function pulseIntervalFromEnv(value = process.env.FAZT_PULSE_INTERVAL_MS): number | undefined {
+  if (!value) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 10) throw new Error(`FAZT_PULSE_INTERVAL_MS must be a whole number of ms ≥ 10 (got "${value.slice(0, 30)}")`);
+  return Number(value);
 }

@@ -40,6 +40,8 @@ export interface NodeOptions {
   trustedProxies?: readonly string[];
   /** Web Push: the sender (default `webPushSender()`) and retry/timeout options (docs/notify.md). */
   notify?: NotifyOptions & { push?: PushSender };
+  /** Pulse options (an interval override, alert thresholds; docs/pulse.md). Default: `FAZT_PULSE_INTERVAL_MS` or the owner's setting. */
+  pulse?: import('../shared/pulse/index.js').PulseOptions;
 }
 
 /** A running headless node. */
@@ -105,7 +107,7 @@ async function startNodeOn(options: NodeOptions): Promise<RunningNode> {
   let kernel: Kernel;
   let fetch: FetchHandler;
   try {
-    kernel = kernelForFile(file, { domain: options.domain, limits: options.limits, logger, runtimeLimits: options.runtimeLimits, notify: options.notify });
+    kernel = kernelForFile(file, { domain: options.domain, limits: options.limits, logger, runtimeLimits: options.runtimeLimits, notify: options.notify, pulse: options.pulse });
     // the kernel's HTTP face, with the MCP endpoint (/mcp) in front of it
     fetch = withMcp(kernel, createFetch(kernel, { dashboard: pwaDashboard() }));
     const gc = kernel.collectGarbage();

@@ -3,7 +3,7 @@ import { stat, statfs } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { brotliCompress, constants as zc, gzip } from 'node:zlib';
-import type { DiskSpacePort, KernelPorts, Logger } from '../shared/index.js';
+import type { DiskSpacePort, KernelPorts, Logger, ProcessStatsPort } from '../shared/index.js';
 
 const scrypt = promisify(scryptCb) as (pw: Uint8Array, salt: Uint8Array, len: number, opts: object) => Promise<Buffer>;
 const gzipAsync = promisify(gzip);
@@ -85,3 +85,15 @@ export function nodeDiskSpace(cartridgePath: string, env: NodeJS.ProcessEnv = pr
     },
   };
 }
+
+/**
+ * This process's memory and CPU: `process.memoryUsage()` (rss, heapUsed, bytes) and
+ * `process.cpuUsage()` (user + system, µs → ms). https://nodejs.org/api/process.html
+ */
+export const nodeProcessStats: ProcessStatsPort = {
+  read() {
+    const m = process.memoryUsage();
+    const c = process.cpuUsage();
+    return { rssBytes: m.rss, heapUsedBytes: m.heapUsed, cpuMs: (c.user + c.system) / 1000 };
+  },
+};

@@ -71,10 +71,10 @@ export interface TestNode {
 }
 
 /** Starts the real node on a cartridge in a new temp folder (or on `db`), port 0, 127.0.0.1, no example app. */
-export async function startTestNode(options: { db?: string; limits?: Partial<DeployLimits>; runtimeLimits?: Partial<RuntimeLimits>; notify?: NodeOptions['notify'] } = {}): Promise<TestNode> {
+export async function startTestNode(options: { db?: string; limits?: Partial<DeployLimits>; runtimeLimits?: Partial<RuntimeLimits>; notify?: NodeOptions['notify']; pulse?: NodeOptions['pulse'] } = {}): Promise<TestNode> {
   const db = options.db ?? join(tempDir(), 'data.db');
   const logger = memoryLogger();
-  const node = await startNode({ db, port: 0, host: '127.0.0.1', domain: 'localhost', seedExample: false, limits: options.limits, runtimeLimits: options.runtimeLimits, logger, notify: options.notify });
+  const node = await startNode({ db, port: 0, host: '127.0.0.1', domain: 'localhost', seedExample: false, limits: options.limits, runtimeLimits: options.runtimeLimits, logger, notify: options.notify, pulse: options.pulse });
   return { node, url: node.url, port: node.port, db, logs: logger.lines, stop: () => node.stop() };
 }
 

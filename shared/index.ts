@@ -5,7 +5,7 @@ export { openCartridge, checkSqliteHeader, getMeta, setMeta, SCHEMA_VERSION, typ
 export { FaztError, isFaztError, statusOf, errorBody, type ErrorBody, type FaztErrorCode } from './errors.js';
 export type { SqlDatabase, SqlValue, RunResult } from './sql/index.js';
 export { SqlJsDatabase } from './sql/sqljs.js';
-export { defaultPorts, type KernelPorts, type Logger, type Sha256, type ScryptParams, type ContentEncoding, type DiskSpacePort, type PushSender, type PushTarget, type PushSendOptions, type PushResult, type LocalNotifier, type LocalNotification } from './ports.js';
+export { defaultPorts, type KernelPorts, type Logger, type Sha256, type ScryptParams, type ContentEncoding, type DiskSpacePort, type ProcessStats, type ProcessStatsPort, type PushSender, type PushTarget, type PushSendOptions, type PushResult, type LocalNotifier, type LocalNotification } from './ports.js';
 export { systemClock, HybridLogicalClock, type Clock } from './clock/index.js';
 export { DEFAULT_DEPLOY_LIMITS, formatBytes, type DeployLimits, type DeployResult } from './deploy/index.js';
 export type { AppRecord, VersionRecord, FileRecord } from './apps/index.js';

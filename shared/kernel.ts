@@ -16,6 +16,7 @@ import { SyncEngine, SyncService } from './sync/index.js';
 import { NotifyService, validateNotifyRules, type NotifyOptions } from './notify/index.js';
 import { RealtimeService, type RealtimeOptions } from './realtime/index.js';
 import { DiskGuard, EgressStore, type DiskGuardOptions } from './guards/index.js';
+import { PulseService, type PulseOptions } from './pulse/index.js';
 
 /** Options of {@link createKernel}. */
 /** Where an app's cron jobs run (docs/sync-spec.md S17), as `GET /api/apps/:app/home` answers. */
@@ -61,6 +62,8 @@ export interface KernelOptions {
   realtime?: RealtimeOptions;
   /** The disk guard's cache and refresh period (docs/safeguards.md); the limit itself is kept in the cartridge. */
   diskGuard?: Omit<DiskGuardOptions, 'logger'>;
+  /** Pulse: an interval override (ms), timers, alert thresholds (docs/pulse.md). */
+  pulse?: PulseOptions;
 }
 
 /** What {@link Kernel.deployApp} reports: the deploy's result and the app's permission state after it. */
@@ -132,6 +135,8 @@ export class Kernel {
   readonly diskGuard: DiskGuard;
   /** Per-app monthly egress quotas and usage of `fazt.net.fetch` (docs/safeguards.md). */
   readonly egress: EgressStore;
+  /** Pulse: health snapshots, history, alerts (`kernel.pulse.onAlert`), docs/pulse.md. */
+  readonly pulse: PulseService;
   private detachSync: (() => void) | undefined;
 
   constructor(
@@ -168,9 +173,11 @@ export class Kernel {
       this.ports.logger,
     );
     this.realtime = new RealtimeService(options.realtime);
+    this.pulse = new PulseService({ cart: cartridge, apps: this.apps, mesh: this.mesh, ports: this.ports }, options.pulse);
     const invoke = (appId: string, name: 'scheduled' | 'on', arg: unknown) => {
-      if (!this.runtime) return Promise.reject(new FaztError('NO_HANDLER', 'This node has no serverless runtime.'));
-      return this.runtime.invokeExport(appId, name, arg);
+      const run = this.runtime ? this.runtime.invokeExport(appId, name, arg) : Promise.reject(new FaztError('NO_HANDLER', 'This node has no serverless runtime.'));
+      this.pulse.observe(appId, name, arg, run); // job and delivery counts (docs/pulse.md)
+      return run;
     };
     this.events = new EventBus(cartridge, this.apps, (appId) => this.permissions.granted(appId), invoke, { logger: this.ports.logger });
     this.scheduler = new Scheduler(cartridge, this.jobs, invoke, { logger: this.ports.logger });
@@ -184,10 +191,25 @@ export class Kernel {
         notifier: this.ports.notifier,
         logger: this.ports.logger,
         appLog: (appId, level, message) => this.logs.append(appId, { level, message, source: 'notify' }),
+        onDeliveryFailed: () => this.pulse.counters.recordPushFailure(),
       },
       options.notify,
     );
     this.events.onEmit((e) => this.notify.onEvent(e));
+    // critical conditions reach the owner's devices (docs/pulse.md "Alerts", docs/safeguards.md)
+    const tellOwner = (title: string, body: string, tag: string, url: string) =>
+      void this.notify.send({ to: 'owner', title: title.slice(0, 200), body: body.slice(0, 1000), tag, url }).catch((e: unknown) =>
+        this.ports.logger.warn('notify: telling the owner failed', { tag, error: String((e as Error)?.message ?? e) }),
+      );
+    this.pulse.onAlert((a) => tellOwner(a.title, a.message, `pulse-${a.condition}`, '/#/health'));
+    this.diskGuard.onTrip((st) =>
+      tellOwner(
+        'Disk almost full: Fazt refuses new data',
+        `The disk is ${Math.round(st.usedFraction * 100)}% used (limit ${Math.round(st.limitFraction * 100)}%). Apps can read and delete but not add data until space is freed or the limit is raised (fazt disk limit).`,
+        'disk-guard',
+        '/#/health',
+      ),
+    );
     this.runtime = options.runtime
       ? new AppRuntime(
           {
@@ -235,6 +257,7 @@ export class Kernel {
     this.diskGuard.start();
     this.scheduler.start();
     this.events.start();
+    this.pulse.start();
     return this.runtime?.start() ?? Promise.resolve();
   }
 
@@ -246,6 +269,7 @@ export class Kernel {
     this.sync.engine.flush(); // captured changes into the durable change log (docs/sync-spec.md S30)
     await Promise.all([this.scheduler.stop(), this.events.stop()]);
     this.realtime.closeAll();
+    await Promise.all([this.scheduler.stop(), this.events.stop(), this.pulse.stop()]);
     this.runtime?.pool.drain();
   }
 
@@ -327,6 +351,7 @@ export class Kernel {
     this.jobs.removeApp(app.id);
     this.logs.clear(app.id);
     this.realtime.closeApp(app.id);
+    this.pulse.counters.forgetApp(app.id); // its failing jobs no longer hold an alert
     this.runtime?.appChanged({ kind: 'remove', appId: app.id, version: null });
     return { app, freed: this.collectGarbage() ?? null };
   }

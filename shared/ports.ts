@@ -84,6 +84,8 @@ export interface KernelPorts {
    * Absent on the headless node.
    */
   notifier?: LocalNotifier;
+  /** The host process's memory and CPU use (Pulse). Absent: unknown. */
+  processStats?: ProcessStatsPort;
 }
 
 /** Where one Web Push message goes: a browser's `PushSubscription` (W3C Push API), keys base64url. */
@@ -145,6 +147,22 @@ export interface LocalNotification {
 export interface LocalNotifier {
   /** @throws when the page's notification permission is not granted. */
   show(n: LocalNotification): Promise<void>;
+}
+
+/** One reading of the host process's resource use; a field is `null` where the host cannot tell. */
+export interface ProcessStats {
+  /** Resident set size, bytes (Node `process.memoryUsage().rss`; `null` in a browser). */
+  rssBytes: number | null;
+  /** JS heap in use, bytes (Node `heapUsed`; Chromium's non-standard `performance.memory.usedJSHeapSize` where present). */
+  heapUsedBytes: number | null;
+  /** CPU time used since the process started (user + system), ms (Node `process.cpuUsage()`; `null` in a browser). */
+  cpuMs: number | null;
+}
+
+/** The host process's memory and CPU use (Pulse samples it at each snapshot). */
+export interface ProcessStatsPort {
+  /** Reads the current figures; cheap (no I/O) and synchronous. */
+  read(): ProcessStats;
 }
 
 /** Portable implementations: @noble/hashes for SHA-256 and scrypt, `CompressionStream` for gzip. */

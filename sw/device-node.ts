@@ -277,7 +277,7 @@ export class DeviceNode {
           const cartridge = openCartridge(db, { label: LABEL });
           kernel = createKernel({
             cartridge,
-            ports: { logger: this.logger, backup: async () => this.backupStream(), notifier: this.options.notifier, diskSpace: storageEstimateSpace() },
+            ports: { logger: this.logger, backup: async () => this.backupStream(), notifier: this.options.notifier, diskSpace: storageEstimateSpace(), processStats: browserProcessStats },
             // the device node's apps are under /~device/a/ (their icons too)
             notify: { appPathPrefix: '/~device/a/' },
             domain: DEVICE_DOMAIN,
@@ -746,3 +746,15 @@ function storageEstimateSpace(): DiskSpacePort | undefined {
     },
   };
 }
+
+/**
+ * What a service worker can tell Pulse about itself: only Chromium's non-standard
+ * `performance.memory.usedJSHeapSize` (where exposed); RSS and CPU time are not available in a
+ * browser, so they are `null`.
+ */
+const browserProcessStats = {
+  read() {
+    const mem = (performance as unknown as { memory?: { usedJSHeapSize?: number } }).memory;
+    return { rssBytes: null, heapUsedBytes: typeof mem?.usedJSHeapSize === 'number' ? mem.usedJSHeapSize : null, cpuMs: null };
+  },
+};

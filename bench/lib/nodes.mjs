@@ -35,7 +35,7 @@ export function adminToken(db) {
  * A set of node processes sharing one temporary folder.
  * @param {string} prefix the temporary folder's name prefix (under the OS temp dir).
  * @returns `{ tmp, procs, start, stop, cleanup }`:
- *   - `start(db, { token? })` spawns a node on `db` and resolves `{ proc, url, db, token? }` once it
+ *   - `start(db, { token?, env? })` spawns a node on `db` and resolves `{ proc, url, db, token? }` once it
  *     prints its dashboard URL (rejects with its output when it exits first);
  *   - `stop(n)` ends it with SIGTERM and waits for the exit;
  *   - `cleanup()` kills what is left and removes `tmp` (also run at exit).
@@ -54,7 +54,7 @@ export function nodeProcesses(prefix) {
   async function start(db, options = {}) {
     const proc = spawn(process.execPath, ['--max-semi-space-size=1', BIN, 'start', '--port', '0', '--host', '127.0.0.1', '--db', db, '--no-example'], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, FAZT_NODE: '', FAZT_TOKEN: '', FAZT_DB: '' },
+      env: { ...process.env, FAZT_NODE: '', FAZT_TOKEN: '', FAZT_DB: '', ...options.env },
     });
     procs.add(proc);
     let out = '';

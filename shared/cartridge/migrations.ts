@@ -585,6 +585,37 @@ INSERT INTO cartridge_tables (name, sync) VALUES ('push_subscriptions','local');
 `,
   },
   {
+    version: 10,
+    name: 'pulse: health snapshots (raw, hourly, daily) and alerts (docs/pulse.md)',
+    sql: `
+-- one health snapshot per row (JSON, shared/pulse/snapshot.ts): raw ones for a day, then merged into
+-- hourly rows, then daily rows after 30 days, deleted after 400 days (shared/pulse/store.ts)
+CREATE TABLE pulse_snapshots (
+  resolution TEXT NOT NULL CHECK (resolution IN ('raw','hour','day')),
+  at INTEGER NOT NULL,
+  data TEXT NOT NULL,
+  PRIMARY KEY (resolution, at)
+) WITHOUT ROWID;
+
+-- critical conditions raised (disk, app errors, failing jobs, cartridge growth); one open row per
+-- (condition, subject) until it clears
+CREATE TABLE pulse_alerts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  condition TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  severity TEXT NOT NULL CHECK (severity IN ('warning','critical')),
+  title TEXT NOT NULL,
+  message TEXT NOT NULL,
+  raised_at INTEGER NOT NULL,
+  cleared_at INTEGER
+);
+CREATE UNIQUE INDEX pulse_alerts_open ON pulse_alerts(condition, subject) WHERE cleared_at IS NULL;
+CREATE INDEX pulse_alerts_by_time ON pulse_alerts(raised_at);
+
+INSERT INTO cartridge_tables (name, sync) VALUES ('pulse_snapshots','local'), ('pulse_alerts','local');
+`,
+  },
+  {
     version: 11,
     name: 'safeguards: egress usage per app and UTC month, egress quotas (docs/safeguards.md)',
     sql: `

@@ -9,6 +9,7 @@ import { logRoutes } from './routes/logs.js';
 import { meshRoutes } from './routes/mesh.js';
 import { notifyRoutes } from './routes/notify.js';
 import { permissionRoutes } from './routes/permissions.js';
+import { pulseRoutes } from './routes/pulse.js';
 import { runtimeRoutes } from './routes/runtime.js';
 import { sessionRoutes } from './routes/session.js';
 import { storageRoutes } from './routes/storage.js';
@@ -34,6 +35,7 @@ const AREAS: ReadonlyArray<(api: ApiRouter) => void> = [
   syncRoutes,
   notifyRoutes,
   guardRoutes,
+  pulseRoutes,
 ];
 
 /** Builds the admin API's router with every area's routes. */

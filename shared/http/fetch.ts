@@ -89,7 +89,23 @@ export function createFetch(kernel: Kernel, options: FetchOptions = {}): FetchHa
    * Serves an app's `/api/…` path through the runtime (501 `NO_HANDLER` without one), then applies
    * the app header policy (`app-headers.ts`); what it removed goes to the app's log as a warning.
    */
-  const serveApi = async (request: Request, app: { id: string; version: number | null; name: string }, pathname: string, mount: AppMount): Promise<Response> => {
+  const serveApi = (request: Request, app: { id: string; version: number | null; name: string }, pathname: string, mount: AppMount): Promise<Response> =>
+    counted(app.id, () => serveApiUncounted(request, app, pathname, mount));
+  const serveStaticApp = (request: Request, app: { id: string; version: number | null; name: string }, pathname: string, mount: AppMount): Promise<Response> =>
+    counted(app.id, () => serveApp(request, kernel, app, pathname, mount));
+  /** Times an app request to its response head for Pulse (a throw counts as a 500, then propagates). */
+  const counted = async (appId: string, serve: () => Response | Promise<Response>): Promise<Response> => {
+    const t0 = performance.now();
+    let status = 500;
+    try {
+      const r = await serve();
+      status = r.status;
+      return r;
+    } finally {
+      kernel.pulse.counters.recordRequest(appId, status, performance.now() - t0);
+    }
+  };
+  const serveApiUncounted = async (request: Request, app: { id: string; version: number | null; name: string }, pathname: string, mount: AppMount): Promise<Response> => {
     if (!kernel.runtime) return errorJson(501, 'NO_HANDLER', 'This node runs no serverless code (no runtime configured).', mount.headers);
     const response = await kernel.runtime.handleRequest(request, app, pathname, mount);
     const stripped = applyAppHeaderPolicy(response.headers, mount.basePath === '' ? 'app' : 'node', SESSION_COOKIE);
@@ -122,7 +138,7 @@ export function createFetch(kernel: Kernel, options: FetchOptions = {}): FetchHa
         if (!app) return htmlPage(404, 'No such app', `No app is called “${escapeHtml(alias)}” on this node.`);
         if (isApiPath(url.pathname)) return await serveApi(request, app, url.pathname, { basePath: '', headers: {} });
         if (isNodePath(url.pathname)) return serveNodePath(kernel.realtime, request, url, app, url.pathname, { basePath: '', headers: {} });
-        return serveApp(request, kernel, app, url.pathname, { basePath: '', headers: {} });
+        return await serveStaticApp(request, app, url.pathname, { basePath: '', headers: {} });
       }
       const p = url.pathname;
       if (p === '/api' || p.startsWith('/api/')) return await handleApi(kernel, request, url, ctx);
@@ -154,7 +170,7 @@ export function createFetch(kernel: Kernel, options: FetchOptions = {}): FetchHa
           }
           return await serveApi(request, app, inner, { basePath: `/a/${name}`, headers: PATH_APP_HEADERS });
         }
-        return serveApp(request, kernel, app, inner, { basePath: `/a/${name}`, headers: PATH_APP_HEADERS });
+        return await serveStaticApp(request, app, inner, { basePath: `/a/${name}`, headers: PATH_APP_HEADERS });
       }
       const custom = options.dashboard && (await options.dashboard(request, url));
       if (custom) return custom;

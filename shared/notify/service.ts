@@ -163,6 +163,8 @@ export class NotifyService {
       logger: Logger;
       /** Appends to an app's log (failures of its notifications show there). */
       appLog?: (appId: string, level: 'info' | 'warn' | 'error', message: string, data?: unknown) => void;
+      /** Called once per delivery that finally failed (Pulse counts them). */
+      onDeliveryFailed?: () => void;
     },
     options: NotifyOptions = {},
   ) {
@@ -348,6 +350,7 @@ export class NotifyService {
         return [{ subscriptionId: 'local', device: 'this device', userId: this.ownerId(), status: 'shown', statusCode: null, attempts: 1, ms: Date.now() - t0 }];
       } catch (e) {
         this.failures++;
+        this.deps.onDeliveryFailed?.();
         const error = String((e as Error)?.message ?? e);
         this.deps.logger.warn('notify: showing on this device failed', { error });
         return [{ subscriptionId: 'local', device: 'this device', userId: this.ownerId(), status: 'failed', statusCode: null, attempts: 1, error, ms: Date.now() - t0 }];
@@ -426,6 +429,7 @@ export class NotifyService {
 
   private fail(r: SubRow, error: string, appId: string | undefined, attempts: number, statusCode: number | null): void {
     this.failures++;
+    this.deps.onDeliveryFailed?.();
     this.db.run('UPDATE push_subscriptions SET last_failure_at = ?, failures = failures + 1, last_error = ? WHERE id = ?', [this.cart.clock.now(), error.slice(0, 500), r.id]);
     this.deps.logger.error('notify: delivery failed', { subscription: r.id, device: r.device, attempts, statusCode, error });
     if (appId) this.deps.appLog?.(appId, 'error', `notify: delivery to "${r.device}" failed after ${attempts} attempt(s): ${error}`);

@@ -9,6 +9,7 @@ export type Route =
   | { screen: 'deploy' }
   | { screen: 'settings' }
   | { screen: 'devices' }
+  | { screen: 'health' }
   | { screen: 'app'; name: string; tab: 'versions' | 'logs' | 'storage' }
   | { screen: 'open'; name: string; path?: string }
   | { screen: 'guided' }
@@ -40,6 +41,8 @@ export function parseRoute(hash: string): Route {
       return { screen: 'settings' };
     case 'devices':
       return { screen: 'devices' };
+    case 'health':
+      return { screen: 'health' };
     case 'app':
       if (b) return { screen: 'app', name: b, tab: c === 'logs' || c === 'storage' ? c : 'versions' };
       break;
@@ -66,6 +69,8 @@ export function href(r: Route): string {
       return '#/settings';
     case 'devices':
       return '#/devices';
+    case 'health':
+      return '#/health';
     case 'app':
       return `#/app/${e(r.name)}${r.tab === 'versions' ? '' : `/${r.tab}`}`;
     case 'open':

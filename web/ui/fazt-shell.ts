@@ -173,7 +173,8 @@ export class FaztShell extends LitElement {
         display: inline-flex;
         align-items: center;
         flex: none;
-        padding: 0 clamp(0.45rem, 2.2vw, 0.9rem);
+        padding: 0 clamp(0.2rem, 1vw, 0.9rem);
+        font-size: clamp(0.85rem, 4vw, 1rem);
         color: var(--fg);
         text-decoration: none;
         font-weight: 600;
@@ -417,6 +418,7 @@ export class FaztShell extends LitElement {
     if (this.route.screen === 'settings') import('./settings-screen.js');
     if (this.route.screen === 'deploy') import('./deploy-screen.js');
     if (this.route.screen === 'devices') import('./devices-screen.js');
+    if (this.route.screen === 'health') import('./health-screen.js');
     if (this.route.screen === 'app') import('./app-screen.js');
     if (this.route.screen === 'open' || this.route.screen === 'guided-open') import('./app-view.js');
     if (this.route.screen === 'guided') import('../guided/guided-home.js');
@@ -466,7 +468,7 @@ export class FaztShell extends LitElement {
     }
     this.useTarget(t);
     this.showToast({ text: `Now acting on ${targetLabel(t)}.` });
-    if (this.route.screen !== 'apps' && this.route.screen !== 'deploy' && this.route.screen !== 'settings' && this.route.screen !== 'devices' && !this.guided.on) go({ screen: 'apps' });
+    if (this.route.screen !== 'apps' && this.route.screen !== 'deploy' && this.route.screen !== 'settings' && this.route.screen !== 'devices' && this.route.screen !== 'health' && !this.guided.on) go({ screen: 'apps' });
   }
 
   render() {
@@ -550,7 +552,7 @@ export class FaztShell extends LitElement {
     const tab = (label: string, r: Route, active: boolean) => html`<a href=${href(r)} aria-current=${active ? 'page' : 'false'}>${label}</a>`;
     return html`<nav class="tabs" aria-label="Dashboard">
       ${tab('Apps', { screen: 'apps' }, s === 'apps' || s === 'app')} ${tab('Deploy', { screen: 'deploy' }, s === 'deploy')}
-      ${tab('Devices', { screen: 'devices' }, s === 'devices')} ${tab('Settings', { screen: 'settings' }, s === 'settings')}
+      ${tab('Devices', { screen: 'devices' }, s === 'devices')} ${tab('Health', { screen: 'health' }, s === 'health')} ${tab('Settings', { screen: 'settings' }, s === 'settings')}
     </nav>`;
   }
 
@@ -631,6 +633,8 @@ export class FaztShell extends LitElement {
         return html`<fazt-settings .api=${this.api} ?deviceAvailable=${this.reach.device === 'up'} targetLabel=${label}></fazt-settings>`;
       case 'devices':
         return html`<fazt-devices .api=${this.api} targetLabel=${label}></fazt-devices>`;
+      case 'health':
+        return html`<fazt-health .api=${this.api} targetLabel=${label}></fazt-health>`;
       case 'app':
         return html`<fazt-app-detail .api=${this.api} name=${r.name} tab=${r.tab} .reach=${this.reach}></fazt-app-detail>`;
       case 'open':
