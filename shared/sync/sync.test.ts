@@ -304,6 +304,32 @@ for (const d of drivers) {
       expect(sync.upkeep((t += 1000))).toBe(1);
     });
 
+    it('S13: a blob conflict keeps the losing bytes from garbage collection until it is resolved; keep loser restores them', async () => {
+      const { nodes, net, time } = await pair(d);
+      const [a, b] = nodes as [SimNode, SimNode];
+      await a.kernel.appBlobs.put('app1', 'photo', new TextEncoder().encode('base'));
+      net.settle();
+      net.disconnect(0, 1);
+      await a.kernel.appBlobs.put('app1', 'photo', new TextEncoder().encode('taken on a'));
+      time.advance(5);
+      await b.kernel.appBlobs.put('app1', 'photo', new TextEncoder().encode('taken on b'));
+      net.settle();
+      const [c] = a.kernel.sync.engine.conflicts();
+      expect(c).toMatchObject({ kind: 'blob', key: 'photo' });
+      // on a, its own version lost: nothing references its bytes but the open conflict
+      a.kernel.collectGarbage();
+      const loser = JSON.parse(c!.loser!) as string;
+      expect(a.kernel.blobs.info(loser)).toBeDefined();
+      a.kernel.sync.engine.resolve(c!.id, 'loser');
+      net.settle();
+      for (const n of nodes) expect(new TextDecoder().decode(n.kernel.appBlobs.read('app1', 'photo'))).toBe('taken on a');
+      // resolved and overwritten: the bytes are collectable again
+      await a.kernel.appBlobs.put('app1', 'photo', new TextEncoder().encode('third'));
+      net.settle();
+      a.kernel.collectGarbage();
+      expect(a.kernel.blobs.info(loser)).toBeUndefined();
+    });
+
     it('S33: a duplicated, replayed or reordered batch changes nothing', async () => {
       const { nodes } = await pair(d);
       const [a, b] = nodes as [SimNode, SimNode];

@@ -322,7 +322,8 @@ export class BlobStore {
   private deleteOrphanBlobs(): number {
     const orphanBlobs = `SELECT hash FROM vfs_blobs b WHERE NOT EXISTS (SELECT 1 FROM vfs_files f WHERE f.blob_hash = b.hash)
         AND NOT EXISTS (SELECT 1 FROM vfs_encodings e WHERE e.encoded_hash = b.hash)
-        AND NOT EXISTS (SELECT 1 FROM app_blobs a WHERE a.blob_hash = b.hash AND a.deleted = 0)`;
+        AND NOT EXISTS (SELECT 1 FROM app_blobs a WHERE a.blob_hash = b.hash AND a.deleted = 0)
+        AND NOT EXISTS (SELECT 1 FROM sync_conflicts c WHERE c.kind = 'blob' AND c.resolution IS NULL AND c.deleted = 0 AND c.loser = '"' || b.hash || '"')`;
     this.db.run(`DELETE FROM vfs_encodings WHERE blob_hash NOT IN (SELECT blob_hash FROM vfs_files)`);
     const hashes = this.db.query<{ hash: string }>(orphanBlobs).map((r) => r.hash);
     for (const h of hashes) {
@@ -333,7 +334,8 @@ export class BlobStore {
   }
 
   /**
-   * Deletes blobs no file, encoding or live app blob (`fazt.blobs`) references, then chunks no blob references.
+   * Deletes blobs no file, encoding, live app blob (`fazt.blobs`) or open sync conflict (its losing
+   * content, which "keep the loser" restores; docs/sync-spec.md S13) references, then chunks no blob references.
    * Skipped (returns `undefined`) while a write is in progress. When chunks were deleted, their pages
    * are given back to the file system afterwards, in the background ({@link reclaimFreePages}).
    * @returns counts of deleted rows.
