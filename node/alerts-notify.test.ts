@@ -8,7 +8,7 @@ import { statSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { webPushSender } from './push-sender.js';
 import { startPushService, type PushServiceStandIn } from './testing/push-service.js';
-import { createToken, removeTempDirs, request, startTestNode, type TestNode } from './test-helpers.js';
+import { createToken, deployZip, removeTempDirs, request, startTestNode, zip, type TestNode } from './test-helpers.js';
 
 let ps: PushServiceStandIn;
 let t: TestNode;
@@ -33,12 +33,22 @@ const waitFor = async (what: string, cond: () => boolean, ms = 10_000) => {
   }
 };
 
-it('a tripped disk guard and a Pulse disk alert each notify the owner once, opening the Health screen', async () => {
+it('a tripped disk guard and a Pulse disk alert each notify the owner once (opening the Health screen) and are system events for granted apps', async () => {
   const admin = createToken(t, 'admin', 'alerts').token;
   const sub = ps.subscribe();
   const r = await request(`${t.url}/api/push/subscriptions`, { method: 'POST', token: admin, json: sub.json });
   expect(r.status, r.text()).toBe(201);
   const payloads = () => ps.received.filter((x) => x.subscription === sub.id).map((x) => JSON.parse(x.payload!) as { title: string; body?: string; url: string; tag?: string });
+
+  // two apps follow the node's own events; only one has the owner's grant of events:fazt
+  const watcher = (name: string) =>
+    zip({
+      'app.json': JSON.stringify({ name, permissions: ['events:fazt'], events: { subscribe: ['fazt:pulse.alert', 'fazt:disk.full'] } }),
+      'api/main.js': `export function on(e) { fazt.log.info('${name} got ' + e.type + ' from ' + e.app); }`,
+    });
+  for (const name of ['watcher', 'nosy']) expect((await deployZip(t, admin, watcher(name), name)).status).toBe(201);
+  t.node.kernel.grantPermissions('watcher', ['events:fazt']);
+  const watcherId = t.node.kernel.apps.resolve('watcher')!.id;
 
   // a disk barely bigger than the cartridge file (its WAL counts too): over both the guard's and Pulse's 80%
   const size = statSync(t.db).size;
@@ -57,6 +67,15 @@ it('a tripped disk guard and a Pulse disk alert each notify the owner once, open
   expect(guard).toMatchObject({ title: 'Disk almost full: Fazt refuses new data', url: '/#/health' });
   expect(guard.body).toMatch(/is \d+% used \(limit 80%\)/);
   expect(got.find((p) => p.tag === 'pulse-disk-full')!.url).toBe('/#/health');
+
+  // the same conditions are the node's own events (emitter "fazt"), delivered to the granted app only
+  const system = t.node.kernel.events.recent(undefined, 50).filter((e) => e.appId === 'fazt');
+  expect(system.map((e) => e.type).sort()).toEqual(['disk.full', 'pulse.alert']);
+  expect(system.find((e) => e.type === 'pulse.alert')!.payload).toMatchObject({ condition: 'disk-full', severity: expect.any(String) });
+  for (const e of system) {
+    await waitFor(`the delivery of ${e.type}`, () => t.node.kernel.events.deliveries(e.id).some((d) => d.status === 'done'));
+    expect(t.node.kernel.events.deliveries(e.id).map((d) => [d.appId, d.status])).toEqual([[watcherId, 'done']]);
+  }
 
   // space comes back: the guard lets writes in again
   process.env.FAZT_DISK_QUOTA_BYTES = String(size * 100);

@@ -201,7 +201,19 @@ export class Kernel {
       void this.notify.send({ to: 'owner', title: title.slice(0, 200), body: body.slice(0, 1000), tag, url }).catch((e: unknown) =>
         this.ports.logger.warn('notify: telling the owner failed', { tag, error: String((e as Error)?.message ?? e) }),
       );
-    this.pulse.onAlert((a) => tellOwner(a.title, a.message, `pulse-${a.condition}`, '/#/health'));
+    // …and are the node's own events, for apps granted `events:fazt` (docs/pulse.md "Alerts")
+    const emitSystem = (type: string, payload: unknown) => {
+      try {
+        this.events.emitSystem(type, payload);
+      } catch (e) {
+        this.ports.logger.warn('events: a system event was not stored', { type, error: String((e as Error)?.message ?? e) });
+      }
+    };
+    this.pulse.onAlert((a) => {
+      emitSystem('pulse.alert', a);
+      tellOwner(a.title, a.message, `pulse-${a.condition}`, '/#/health');
+    });
+    this.diskGuard.onTrip((st) => emitSystem('disk.full', st));
     this.diskGuard.onTrip((st) =>
       tellOwner(
         'Disk almost full: Fazt refuses new data',

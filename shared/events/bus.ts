@@ -15,6 +15,12 @@ import { checkPayload, compilePayloadSchema } from './schema.js';
 /** Syntax of an event type: 1–100 letters, digits, `_`, `.` or `-` (`note.created`). */
 export const EVENT_TYPE_PATTERN = /^[a-zA-Z0-9_.-]{1,100}$/;
 
+/**
+ * The emitter id and name of the node's own events ({@link EventBus.emitSystem}): `fazt`, a reserved
+ * app name, so no app can emit as it or be confused with it. Apps subscribe with `"fazt:pulse.alert"`.
+ */
+export const SYSTEM_EMITTER = 'fazt';
+
 /** An event, as subscribers' `on(event)` exports, the dashboard and the API see it. */
 export interface EventRecord {
   /** Unique id: the emitting node's HLC timestamp, so ids sort in emission order. */
@@ -207,11 +213,12 @@ export class EventBus {
    * @returns app ids (sorted), empty when the emitter is not a live app.
    */
   subscribersOf(emitterAppId: string, type: string): string[] {
-    const emitter = this.liveApp(emitterAppId);
+    const emitter = emitterAppId === SYSTEM_EMITTER ? { id: SYSTEM_EMITTER } : this.liveApp(emitterAppId);
     if (!emitter) return [];
     const resolved = new Map<string, string | undefined>();
     const resolve = (name: string) => {
-      if (!resolved.has(name)) resolved.set(name, this.apps.lookupAlias(name)?.id);
+      // "fazt" is a reserved app name: in a subscription it names the node itself
+      if (!resolved.has(name)) resolved.set(name, name === SYSTEM_EMITTER ? SYSTEM_EMITTER : this.apps.lookupAlias(name)?.id);
       return resolved.get(name);
     };
     const out: string[] = [];
@@ -263,13 +270,33 @@ export class EventBus {
       }
       checkPayload(v, type, value);
     }
-    const subscribers = this.subscribersOf(emitter.id, type);
+    return this.store(emitter.id, emitter.name, type, json, value);
+  }
+
+  /**
+   * Emits an event of the node itself (emitter `fazt`, a reserved app name), e.g. Pulse's
+   * `pulse.alert`. Apps receive it by subscribing to `"fazt:<type>"` with the owner's grant of the
+   * `events:fazt` permission. System events are this node's own: they do not replicate (docs/sync-spec.md S16),
+   * and they are stored even while the disk guard refuses app writes (an alert about the disk is one).
+   * @throws FaztError `INVALID_ARGUMENT` for a malformed type or a non-JSON payload; `LIMIT_EXCEEDED` over 64 KiB.
+   */
+  emitSystem(type: string, payload: unknown): EventRecord {
+    if (typeof type !== 'string' || !EVENT_TYPE_PATTERN.test(type)) {
+      throw new FaztError('INVALID_ARGUMENT', `"${String(type).slice(0, 100)}" is not an event type; use 1–100 letters, digits, "_", "." or "-" (like "pulse.alert").`);
+    }
+    const json = toStoredJson(payload === undefined ? null : payload, `event "${type}" payload`, MAX_JSON_BYTES)!;
+    return this.store(SYSTEM_EMITTER, SYSTEM_EMITTER, type, json, JSON.parse(json) as unknown);
+  }
+
+  /** Stores an event and one pending delivery per subscriber, in one transaction, and wakes the dispatcher. */
+  private store(emitterId: string, emitterName: string, type: string, json: string, value: unknown): EventRecord {
+    const subscribers = this.subscribersOf(emitterId, type);
     const now = this.now();
     const id = this.db.transaction(() => {
       const hlc = this.cart.hlc.now();
       this.db.run('INSERT INTO events (id, app_id, type, payload, created_at, deleted, hlc, node_id) VALUES (?, ?, ?, ?, ?, 0, ?, ?)', [
         hlc,
-        emitter.id,
+        emitterId,
         type,
         json,
         now,
@@ -282,7 +309,7 @@ export class EventBus {
       return hlc;
     });
     if (subscribers.length) this.dispatcher.kick();
-    const record: EventRecord = { id, app: emitter.name, appId: emitter.id, type, payload: value, createdAt: now };
+    const record: EventRecord = { id, app: emitterName, appId: emitterId, type, payload: value, createdAt: now };
     for (const fn of this.emitListeners) {
       try {
         fn(record);

@@ -5,6 +5,7 @@
  * `SyncSession` for the protocol over a message channel.
  */
 import type { AppChange } from '../apps/index.js';
+import { SYSTEM_EMITTER } from '../events/index.js';
 import { getMeta, LOGGED_TABLES, setMeta, type Cartridge } from '../cartridge/index.js';
 import { FaztError } from '../errors.js';
 import type { Logger, Sha256 } from '../ports.js';
@@ -402,6 +403,7 @@ export class SyncEngine {
       }
       case 'events': {
         const r = db.get<{ app_id: string; type: string; payload: string; created_at: number; hlc: string }>('SELECT app_id, type, payload, created_at, hlc FROM events WHERE id = ?', [k1]);
+        if (r?.app_id === SYSTEM_EMITTER) return undefined; // the node's own events stay here (S16)
         return r && { t: 'event', id: k1, app: r.app_id, type: r.type, payload: r.payload, created: r.created_at, h: r.hlc };
       }
       case 'sync_conflicts': {
@@ -1077,7 +1079,7 @@ export class SyncEngine {
       blobs: q('SELECT app_id, key, CASE WHEN deleted = 1 THEN NULL ELSE blob_hash END, deleted, hlc FROM app_blobs ORDER BY app_id, key'),
       permissions: q('SELECT app_id, permission, deleted, hlc FROM app_permissions ORDER BY app_id, permission'),
       homes: q('SELECT app_id, home, hlc FROM app_homes ORDER BY app_id'),
-      events: q('SELECT id, app_id, type, payload, hlc FROM events ORDER BY id'),
+      events: q("SELECT id, app_id, type, payload, hlc FROM events WHERE app_id <> 'fazt' ORDER BY id"),
       conflicts: q('SELECT id, app_id, kind, key, winner, winner_hlc, loser, loser_hlc, resolution, hlc FROM sync_conflicts ORDER BY id'),
     };
   }

@@ -2,6 +2,7 @@
  * The rows sync sends (docs/sync-spec.md §2–§4): one JSON shape per replicated table, and the checks
  * a received row must pass before anything of its batch is applied (S40).
  */
+import { SYSTEM_EMITTER } from '../events/index.js';
 import { isStamp } from './stamps.js';
 
 /** A blob's metadata as it travels with the row that uses it (S22). */
@@ -236,6 +237,8 @@ export function checkRow(r: unknown): string[] {
       break;
     case 'event':
       if (!isStr(row.id, 200) || !isStr(row.app, 200) || !isStr(row.type, 200) || typeof row.payload !== 'string' || !isInt(row.created)) bad('fields');
+      // the node's own events (emitter "fazt") stay on the node that emitted them (S16)
+      if (row.app === SYSTEM_EMITTER) throw new SyncRefused('a system event (emitter "fazt") does not replicate');
       break;
     case 'conflict':
       if (!isStr(row.id, 100) || !isStr(row.app, 200) || !['kv', 'doc', 'blob'].includes(row.kind as string) || !isStr(row.key, 4096)) bad('fields');

@@ -224,6 +224,22 @@ for (const d of drivers) {
       expect(a.kernel.sync.engine.stateDigest()).toBe(b.kernel.sync.engine.stateDigest());
     });
 
+    it('S16: the node\'s own events (emitter "fazt") stay on the node; a peer sending one is refused', async () => {
+      const { nodes, net } = await pair(d);
+      const [a, b] = nodes as [SimNode, SimNode];
+      a.kernel.kv.set('app1', 'k', '1');
+      const ev = a.kernel.events.emitSystem('pulse.alert', { condition: 'disk-full' });
+      expect(ev).toMatchObject({ app: 'fazt', appId: 'fazt', type: 'pulse.alert' });
+      net.settle();
+      expect(kvOf(b, 'app1', 'k')).toBe('1');
+      expect(a.kernel.events.get(ev.id)).toBeDefined();
+      expect(b.kernel.events.get(ev.id)).toBeUndefined();
+      expect(a.kernel.sync.engine.stateDigest()).toBe(b.kernel.sync.engine.stateDigest());
+      const before = b.kernel.sync.engine.stateDigest();
+      expect(() => b.kernel.sync.engine.apply(a.writer, { from: 0, to: 0, rows: [{ t: 'event', id: ev.id, app: 'fazt', type: 'pulse.alert', payload: '{}', created: 1, h: ev.id }] })).toThrow(/system event/);
+      expect(b.kernel.sync.engine.stateDigest()).toBe(before);
+    });
+
     it('S16 S19: events are an append-only union with no deliveries on the receiver; grants follow the app', async () => {
       const { nodes, net } = await pair(d);
       const [a, b] = nodes as [SimNode, SimNode];
