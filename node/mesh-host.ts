@@ -409,7 +409,9 @@ export class MeshHost {
             t.unref();
             c.on('error', (e) => {
               clearTimeout(t);
-              reject(e);
+              // PeerJS's own word for the same failure, when it saw the ICE state first
+              const type = (e as Error & { type?: string }).type;
+              reject(!c.open && (type === 'negotiation-failed' || type === 'connection-closed') ? new FailedBeforeOpen(type) : e);
             });
             onFailedBeforeOpen(c, (state) => {
               clearTimeout(t);
