@@ -203,7 +203,8 @@ test('storage browser: kv keys, documents and blobs of the app, read-only', asyn
   // documents first, as a table; a record's JSON on demand
   await expect(page.getByRole('button', { name: 'books (2)' })).toHaveAttribute('aria-pressed', 'true');
   await expect(page.locator('fazt-storage tr', { hasText: 'Book 2' })).toContainText('title');
-  await page.getByRole('button', { name: /^Show the JSON of document / }).last().click();
+  // documents are listed by id (random UUIDs): pick Book 2's row, not a position
+  await page.locator('fazt-storage tr', { hasText: 'Book 2' }).getByRole('button', { name: /^Show the JSON of document / }).click();
   await expect(page.getByText('"title": "Book 2"')).toBeVisible();
   await page.getByRole('button', { name: /^Keys and values \(2\)/ }).click();
   await expect(page.getByRole('heading', { name: 'Keys and values (2)' })).toBeVisible();
