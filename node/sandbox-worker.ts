@@ -38,6 +38,9 @@ const fail = (e: WireError): never => {
   throw new FaztError(e.code as FaztErrorCode, e.message, e.details);
 };
 
+/** Longest wait for the main thread's answer to a synchronous call, ms. */
+const SYNC_CALL_TIMEOUT_MS = 60_000;
+
 /** A synchronous call to the main thread (see the file comment). */
 function callMain(inv: number, op: string, args: unknown, bytes?: Uint8Array): unknown {
   Atomics.store(flag, 0, 0);
@@ -46,10 +49,19 @@ function callMain(inv: number, op: string, args: unknown, bytes?: Uint8Array): u
   const enteredAt = watch[0]!;
   watch[0] = 0;
   post({ type: 'op', inv, op, args, bytes, sync: true });
-  // the main thread answers at once unless it is itself busy; a stopped node never answers
-  const waited = Atomics.wait(flag, 0, 0, 60_000);
+  // the main thread answers at once unless it is itself busy; a stopped node never answers.
+  // A wake-up is not an answer: the notify of an earlier call can arrive late (the main thread was
+  // paused between its store and its notify, and this thread had found the flag set without
+  // sleeping), so wait again until the flag says this call's answer was posted (esbuild issue #590).
+  const deadline = t0 + SYNC_CALL_TIMEOUT_MS;
+  while (Atomics.load(flag, 0) === 0) {
+    const left = deadline - performance.now();
+    if (left <= 0 || Atomics.wait(flag, 0, 0, left) === 'timed-out') {
+      watch[0] = enteredAt;
+      throw new FaztError('APP_TIMEOUT', `the node did not answer ${op} within ${SYNC_CALL_TIMEOUT_MS / 1000} s`);
+    }
+  }
   watch[0] = enteredAt;
-  if (waited === 'timed-out') throw new FaztError('APP_TIMEOUT', `the node did not answer ${op} within 60 s`);
   const m = receiveMessageOnPort(init.syncPort);
   if (!m) throw new FaztError('INTERNAL', `no answer to ${op}`);
   const r = m.message as { ok?: unknown; err?: WireError; ms: number };

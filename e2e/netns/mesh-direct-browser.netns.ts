@@ -9,7 +9,6 @@
  * this file adds a veth pair with 10.213.0.1 to the loopback-only namespace (both ends in it; the
  * address is local, so traffic to it stays on this machine), and removes it after.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +20,7 @@ import { decodeAnswer } from '../../shared/mesh/invitation.js';
 import { createToken, expect, runCli, SCREENSHOT_DIR, startNode, type FaztNode } from '../fixtures.js';
 import { device, openPwa } from '../pwa-fixtures.js';
 import { expectAccessible } from '../screens.js';
+import { addVeth, removeVeth } from './veth.js';
 
 type Decode = typeof import('jsqr').default;
 const jsQR: Decode = (jsQRModule as unknown as { default?: Decode }).default ?? (jsQRModule as unknown as Decode);
@@ -31,23 +31,10 @@ const CARRY_MS = 60_000;
 
 test.beforeAll(() => {
   if (process.env.FAZT_NETNS !== '1') throw new Error('These tests must run in a loopback-only network namespace: run e2e/mesh-browser.spec.ts (it starts them through e2e/netns/run-in-netns.mjs).');
-  try {
-    execFileSync('ip', ['link', 'add', VETH, 'type', 'veth', 'peer', 'name', `${VETH}p`]);
-    execFileSync('ip', ['addr', 'add', '10.213.0.1/24', 'dev', VETH]);
-    execFileSync('ip', ['link', 'set', VETH, 'up']);
-    execFileSync('ip', ['link', 'set', `${VETH}p`, 'up']);
-  } catch (e) {
-    throw new Error(`Could not add a veth pair in the namespace (the headless node needs a non-loopback address for a direct offer): ${(e as Error).message}`);
-  }
+  addVeth(VETH, '10.213.0.1/24', 'the headless node needs a non-loopback address for a direct offer');
 });
 
-test.afterAll(() => {
-  try {
-    execFileSync('ip', ['link', 'del', VETH]);
-  } catch {
-    // gone with the namespace anyway
-  }
-});
+test.afterAll(() => removeVeth(VETH));
 
 interface Hub {
   node: FaztNode;

@@ -19,10 +19,16 @@ import path from 'node:path';
 import { test, type Page } from '@playwright/test';
 import { createToken, deployApp, expect, REPO_ROOT, startNode, type FaztNode } from '../fixtures.js';
 import { device, openPwa, stopWorkers } from '../pwa-fixtures.js';
+import { addVeth, removeVeth } from './veth.js';
+
+const VETH = 'fzsync0';
 
 test.beforeAll(() => {
   if (process.env.FAZT_NETNS !== '1') throw new Error('These tests must run in a loopback-only network namespace: run e2e/sync-browser.spec.ts (it starts them through e2e/netns/run-in-netns.mjs).');
+  addVeth(VETH, '10.214.0.1/24', 'Chromium is "offline" with only loopback, and context.setOffline then fires no offline event');
 });
+
+test.afterAll(() => removeVeth(VETH));
 
 interface Hub {
   node: FaztNode;
@@ -103,6 +109,38 @@ async function deviceSync(page: Page, id: string): Promise<any> {
 }
 
 /** Opens the dashboard's Devices screen, acting on this device's node. */
+/** RSS of this test process's Chromium (every descendant process), bytes: the total and the largest one. */
+function chromiumRss(): { total: number; largest: number } {
+  const parent = new Map<number, number>();
+  const rss = new Map<number, number>();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parent.set(Number(d), Number(fields[1]));
+      // field 24 of stat (rss, in pages); fields[] starts at field 3
+      rss.set(Number(d), Number(fields[21]) * 4096);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  const mine = (pid: number): boolean => {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === process.pid) return true;
+    return false;
+  };
+  let total = 0;
+  let largest = 0;
+  for (const [pid, bytes] of rss) {
+    if (!mine(pid)) continue;
+    total += bytes;
+    largest = Math.max(largest, bytes);
+  }
+  return { total, largest };
+}
+
+const MiB = (n: number) => `${(n / 1048576).toFixed(0)} MiB`;
+
 async function devicesScreen(page: Page): Promise<void> {
   await page.evaluate(() => (location.hash = '#/devices'));
   const chooser = page.getByRole('button', { name: /^Acting on .*Change node$/ });
@@ -206,12 +244,95 @@ test('the browser node syncs with a headless node: apps and kv both ways, a conf
       await expect.poll(async () => (await hubApi(hub, 'GET', '/api/conflicts')).json, { timeout: 20_000 }).toEqual([]);
     });
 
+    await test.step('offline (context.setOffline): the link closes at once, both write while apart, and they converge when the device is back online', async () => {
+      await devicesScreen(current);
+      const peer = current.locator(`li.peer[data-node="${hub.id}"]`);
+      await expect(peer.locator('.sync')).toHaveAttribute('data-sync', 'up-to-date', { timeout: 20_000 });
+      expect(await current.evaluate(() => navigator.onLine), 'Chromium sees a network (the veth)').toBe(true);
+      await context.setOffline(true);
+      const t0 = Date.now();
+      await expect.poll(async () => (await deviceSync(current, hub.id))?.connected, { timeout: 5_000, intervals: [50, 100, 250] }).toBe(false);
+      console.log(`offline → the link is down: ${Date.now() - t0} ms`);
+      await expect(peer.locator('.link-trouble')).toHaveText('This device is offline. It connects again by itself when it is back online.', { timeout: 10_000 });
+      await expect(peer.locator('.sync')).toHaveAttribute('data-sync', 'off');
+      // the device works offline; the node goes on too; the same key is written on both, the node later
+      await deviceSet(current, 'offline-phone', 'written on the phone while offline');
+      await deviceSet(current, 'apart', 'phone');
+      await hubSet(hub, 'offline-node', 'written on the node meanwhile');
+      await current.waitForTimeout(20);
+      await hubSet(hub, 'apart', 'node');
+      expect(await hubGet(hub, 'offline-phone')).toBeNull();
+      expect((await deviceSync(current, hub.id)).pendingOut).toBeGreaterThan(0);
+      await current.waitForTimeout(2_000);
+      expect(await deviceGet(current, 'offline-node')).toBeNull();
+      await context.setOffline(false);
+      const t1 = Date.now();
+      await expect.poll(() => deviceGet(current, 'offline-node'), { timeout: 30_000 }).toBe('written on the node meanwhile');
+      console.log(`online → the node's write on the device: ${Date.now() - t1} ms`);
+      await expect.poll(() => hubGet(hub, 'offline-phone'), { timeout: 20_000 }).toBe('written on the phone while offline');
+      await expect.poll(() => deviceGet(current, 'apart'), { timeout: 20_000 }).toBe('node');
+      expect(await hubGet(hub, 'apart')).toBe('node');
+      await expect(current.locator('li.conflict').filter({ hasText: 'apart' })).toBeVisible({ timeout: 10_000 });
+      await expect(peer.locator('.sync')).toHaveAttribute('data-sync', 'up-to-date', { timeout: 20_000 });
+      // resolved as the owner would leave it: the later write stays
+      await current.locator('li.conflict').filter({ hasText: 'apart' }).getByRole('button', { name: /^Keep this/ }).click();
+      await expect(current.locator('li.conflict')).toHaveCount(0);
+    });
+
+    await test.step('a catch-up shows its progress bar on the Devices screen and in the copies view; the browser\'s RSS meanwhile', async () => {
+      const ROWS = 20_000;
+      await current.close();
+      await expect.poll(async () => (await hubApi(hub, 'GET', '/api/sync/status')).json[0]?.connected, { timeout: 30_000 }).toBe(false);
+      for (let from = 0; from < ROWS; from += 250) {
+        const fill = await fetch(`${hub.node.origin}/a/notes/api/fill?from=${100_000 + from}&n=250`);
+        expect(fill.status, await fill.text()).toBe(200);
+      }
+      const before = chromiumRss();
+      let peak = before;
+      const sampler = setInterval(() => {
+        const now = chromiumRss();
+        peak = { total: Math.max(peak.total, now.total), largest: Math.max(peak.largest, now.largest) };
+      }, 100);
+      try {
+        current = await context.newPage();
+        await openPwa(current, hub.node.origin);
+        const t0 = Date.now();
+        await devicesScreen(current);
+        const peer = current.locator(`li.peer[data-node="${hub.id}"]`);
+        const bar = peer.locator('progress.catch-up');
+        await expect(peer.locator('.sync')).toHaveAttribute('data-sync', 'catching-up', { timeout: 30_000 });
+        await expect(peer.locator('.sync')).toContainText('Catching up');
+        await expect(bar).toBeVisible();
+        const value = await bar.evaluate((e) => (e as HTMLProgressElement).value);
+        expect(value).toBeGreaterThanOrEqual(0);
+        expect(value).toBeLessThan(100);
+        await current.screenshot({ path: path.join(REPO_ROOT, 'e2e/.cache/screenshots/devices-sync-catching-up.png'), fullPage: true });
+        // the copies view on the app list: the device's copy holds fewer records than the node's while they sync
+        await current.evaluate(() => (location.hash = '#/'));
+        const copies = current.locator('li.app fazt-copies', { has: current.locator('.sync') });
+        await expect(copies.first()).toBeVisible({ timeout: 20_000 });
+        await expect(copies.first().locator('.sync')).toHaveText(/^(Syncing with the hub: [\d,]+ changes? to go\.|Synced with the hub; the last changes are arriving\.)$/);
+        await current.screenshot({ path: path.join(REPO_ROOT, 'e2e/.cache/screenshots/apps-copies-syncing.png'), fullPage: true });
+        await expect.poll(() => deviceGet(current, `row-${100_000 + ROWS - 1}`), { timeout: 90_000 }).toBe(`value ${100_000 + ROWS - 1} ` + 'x'.repeat(200));
+        console.log(`catch-up of ${ROWS} rows (~${MiB(ROWS * 230)} of values) into the browser node: ${Date.now() - t0} ms`);
+        // caught up: the copies view says nothing (the copies are the same)
+        await expect(current.locator('li.app fazt-copies .sync')).toHaveCount(0, { timeout: 30_000 });
+      } finally {
+        clearInterval(sampler);
+      }
+      const after = chromiumRss();
+      console.log(`Chromium RSS (all its processes) before ${MiB(before.total)}, peak during the catch-up ${MiB(peak.total)}, after ${MiB(after.total)}; largest process before ${MiB(before.largest)}, peak ${MiB(peak.largest)}, after ${MiB(after.largest)}`);
+      expect(peak.total).toBeGreaterThan(0);
+    });
+
     await test.step('the service worker stopped during a catch-up resumes it', async () => {
       const ROWS = 10_000;
       // the node writes 10000 rows while the device's page is away (no link), then the page comes back
       // and the worker is stopped once some of them, not all, have arrived
       await current.close();
       await expect.poll(async () => (await hubApi(hub, 'GET', '/api/sync/status')).json[0]?.connected, { timeout: 30_000 }).toBe(false);
+      // what both hold before (the earlier steps' keys)
+      const baseline = (await hubApi(hub, 'GET', '/api/apps/notes/storage')).json.kv.count as number;
       // in requests of 250 rows (an app request has 1 s of CPU time)
       for (let from = 0; from < ROWS; from += 250) {
         const fill = await fetch(`${hub.node.origin}/a/notes/api/fill?from=${from}&n=250`);
@@ -222,15 +343,15 @@ test('the browser node syncs with a headless node: apps and kv both ways, a conf
       const t0 = Date.now();
       // under way: some rows arrived, not all
       const count = async () => (await device(current, '/api/apps/notes/storage')).json?.kv?.count ?? 0;
-      await expect.poll(count, { timeout: 60_000, intervals: [20] }).toBeGreaterThan(3);
+      await expect.poll(count, { timeout: 60_000, intervals: [20] }).toBeGreaterThan(baseline);
       await stopWorkers(current);
       const atStop = await count();
-      console.log(`the worker was stopped with ${atStop - 3} of ${ROWS} rows applied`);
+      console.log(`the worker was stopped with ${atStop - baseline} of ${ROWS} rows applied`);
       // the stop landed mid catch-up (a count read after it restarts the worker: it can only be higher than at the stop)
-      expect(atStop).toBeLessThan(ROWS + 3);
+      expect(atStop).toBeLessThan(ROWS + baseline);
       await expect.poll(() => deviceGet(current, `row-${ROWS - 1}`), { timeout: 90_000 }).toBe(`value ${ROWS - 1} ` + 'x'.repeat(200));
       console.log(`catch-up of ${ROWS} rows with a worker stop in it: ${Date.now() - t0} ms`);
-      expect(await count()).toBe(ROWS + 3);
+      expect(await count()).toBe(ROWS + baseline);
       let last: unknown;
       await expect
         .poll(async () => ((last = { device: await deviceSync(current, hub.id), hub: (await hubApi(hub, 'GET', '/api/sync/status')).json[0] }) as any).device?.caughtUp, { timeout: 30_000 })

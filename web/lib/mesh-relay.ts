@@ -18,6 +18,13 @@
  *   with "unknown session", or announces its start), the page connects a new relay and opens every
  *   channel again. The `online` event and `navigator.connection` changes retry at once and have the
  *   worker check the open links.
+ * - **Offline.** When the browser says the device went offline (the `offline` event: its last
+ *   network interface went down, so no peer can be reached), every channel is closed at once (the
+ *   link and its sync session end now, not at the next failed ping) and attempts pause until the
+ *   `online` event, which opens them again at once; the peer's state says why. Only the events
+ *   count, not `navigator.onLine` at start: Chromium says "offline" on a machine whose only
+ *   interface is loopback, where links to a node on the same machine work. As the events can be
+ *   wrong too, a paused peer is still tried every {@link MAX_BACKOFF_MS}.
  */
 import type { DataConnection, Peer as PeerClient, PeerOptions } from 'peerjs';
 import { MESH_BEAT_MS, MESH_RELAY_LOCK, type MeshRelayConnect, type MeshRelayStarted, type MeshRelayUnknown, type PageToWorker, type RelayPeer, type WorkerToPage } from '../../sw/mesh-relay-api.js';
@@ -26,6 +33,8 @@ import { MESH_BEAT_MS, MESH_RELAY_LOCK, type MeshRelayConnect, type MeshRelaySta
 const SIGNALING_PATH = '/peerjs';
 const MIN_BACKOFF_MS = 1_000;
 const MAX_BACKOFF_MS = 30_000;
+/** A peer's state while the device is offline (`navigator.onLine === false`). */
+const OFFLINE_ERROR = 'OFFLINE: this device is offline; its links open again when it is back online.';
 /** Time for the signaling server to register us, and for a data channel to open, ms. */
 const SIGNALING_TIMEOUT_MS = 5_000;
 const CHANNEL_TIMEOUT_MS = 10_000;
@@ -120,6 +129,8 @@ export class MeshRelayPage {
   private reconnecting = false;
   /** A new worker version is installed and taking over: no relay session to the old one until it has. */
   private handingOver = false;
+  /** The browser said `offline` and not `online` since: attempts pause (see the module's "Offline"). */
+  private offline = false;
   private stopped = false;
   readonly stats: MeshRelayStats = { sessions: 0, linksOpened: 0, connected: [], owner: false };
 
@@ -158,6 +169,7 @@ export class MeshRelayPage {
       reg.addEventListener('updatefound', () => watch(reg.installing));
     });
     addEventListener('online', () => this.networkChanged());
+    addEventListener('offline', () => this.wentOffline());
     (navigator as Navigator & { connection?: EventTarget }).connection?.addEventListener?.('change', () => this.networkChanged());
     addEventListener('pagehide', () => this.stop());
     await this.connectRelay();
@@ -450,8 +462,27 @@ export class MeshRelayPage {
     }, ms);
   }
 
+  /** The device went offline: close every channel now and pause the attempts (see the module's "Offline"). */
+  private wentOffline(): void {
+    if (this.stopped) return;
+    this.offline = true;
+    for (const s of this.peers.values()) {
+      this.dropChannel(s);
+      if (!s.connecting) this.pauseOffline(s);
+    }
+  }
+
+  /** Tells the worker that `s` waits for the device to be online, and tries again in {@link MAX_BACKOFF_MS} at the latest. */
+  private pauseOffline(s: PeerState): void {
+    s.delay = MIN_BACKOFF_MS;
+    this.send({ t: 'attempt', peer: s.peer.nodeId, state: 'waiting', error: OFFLINE_ERROR, retryAt: Date.now() + MAX_BACKOFF_MS });
+    this.schedule(s, MAX_BACKOFF_MS);
+  }
+
   private networkChanged(): void {
     if (this.stopped) return;
+    // a connection change may come with the `offline` event: only `online` (or a change while the browser says online) ends the pause
+    if (navigator.onLine !== false) this.offline = false;
     this.send({ t: 'verify' });
     for (const s of this.peers.values()) {
       s.delay = MIN_BACKOFF_MS;
@@ -488,6 +519,7 @@ export class MeshRelayPage {
     if (this.stopped || s.channel || s.connecting || this.peers.get(s.peer.nodeId) !== s) return;
     // between two worker versions (released, not yet reconnected): try again in a moment
     if (!this.port) return this.schedule(s, 200);
+    if (this.offline) return this.pauseOffline(s);
     s.connecting = true;
     this.send({ t: 'attempt', peer: s.peer.nodeId, state: 'connecting' });
     const errors: string[] = [];
@@ -505,6 +537,7 @@ export class MeshRelayPage {
       s.connecting = false;
     }
     if (this.stopped || this.peers.get(s.peer.nodeId) !== s) return;
+    if (this.offline) return this.pauseOffline(s);
     const delay = s.delay;
     s.delay = Math.min(delay * 2, MAX_BACKOFF_MS);
     const error = errors.join('; ') || 'no address known';

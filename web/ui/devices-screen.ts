@@ -36,9 +36,12 @@ export function linkTrouble(t: NonNullable<MeshPeerInfo['transport']>, now: numb
       ? 'Something answered in its place but could not prove it is the device you paired with, so it was refused.'
       : code === 'NOT_PAIRED'
         ? 'It no longer knows this device: unpair it here and pair again.'
-        : t.error
+        : code === 'OFFLINE'
+          ? 'This device is offline. It connects again by itself when it is back online.'
+          : t.error
           ? 'It could not be reached.'
           : '';
+  if (code === 'OFFLINE') return why;
   const next = t.retryAt && t.retryAt > now ? `Trying again in ${Math.max(1, Math.ceil((t.retryAt - now) / 1000))} s.` : 'Trying again.';
   return `${why} ${next}`.trim();
 }
