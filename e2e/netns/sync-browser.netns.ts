@@ -53,6 +53,7 @@ async function startHub(opts: { port?: number; dbPath?: string } = {}): Promise<
   return hub;
 }
 
+const OWNER_PASSWORD = 'correct horse battery staple';
 const json = (body: unknown) => ({ method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
 
 /** A notes app: `GET /api/set?k=&v=` stores a kv string, `GET /api/get?k=` reads it. */
@@ -142,7 +143,12 @@ function chromiumRss(): { total: number; largest: number } {
 const MiB = (n: number) => `${(n / 1048576).toFixed(0)} MiB`;
 
 async function devicesScreen(page: Page): Promise<void> {
-  await page.evaluate(() => (location.hash = '#/devices'));
+  await actOnDevice(page, '#/devices');
+}
+
+/** Opens dashboard route `hash` acting on this device (the browser node), not the hub. */
+async function actOnDevice(page: Page, hash: string): Promise<void> {
+  await page.evaluate((h) => (location.hash = h), hash);
   const chooser = page.getByRole('button', { name: /^Acting on .*Change node$/ });
   await expect(chooser).toBeVisible();
   if (!/This device/.test((await chooser.getAttribute('aria-label')) ?? (await chooser.innerText()))) {
@@ -163,6 +169,9 @@ test('the browser node syncs with a headless node: apps and kv both ways, a conf
   });
   let current = page;
   try {
+    // the owner's password: the dashboard compares the copies of an app only when signed in to the hub too
+    const setup = await fetch(`${hub.node.origin}/api/setup`, json({ password: OWNER_PASSWORD }));
+    expect(setup.status, await setup.text()).toBe(201);
     await deployApp(hub.node, hub.token, appDir, 'notes');
     await hubSet(hub, 'greeting', 'hello from the node');
     expect(await hubGet(hub, 'greeting')).toBe('hello from the node');
@@ -280,7 +289,7 @@ test('the browser node syncs with a headless node: apps and kv both ways, a conf
     });
 
     await test.step('a catch-up shows its progress bar on the Devices screen and in the copies view; the browser\'s RSS meanwhile', async () => {
-      const ROWS = 20_000;
+      const ROWS = 30_000;
       await current.close();
       await expect.poll(async () => (await hubApi(hub, 'GET', '/api/sync/status')).json[0]?.connected, { timeout: 30_000 }).toBe(false);
       for (let from = 0; from < ROWS; from += 250) {
@@ -297,6 +306,20 @@ test('the browser node syncs with a headless node: apps and kv both ways, a conf
         current = await context.newPage();
         await openPwa(current, hub.node.origin);
         const t0 = Date.now();
+        // signed in to the hub as well (its session cookie), so the dashboard can read both copies
+        const login = await current.evaluate(async (password) => (await fetch('/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password }) })).status, OWNER_PASSWORD);
+        expect(login).toBe(200);
+        await current.reload();
+        // the copies view on the app's page: the device's copy holds fewer records than the node's while
+        // they sync, and the view says that sync is bringing them together (not how to do it by hand)
+        await actOnDevice(current, '#/app/notes');
+        const copies = current.locator('fazt-copies section.copies');
+        await expect(copies).toBeVisible({ timeout: 20_000 });
+        // the screen reads the copies again every 3 s while they converge: the link is open by then
+        await expect(copies.locator('.sync')).toHaveText(/^(Syncing with the hub: [\d,]+ changes? to go\.|Synced with the hub; the last changes are arriving\.)$/, { timeout: 15_000 });
+        console.log(`copies view: "${await copies.locator('.sync').textContent()}" (${Date.now() - t0} ms)`);
+        await expect(copies).not.toContainText('To bring them together');
+        await current.screenshot({ path: path.join(REPO_ROOT, 'e2e/.cache/screenshots/apps-copies-syncing.png'), fullPage: true });
         await devicesScreen(current);
         const peer = current.locator(`li.peer[data-node="${hub.id}"]`);
         const bar = peer.locator('progress.catch-up');
@@ -306,17 +329,21 @@ test('the browser node syncs with a headless node: apps and kv both ways, a conf
         const value = await bar.evaluate((e) => (e as HTMLProgressElement).value);
         expect(value).toBeGreaterThanOrEqual(0);
         expect(value).toBeLessThan(100);
+        // and it moves (the screen reads the state every second; the catch-up takes several)
+        let moved = value;
+        await expect
+          .poll(async () => (moved = await bar.evaluate((e) => (e as HTMLProgressElement).value, undefined, { timeout: 1_000 })), { timeout: 30_000, intervals: [100] })
+          .toBeGreaterThan(value);
+        console.log(`progress bar at ${value} % (${Date.now() - t0} ms), then ${moved} %`);
         await current.screenshot({ path: path.join(REPO_ROOT, 'e2e/.cache/screenshots/devices-sync-catching-up.png'), fullPage: true });
-        // the copies view on the app list: the device's copy holds fewer records than the node's while they sync
-        await current.evaluate(() => (location.hash = '#/'));
-        const copies = current.locator('li.app fazt-copies', { has: current.locator('.sync') });
-        await expect(copies.first()).toBeVisible({ timeout: 20_000 });
-        await expect(copies.first().locator('.sync')).toHaveText(/^(Syncing with the hub: [\d,]+ changes? to go\.|Synced with the hub; the last changes are arriving\.)$/);
-        await current.screenshot({ path: path.join(REPO_ROOT, 'e2e/.cache/screenshots/apps-copies-syncing.png'), fullPage: true });
+        // back on the app's page while the catch-up goes on: the copies still differ there ...
+        await actOnDevice(current, '#/app/notes');
+        await expect(current.locator('fazt-copies section.copies')).toBeVisible();
         await expect.poll(() => deviceGet(current, `row-${100_000 + ROWS - 1}`), { timeout: 90_000 }).toBe(`value ${100_000 + ROWS - 1} ` + 'x'.repeat(200));
         console.log(`catch-up of ${ROWS} rows (~${MiB(ROWS * 230)} of values) into the browser node: ${Date.now() - t0} ms`);
-        // caught up: the copies view says nothing (the copies are the same)
-        await expect(current.locator('li.app fazt-copies .sync')).toHaveCount(0, { timeout: 30_000 });
+        // ... and once caught up the view goes by itself (the copies are the same)
+        await expect.poll(async () => (await deviceSync(current, hub.id))?.caughtUp, { timeout: 30_000 }).toBe(true);
+        await expect(current.locator('fazt-copies section.copies')).toHaveCount(0, { timeout: 20_000 });
       } finally {
         clearInterval(sampler);
       }

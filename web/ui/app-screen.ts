@@ -5,7 +5,7 @@
 import { LitElement, html, css } from 'lit';
 import type { FaztApi, NodeTarget } from '../lib/api.js';
 import type { Reach } from '../lib/node-target.js';
-import { loadCopies, type Copies } from './copies-view.js';
+import { COPIES_REFRESH_MS, copiesConverging, loadCopies, type Copies } from './copies-view.js';
 import type { AppDetail, EgressInfo, VersionInfo } from '../lib/api-types.js';
 import { formatBytes, formatTime, plural } from '../lib/format.js';
 import { go, href } from '../lib/router.js';
@@ -93,14 +93,37 @@ export class FaztAppDetail extends LitElement {
   private error = '';
   private confirmRemove = false;
   private busy = false;
+  /** Reads the copies again while they converge by sync (see {@link copiesConverging}). */
+  private copiesTimer: ReturnType<typeof setTimeout> | undefined;
+
+  disconnectedCallback() {
+    super.disconnectedCallback();
+    clearTimeout(this.copiesTimer);
+  }
 
   updated(changed: Map<string, unknown>) {
     if (changed.has('api') || changed.has('name')) this.load();
+    if (changed.has('copies')) this.watchCopies();
     if (changed.has('confirmRemove') && this.confirmRemove) this.renderRoot.querySelector<HTMLElement>('.danger-zone button.secondary')?.focus();
     if (changed.has('tab')) {
       if (this.tab === 'logs') import('./logs-view.js');
       if (this.tab === 'storage') import('./storage-view.js');
     }
+  }
+
+  /** While the copies differ and sync is bringing them together, reads them again every {@link COPIES_REFRESH_MS}. */
+  private watchCopies() {
+    clearTimeout(this.copiesTimer);
+    if (!copiesConverging(this.copies)) return;
+    const api = this.api;
+    const name = this.name;
+    this.copiesTimer = setTimeout(async () => {
+      if (!this.isConnected) return;
+      if (document.hidden) return void this.watchCopies();
+      const copies = await loadCopies(api, name, { records: true }).catch(() => undefined);
+      // the screen moved on to another app or node meanwhile: leave its copies alone
+      if (api === this.api && name === this.name) this.copies = copies;
+    }, COPIES_REFRESH_MS);
   }
 
   /** Reloads the app and its versions. */

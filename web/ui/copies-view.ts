@@ -105,12 +105,25 @@ export async function loadCopies(api: FaztApi, name: string, opts: { records?: b
 }
 
 /** What a paired pair of copies is doing: syncing now, or waiting for the two to connect. */
-function syncWords(s: SyncPeerStatus, there: string): string {
+function syncWords(s: SyncPeerStatus, here: string, there: string): string {
   if (s.stalled) return `Sync with ${there} is stopped: ${s.stalled}`;
-  if (!s.connected) return `The two are paired: they sync when ${there} and this node are connected again${s.lastSyncAt ? ` (last synced ${formatAgo(s.lastSyncAt)})` : ''}.`;
+  if (!s.connected) return `The two are paired: they sync when ${there} and ${here} are connected again${s.lastSyncAt ? ` (last synced ${formatAgo(s.lastSyncAt)})` : ''}.`;
   const left = s.pendingIn + s.pendingOut;
   return left ? `Syncing with ${there}: ${plural(left, 'change')} to go.` : `Synced with ${there}; the last changes are arriving.`;
 }
+
+/**
+ * Whether `c` shows copies that differ while their nodes are paired: sync is bringing them together,
+ * so a screen showing them reads them again now and then ({@link COPIES_REFRESH_MS}) until they match.
+ */
+export function copiesConverging(c: Copies | undefined): boolean {
+  if (!c?.sync) return false;
+  const state = compareCopies(c.here, c.there);
+  return state === 'code' || state === 'data' || state === 'only-there';
+}
+
+/** How often a screen reads converging copies again, ms (as the Devices screen reads the sync state). */
+export const COPIES_REFRESH_MS = 3000;
 
 /** Two copies of an app, compared. */
 export class FaztCopies extends LitElement {
@@ -210,7 +223,7 @@ export class FaztCopies extends LitElement {
     if (state === 'same' || state === 'unknown' || state === 'only-here') return nothing;
     const here = nodeWords(this.target);
     const there = nodeWords(this.target === 'hub' ? 'device' : 'hub');
-    const synced = c.sync ? html`<span class="sync" data-sync=${c.sync.connected ? 'on' : 'off'}>${syncWords(c.sync, there)}</span>` : nothing;
+    const synced = c.sync ? html`<span class="sync" data-sync=${c.sync.connected ? 'on' : 'off'}>${syncWords(c.sync, here, there)}</span>` : nothing;
     const what =
       state === 'code'
         ? `The copy on ${there} runs other files than the one on ${here}.`
