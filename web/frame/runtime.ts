@@ -11,7 +11,8 @@
  *    time), turns them into blob URLs of the frame's own opaque origin (a frame cannot load blob
  *    URLs of the dashboard), substitutes the tokens, builds the import map (app URLs → blob URLs).
  * 3. Installs the app-facing shims on the window: `fetch` (app URLs go over the bridge, others to
- *    the network), `URL` (a base of `about:srcdoc` means the page's app URL, so
+ *    the network; an answer the host streams gets a `ReadableStream` body that pulls it with `read`
+ *    and stops it with `cancel`, docs/app-frames.md "Streamed answers"), `URL` (a base of `about:srcdoc` means the page's app URL, so
  *    `new URL('api/x', location)` works), `XMLHttpRequest` for app URLs, `__faztImport` (dynamic
  *    imports), `faztApp` (name, base, url, navigate), `fazt.realtime` (over the bridge; docs/realtime.md).
  * 4. Writes the page with `document.open/write/close`, so scripts run in document order and
