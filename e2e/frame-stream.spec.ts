@@ -174,6 +174,32 @@ test.describe('on the hub', () => {
     const frame = await chatFrame(page);
     await streamsProgressively(page, 'frame-stream-hub-midway');
     await cancelsUpstream(frame);
+
+    // another bridge of the same app (what a second frame, or a hostile one, holds) cannot read or
+    // cancel this frame's open stream: ids mean something only on the port that opened them
+    const held = gate();
+    fake.script({ text: 'kept for its own frame only', delayMs: 50, holdLast: held.promise });
+    await frame.evaluate(() => {
+      const w = window as unknown as { answer: Promise<string> };
+      w.answer = fetch('api/chat', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: [{ role: 'user', content: 'mine' }] }) }).then((r) => r.text());
+    });
+    await expect.poll(() => fake.requests.at(-1)!.body?.messages?.at(-1)?.content, { timeout: 10_000 }).toBe('mine');
+    const ids = Array.from({ length: 8 }, (_, i) => i + 1);
+    const probe = await page.evaluate(
+      (ids) =>
+        (window as unknown as { probeBridge(n: string, m: unknown[]): Promise<{ id: string; type: string; value: any }[]> }).probeBridge('chat', [
+          ...ids.map((i) => ({ id: `r${i}`, type: 'APPLY', path: ['read'], argumentList: [{ type: 'RAW', value: i }] })),
+          ...ids.map((i) => ({ id: `c${i}`, type: 'APPLY', path: ['cancel'], argumentList: [{ type: 'RAW', value: i }] })),
+        ]),
+      ids,
+    );
+    for (const a of probe.filter((x) => x.id.startsWith('r'))) expect(a.value.value.message).toMatch(/No open response body/);
+    expect(probe.filter((x) => x.id.startsWith('c')).every((x) => x.type === 'RAW')).toBe(true);
+    expect(fake.requests.at(-1)!.closedEarly).toBe(false);
+    held.open();
+    const text = await frame.evaluate(() => (window as unknown as { answer: Promise<string> }).answer);
+    expect(text).toContain('"delta":"only"');
+    expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
     requests.failures.splice(0, requests.failures.length, ...requests.failures.filter((x) => !/ (GET|POST) .*\/a\/chat\/api\/chat\b/.test(x)));
   });
 });
