@@ -19,8 +19,12 @@ import type { AddressInfo, Socket } from 'node:net';
 
 /** A scripted reply. */
 export type FakeReply =
-  /** Text, streamed in `chunks` (default: split at spaces), `delayMs` between chunks. */
-  | { text: string; chunks?: string[]; delayMs?: number; usage?: { input: number; output: number }; finish?: 'stop' | 'length' }
+  /**
+   * Text, streamed in `chunks` (default: split at spaces), `delayMs` between chunks. With
+   * `holdLast`, the last chunk (and the end of the stream) waits until that promise settles: a test
+   * can look at the client while the stream is provably not finished.
+   */
+  | { text: string; chunks?: string[]; delayMs?: number; holdLast?: Promise<unknown>; usage?: { input: number; output: number }; finish?: 'stop' | 'length' }
   /** Tool calls (with optional text before them). `input` as an object, or a raw JSON string (possibly invalid). */
   | { toolCalls: { id?: string; name: string; input: unknown }[]; text?: string; usage?: { input: number; output: number } }
   /** An HTTP error in the provider's own error shape. */
@@ -43,6 +47,8 @@ export interface FakeRequest {
   body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
   /** ms (performance.now()) when it arrived. */
   at: number;
+  /** True once the client closed the connection before the answer ended (a cancelled stream). */
+  closedEarly: boolean;
 }
 
 /** A running fake. */
@@ -125,7 +131,10 @@ export async function startFakeLlm(options: { key?: string; cors?: boolean } = {
                 : /\/v1beta\/models\/[^/:]+:(embedContent|batchEmbedContents)$/.test(path)
                   ? 'google-embed'
                   : 'unknown';
-    const r: FakeRequest = { api, method: req.method ?? 'GET', path, headers: req.headers, body, at: performance.now() };
+    const r: FakeRequest = { api, method: req.method ?? 'GET', path, headers: req.headers, body, at: performance.now(), closedEarly: false };
+    res.on('close', () => {
+      if (!res.writableEnded) r.closedEarly = true;
+    });
     if (api === 'google' || api === 'google-embed') {
       // the model is in the path; a stream is asked for by the method name
       r.body = { ...(body as object), model: /models\/([^/:]+):/.exec(path)![1], stream: /streamGenerateContent$/.test(path) };
@@ -191,6 +200,12 @@ async function answer(res: ServerResponse, api: FakeRequest['api'], r: FakeReque
   // a cut comes after some real time (chunks sent in one packet with the reset are lost to the client)
   const delay = 'delayMs' in reply ? (reply.delayMs ?? 0) : 'cut' in reply ? 20 : 0;
   const cut = 'cut' in reply;
+  const hold = 'holdLast' in reply ? reply.holdLast : undefined;
+  /** Waits `delay` before part `i`, and for `hold` before the last one. */
+  const pace = async (i: number) => {
+    if (delay) await sleep(delay);
+    if (hold && i === parts.length - 1) await hold.catch(() => {});
+  };
   const finish = 'finish' in reply && reply.finish === 'length' ? 'length' : toolCalls.length ? 'tool' : 'stop';
 
   if (api === 'openai') {
@@ -209,7 +224,7 @@ async function answer(res: ServerResponse, api: FakeRequest['api'], r: FakeReque
     const chunk = (delta: unknown, finish_reason: string | null = null) => send({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason }] });
     chunk({ role: 'assistant', content: '' });
     for (const [i, p] of parts.entries()) {
-      if (delay) await sleep(delay);
+      await pace(i);
       chunk({ content: p });
       if (cut && i === Math.floor(parts.length / 2)) return void res.socket?.destroy();
     }
@@ -240,7 +255,7 @@ async function answer(res: ServerResponse, api: FakeRequest['api'], r: FakeReque
     if (parts.length) {
       send('content_block_start', { type: 'content_block_start', index, content_block: { type: 'text', text: '' } });
       for (const [i, p] of parts.entries()) {
-        if (delay) await sleep(delay);
+        await pace(i);
         send('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'text_delta', text: p } });
         if (cut && i === Math.floor(parts.length / 2)) return void res.socket?.destroy();
       }
@@ -269,7 +284,7 @@ async function answer(res: ServerResponse, api: FakeRequest['api'], r: FakeReque
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const send = (o: unknown) => res.write(`data: ${JSON.stringify(o)}\r\n\r\n`);
     for (const [i, p] of parts.entries()) {
-      if (delay) await sleep(delay);
+      await pace(i);
       send({ candidates: [{ content: { role: 'model', parts: [{ text: p }] }, index: 0 }], modelVersion: model });
       if (cut && i === Math.floor(parts.length / 2)) return void res.socket?.destroy();
     }
@@ -285,7 +300,7 @@ async function answer(res: ServerResponse, api: FakeRequest['api'], r: FakeReque
   if (!stream) return json(res, 200, { ...last, message: { role: 'assistant', content: text, ...(calls.length ? { tool_calls: calls } : {}) } });
   res.writeHead(200, { 'content-type': 'application/x-ndjson' });
   for (const [i, p] of parts.entries()) {
-    if (delay) await sleep(delay);
+    await pace(i);
     res.write(JSON.stringify({ model, created_at, message: { role: 'assistant', content: p }, done: false }) + '\n');
     if (cut && i === Math.floor(parts.length / 2)) return void res.socket?.destroy();
   }

@@ -2,15 +2,17 @@
  * The host side of an app frame's bridge: {@link FrameBridge} answers the frame runtime's calls
  * with the frame's own {@link AppSource} and nothing else, and {@link serveBridge} exposes it with
  * comlink on the frame's private MessagePort behind a gate that lets through only `APPLY` calls of
- * the bridge's five methods with plain arguments, a bounded number at a time.
+ * the bridge's methods with plain arguments, a bounded number at a time. Response bodies that do not
+ * end at once are streamed to the frame piece by piece ({@link BodyStreams}, `read`/`cancel`).
  */
 import * as Comlink from 'comlink';
 import { appPathOf, encodeAppPath, FramePathError, isApiPath, type AppLocation } from './paths.js';
-import { BRIDGE_METHODS, type AssetKind, type AssetResult, type FrameBridgeApi, type PageResult, type RealtimePush, type WireRequest, type WireResponse } from './protocol.js';
+import { BRIDGE_METHODS, type AssetKind, type AssetResult, type BodyRead, type FrameBridgeApi, type PageResult, type RealtimePush, type WireRequest, type WireResponse } from './protocol.js';
 import { filePage, rewriteCss, rewriteHtml, rewriteModule } from './rewrite.js';
 import { errorJson, type AppSource } from './source.js';
+import { BodyStreams } from './streams.js';
 
-/** Largest body the bridge carries in one answer or request (bytes). */
+/** Largest request body the bridge carries, and largest page or asset it prepares (bytes). */
 export const MAX_BRIDGE_BODY = 64 * 1024 * 1024;
 /** Redirects an app request may take inside the app before it fails. */
 const MAX_REDIRECTS = 5;
@@ -44,6 +46,8 @@ export class FrameBridge implements FrameBridgeApi {
 
   /** Stops the frame's realtime stream, if any. */
   private stopRealtime: (() => void) | undefined;
+  /** The response bodies this frame reads in pieces (ids valid on this bridge only). */
+  readonly bodies = new BodyStreams();
 
   /** @inheritdoc */
   async realtime(channels: string[], lastEventId: string | null): Promise<void> {
@@ -60,10 +64,11 @@ export class FrameBridge implements FrameBridgeApi {
     this.stopRealtime = this.source.realtime(channels, last, (e) => push({ fazt: 'realtime', type: e.type, ...(e.id !== undefined ? { id: e.id } : {}), ...(e.data !== undefined ? { data: e.data } : {}) }));
   }
 
-  /** Ends what the frame holds open (its realtime stream); the element calls it when the frame goes. */
+  /** Ends what the frame holds open (its realtime stream, its streamed response bodies); the element calls it when the frame goes. */
   close(): void {
     this.stopRealtime?.();
     this.stopRealtime = undefined;
+    this.bodies.close();
   }
 
   /** The request as the app's source sees it: files with getFile, `/api/…` with fetchApi. */
@@ -159,16 +164,32 @@ export class FrameBridge implements FrameBridgeApi {
           continue;
         }
       }
-      const out = await readCapped(res);
-      const wire: WireResponse = {
-        status: res.status,
-        statusText: res.statusText,
-        headers: [...res.headers],
-        body: method === 'HEAD' || [101, 204, 205, 304].includes(res.status) ? null : out,
-        url,
-      };
-      return Comlink.transfer(wire, wire.body ? [wire.body] : []);
+      const wire: WireResponse = { status: res.status, statusText: res.statusText, headers: [...res.headers], body: null, url };
+      if (method === 'HEAD' || [101, 204, 205, 304].includes(res.status)) {
+        await res.body?.cancel().catch(() => {});
+        return wire;
+      }
+      // a body that is there at once travels whole; one that goes on (SSE, a model's tokens, a big
+      // file) is streamed: headers now, then the frame reads it piece by piece
+      const opened = await this.bodies.open(res.body);
+      if ('whole' in opened) wire.body = opened.whole;
+      else {
+        wire.body = opened.head;
+        wire.stream = opened.stream;
+      }
+      return Comlink.transfer(wire, [wire.body]);
     }
+  }
+
+  /** @inheritdoc */
+  async read(stream: number): Promise<BodyRead> {
+    const r = await this.bodies.read(Number(stream));
+    return r.chunk ? Comlink.transfer(r, [r.chunk]) : r;
+  }
+
+  /** @inheritdoc */
+  async cancel(stream: number): Promise<void> {
+    await this.bodies.cancel(Number(stream));
   }
 
   /** @inheritdoc */
@@ -275,7 +296,7 @@ export function serveBridge(api: FrameBridgeApi, port: MessagePort, opts: ServeB
         const data = (ev as MessageEvent).data as unknown;
         const id = data && typeof data === 'object' ? (data as { id?: unknown }).id : undefined;
         if (!isAllowedCall(data)) {
-          if (typeof id === 'string' || typeof id === 'number') port.postMessage(refusal(id, 'The app frame bridge accepts only calls of page, asset, fetch, navigate and realtime.'));
+          if (typeof id === 'string' || typeof id === 'number') port.postMessage(refusal(id, `The app frame bridge accepts only calls of ${BRIDGE_METHODS.join(', ')}.`));
           return;
         }
         if (inFlight.size >= maxInFlight || inFlight.has(id)) {

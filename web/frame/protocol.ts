@@ -37,7 +37,16 @@ export interface WireResponse {
   status: number;
   statusText: string;
   headers: [string, string][];
+  /**
+   * The whole body (no {@link stream}), or its first bytes (with {@link stream}; at most 64 KiB,
+   * possibly empty); null for HEAD and null-body statuses.
+   */
   body: ArrayBuffer | null;
+  /**
+   * Set when the body goes on: the id to pass to {@link FrameBridgeApi.read} for the rest, piece by
+   * piece, or to {@link FrameBridgeApi.cancel}. Ids are per bridge port (per frame document).
+   */
+  stream?: number;
   /** The URL that answered (app URL), after the redirects the bridge followed. */
   url: string;
 }
@@ -71,6 +80,14 @@ export interface AssetResult {
   deps: AssetRef[];
 }
 
+/** One piece of a streamed response body ({@link FrameBridgeApi.read}). */
+export interface BodyRead {
+  /** The next bytes (1 B to 64 KiB), or null at the end. */
+  chunk: ArrayBuffer | null;
+  /** True at the end of the body: the stream id is closed. */
+  done: boolean;
+}
+
 /** What the frame runtime may call on its host. Every method is bound to the frame's own app. */
 export interface FrameBridgeApi {
   /** Prepares the page at an app URL (HTML with tokens and its asset list). */
@@ -88,10 +105,18 @@ export interface FrameBridgeApi {
    * @param lastEventId the last id the frame saw (resume), or `null`.
    */
   realtime(channels: string[], lastEventId: string | null): Promise<void>;
+  /**
+   * The next piece of a response body that {@link fetch} answered with a `stream` id. The host reads
+   * its upstream only when asked (backpressure); an upstream error rejects and closes the id.
+   * At most one read per id waits at a time.
+   */
+  read(stream: number): Promise<BodyRead>;
+  /** Cancels a streamed response body (the kernel-side stream is cancelled); an unknown id is a no-op. */
+  cancel(stream: number): Promise<void>;
 }
 
 /** Names of {@link FrameBridgeApi} methods: the only calls the host accepts. */
-export const BRIDGE_METHODS: readonly (keyof FrameBridgeApi)[] = ['page', 'asset', 'fetch', 'navigate', 'realtime'];
+export const BRIDGE_METHODS: readonly (keyof FrameBridgeApi)[] = ['page', 'asset', 'fetch', 'navigate', 'realtime', 'read', 'cancel'];
 
 /** One event of a realtime stream, as an {@link AppSource} reports it (the SSE event's type, id and data). */
 export interface RealtimeWireEvent {

@@ -11,7 +11,8 @@
  *    time), turns them into blob URLs of the frame's own opaque origin (a frame cannot load blob
  *    URLs of the dashboard), substitutes the tokens, builds the import map (app URLs → blob URLs).
  * 3. Installs the app-facing shims on the window: `fetch` (app URLs go over the bridge, others to
- *    the network), `URL` (a base of `about:srcdoc` means the page's app URL, so
+ *    the network; an answer the host streams gets a `ReadableStream` body that pulls it with `read`
+ *    and stops it with `cancel`, docs/app-frames.md "Streamed answers"), `URL` (a base of `about:srcdoc` means the page's app URL, so
  *    `new URL('api/x', location)` works), `XMLHttpRequest` for app URLs, `__faztImport` (dynamic
  *    imports), `faztApp` (name, base, url, navigate), `fazt.realtime` (over the bridge; docs/realtime.md).
  * 4. Writes the page with `document.open/write/close`, so scripts run in document order and
@@ -91,12 +92,14 @@ export function frameRuntime(cfg: RuntimeConfig): void {
     };
     hello();
   });
-  const call = (method: string, args: unknown[], transfer: Transferable[] = []): Promise<any> =>
+  /** Calls the host. At most 16 wait at a time, except `free` ones (body reads, one per open stream). */
+  const call = (method: string, args: unknown[], transfer: Transferable[] = [], free = false): Promise<any> =>
     new Promise((resolve, reject) => {
       const run = () => {
-        active++;
+        if (!free) active++;
         const id = `f${++nextId}`;
         const done = () => {
+          if (free) return;
           active--;
           const next = queue.shift();
           if (next) next();
@@ -113,7 +116,7 @@ export function frameRuntime(cfg: RuntimeConfig): void {
         });
         portReady.then((p) => p.postMessage({ id, type: 'APPLY', path: [method], argumentList: args.map((value) => ({ type: 'RAW', value })) }, transfer));
       };
-      if (active < 16) run();
+      if (free || active < 16) run();
       else queue.push(run);
     });
 
@@ -218,9 +221,50 @@ export function frameRuntime(cfg: RuntimeConfig): void {
   w.URL = FaztURL;
   w.webkitURL = FaztURL;
 
-  const toResponse = (r: any) => {
+  /**
+   * A Response for the host's answer. A streamed answer (`r.stream`) gets a body that pulls the rest
+   * from the host piece by piece (one read waits at a time: backpressure); cancelling it, or
+   * aborting the fetch's signal, cancels the host's stream.
+   */
+  const toResponse = (r: any, signal: AbortSignal | null) => {
     const nullBody = [101, 204, 205, 304].includes(r.status);
-    const res = new NativeResponse(nullBody ? null : r.body, { status: r.status < 200 || r.status > 599 ? 502 : r.status, statusText: r.statusText, headers: r.headers });
+    let body: any = r.body;
+    if (r.stream) {
+      const id = r.stream;
+      let open = true;
+      const stop = () => {
+        if (open) call('cancel', [id], [], true).catch(() => {});
+        open = false;
+      };
+      body = new ReadableStream({
+        start(c) {
+          if (r.body && r.body.byteLength) c.enqueue(new Uint8Array(r.body));
+          if (signal)
+            signal.addEventListener('abort', () => {
+              if (!open) return;
+              stop();
+              c.error(signal.reason);
+            }, { once: true });
+        },
+        pull(c) {
+          return call('read', [id], [], true).then(
+            (x: any) => {
+              if (x.chunk) c.enqueue(new Uint8Array(x.chunk));
+              if (x.done) {
+                open = false;
+                c.close();
+              }
+            },
+            (e: any) => {
+              open = false;
+              c.error(new TypeError((e && e.message) || 'the response body failed'));
+            },
+          );
+        },
+        cancel: stop,
+      });
+    }
+    const res = new NativeResponse(nullBody ? null : body, { status: r.status < 200 || r.status > 599 ? 502 : r.status, statusText: r.statusText, headers: r.headers });
     Object.defineProperty(res, 'url', { value: r.url });
     return res;
   };
@@ -231,13 +275,11 @@ export function frameRuntime(cfg: RuntimeConfig): void {
     const headers: [string, string][] = [];
     req.headers.forEach((v, k) => headers.push([k, v]));
     const answer = call('fetch', [{ url: req.url, method: req.method, headers, body: body && body.byteLength ? body : null }], body && body.byteLength ? [body] : []);
-    const r = signal
-      ? await Promise.race([
-          answer,
-          new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true })),
-        ])
-      : await answer;
-    return toResponse(r);
+    if (!signal) return toResponse(await answer, null);
+    // aborted before the answer: a stream it opens after all is cancelled at once
+    answer.then((r) => signal.aborted && r.stream && call('cancel', [r.stream], [], true), () => {}).catch(() => {});
+    const r = await Promise.race([answer, new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))]);
+    return toResponse(r, signal);
   };
   w.fetch = function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
     let req: Request;
