@@ -171,6 +171,7 @@ export class Kernel {
         onHomeChanged: (appId) => this.followHome(appId),
       }),
       this.ports.logger,
+      { persisted: this.ports.persisted },
     );
     this.realtime = new RealtimeService(options.realtime);
     this.pulse = new PulseService({ cart: cartridge, apps: this.apps, mesh: this.mesh, ports: this.ports }, options.pulse);

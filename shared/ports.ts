@@ -86,6 +86,14 @@ export interface KernelPorts {
   notifier?: LocalNotifier;
   /** The host process's memory and CPU use (Pulse). Absent: unknown. */
   processStats?: ProcessStatsPort;
+  /**
+   * Resolves once every write committed so far is in durable storage. Absent: a commit is durable
+   * when it returns (the headless node: SQLite in WAL mode). The browser node keeps its cartridge in
+   * memory and persists the image to OPFS after commits, so it provides this: sync sends nothing
+   * that tells a peer of state that lived only in memory (docs/sync-spec.md S39).
+   * @throws (rejects) when the persist failed; the sync messages waiting for it are then dropped.
+   */
+  persisted?: () => Promise<void>;
 }
 
 /** Where one Web Push message goes: a browser's `PushSubscription` (W3C Push API), keys base64url. */

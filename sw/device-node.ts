@@ -277,7 +277,8 @@ export class DeviceNode {
           const cartridge = openCartridge(db, { label: LABEL });
           kernel = createKernel({
             cartridge,
-            ports: { logger: this.logger, backup: async () => this.backupStream(), notifier: this.options.notifier, diskSpace: storageEstimateSpace(), processStats: browserProcessStats },
+            // sync tells a peer only of state already persisted to OPFS (docs/sync-spec.md S39)
+            ports: { logger: this.logger, backup: async () => this.backupStream(), notifier: this.options.notifier, diskSpace: storageEstimateSpace(), processStats: browserProcessStats, persisted: () => this.flush() },
             // the device node's apps are under /~device/a/ (their icons too)
             notify: { appPathPrefix: '/~device/a/' },
             domain: DEVICE_DOMAIN,
@@ -301,7 +302,6 @@ export class DeviceNode {
         }
         this.db = db;
         this.kernel = kernel;
-        this.gateSyncSends(kernel);
         this.options.onKernel?.(kernel);
         this.http = createFetch(kernel);
       });
@@ -355,48 +355,6 @@ export class DeviceNode {
     }
   }
 
-  /**
-   * Holds every outgoing sync message until the image holding the state it tells of is persisted
-   * (docs/browser-node.md, "Sync in the worker"). A batch names seqs of this node's change log and an
-   * ack names the peer's changes applied here: a peer told of state that only lived in memory would,
-   * after the worker is stopped, be ahead of this node's cartridge — its `received` past our log head
-   * (the seqs get numbered again, S30 "never reused", and its acks are refused as malformed) or a
-   * batch acknowledged that is gone here. Messages keep their order; those queued during one persist
-   * share the next. A persist that fails drops the queue (memory is reloaded from disk and the link's
-   * next session resumes from the marks on disk, S34).
-   */
-  private gateSyncSends(kernel: Kernel): void {
-    const mesh = kernel.mesh;
-    const send = mesh.sendSync.bind(mesh);
-    const queue: [string, unknown][] = [];
-    let draining = false;
-    mesh.sendSync = (nodeId: string, message: unknown) => {
-      queue.push([nodeId, message]);
-      if (draining) return;
-      draining = true;
-      void (async () => {
-        try {
-          while (queue.length) {
-            try {
-              await this.flush();
-            } catch {
-              queue.length = 0;
-              break;
-            }
-            for (const [n, m] of queue.splice(0)) {
-              try {
-                send(n, m);
-              } catch (e) {
-                if (!(isFaztError(e) && e.code === 'PEER_UNREACHABLE')) this.logger.error('sync: sending failed', { peer: n, error: String((e as Error)?.message ?? e) });
-              }
-            }
-          }
-        } finally {
-          draining = false;
-        }
-      })();
-    };
-  }
 
   private scheduleBackgroundFlush(): void {
     if (this.backgroundFlush !== undefined) return;

@@ -55,7 +55,11 @@ export class SyncService {
   constructor(
     readonly engine: SyncEngine,
     private readonly logger: Logger,
-    private readonly options: { pollMs?: number } = {},
+    private readonly options: {
+      pollMs?: number;
+      /** The host's durability barrier (`KernelPorts.persisted`); absent: commits are durable. */
+      persisted?: () => Promise<void>;
+    } = {},
   ) {}
 
   /** Where the list of paired peers comes from (the mesh's peer store). */
@@ -177,17 +181,19 @@ export class SyncService {
   attachToMesh(mesh: MeshService): () => void {
     const writerOfNode = new Map<string, string>();
     this.setPeers(() => mesh.peers.list().map((p) => ({ nodeId: p.nodeId, writerId: p.writerId })));
+    const sendNow = (nodeId: string, m: SyncMessage) => {
+      try {
+        mesh.sendSync(nodeId, m);
+      } catch (e) {
+        if (!(e instanceof FaztError && e.code === 'PEER_UNREACHABLE')) this.logger.error('sync: sending failed', { peer: nodeId, error: String((e as Error)?.message ?? e) });
+      }
+    };
+    const send = this.options.persisted ? durableSender(this.options.persisted, sendNow, this.logger) : sendNow;
     const start = (nodeId: string) => {
       const peer = mesh.peers.get(nodeId);
       if (!peer) return;
       writerOfNode.set(nodeId, peer.writerId);
-      this.open({ nodeId, writerId: peer.writerId }, (m) => {
-        try {
-          mesh.sendSync(nodeId, m);
-        } catch (e) {
-          if (!(e instanceof FaztError && e.code === 'PEER_UNREACHABLE')) this.logger.error('sync: sending failed', { peer: nodeId, error: String((e as Error)?.message ?? e) });
-        }
-      });
+      this.open({ nodeId, writerId: peer.writerId }, (m) => send(nodeId, m));
     };
     const off = mesh.onLink((nodeId, connected) => {
       if (connected) start(nodeId);
@@ -216,4 +222,44 @@ export class SyncService {
       this.closeAll();
     };
   }
+}
+
+/**
+ * S39: a sender that holds each outgoing sync message until the state it tells of is durable. A batch
+ * names seqs of this node's change log and an ack names the peer's changes applied here; a peer told
+ * of state that lived only in memory would, after a crash, be ahead of this node's cartridge (S38
+ * then has to repair it). `persisted` is the host's barrier (`KernelPorts.persisted`).
+ * Messages keep their order; those queued during one persist share the next. A persist that fails
+ * drops the queue: memory is reloaded from disk, and the link's next session resumes from the marks
+ * on disk (S34).
+ * @returns the gated `send(nodeId, message)`.
+ */
+export function durableSender(persisted: () => Promise<void>, send: (nodeId: string, m: SyncMessage) => void, logger: Logger): (nodeId: string, m: SyncMessage) => void {
+  const queue: [string, SyncMessage][] = [];
+  let draining = false;
+  const drain = async () => {
+    try {
+      while (queue.length) {
+        // only the messages queued before this persist began are covered by it: one queued while it
+        // runs may tell of a write its image does not hold, and waits for the next
+        const covered = queue.splice(0);
+        try {
+          await persisted();
+        } catch (e) {
+          logger.warn('sync: not persisted, the messages waiting for it are dropped', { dropped: covered.length + queue.length, error: String((e as Error)?.message ?? e) });
+          queue.length = 0;
+          break;
+        }
+        for (const [n, m] of covered) send(n, m);
+      }
+    } finally {
+      draining = false;
+    }
+  };
+  return (nodeId, m) => {
+    queue.push([nodeId, m]);
+    if (draining) return;
+    draining = true;
+    void drain();
+  };
 }
