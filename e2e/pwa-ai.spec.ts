@@ -36,7 +36,7 @@ test('the chat example in the service worker: AI_UNAVAILABLE without a provider,
   expect(r.status).toBe(503);
   expect(r.json.error.code).toBe('AI_UNAVAILABLE');
   expect(r.json.error.message).toMatch(/No AI provider is configured on this node\. The owner adds one in Settings → AI/);
-  expect(r.json.error.message).toMatch(/relaying AI calls through a paired headless node waits for sync/);
+  expect(r.json.error.message).toMatch(/connect to your paired node \(Devices\)/);
 
   // the device's own provider and key
   r = await device(page, '/api/ai/providers/local', { ...json({ kind: 'openai-compatible', baseUrl: fake.baseUrl('openai-compatible'), key: 'sk-device', defaultModel: 'fake-gpt', default: true }), method: 'PUT' });

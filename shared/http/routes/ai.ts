@@ -23,7 +23,7 @@ const cap = (v: unknown, what: string): number | null => {
   return v;
 };
 
-/** Adds `/api/ai`, `/api/ai/providers[/:name]`, `/api/ai/default`, `/api/ai/usage`, `/api/ai/budgets/:ref`, `/api/ai/chat`, `/api/ai/ask`, `/api/ai/ask/:id/confirm`. */
+/** Adds `/api/ai`, `/api/ai/providers[/:name]`, `/api/ai/default`, `/api/ai/relay`, `/api/ai/usage`, `/api/ai/budgets/:ref`, `/api/ai/chat`, `/api/ai/ask`, `/api/ai/ask/:id/confirm`. */
 export function aiRoutes(api: ApiRouter): void {
   api.route('GET', '/api/ai', 'admin', (c) =>
     json({ ...c.kernel.ai.status(), kinds: PROVIDER_KINDS.map((kind) => ({ kind, needsKey: NEEDS_KEY[kind], needsBaseUrl: PUBLIC_BASE_URL[kind] === null, defaultBaseUrl: PUBLIC_BASE_URL[kind] })) }),
@@ -55,6 +55,16 @@ export function aiRoutes(api: ApiRouter): void {
     const b = await jsonBody(c);
     if (typeof b.provider !== 'string') throw new FaztError('BAD_REQUEST', 'Send {"provider": "NAME"}.');
     return json({ provider: c.kernel.ai.providers.setDefault(b.provider) });
+  });
+
+  // the owner's switch "Let paired devices use this node's AI" (docs/ai.md "Relay through a paired node")
+  api.route('GET', '/api/ai/relay', 'admin', (c) => json(c.kernel.ai.status().relay));
+
+  api.route('PUT', '/api/ai/relay', 'admin', async (c) => {
+    const b = await jsonBody(c);
+    if (typeof b.serve !== 'boolean') throw new FaztError('BAD_REQUEST', 'Send {"serve": true} or {"serve": false}.');
+    c.kernel.ai.setRelayServing(b.serve);
+    return json(c.kernel.ai.status().relay);
   });
 
   api.route('GET', '/api/ai/usage', 'admin', (c) => {
