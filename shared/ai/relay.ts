@@ -85,10 +85,12 @@ export interface RelayHub {
   /** Whether this node lets paired peers use its AI (the owner's switch). */
   serving(): boolean;
   /**
-   * The node's own model for `spec` (never relayed further).
-   * @throws FaztError `AI_UNAVAILABLE` (no provider), `AI_MODEL_NOT_FOUND`, `INVALID_ARGUMENT` (no embeddings).
+   * The node's own model for `spec` (never relayed further): resolved at once, its model object
+   * built by `build` (which loads the AI SDK on first use).
+   * @throws FaztError `AI_UNAVAILABLE` (no provider), `AI_MODEL_NOT_FOUND`; `build` rejects with
+   *   `INVALID_ARGUMENT` for an embedding call to a kind without embeddings.
    */
-  model(spec: string | undefined, kind: 'language' | 'embedding'): Promise<{ label: string; providerKind: string; language?: LanguageModelV3; embedding?: EmbeddingModelV3 }>;
+  model(spec: string | undefined, kind: 'language' | 'embedding'): { label: string; providerKind: string; build(): Promise<{ language?: LanguageModelV3; embedding?: EmbeddingModelV3 }> };
   usage: UsageStore;
   /** Longest a relayed call may run, ms. */
   timeoutMs: number;
@@ -575,14 +577,16 @@ export class AiRelay {
     const signal = AbortSignal.any([c.abort!.signal, AbortSignal.timeout(this.hub.timeoutMs)]);
     const live = () => this.incoming.get(key) === c && !signal.aborted;
     try {
-      const model = await this.hub.model(spec, op === 'embed' ? 'embedding' : 'language');
-      label = model.label;
-      kind = model.providerKind;
+      const target = this.hub.model(spec, op === 'embed' ? 'embedding' : 'language');
+      label = target.label;
+      kind = target.providerKind;
       this.hub.usage.check(usageId, usageName);
       this.hub.usage.begin(usageId);
       begun = true;
-      if (!live()) throw signal.reason;
+      // taken: the phone stops waiting for an ack (the SDK may still have to load here)
       this.links.send(nodeId, { id, k: 'ack', d: JSON.stringify({ model: label }) });
+      const model = await target.build();
+      if (!live()) throw signal.reason;
       if (op === 'embed') {
         const values = raw.values;
         if (!Array.isArray(values) || values.length === 0 || values.length > 2048 || values.some((v) => typeof v !== 'string')) throw new FaztError('INVALID_ARGUMENT', 'embed: values must be a non-empty array of at most 2048 strings.');

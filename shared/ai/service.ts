@@ -257,15 +257,19 @@ export class AiService {
         serving: () => this.relayServing(),
         usage: this.usage,
         timeoutMs: this.timeoutMs,
-        model: async (spec, kind) => {
+        model: (spec, kind) => {
           const m = this.resolveModel(spec);
-          const sdk = await loadSdk();
-          const fac = modelFactory(sdk, m.provider, this.options.fetch, this.options.browserCalls);
-          if (kind === 'embedding') {
-            if (!fac.embedding) throw new FaztError('INVALID_ARGUMENT', `${m.label}: ${m.provider.kind} providers have no embedding models; name one of another provider (e.g. "ollama/nomic-embed-text").`);
-            return { label: m.label, providerKind: m.provider.kind, embedding: fac.embedding(m.modelId) as never };
-          }
-          return { label: m.label, providerKind: m.provider.kind, language: fac.language(m.modelId) as never };
+          return {
+            label: m.label,
+            providerKind: m.provider.kind,
+            build: async () => {
+              const sdk = await loadSdk();
+              const fac = modelFactory(sdk, m.provider, this.options.fetch, this.options.browserCalls);
+              if (kind === 'language') return { language: fac.language(m.modelId) as never };
+              if (!fac.embedding) throw new FaztError('INVALID_ARGUMENT', `${m.label}: ${m.provider.kind} providers have no embedding models; name one of another provider (e.g. "ollama/nomic-embed-text").`);
+              return { embedding: fac.embedding(m.modelId) as never };
+            },
+          };
         },
       },
       this.options.logger,
