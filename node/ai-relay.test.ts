@@ -87,6 +87,13 @@ async function link(a: Kernel, b: Kernel) {
   return { cut };
 }
 
+/** Provider requests the hub's fetch saw aborted (its AI SDK provider's requests, observed through the host's fetch port). */
+let providerAborts = 0;
+const observedFetch: typeof fetch = (input, init) => {
+  init?.signal?.addEventListener('abort', () => providerAborts++, { once: true });
+  return fetch(input, init);
+};
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const waitFor = async (what: string, cond: () => boolean, ms = 5_000) => {
   const end = Date.now() + ms;
@@ -120,7 +127,7 @@ for (const d of drivers) {
     };
 
     beforeAll(async () => {
-      hub = createKernel({ cartridge: openCartridge(await d.open()), nodeName: 'pi' });
+      hub = createKernel({ cartridge: openCartridge(await d.open()), nodeName: 'pi', ai: { fetch: observedFetch } });
       phone = createKernel({ cartridge: openCartridge(await d.open()), nodeName: 'phone', runtime: { wasm }, ai: { browserCalls: true, unavailableHint: HINT } });
       await phone.start();
       hub.ai.providers.set({ name: 'local', kind: 'openai-compatible', baseUrl: fake.baseUrl('openai-compatible'), key: HUB_KEY, defaultModel: 'fake-gpt' }, true);
@@ -278,9 +285,11 @@ for (const d of drivers) {
       await waitFor('the hub to call the provider', () => fake.requests.length > before);
       const hubRelay = hub.ai.relay as unknown as { incoming: Map<string, unknown> };
       expect(hubRelay.incoming.size).toBe(1);
+      const aborts = providerAborts;
       s.cancel();
       await expect(s.result()).rejects.toBeInstanceOf(FaztError);
       await waitFor('the hub to drop the call', () => hubRelay.incoming.size === 0);
+      await waitFor("the hub's provider request to be aborted", () => providerAborts > aborts);
     });
 
     it('a link cut mid-stream ends the phone’s stream with AI_STREAM_INTERRUPTED at once, not after the idle timer', async () => {
@@ -289,6 +298,7 @@ for (const d of drivers) {
       const s = phone.ai.streamText(owner, { prompt: 'long' });
       await waitFor('some text', () => s.hasText);
       const t0 = performance.now();
+      const aborts = providerAborts;
       cut();
       const e = (await s.result().catch((x: unknown) => x)) as FaztError;
       const took = performance.now() - t0;
@@ -297,6 +307,7 @@ for (const d of drivers) {
       expect(took).toBeLessThan(1_000); // the idle timer is 30 s
       const hubRelay = hub.ai.relay as unknown as { incoming: Map<string, unknown> };
       await waitFor('the hub to stop the call', () => hubRelay.incoming.size === 0);
+      await waitFor("the hub's provider request to be aborted", () => providerAborts > aborts);
       // and with the link gone, calls are unavailable again
       expect((await caught('/api/gen', { prompt: 'hi' })).code).toBe('AI_UNAVAILABLE');
     });
