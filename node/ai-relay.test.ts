@@ -269,7 +269,15 @@ for (const d of drivers) {
       expect(c.code).toBe('AI_BUDGET_EXCEEDED');
       expect(c.message).toMatch(/^Through the paired node "pi": The app "relay:phone" used its AI budget/);
       hub.ai.usage.setBudget(id, { tokensPerMonth: null, callsPerMonth: null });
-      expect(hub.ai.setRelayServing(false)).toBe(false);
+      // the owner's switch, over the admin API
+      const token = hub.auth.createToken('admin', 'relay-test').token;
+      const api = (method: string, body?: unknown) =>
+        createFetch(hub)(new Request('http://localhost/api/ai/relay', { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }));
+      expect(await (await api('GET')).json()).toEqual({ serve: true, available: true });
+      const bad = await api('PUT', { serve: 'no' });
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('BAD_REQUEST');
+      expect(await (await api('PUT', { serve: false })).json()).toEqual({ serve: false, available: true });
       c = await caught('/api/gen', { prompt: 'hi' });
       expect(c.code).toBe('AI_UNAVAILABLE');
       expect(c.message).toMatch(/turned off "Let paired devices use this node's AI"/);
