@@ -264,15 +264,22 @@ for (const d of drivers) {
     it("the hub's budget for the relay and its owner's switch are applied", async () => {
       await linked();
       const id = relayUsageId(phone.mesh.id().nodeId);
-      hub.ai.usage.setBudget(id, { tokensPerMonth: null, callsPerMonth: hubUsage()?.calls ?? 0 });
+      const token = hub.auth.createToken('admin', 'relay-test').token;
+      const hubApi = (method: string, path: string, body?: unknown) =>
+        createFetch(hub)(new Request(`http://localhost${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }));
+      // the owner sets the relay's budget over the admin API, like an app's
+      const set = await hubApi('PUT', `/api/ai/budgets/${id}`, { callsPerMonth: hubUsage()?.calls ?? 0 });
+      expect(set.status).toBe(200);
+      expect(await set.json()).toMatchObject({ app: id, budget: { callsPerMonth: hubUsage()?.calls ?? 0 } });
+      expect((await hubApi('PUT', '/api/ai/budgets/relay:nosuchnode', { callsPerMonth: 1 })).status).toBe(404);
+      const listed = (await (await hubApi('GET', '/api/ai/usage')).json()) as { usage: { app: string; appId: string }[] };
+      expect(listed.usage).toEqual(expect.arrayContaining([expect.objectContaining({ appId: id, app: id })]));
       let c = await caught('/api/gen', { prompt: 'hi' });
       expect(c.code).toBe('AI_BUDGET_EXCEEDED');
       expect(c.message).toMatch(/^Through the paired node "pi": The app "relay:phone" used its AI budget/);
       hub.ai.usage.setBudget(id, { tokensPerMonth: null, callsPerMonth: null });
       // the owner's switch, over the admin API
-      const token = hub.auth.createToken('admin', 'relay-test').token;
-      const api = (method: string, body?: unknown) =>
-        createFetch(hub)(new Request('http://localhost/api/ai/relay', { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) }));
+      const api = (method: string, body?: unknown) => hubApi(method, '/api/ai/relay', body);
       expect(await (await api('GET')).json()).toEqual({ serve: true, available: true });
       const bad = await api('PUT', { serve: 'no' });
       expect(bad.status).toBe(400);
