@@ -99,6 +99,22 @@ export class FaztAiSettings extends LitElement {
         margin: 0;
         font-weight: 400;
       }
+      .check {
+        display: flex;
+        align-items: center;
+        gap: 0.6rem;
+        min-height: 44px;
+        margin-top: 0.75rem;
+        font-weight: 600;
+        cursor: pointer;
+      }
+      .check input {
+        width: 1.4rem;
+        height: 1.4rem;
+        min-height: 0;
+        margin: 0;
+        flex: none;
+      }
       .budget input {
         width: 6.5rem;
         min-height: 44px;
@@ -288,10 +304,10 @@ export class FaztAiSettings extends LitElement {
 
   private relayView() {
     if (this.relayServe === undefined) return '';
-    return html`<div class="row relay">
+    return html`<label class="check" for="ai-relay">
         <input type="checkbox" id="ai-relay" .checked=${this.relayServe} @change=${(e: Event) => this.setRelay((e.target as HTMLInputElement).checked)} />
-        <label for="ai-relay">Let paired devices use this node's AI</label>
-      </div>
+        <span>Let paired devices use this node's AI</span>
+      </label>
       <p class="muted small">A paired device with no key of its own (your phone) calls models through this node while it is connected; this node's keys never leave it, and its calls count below as “Relayed for a paired node”.</p>`;
   }
 
