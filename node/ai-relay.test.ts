@@ -327,6 +327,29 @@ for (const d of drivers) {
       expect((await caught('/api/gen', { prompt: 'hi' })).code).toBe('AI_UNAVAILABLE');
     });
 
+    it('connected peers are tried in order: one with no provider is skipped; with none able, AI_UNAVAILABLE says what each said', async () => {
+      await linked();
+      // "attic" sorts before "pi": the phone asks it first
+      const attic = createKernel({ cartridge: openCartridge(await d.open()), nodeName: 'attic' });
+      try {
+        const j = phone.mesh.pairing.join(attic.mesh.pairing.createInvitation().invitation);
+        j.complete(attic.mesh.pairing.accept(j.request).response);
+        const atticLink = await link(phone, attic);
+        expect(phone.mesh.connectedIds()[0]).toBe(attic.mesh.id().nodeId);
+        const r = await post('/api/gen', { prompt: 'who answers?' });
+        expect(r.status, JSON.stringify(r.json)).toBe(200);
+        expect(r.json.model).toBe('local/fake-gpt');
+        cut();
+        const c = await caught('/api/gen', { prompt: 'hi' });
+        expect(c.code).toBe('AI_UNAVAILABLE');
+        expect(c.message).toMatch(/^This node has no usable AI provider, and no connected paired node could take the call\. Through the paired node "attic": No AI provider is configured on this node\./);
+        expect(c.message).toMatch(/Add a key on this device \(Settings → AI\), or a provider on the paired node\.$/);
+        atticLink.cut();
+      } finally {
+        await attic.stop();
+      }
+    });
+
     it('a lying peer: malformed messages, unknown ids, parts never asked for, oversized calls are dropped or refused, never a crash', async () => {
       await linked();
       const phoneId = phone.mesh.id().nodeId;

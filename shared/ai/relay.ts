@@ -313,7 +313,6 @@ export class AiRelay {
     const body = encodeRelay({ op, ...(spec ? { model: spec } : {}), options });
     if (body.length > MAX_CALL_CHARS) throw new FaztError('INVALID_ARGUMENT', `This call is too large to relay through a paired node (${body.length} characters of at most ${MAX_CALL_CHARS}).`);
     const refusals: string[] = [];
-    let last: FaztError | undefined;
     for (const nodeId of peers) {
       signal?.throwIfAborted();
       const id = newId();
@@ -363,10 +362,9 @@ export class AiRelay {
       if (!(taken instanceof FaztError)) return { nodeId, id, model: taken.model };
       if (signal?.aborted) throw signal.reason;
       if (taken.code !== 'AI_UNAVAILABLE') throw taken;
-      last = taken;
       refusals.push(taken.message);
     }
-    throw peers.length === 1 && last ? last : new FaztError('AI_UNAVAILABLE', `No connected paired node could take the call: ${refusals.join(' ')}`);
+    throw new FaztError('AI_UNAVAILABLE', `This node has no usable AI provider, and no connected paired node could take the call. ${refusals.join(' ')} Add a key on this device (Settings → AI), or a provider on the paired node.`);
   }
 
   /**
