@@ -91,6 +91,16 @@ for (const [label, viewport, touch] of VIEWPORTS) {
       expect(await page.content()).not.toContain(KEY);
       expect(await ai.evaluate((el) => el.shadowRoot!.innerHTML)).not.toContain(KEY);
       await ai.getByRole('button', { name: 'Cancel' }).click();
+      // the owner's switch for paired devices (docs/ai.md "Relay through a paired node"): on by default
+      const relay = ai.getByLabel("Let paired devices use this node's AI");
+      await expect(relay).toBeChecked();
+      const relayState = async () => ((await (await fetch(`${node.origin}/api/ai/relay`, { headers: { authorization: `Bearer ${token}` } })).json()) as { serve: boolean }).serve;
+      await relay.uncheck();
+      await expect(ai.getByRole('status')).toHaveText('Paired devices may no longer use this node’s AI.');
+      expect(await relayState()).toBe(false);
+      await relay.check();
+      await expect(ai.getByRole('status')).toHaveText('Paired devices may use this node’s AI.');
+      expect(await relayState()).toBe(true);
       await ai.scrollIntoViewIfNeeded();
       await shot('settings-ai');
       await expectAccessible(page, 'Settings → AI');

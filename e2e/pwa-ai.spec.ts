@@ -1,7 +1,7 @@
 /**
- * AI on the browser node: the same kernel in the service worker. With no provider, the chat example
- * answers AI_UNAVAILABLE saying how to add one and that relaying through a paired headless node
- * waits for sync; with a provider of the device's own (a fake OpenAI-compatible server on 127.0.0.1
+ * AI on the browser node: the same kernel in the service worker. With no provider and no paired node
+ * connected, the chat example answers AI_UNAVAILABLE saying how to add one or to connect to the
+ * paired node (the relay itself: e2e/ai-relay-browser.spec.ts); with a provider of the device's own (a fake OpenAI-compatible server on 127.0.0.1
  * that allows browser calls, node/testing/fake-llm.ts), the worker calls it with the device's key and
  * the answer streams back to the page.
  */
@@ -36,7 +36,7 @@ test('the chat example in the service worker: AI_UNAVAILABLE without a provider,
   expect(r.status).toBe(503);
   expect(r.json.error.code).toBe('AI_UNAVAILABLE');
   expect(r.json.error.message).toMatch(/No AI provider is configured on this node\. The owner adds one in Settings → AI/);
-  expect(r.json.error.message).toMatch(/relaying AI calls through a paired headless node waits for sync/);
+  expect(r.json.error.message).toMatch(/connect to your paired node \(Devices\)/);
 
   // the device's own provider and key
   r = await device(page, '/api/ai/providers/local', { ...json({ kind: 'openai-compatible', baseUrl: fake.baseUrl('openai-compatible'), key: 'sk-device', defaultModel: 'fake-gpt', default: true }), method: 'PUT' });

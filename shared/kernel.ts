@@ -162,6 +162,16 @@ export class Kernel {
     this.jobs = new JobStore(cartridge);
     this.mesh = new MeshService(cartridge, this.secrets, this.ports.logger, options.nodeName);
     this.ai = new AiService(cartridge, this.secrets, { logger: this.ports.logger, ...options.ai });
+    // model calls relayed through paired nodes ride the mesh's links (docs/ai.md "Relay through a paired node")
+    const relay = this.ai.attachRelay({
+      connected: () => this.mesh.connectedIds(),
+      name: (id) => this.mesh.peers.get(id)?.name,
+      send: (id, m) => this.mesh.sendAi(id, m),
+    });
+    this.mesh.setAiHandler((id, m) => relay.receive(id, m));
+    this.mesh.onLink((id, up) => {
+      if (!up) relay.linkClosed(id);
+    });
     this.sync = new SyncService(
       new SyncEngine(cartridge, {
         blobs: this.blobs,

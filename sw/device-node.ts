@@ -284,8 +284,9 @@ export class DeviceNode {
             domain: DEVICE_DOMAIN,
             version: this.options.version,
             runtime: { wasm: quickjsWasm, stdlib: std, limits: DEVICE_RUNTIME_LIMITS, prestarted: takeEarlySandbox() },
-            // model calls go from this worker with the device's own keys (docs/ai.md)
-            ai: { browserCalls: true, unavailableHint: 'This browser node calls providers with its own keys; relaying AI calls through a paired headless node waits for sync between nodes and does not work yet.' },
+            // model calls go from this worker with the device's own keys, or — with none — through a
+            // connected paired node (docs/ai.md "Relay through a paired node")
+            ai: { browserCalls: true, unavailableHint: 'No paired node is connected to relay the call through: add a key on this device, or connect to your paired node (Devices).' },
           });
           marks.kernel = performance.now() - tOpen;
           const claimError = await claimed;

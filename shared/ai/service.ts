@@ -1,14 +1,15 @@
 import { Validator, type Schema } from '@cfworker/json-schema';
 import { FaztError, isFaztError } from '../errors.js';
-import type { Cartridge } from '../cartridge/index.js';
+import { getMeta, setMeta, type Cartridge } from '../cartridge/index.js';
 import type { Logger } from '../ports.js';
 import type { SecretStore } from '../storage/index.js';
 import { formatSchemaErrors } from '../events/index.js';
 import { aiError, type CallFacts } from './errors.js';
 import { ProviderStore, type ProviderInfo, type ResolvedProvider } from './providers.js';
-import { loadSdk, modelFactory, NEEDS_KEY, type AiSdk } from './sdk.js';
+import { loadSdk, modelFactory, NEEDS_KEY, type AiSdk, type ModelFactory } from './sdk.js';
 import { UsageStore } from './usage.js';
 import { AiStream, type StreamPart } from './stream.js';
+import { AiRelay, type RelayLinks } from './relay.js';
 
 /**
  * The kernel's AI: model calls for app code (`fazt.ai`), the CLI and the dashboard, through the
@@ -26,8 +27,14 @@ export interface AiServiceOptions {
   timeoutMs?: number;
   /** Longest a stream may go without sending anything (before its first part too), ms (default 30,000). */
   idleMs?: number;
-  /** Added to the "no provider" message (the browser node says that relaying through a paired node waits for sync). */
+  /** Added to the "no provider" message (the browser node says to add a key or connect to the paired node). */
   unavailableHint?: string;
+  /**
+   * With no usable provider of its own (none configured, or its key missing), call models through a
+   * connected paired node ({@link AiService.attachRelay}, docs/ai.md "Relay through a paired node").
+   * Default true.
+   */
+  relay?: boolean;
   /**
    * Calls leave from a browser (the service worker): Anthropic is then sent its opt-in header for
    * direct browser access (`anthropic-dangerous-direct-browser-access: true`), without which it
@@ -127,6 +134,20 @@ export interface EmbedOptions {
 
 const MAX_PROMPT_CHARS = 1_000_000;
 
+/** `cartridge_meta` key of the owner's switch "Let paired devices use this node's AI" (`'0'`: off; absent: on). */
+export const RELAY_SERVE_META = 'ai.relay_serve';
+
+/** What a call runs on: this node's provider, or a paired node's (relayed). */
+interface Target {
+  /** `provider/model` (for a relayed call: the paired node's, once it took the call). */
+  label: string;
+  /** The provider's kind, or `relay`. */
+  kind: string;
+  relayed: boolean;
+  /** The model objects (`embedding` absent when the provider kind has none). */
+  models(sdk: AiSdk): { language(): ReturnType<ModelFactory['language']>; embedding?(): ReturnType<NonNullable<ModelFactory['embedding']>> };
+}
+
 function usageOf(u: { inputTokens?: number; outputTokens?: number; totalTokens?: number } | undefined): TokenUsage {
   const i = u?.inputTokens ?? 0;
   const o = u?.outputTokens ?? 0;
@@ -183,9 +204,11 @@ export class AiService {
   readonly usage: UsageStore;
   readonly timeoutMs: number;
   readonly idleMs: number;
+  /** The relay through paired nodes, once the kernel attached the mesh ({@link attachRelay}). */
+  relay: AiRelay | undefined;
 
   constructor(
-    cart: Cartridge,
+    private readonly cart: Cartridge,
     secrets: SecretStore,
     private readonly options: AiServiceOptions = {},
   ) {
@@ -195,11 +218,97 @@ export class AiService {
     this.idleMs = options.idleMs ?? 30_000;
   }
 
-  /** What the dashboard shows: configured or not, the default model, the providers (never keys). */
-  status(): { configured: boolean; defaultModel: string | null; providers: ProviderInfo[] } {
+  /**
+   * What the dashboard shows: configured or not, the default model, the providers (never keys), and
+   * the relay: `serve` (the owner's switch "Let paired devices use this node's AI") and `available`
+   * (a paired node is connected now, so a call with no provider here would be relayed).
+   */
+  status(): { configured: boolean; defaultModel: string | null; providers: ProviderInfo[]; relay: { serve: boolean; available: boolean } } {
     const providers = this.providers.list();
     const def = providers.find((p) => p.isDefault);
-    return { configured: providers.length > 0, defaultModel: def?.defaultModel ? `${def.name}/${def.defaultModel}` : null, providers };
+    return {
+      configured: providers.length > 0,
+      defaultModel: def?.defaultModel ? `${def.name}/${def.defaultModel}` : null,
+      providers,
+      relay: { serve: this.relayServing(), available: this.options.relay !== false && (this.relay?.available() ?? false) },
+    };
+  }
+
+  /** Whether paired nodes may call models through this node (the owner's switch; default on). */
+  relayServing(): boolean {
+    return getMeta(this.cart.db, RELAY_SERVE_META) !== '0';
+  }
+
+  /** Sets the owner's switch "Let paired devices use this node's AI". @returns the new value. */
+  setRelayServing(on: boolean): boolean {
+    setMeta(this.cart.db, RELAY_SERVE_META, on ? null : '0');
+    return this.relayServing();
+  }
+
+  /**
+   * Connects the relay to the mesh (the kernel does it once): calls with no usable provider here go
+   * through a connected paired node, and paired nodes' calls run on this node's providers while
+   * {@link relayServing}. Feed the returned relay every `ai` message and every link that closes.
+   */
+  attachRelay(links: RelayLinks): AiRelay {
+    this.relay = new AiRelay(
+      links,
+      {
+        serving: () => this.relayServing(),
+        usage: this.usage,
+        timeoutMs: this.timeoutMs,
+        model: (spec, kind) => {
+          const m = this.resolveModel(spec);
+          return {
+            label: m.label,
+            providerKind: m.provider.kind,
+            build: async () => {
+              const sdk = await loadSdk();
+              const fac = modelFactory(sdk, m.provider, this.options.fetch, this.options.browserCalls);
+              if (kind === 'language') return { language: fac.language(m.modelId) as never };
+              if (!fac.embedding) throw new FaztError('INVALID_ARGUMENT', `${m.label}: ${m.provider.kind} providers have no embedding models; name one of another provider (e.g. "ollama/nomic-embed-text").`);
+              return { embedding: fac.embedding(m.modelId) as never };
+            },
+          };
+        },
+      },
+      this.options.logger,
+    );
+    return this.relay;
+  }
+
+  /**
+   * The model a call runs on: {@link resolveModel}'s, or — when this node has no usable provider
+   * (`AI_UNAVAILABLE`) and a paired node is connected — the paired node's, through the relay.
+   * @throws FaztError as {@link resolveModel}.
+   */
+  private target(spec: string | undefined): Target {
+    try {
+      const m = this.resolveModel(spec);
+      return {
+        label: m.label,
+        kind: m.provider.kind,
+        relayed: false,
+        models: (sdk) => {
+          const fac = modelFactory(sdk, m.provider, this.options.fetch, this.options.browserCalls);
+          return { language: () => fac.language(m.modelId), ...(fac.embedding ? { embedding: () => fac.embedding!(m.modelId) } : {}) };
+        },
+      };
+    } catch (e) {
+      const relay = this.relay;
+      if (!isFaztError(e) || e.code !== 'AI_UNAVAILABLE' || !relay || this.options.relay === false || !relay.available()) throw e;
+      const named = spec === undefined || spec === '' ? undefined : spec;
+      const t: Target = {
+        label: `${named ?? 'default model'} (through a paired node)`,
+        kind: 'relay',
+        relayed: true,
+        models: () => ({
+          language: () => relay.languageModel(named, (l) => (t.label = l)) as never,
+          embedding: () => relay.embeddingModel(named, (l) => (t.label = l)) as never,
+        }),
+      };
+      return t;
+    }
   }
 
   /**
@@ -273,13 +382,13 @@ export class AiService {
    */
   async generateText(caller: AiCaller, options: TextCallOptions, runTool?: ToolRunner): Promise<TextResult> {
     const o = checkTextOptions(options);
-    const m = this.resolveModel(o.model);
+    const m = this.target(o.model);
     this.begin(caller);
-    const f = this.facts(m.label, m.provider.kind);
+    const f = this.facts(m.label, m.kind);
     let used: TokenUsage | undefined;
     try {
       const sdk = await loadSdk();
-      const model = modelFactory(sdk, m.provider, this.options.fetch, this.options.browserCalls).language(m.modelId);
+      const model = m.models(sdk).language();
       const r = await sdk.generateText({
         model,
         ...this.promptOf(o),
@@ -317,9 +426,9 @@ export class AiService {
    */
   streamText(caller: AiCaller, options: TextCallOptions, runTool?: ToolRunner): AiStream {
     const o = checkTextOptions(options, 'streamText');
-    const m = this.resolveModel(o.model);
+    const m = this.target(o.model);
     this.begin(caller);
-    const f = this.facts(m.label, m.provider.kind);
+    const f = this.facts(m.label, m.kind);
     const abort = new AbortController();
     const total = setTimeout(() => abort.abort(new DOMException('timeout', 'TimeoutError')), this.timeoutMs);
     const stream = new AiStream(m.label, this.idleMs, abort);
@@ -327,7 +436,7 @@ export class AiService {
       let used: TokenUsage | undefined;
       try {
         const sdk = await loadSdk();
-        const model = modelFactory(sdk, m.provider, this.options.fetch, this.options.browserCalls).language(m.modelId);
+        const model = m.models(sdk).language();
         let failure: unknown;
         const r = sdk.streamText({
           model,
@@ -350,6 +459,7 @@ export class AiService {
               break;
             }
             if (part?.type === 'finish') used = part.usage;
+            if (m.relayed) stream.model = m.label; // the paired node's provider/model, once it took the call
             if (part) stream.push(part);
           }
         } catch (e) {
@@ -384,13 +494,13 @@ export class AiService {
    */
   async generateObject(caller: AiCaller, options: ObjectCallOptions): Promise<{ object: unknown; usage: TokenUsage; finishReason: string; model: string }> {
     const o = checkTextOptions(options, 'generateObject') as ObjectCallOptions;
-    const m = this.resolveModel(o.model);
-    const f = this.facts(m.label, m.provider.kind);
+    const m = this.target(o.model);
+    const f = this.facts(m.label, m.kind);
     const sdk0 = await loadSdk();
     const schema = schemaFor(sdk0, o.schema, 'fazt.ai.generateObject: schema');
     this.begin(caller);
     try {
-      const model = modelFactory(sdk0, m.provider, this.options.fetch, this.options.browserCalls).language(m.modelId);
+      const model = m.models(sdk0).language();
       const r = await sdk0.generateObject({
         model,
         ...this.promptOf(o),
@@ -422,14 +532,14 @@ export class AiService {
     if (one ? typeof options.value !== 'string' : !Array.isArray(options.values) || options.values.length === 0 || options.values.length > 2048 || options.values.some((v) => typeof v !== 'string')) {
       throw new FaztError('INVALID_ARGUMENT', 'fazt.ai.embed: value must be a string; values a non-empty array of at most 2048 strings.');
     }
-    const m = this.resolveModel(options.model);
-    const f = this.facts(m.label, m.provider.kind);
+    const m = this.target(options.model);
+    const f = this.facts(m.label, m.kind);
     this.begin(caller);
     try {
       const sdk = await loadSdk();
-      const fac = modelFactory(sdk, m.provider, this.options.fetch, this.options.browserCalls);
-      if (!fac.embedding) throw new FaztError('INVALID_ARGUMENT', `${m.label}: ${m.provider.kind} providers have no embedding models; name one of another provider (e.g. "ollama/nomic-embed-text").`);
-      const model = fac.embedding(m.modelId);
+      const fac = m.models(sdk);
+      if (!fac.embedding) throw new FaztError('INVALID_ARGUMENT', `${m.label}: ${m.kind} providers have no embedding models; name one of another provider (e.g. "ollama/nomic-embed-text").`);
+      const model = fac.embedding();
       const common = { model, maxRetries: 0, abortSignal: AbortSignal.timeout(this.timeoutMs) };
       if (one) {
         const r = await sdk.embed({ ...common, value: options.value! });

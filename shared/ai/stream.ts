@@ -46,7 +46,8 @@ export class AiStream {
    * @param abort aborts the provider request (idle, a reader cancelled, total timeout).
    */
   constructor(
-    readonly model: string,
+    /** `provider/model`; a relayed call's becomes the paired node's once it took the call. */
+    public model: string,
     private readonly idleMs: number,
     private readonly abort: AbortController,
   ) {

@@ -18,6 +18,9 @@ import { PeerStore, type PeerRecord } from './peers.js';
  * - `{ t: "ping", id }` → `{ t: "pong", id }`: liveness and round-trip time.
  * - `{ t: "info", name }`: the sender's current name (sent when a link opens and after a rename).
  * - `{ t: "unpair" }`: the sender unpaired this node; the receiver forgets it too and closes.
+ * - `{ t: "sync", m }`: cartridge sync (docs/sync-spec.md S36), routed to {@link MeshService.setSyncHandler}'s handler.
+ * - `{ t: "ai", m }`: a model call relayed through this node or its answer (shared/ai/relay.ts,
+ *   docs/ai.md "Relay through a paired node"), routed to {@link MeshService.setAiHandler}'s handler.
  */
 
 /** A peer with its link state. */
@@ -366,6 +369,34 @@ export class MeshService {
     link.send({ t: 'sync', m: message });
   }
 
+  private aiHandler: ((nodeId: string, message: unknown) => void) | undefined;
+
+  /**
+   * Routes the `ai` messages of every link to `handler` (the AI relay, shared/ai/relay.ts); the node
+   * id is the link's authenticated peer.
+   */
+  setAiHandler(handler: ((nodeId: string, message: unknown) => void) | undefined): void {
+    this.aiHandler = handler;
+  }
+
+  /**
+   * Sends an `ai` message over the open link to a peer.
+   * @throws FaztError `PEER_UNREACHABLE` when no link to it is open; `LIMIT_EXCEEDED` over the frame limit.
+   */
+  sendAi(nodeId: string, message: unknown): void {
+    const link = this.links.get(nodeId);
+    if (!link?.open) throw new FaztError('PEER_UNREACHABLE', `There is no open link to node ${nodeId} now.`);
+    link.send({ t: 'ai', m: message });
+  }
+
+  /** Node ids of the paired peers with an open link, in the order {@link status} lists them. */
+  connectedIds(): string[] {
+    return this.peers
+      .list()
+      .map((p) => p.nodeId)
+      .filter((id) => this.links.get(id)?.open);
+  }
+
   private onMessage(link: PeerLink, m: unknown): void {
     if (!m || typeof m !== 'object') return;
     const msg = m as Record<string, unknown>;
@@ -388,6 +419,10 @@ export class MeshService {
       case 'sync':
         // cartridge sync rides the authenticated link (docs/sync-spec.md S36)
         this.syncHandler?.(from, msg.m);
+        return;
+      case 'ai':
+        // model calls relayed between paired nodes (shared/ai/relay.ts)
+        this.aiHandler?.(from, msg.m);
         return;
       case 'unpair':
         this.peers.remove(from);

@@ -58,6 +58,7 @@ export class FaztAiSettings extends LitElement {
     saved: { state: true },
     busy: { state: true },
     budgetError: { state: true },
+    relayServe: { state: true },
   };
   static styles = [
     base,
@@ -98,6 +99,22 @@ export class FaztAiSettings extends LitElement {
         margin: 0;
         font-weight: 400;
       }
+      .check {
+        display: flex;
+        align-items: center;
+        gap: 0.6rem;
+        min-height: 44px;
+        margin-top: 0.75rem;
+        font-weight: 600;
+        cursor: pointer;
+      }
+      .check input {
+        width: 1.4rem;
+        height: 1.4rem;
+        min-height: 0;
+        margin: 0;
+        flex: none;
+      }
       .budget input {
         width: 6.5rem;
         min-height: 44px;
@@ -118,6 +135,8 @@ export class FaztAiSettings extends LitElement {
   declare saved: string;
   declare busy: boolean;
   declare budgetError: string;
+  /** The switch "Let paired devices use this node's AI" (`GET /api/ai` → `relay.serve`). */
+  declare relayServe: boolean | undefined;
 
   constructor() {
     super();
@@ -131,6 +150,7 @@ export class FaztAiSettings extends LitElement {
     this.saved = '';
     this.busy = false;
     this.budgetError = '';
+    this.relayServe = undefined;
   }
 
   updated(changed: Map<string, unknown>): void {
@@ -140,9 +160,10 @@ export class FaztAiSettings extends LitElement {
   private async load() {
     this.loadError = '';
     try {
-      const s = await this.api.call<{ providers: Provider[]; kinds: Kind[] }>('GET', '/ai');
+      const s = await this.api.call<{ providers: Provider[]; kinds: Kind[]; relay?: { serve: boolean } }>('GET', '/ai');
       this.providers = s.providers;
       this.kinds = s.kinds;
+      this.relayServe = s.relay?.serve;
       const [u, apps] = await Promise.all([this.api.call<{ period: string; usage: UsageRow[]; budgets: (UsageRow['budget'] & { appId: string })[] }>('GET', '/ai/usage'), this.api.apps()]);
       this.period = u.period;
       // every app gets a row (a budget can be set before its first call); the owner's own use first
@@ -152,6 +173,8 @@ export class FaztAiSettings extends LitElement {
       this.usage = [
         ...(owner ? [owner] : []),
         ...apps.map((a) => byId.get(a.id) ?? { appId: a.id, app: a.name, calls: 0, inputTokens: 0, outputTokens: 0, errors: 0, budget: budgets.get(a.id) ?? null }),
+        // calls paired nodes relayed through this one (docs/ai.md "Relay through a paired node")
+        ...u.usage.filter((r) => r.appId.startsWith('relay:')),
       ];
     } catch (e) {
       this.loadError = (e as Error).message;
@@ -169,7 +192,7 @@ export class FaztAiSettings extends LitElement {
           ? html`<p class="muted">Loading…</p>`
           : html`${this.providerList()} ${this.editing === undefined ? html`<div class="row"><button @click=${() => this.open('')}>Add a provider</button></div>` : this.form()}
               <p class="ok" role="status">${this.saved}</p>
-              ${this.usageView()}`}
+              ${this.relayView()} ${this.usageView()}`}
     </section>`;
   }
 
@@ -279,6 +302,25 @@ export class FaztAiSettings extends LitElement {
     }
   }
 
+  private relayView() {
+    if (this.relayServe === undefined) return '';
+    return html`<label class="check" for="ai-relay">
+        <input type="checkbox" id="ai-relay" .checked=${this.relayServe} @change=${(e: Event) => this.setRelay((e.target as HTMLInputElement).checked)} />
+        <span>Let paired devices use this node's AI</span>
+      </label>
+      <p class="muted small">A paired device with no key of its own (your phone) calls models through this node while it is connected; this node's keys never leave it, and its calls count below as “Relayed for a paired node”.</p>`;
+  }
+
+  private async setRelay(on: boolean) {
+    try {
+      const r = await this.api.call<{ serve: boolean }>('PUT', '/ai/relay', { serve: on });
+      this.relayServe = r.serve;
+      this.saved = r.serve ? 'Paired devices may use this node’s AI.' : 'Paired devices may no longer use this node’s AI.';
+    } catch (e) {
+      this.loadError = (e as Error).message;
+    }
+  }
+
   private usageView() {
     const rows = this.usage;
     return html`<h3>Usage this month${this.period ? html` <span class="muted small">(${this.period}, UTC)</span>` : ''}</h3>
@@ -287,7 +329,7 @@ export class FaztAiSettings extends LitElement {
               ${rows.map(
                 (u) => html`<li class="use" data-usage=${u.appId === '' ? 'owner' : u.app!}>
                   <div>
-                    <strong>${u.appId === '' ? 'You (Ask, CLI)' : u.app}</strong>
+                    <strong>${u.appId === '' ? 'You (Ask, CLI)' : u.appId.startsWith('relay:') ? `Relayed for a paired node (${u.appId.slice(6, 14)}…)` : u.app}</strong>
                     <div class="muted small">${u.calls} ${u.calls === 1 ? 'call' : 'calls'}${u.errors ? ` (${u.errors} failed)` : ''} · ${u.inputTokens + u.outputTokens} tokens</div>
                   </div>
                   ${u.appId === ''

@@ -1,9 +1,10 @@
 import { FaztError } from '../../errors.js';
 import { checkProviderKind, monthOf, NEEDS_KEY, PROVIDER_KINDS, PUBLIC_BASE_URL, type ProviderInput } from '../../ai/index.js';
 import { checkAskInput, confirmAsk, startAsk } from '../../ai/ask.js';
+import { relayUsageId } from '../../ai/relay.js';
 import { appOf, jsonBody, param } from '../api-input.js';
 import { json } from '../responses.js';
-import type { ApiRouter } from '../router.js';
+import type { ApiCall, ApiRouter } from '../router.js';
 
 /**
  * AI administration (docs/api.md "AI"): providers (their keys go in, never out), the default
@@ -23,7 +24,22 @@ const cap = (v: unknown, what: string): number | null => {
   return v;
 };
 
-/** Adds `/api/ai`, `/api/ai/providers[/:name]`, `/api/ai/default`, `/api/ai/usage`, `/api/ai/budgets/:ref`, `/api/ai/chat`, `/api/ai/ask`, `/api/ai/ask/:id/confirm`. */
+/**
+ * Whose budget `:ref` names: an app (name or id), or `relay:<nodeId>` — the calls a paired node
+ * relays through this one (docs/ai.md "Relay through a paired node").
+ * @throws FaztError `APP_NOT_FOUND`; `NOT_FOUND` for a relay ref that is not a paired node.
+ */
+function budgetTarget(c: ApiCall): { id: string; name: string } {
+  const ref = param(c, 0);
+  if (ref.startsWith('relay:')) {
+    const nodeId = ref.slice(6);
+    if (!c.kernel.mesh.peers.get(nodeId)) throw new FaztError('NOT_FOUND', `"${ref.slice(0, 80)}": no paired node has that id (GET /api/mesh/peers lists them).`);
+    return { id: relayUsageId(nodeId), name: ref };
+  }
+  return appOf(c);
+}
+
+/** Adds `/api/ai`, `/api/ai/providers[/:name]`, `/api/ai/default`, `/api/ai/relay`, `/api/ai/usage`, `/api/ai/budgets/:ref`, `/api/ai/chat`, `/api/ai/ask`, `/api/ai/ask/:id/confirm`. */
 export function aiRoutes(api: ApiRouter): void {
   api.route('GET', '/api/ai', 'admin', (c) =>
     json({ ...c.kernel.ai.status(), kinds: PROVIDER_KINDS.map((kind) => ({ kind, needsKey: NEEDS_KEY[kind], needsBaseUrl: PUBLIC_BASE_URL[kind] === null, defaultBaseUrl: PUBLIC_BASE_URL[kind] })) }),
@@ -57,22 +73,32 @@ export function aiRoutes(api: ApiRouter): void {
     return json({ provider: c.kernel.ai.providers.setDefault(b.provider) });
   });
 
+  // the owner's switch "Let paired devices use this node's AI" (docs/ai.md "Relay through a paired node")
+  api.route('GET', '/api/ai/relay', 'admin', (c) => json(c.kernel.ai.status().relay));
+
+  api.route('PUT', '/api/ai/relay', 'admin', async (c) => {
+    const b = await jsonBody(c);
+    if (typeof b.serve !== 'boolean') throw new FaztError('BAD_REQUEST', 'Send {"serve": true} or {"serve": false}.');
+    c.kernel.ai.setRelayServing(b.serve);
+    return json(c.kernel.ai.status().relay);
+  });
+
   api.route('GET', '/api/ai/usage', 'admin', (c) => {
     const period = c.url.searchParams.get('period') ?? monthOf(Date.now());
     if (!/^\d{4}-\d{2}$/.test(period)) throw new FaztError('BAD_REQUEST', `period must be a month like 2026-12 (got "${period.slice(0, 20)}").`);
-    const name = (id: string) => (id === '' ? null : (c.kernel.apps.resolve(id)?.name ?? null));
+    const name = (id: string) => (id === '' ? null : id.startsWith('relay:') ? id : (c.kernel.apps.resolve(id)?.name ?? null));
     const budgets = new Map(c.kernel.ai.usage.budgets().map((b) => [b.appId, b]));
     const usage = c.kernel.ai.usage.usage(undefined, period).map((u) => ({ ...u, app: name(u.appId), budget: budgets.get(u.appId) ?? null }));
     return json({ period, usage, budgets: [...budgets.values()].map((b) => ({ ...b, app: name(b.appId) })) });
   });
 
   api.route('GET', '/api/ai/budgets/:ref', 'admin', (c) => {
-    const app = appOf(c);
+    const app = budgetTarget(c);
     return json({ app: app.name, budget: c.kernel.ai.usage.budget(app.id), usage: c.kernel.ai.usage.usage(app.id)[0] ?? null });
   });
 
   api.route('PUT', '/api/ai/budgets/:ref', 'admin', async (c) => {
-    const app = appOf(c);
+    const app = budgetTarget(c);
     const b = await jsonBody(c);
     const budget = c.kernel.ai.usage.setBudget(app.id, { tokensPerMonth: cap(b.tokensPerMonth, 'tokensPerMonth'), callsPerMonth: cap(b.callsPerMonth, 'callsPerMonth') });
     return json({ app: app.name, budget });
