@@ -184,7 +184,8 @@ export class Kernel {
       { persisted: this.ports.persisted },
     );
     this.realtime = new RealtimeService(options.realtime);
-    this.pulse = new PulseService({ cart: cartridge, apps: this.apps, mesh: this.mesh, ports: this.ports }, options.pulse);
+    // the disk alert warns before the disk guard refuses, at whatever limit the owner set (docs/pulse.md)
+    this.pulse = new PulseService({ cart: cartridge, apps: this.apps, mesh: this.mesh, ports: this.ports }, { diskLimit: () => this.diskGuard.status().limitFraction, ...options.pulse });
     const invoke = (appId: string, name: 'scheduled' | 'on', arg: unknown) => {
       const run = this.runtime ? this.runtime.invokeExport(appId, name, arg) : Promise.reject(new FaztError('NO_HANDLER', 'This node has no serverless runtime.'));
       this.pulse.observe(appId, name, arg, run); // job and delivery counts (docs/pulse.md)

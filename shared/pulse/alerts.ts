@@ -24,12 +24,17 @@ export interface PulseAlert {
 
 /** Thresholds of the conditions. */
 export interface AlertThresholds {
-  /** Disk use (0–1) at or above which `disk-full` is raised. Default 0.8. */
+  /**
+   * Disk use (0–1) at or above which `disk-full` is raised. Default 0.8; a kernel's Pulse derives the
+   * three disk thresholds from the disk guard's limit instead ({@link diskThresholds}).
+   */
   diskRaise: number;
   /** Disk use below which it clears. Default 0.75. */
   diskClear: number;
   /** Disk use at or above which the alert is `critical` rather than `warning`. Default 0.95. */
   diskCritical: number;
+  /** Disk use at which the disk guard refuses new data (shared/guards/disk.ts), named in the message; absent: not said. */
+  diskRefuseAt?: number;
   /** Fewest requests in a snapshot for an app's error rate to count. Default 20. */
   errorMinRequests: number;
   /** Error rate (errors / requests, 0–1) at or above which `app-errors` is raised… Default 0.1. */
@@ -44,6 +49,20 @@ export interface AlertThresholds {
   growthRaiseBytes: number;
   /** …and as a share of its size a day before. Default 0.5. */
   growthRaiseFraction: number;
+}
+
+/** How far below the disk guard's limit the `disk-full` warning comes, as a fraction of the disk. */
+export const DISK_WARNING_MARGIN = 0.1;
+
+/**
+ * The disk thresholds for a disk guard that refuses new data at `limit` (0–1): the warning comes
+ * {@link DISK_WARNING_MARGIN} before it (so the owner hears of it before writes fail), clears 5
+ * points lower again, and turns `critical` once the guard refuses (at `limit`).
+ * @returns `diskRaise`, `diskClear`, `diskCritical`, `diskRefuseAt`.
+ */
+export function diskThresholds(limit: number): Pick<AlertThresholds, 'diskRaise' | 'diskClear' | 'diskCritical' | 'diskRefuseAt'> {
+  const raise = Math.max(0.05, limit - DISK_WARNING_MARGIN);
+  return { diskRaise: raise, diskClear: Math.max(0, raise - 0.05), diskCritical: limit, diskRefuseAt: limit };
 }
 
 /** The default thresholds. */
@@ -94,7 +113,9 @@ export function judge(
         state: 'raise',
         severity: used >= t.diskCritical ? 'critical' : 'warning',
         title: `Disk ${pct(used)} full`,
-        message: `The disk holding the cartridge is ${pct(used)} used (${formatBytes(now.disk.freeBytes ?? 0)} free of ${formatBytes(now.disk.totalBytes ?? 0)}). Free some space, or move the cartridge to a larger disk; the cartridge itself is ${formatBytes(now.disk.cartridgeBytes)}.`,
+        message: `The disk holding the cartridge is ${pct(used)} used (${formatBytes(now.disk.freeBytes ?? 0)} free of ${formatBytes(now.disk.totalBytes ?? 0)}).${
+          t.diskRefuseAt === undefined ? '' : used >= t.diskRefuseAt ? ` Fazt refuses new data now (its limit is ${pct(t.diskRefuseAt)}).` : ` At ${pct(t.diskRefuseAt)} Fazt refuses new data.`
+        } Free some space, or move the cartridge to a larger disk; the cartridge itself is ${formatBytes(now.disk.cartridgeBytes)}.`,
       });
     } else out.push({ condition: 'disk-full', subject: 'disk', state: used < t.diskClear ? 'clear' : 'hold' });
   }

@@ -205,7 +205,7 @@ for (const d of drivers) {
       expect(store.history(0, T0 + n * 10, 'raw')[0]!.at).toBe(T0 + 25 * 10);
     });
 
-    it('raises a disk alert once, holds it between the lines, clears it below 75%, raises it again', async () => {
+    it('raises a disk alert once, 10 points before the disk guard refuses (default limit 80%), holds it, clears it below 65%, raises it again: critical once the guard refuses', async () => {
       const { k, clock, disk, alerts } = await setup(() => d.open());
       const step = async (used: number) => {
         disk.used = used;
@@ -213,19 +213,41 @@ for (const d of drivers) {
         await k.pulse.snapshot();
       };
       await step(0.5);
+      await step(0.69);
       expect(alerts).toEqual([]);
-      await step(0.85);
-      expect(alerts).toEqual([{ condition: 'disk-full', severity: 'warning', title: 'Disk 85% full', message: expect.stringMatching(/85% used/), at: clock.t }]);
-      await step(0.86);
-      await step(0.78); // below 80% but above 75%: still holds, no new alert
+      await step(0.72);
+      expect(alerts).toEqual([{ condition: 'disk-full', severity: 'warning', title: 'Disk 72% full', message: expect.stringMatching(/72% used .*At 80% Fazt refuses new data\./), at: clock.t }]);
+      await step(0.74);
+      await step(0.67); // below 70% but above 65%: still holds, no new alert
       expect(alerts).toHaveLength(1);
       expect(k.pulse.store.openAlerts()).toHaveLength(1);
-      await step(0.7);
+      await step(0.6);
       expect(k.pulse.store.openAlerts()).toEqual([]);
       expect(k.pulse.alerts().recent[0]).toMatchObject({ condition: 'disk-full', clearedAt: clock.t });
-      await step(0.96);
+      await step(0.85);
       expect(alerts).toHaveLength(2);
-      expect(alerts[1]).toMatchObject({ severity: 'critical' });
+      expect(alerts[1]).toMatchObject({ severity: 'critical', message: expect.stringMatching(/Fazt refuses new data now \(its limit is 80%\)/) });
+    });
+
+    it("the disk alert follows the owner's disk guard limit", async () => {
+      const { k, clock, disk, alerts } = await setup(() => d.open());
+      const step = async (used: number) => {
+        disk.used = used;
+        clock.t += 15 * 60_000;
+        await k.pulse.snapshot();
+      };
+      // a higher limit: 82% is no warning yet (the fixed 80% raised one here before)
+      k.diskGuard.setLimit(0.95);
+      await step(0.82);
+      expect(alerts).toEqual([]);
+      await step(0.86);
+      expect(alerts).toEqual([expect.objectContaining({ severity: 'warning', message: expect.stringMatching(/At 95% Fazt refuses new data/) })]);
+      await step(0.4);
+      // a lower limit: warned at 52%, well before the fixed 80%
+      k.diskGuard.setLimit(0.6);
+      await step(0.52);
+      expect(alerts).toHaveLength(2);
+      expect(alerts[1]).toMatchObject({ severity: 'warning', message: expect.stringMatching(/At 60% Fazt refuses new data/) });
     });
 
     it("raises an app's error spike against its past day, and clears it when the errors stop", async () => {
@@ -313,7 +335,8 @@ for (const d of drivers) {
       const a = await askPulse(k.ai, facts, 'how am I doing?', clock.t + 3 * 60_000);
       expect(a.source).toBe('rules');
       expect(a.answer).toContain('2 things need attention:');
-      expect(a.answer).toMatch(/- warning: Disk 90% full\./);
+      // 90% is past the disk guard's default limit (80%): writes are refused, so it is critical
+      expect(a.answer).toMatch(/- CRITICAL: Disk 90% full\. .*Fazt refuses new data now/);
       expect(a.answer).toMatch(/- CRITICAL: alpha: 50% of requests failing\./);
       expect(a.answer).toContain('The node uses 48 MiB of memory, 19 MiB of it JS heap');
       expect(a.answer).toContain('(snapshot 3 min ago)');

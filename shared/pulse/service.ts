@@ -5,7 +5,7 @@ import { FaztError } from '../errors.js';
 import { hostTimers, SingleTimer, type HostTimers } from '../lib/timer.js';
 import type { MeshService } from '../mesh/index.js';
 import type { KernelPorts, Logger } from '../ports.js';
-import { DEFAULT_THRESHOLDS, judge, type AlertThresholds, type PulseAlert } from './alerts.js';
+import { DEFAULT_THRESHOLDS, diskThresholds, judge, type AlertThresholds, type PulseAlert } from './alerts.js';
 import { PulseCounters } from './counters.js';
 import { RecentWindow } from './baseline.js';
 import type { AppPulse, PulseSnapshot } from './snapshot.js';
@@ -37,8 +37,14 @@ export interface PulseOptions {
   intervalMs?: number;
   /** Host timers (tests pass fakes). */
   timers?: HostTimers;
-  /** Alert thresholds (tests lower them). */
+  /** Alert thresholds (tests lower them). Disk thresholds given here win over {@link diskLimit}'s. */
   thresholds?: Partial<AlertThresholds>;
+  /**
+   * The disk guard's limit (0–1), read at each snapshot: the disk alert is derived from it
+   * (`diskThresholds` of alerts.ts: a warning 10 points before the guard refuses, critical when it
+   * does). Absent: the fixed defaults (80 % / 75 % / 95 %).
+   */
+  diskLimit?: () => number;
 }
 
 /** What the node's services are, for Pulse to read (the kernel passes its own). */
@@ -63,6 +69,16 @@ export class PulseService {
   readonly counters = new PulseCounters();
   readonly store: PulseStore;
   private readonly thresholds: AlertThresholds;
+  private readonly diskLimit: (() => number) | undefined;
+  /** The disk thresholds were given as options: the disk guard's limit does not move them. */
+  private readonly diskGiven: boolean;
+
+  /** The thresholds of this snapshot: the disk ones follow the disk guard's limit (see {@link PulseOptions.diskLimit}). */
+  private currentThresholds(): AlertThresholds {
+    if (!this.diskLimit || this.diskGiven) return this.thresholds;
+    const limit = this.diskLimit();
+    return Number.isFinite(limit) && limit > 0 && limit <= 1 ? { ...this.thresholds, ...diskThresholds(limit) } : this.thresholds;
+  }
   private readonly timer: SingleTimer;
   private readonly listeners = new Set<AlertListener>();
   private readonly logger: Logger;
@@ -84,6 +100,8 @@ export class PulseService {
   ) {
     this.store = new PulseStore(src.cart.db);
     this.thresholds = { ...DEFAULT_THRESHOLDS, ...options.thresholds };
+    this.diskLimit = options.diskLimit;
+    this.diskGiven = ['diskRaise', 'diskClear', 'diskCritical'].some((k) => options.thresholds?.[k as keyof AlertThresholds] !== undefined);
     this.logger = src.ports.logger;
     this.timer = new SingleTimer(options.timers ?? hostTimers, () => this.fire());
     if (options.intervalMs !== undefined && !(Number.isFinite(options.intervalMs) && options.intervalMs >= 10)) {
@@ -297,7 +315,7 @@ export class PulseService {
     }
     const base = this.recent.baseline(snap.at);
     const raised: PulseAlert[] = [];
-    for (const v of judge(snap, base, failing, open, this.thresholds)) {
+    for (const v of judge(snap, base, failing, open, this.currentThresholds())) {
       if (v.state === 'raise') {
         const r = this.store.raise({ condition: v.condition, subject: v.subject, severity: v.severity, title: v.title, message: v.message, raisedAt: snap.at });
         if (r) raised.push({ condition: r.condition, severity: r.severity, title: r.title, message: r.message, at: r.raisedAt });
