@@ -279,6 +279,9 @@ test('the countdown and “last seen” run on this device’s clock, even one a
     await api(other, otherToken, 'POST', '/mesh/join', { invitation: inv.code });
     const otherId = (await api<Identity>(other, otherToken, 'GET', '/mesh')).nodeId;
     await expect(p.locator(`li.peer[data-node="${otherId}"]`)).toContainText(/seen just now/);
+    // unpair over an open link: the notice reaches the other node only over the link (docs/mesh.md;
+    // unpaired while apart, the other side is told NOT_PAIRED on its next try and unpairs by hand)
+    await expect(p.locator(`li.peer[data-node="${otherId}"]`)).toContainText('Connected', { timeout: 45_000 });
     await api(hub, hubToken, 'DELETE', `/mesh/peers/${otherId}`);
     await expect.poll(async () => (await peersOf(other, otherToken)).length, { timeout: 15_000 }).toBe(0);
   } finally {
